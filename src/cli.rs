@@ -1,0 +1,237 @@
+//! The command line: `check`, `train`, `predict`, `bench`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::data::{self, DataError, Scaler};
+use crate::events::{Command, Status};
+use crate::experiment::{Experiment, ExperimentError};
+use crate::model::{Model, WeightsError};
+use crate::run::{self, RunDir};
+use crate::{bench, headless, train};
+
+/// Train deep stacked RNNs (simple RNN, LSTM, GRU) from experiment files.
+#[derive(Parser, Debug)]
+#[command(name = "rnnlab", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Validate an experiment and print the model summary, data shapes and split sizes.
+    Check {
+        experiment: PathBuf,
+        /// Override a key: section.key=value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Train an experiment; prints the run directory.
+    Train {
+        experiment: PathBuf,
+        /// Log progress as text instead of a dashboard.
+        #[arg(long)]
+        headless: bool,
+        /// Override a key: section.key=value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Where to write the run (default: runs/<name>-<YYYYmmdd-HHMMSS>).
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+    },
+    /// Predict with a trained model: one output row per input sequence, original units.
+    Predict {
+        /// A run directory (uses its newest checkpoint).
+        run: Option<PathBuf>,
+        /// Experiment file, with --weights, instead of a run directory.
+        #[arg(long, requires = "weights", conflicts_with = "run")]
+        experiment: Option<PathBuf>,
+        /// Weights file (safetensors) for --experiment.
+        #[arg(long, requires = "experiment")]
+        weights: Option<PathBuf>,
+        /// CSV, one sequence per row: window × features values, time-major.
+        #[arg(long)]
+        input: PathBuf,
+        /// CSV to write.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Time one training step of the standard configurations.
+    Bench {
+        /// Steps timed per configuration.
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+        /// Only configurations whose name contains this.
+        #[arg(long)]
+        only: Option<String>,
+        /// This CPU's peak fp32 GFLOP/s, to report % of peak.
+        #[arg(long)]
+        peak_gflops: Option<f64>,
+    },
+}
+
+/// Runs the command line; maps errors to exit codes (2: bad input, 1: failure).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let bad_input = e.downcast_ref::<ExperimentError>().is_some()
+                || e.downcast_ref::<DataError>().is_some()
+                || e.downcast_ref::<WeightsError>().is_some();
+            ExitCode::from(if bad_input { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Cmd::Check { experiment, sets } => check(&experiment, &sets),
+        Cmd::Train {
+            experiment,
+            headless: _,
+            sets,
+            run_dir,
+        } => train_cmd(&experiment, &sets, run_dir),
+        Cmd::Predict {
+            run,
+            experiment,
+            weights,
+            input,
+            output,
+        } => predict(run, experiment, weights, &input, &output),
+        Cmd::Bench {
+            runs,
+            only,
+            peak_gflops,
+        } => {
+            let mut timings = Vec::new();
+            for config in bench::CONFIGS {
+                if only.as_deref().is_some_and(|o| !config.name.contains(o)) {
+                    continue;
+                }
+                eprintln!("timing {} ({runs} steps)…", config.name);
+                timings.push(bench::time(config, runs));
+            }
+            print!("{}", bench::table(&timings, peak_gflops));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check(path: &Path, sets: &[String]) -> Result<ExitCode> {
+    let exp = Experiment::load(path, sets)?;
+    let data = data::load(&exp)?;
+    let model = Model::for_experiment(&exp);
+    println!("{}: ok", path.display());
+    println!("model: {}\n", model.describe());
+    print!("{}", model.summary());
+    let shape = |n: usize| {
+        if data.every_step {
+            format!(
+                "x {n}×{}×{}  y {n}×{}×{}",
+                data.window, data.features, data.window, data.outputs
+            )
+        } else {
+            format!(
+                "x {n}×{}×{}  y {n}×{}",
+                data.window, data.features, data.outputs
+            )
+        }
+    };
+    println!("\ndata (samples × steps × features):");
+    println!("  train {:>7}  {}", data.train.len, shape(data.train.len));
+    println!("  valid {:>7}  {}", data.valid.len, shape(data.valid.len));
+    println!("  test  {:>7}  {}", data.test.len, shape(data.test.len));
+    let steps = data.train.len.div_ceil(exp.train.batch_size);
+    println!(
+        "\ntraining: {} epochs × {steps} steps of batch {}, {:?} lr {}",
+        exp.train.epochs, exp.train.batch_size, exp.train.optimizer, exp.train.learning_rate
+    );
+    for b in &data.baselines {
+        println!("baseline {}: valid mse {:.6}", b.name, b.valid.mse);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn train_cmd(path: &Path, sets: &[String], run_dir: Option<PathBuf>) -> Result<ExitCode> {
+    let exp = Experiment::load(path, sets)?;
+    let data = data::load(&exp)?;
+    let model = Model::for_experiment(&exp);
+    let run = RunDir::create(&exp, run_dir, &data.scaler)?;
+    println!("{}", run.path.display());
+    let handle = train::spawn(exp, data, model, run);
+    let stop = handle.commands.clone();
+    // Ctrl-C stops cleanly: final checkpoint, summary status `stopped`.
+    let _ = ctrlc::set_handler(move || {
+        let _ = stop.send(Command::Stop);
+    });
+    headless::follow(&handle.events);
+    let outcome = handle.join()?;
+    Ok(match outcome.status {
+        Status::Completed | Status::Stopped => ExitCode::SUCCESS,
+        Status::Diverged | Status::Failed | Status::Running => ExitCode::from(1),
+    })
+}
+
+fn predict(
+    run_dir: Option<PathBuf>,
+    experiment: Option<PathBuf>,
+    weights: Option<PathBuf>,
+    input: &Path,
+    output: &Path,
+) -> Result<ExitCode> {
+    let (exp, weights, scaler) = match (run_dir, experiment, weights) {
+        (Some(dir), None, None) => {
+            let exp = Experiment::load(&dir.join("experiment.toml"), &[])?;
+            let (_, newest) = run::checkpoints(&dir)?
+                .pop()
+                .with_context(|| format!("{} has no checkpoint yet", dir.display()))?;
+            let scaler_path = dir.join("scaler.json");
+            let text = std::fs::read_to_string(&scaler_path)
+                .with_context(|| format!("cannot read {}", scaler_path.display()))?;
+            (exp, newest, Scaler::from_json(&text)?)
+        }
+        (None, Some(exp), Some(w)) => {
+            let exp = Experiment::load(&exp, &[])?;
+            // The normalisation is refitted on the training part, as in training.
+            let scaler = data::load(&exp)?.scaler;
+            (exp, w, scaler)
+        }
+        _ => bail!("give a run directory, or --experiment with --weights"),
+    };
+    let mut model = Model::for_experiment(&exp);
+    model.load_weights(&weights)?;
+    let window = exp.data.window;
+    let features = exp.input_features();
+    let mut seqs = data::read_sequences(input, window, features)?;
+    let n = seqs.len() / (window * features);
+    scaler.scale_inputs(&mut seqs);
+    // Sample-major → time-major.
+    let mut x = vec![0.0; seqs.len()];
+    for b in 0..n {
+        for t in 0..window {
+            let src = (b * window + t) * features;
+            let dst = (t * n + b) * features;
+            x[dst..dst + features].copy_from_slice(&seqs[src..src + features]);
+        }
+    }
+    let mut y = train::forecast(&model, &exp, &x, n, window);
+    scaler.unscale_target(&mut y);
+    let k = y.len() / n.max(1);
+    let mut w = csv::Writer::from_path(output)
+        .with_context(|| format!("cannot write {}", output.display()))?;
+    let header: Vec<String> = (1..=k).map(|i| format!("y_{i}")).collect();
+    w.write_record(&header)?;
+    for row in y.chunks(k.max(1)) {
+        w.write_record(row.iter().map(|v| v.to_string()))?;
+    }
+    w.flush()?;
+    eprintln!("wrote {n} predictions × {k} values to {}", output.display());
+    Ok(ExitCode::SUCCESS)
+}

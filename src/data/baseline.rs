@@ -1,0 +1,135 @@
+//! Reference scores that a trained model should beat, in original units.
+
+use serde::{Deserialize, Serialize};
+
+use super::window::Cut;
+use crate::metrics::Metrics;
+
+/// A simple predictor's scores on the validation and test parts, in original units.
+#[derive(Serialize, Deserialize, Clone, Debug)]
+pub struct Baseline {
+    /// `naive`, `seasonal_naive` or `mean`.
+    pub name: String,
+    /// Scores on the validation part.
+    pub valid: Metrics,
+    /// Scores on the test part; `None` when it is empty.
+    pub test: Option<Metrics>,
+}
+
+/// Repeats the last observed target value for every step of the horizon.
+pub(super) fn naive(valid: &Cut, test: &Cut, horizon: usize) -> Baseline {
+    forecast("naive", valid, test, horizon, |history, _| {
+        history.last().copied().unwrap_or(0.0)
+    })
+}
+
+/// Predicts each step by the value one `season` earlier (needs window ≥ season).
+pub(super) fn seasonal_naive(valid: &Cut, test: &Cut, horizon: usize, season: usize) -> Baseline {
+    forecast("seasonal_naive", valid, test, horizon, |history, k| {
+        let back = season * (k / season + 1);
+        history[history.len() + k - back]
+    })
+}
+
+/// Predicts the mean of the training targets.
+pub(super) fn mean(train: &Cut, valid: &Cut, test: &Cut) -> Baseline {
+    let targets = &train.split.targets;
+    let mean =
+        (targets.iter().map(|&v| v as f64).sum::<f64>() / targets.len().max(1) as f64) as f32;
+    let score = |cut: &Cut| {
+        let truth = &cut.split.targets;
+        Metrics::regression(&vec![mean; truth.len()], truth)
+    };
+    Baseline {
+        name: "mean".into(),
+        valid: score(valid),
+        test: (test.split.len > 0).then(|| score(test)),
+    }
+}
+
+/// Scores `predict(history, k)` (the forecast of step k after the window) against each sample's future.
+fn forecast(
+    name: &str,
+    valid: &Cut,
+    test: &Cut,
+    horizon: usize,
+    predict: impl Fn(&[f32], usize) -> f32,
+) -> Baseline {
+    let score = |cut: &Cut| {
+        let w = cut.split.window;
+        let pred: Vec<f32> = cut
+            .history
+            .chunks(w.max(1))
+            .flat_map(|history| {
+                (0..horizon)
+                    .map(|k| predict(history, k))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Metrics::regression(&pred, &cut.split.future)
+    };
+    Baseline {
+        name: name.into(),
+        valid: score(valid),
+        test: (test.split.len > 0).then(|| score(test)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::window::{cut, Sequence, Shape, Truth};
+    use crate::experiment::Strategy;
+
+    fn cut_series(v: Vec<f32>, window: usize, horizon: usize) -> Cut {
+        let seq = Sequence {
+            inputs: v.clone(),
+            truth: Truth::Series(v),
+        };
+        let shape = Shape {
+            window,
+            horizon,
+            features: 1,
+            outputs: horizon,
+            stride: Some(1),
+            strategy: Strategy::Vector,
+        };
+        cut(&[seq], &shape)
+    }
+
+    #[test]
+    fn naive_and_seasonal_naive() {
+        // period-2 series: seasonal naive is exact, naive is off by 1 at every other step
+        let c = cut_series(vec![0., 1., 0., 1., 0., 1.], 2, 3);
+        let empty = cut_series(vec![], 2, 3);
+        let s = seasonal_naive(&c, &empty, 3, 2);
+        assert_eq!((s.valid.mse, s.test.is_none()), (0.0, true));
+        let n = naive(&c, &c, 3);
+        assert!((n.valid.mse - 2.0 / 3.0).abs() < 1e-12);
+        assert!(n.test.is_some());
+    }
+
+    #[test]
+    fn mean_of_training_targets() {
+        let labels = |ls: &[f32]| {
+            let seqs: Vec<Sequence> = ls
+                .iter()
+                .map(|&l| Sequence {
+                    inputs: vec![0.0],
+                    truth: Truth::Label(l),
+                })
+                .collect();
+            let shape = Shape {
+                window: 1,
+                horizon: 1,
+                features: 1,
+                outputs: 1,
+                stride: None,
+                strategy: Strategy::OneStep,
+            };
+            cut(&seqs, &shape)
+        };
+        let b = mean(&labels(&[1.0, 3.0]), &labels(&[2.0, 4.0]), &labels(&[]));
+        assert_eq!((b.valid.mse, b.valid.mae), (2.0, 1.0));
+    }
+}

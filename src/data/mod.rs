@@ -1,0 +1,147 @@
+//! Data: reads a CSV or generates synthetic sequences, splits them
+//! chronologically into train / valid / test, normalises with statistics of the
+//! training part, cuts windows into [`Split`]s, and scores simple [`Baseline`]s.
+
+mod baseline;
+mod error;
+mod scale;
+mod source;
+mod synthetic;
+mod table;
+mod window;
+
+pub use baseline::Baseline;
+pub use error::DataError;
+pub use scale::Scaler;
+pub use table::read_sequences;
+pub use window::Split;
+
+use crate::experiment::{Experiment, TaskKind};
+use source::Source;
+use window::{Shape, Truth};
+
+/// Everything a model trains and is evaluated on, in scaled units.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// Input values per time step.
+    pub features: usize,
+    /// Input steps per sample.
+    pub window: usize,
+    /// Steps predicted ahead (`data.horizon`).
+    pub horizon: usize,
+    /// Model outputs per prediction.
+    pub outputs: usize,
+    /// Seq2seq: a target vector at every input step.
+    pub every_step: bool,
+    /// Training samples.
+    pub train: Split,
+    /// Validation samples.
+    pub valid: Split,
+    /// Test samples (empty only when the test fraction is 0).
+    pub test: Split,
+    /// Normalisation fitted on the training part.
+    pub scaler: Scaler,
+    /// Reference scores in original units.
+    pub baselines: Vec<Baseline>,
+}
+
+/// Part names, in split order.
+const PARTS: [&str; 3] = ["train", "valid", "test"];
+
+/// Loads, splits, normalises and windows the data of a validated experiment.
+pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
+    let d = &exp.data;
+    let forecast = exp.task.kind == TaskKind::Forecast;
+    if forecast && d.season > d.window {
+        return Err(DataError::new(format!(
+            "data.season = {} is longer than data.window = {}; the seasonal-naive baseline needs a season of history",
+            d.season, d.window
+        ))
+        .with_hint("raise data.window or lower data.season (0 = no seasonal baseline)"));
+    }
+    let source = Source::read(exp)?;
+    let scaler = fit_scaler(exp, &source);
+    let shape = Shape {
+        window: d.window,
+        horizon: d.horizon,
+        features: exp.input_features(),
+        outputs: exp.output_size(),
+        stride: source.slide.then_some(d.stride),
+        strategy: exp.task.strategy,
+    };
+    let cuts = source
+        .parts
+        .each_ref()
+        .map(|part| window::cut(part, &shape));
+    for (i, cut) in cuts.iter().enumerate() {
+        if cut.split.len == 0 && (i < 2 || d.split[2] > 0.0) {
+            return Err(source.too_short(exp, PARTS[i], i));
+        }
+    }
+    let [train, valid, test] = &cuts;
+    let baselines = if forecast {
+        let mut b = vec![baseline::naive(valid, test, d.horizon)];
+        if d.season > 0 {
+            b.push(baseline::seasonal_naive(valid, test, d.horizon, d.season));
+        }
+        b
+    } else {
+        vec![baseline::mean(train, valid, test)]
+    };
+    let [train, valid, test] = cuts.map(|cut| {
+        let mut split = cut.split;
+        scaler.scale_inputs(&mut split.inputs);
+        scaler.scale_target(&mut split.targets);
+        scaler.scale_target(&mut split.future);
+        split
+    });
+    Ok(Dataset {
+        features: shape.features,
+        window: d.window,
+        horizon: d.horizon,
+        outputs: shape.outputs,
+        every_step: exp.every_step(),
+        train,
+        valid,
+        test,
+        scaler,
+        baselines,
+    })
+}
+
+/// Fits the scaler on the training part; regression targets stay unscaled.
+fn fit_scaler(exp: &Experiment, source: &Source) -> Scaler {
+    let method = exp
+        .data
+        .normalize
+        .unwrap_or(crate::experiment::Normalize::None);
+    let train = &source.parts[0];
+    let (offset, scale) = scale::fit(
+        method,
+        train.iter().map(|s| s.inputs.as_slice()),
+        source.columns.len(),
+    );
+    let (target_offset, target_scale) = match source.target_input {
+        _ if exp.task.kind == TaskKind::Regress => (0.0, 1.0),
+        Some(i) => (offset[i], scale[i]),
+        None => {
+            let series = train.iter().filter_map(|s| match &s.truth {
+                Truth::Series(v) => Some(v.as_slice()),
+                Truth::Label(_) => None,
+            });
+            let (o, s) = scale::fit(method, series, 1);
+            (o[0], s[0])
+        }
+    };
+    Scaler {
+        columns: source.columns.clone(),
+        offset,
+        scale,
+        target: source.target.clone(),
+        target_offset,
+        target_scale,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+//! The raw sequences of an experiment's data source, split into train / valid / test.
+
+use std::path::{Path, PathBuf};
+
+use super::window::{Sequence, Truth};
+use super::{synthetic, table, DataError};
+use crate::experiment::{Experiment, Generator, Layout, Source as Kind, TaskKind};
+
+/// Raw (unscaled) sequences of the three parts, with their names.
+pub(super) struct Source {
+    /// Train, valid and test sequences.
+    pub parts: [Vec<Sequence>; 3],
+    /// Rows (series layout) or sequences in each part.
+    pub sizes: [usize; 3],
+    /// Input column (feature) names.
+    pub columns: Vec<String>,
+    /// The predicted column's name.
+    pub target: String,
+    /// The target's index among the input columns, if it is one.
+    pub target_input: Option<usize>,
+    /// Whether windows slide along each sequence (series layout) rather than one per sequence.
+    pub slide: bool,
+    /// The CSV read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Source {
+    /// Reads or generates the experiment's data.
+    pub fn read(exp: &Experiment) -> Result<Source, DataError> {
+        let d = &exp.data;
+        match (d.source, &d.path) {
+            (Kind::Synthetic, _) => generated(exp),
+            (Kind::Csv, Some(path)) if d.layout == Layout::Series => series(exp, path),
+            (Kind::Csv, Some(path)) => rows(exp, path),
+            (Kind::Csv, None) => Err(DataError::new("CSV data needs a path")
+                .with_hint("set data.path = \"assets/sunspots_monthly.csv\"")),
+        }
+    }
+
+    /// The error for part `i` (named `name`) having no complete window.
+    pub fn too_short(&self, exp: &Experiment, name: &str, i: usize) -> DataError {
+        let d = &exp.data;
+        let n = self.sizes[i];
+        let total: usize = self.sizes.iter().sum();
+        let frac = d.split[i];
+        let err = if self.slide {
+            DataError::new(format!(
+                "the {name} part has {n} rows, fewer than window + horizon = {} (data.window)",
+                d.window + d.horizon
+            ))
+            .with_hint("lower data.window or change data.split")
+        } else if d.source == Kind::Synthetic {
+            DataError::new(format!(
+                "the {name} part has no sequences ({total} sequences × {frac} < 1)"
+            ))
+            .with_hint("raise data.count or change data.split")
+        } else {
+            DataError::new(format!(
+                "the {name} part has no rows ({total} rows × {frac} < 1)"
+            ))
+            .with_hint("add rows or change data.split")
+        };
+        match &self.file {
+            Some(file) => err.in_file(file),
+            None => err,
+        }
+    }
+}
+
+/// Part sizes of `n` items: floor for train and valid, the rest for test.
+fn split_sizes(n: usize, split: [f64; 3]) -> [usize; 3] {
+    // The epsilon keeps 10,000 × 0.7 at 7,000 despite binary rounding.
+    let part = |f: f64| ((n as f64 * f + 1e-9).floor() as usize).min(n);
+    let train = part(split[0]);
+    let valid = part(split[1]).min(n - train);
+    [train, valid, n - train - valid]
+}
+
+/// Splits whole sequences by order.
+fn by_order(mut seqs: Vec<Sequence>, sizes: [usize; 3]) -> [Vec<Sequence>; 3] {
+    let test = seqs.split_off(sizes[0] + sizes[1]);
+    let valid = seqs.split_off(sizes[0]);
+    [seqs, valid, test]
+}
+
+/// Series layout: one long series; rows are time steps.
+fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
+    let d = &exp.data;
+    if d.columns.is_empty() {
+        return Err(DataError::new("no input columns")
+            .in_file(path)
+            .with_hint("name them in data.columns"));
+    }
+    let target = d.target.as_ref().unwrap_or(&d.columns[0]);
+    let t = table::read_series(path, &d.columns, target, d.missing)?;
+    let f = d.columns.len();
+    let sizes = split_sizes(t.target.len(), d.split);
+    let mut start = 0;
+    let parts = sizes.map(|n| {
+        let seq = Sequence {
+            inputs: t.inputs[start * f..(start + n) * f].to_vec(),
+            truth: Truth::Series(t.target[start..start + n].to_vec()),
+        };
+        start += n;
+        vec![seq]
+    });
+    Ok(Source {
+        parts,
+        sizes,
+        columns: d.columns.clone(),
+        target: target.clone(),
+        target_input: d.columns.iter().position(|c| c == target),
+        slide: true,
+        file: Some(path.to_path_buf()),
+    })
+}
+
+/// Rows layout: each row one sequence, time-major; the target series is feature 0.
+fn rows(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
+    let d = &exp.data;
+    let f = d.features;
+    let t = table::read_rows(path, f, d.missing)?;
+    let steps = t.width / f;
+    if steps < d.window + d.horizon {
+        return Err(DataError::new(format!(
+            "rows have {steps} steps ({} values / {f} features), fewer than window + horizon = {}",
+            t.width,
+            d.window + d.horizon
+        ))
+        .in_file(path)
+        .with_hint("lower data.window or data.horizon, or check data.features"));
+    }
+    let seqs: Vec<Sequence> = t
+        .values
+        .chunks(t.width)
+        .map(|row| Sequence {
+            inputs: row.to_vec(),
+            truth: Truth::Series(row.iter().step_by(f).copied().collect()),
+        })
+        .collect();
+    let sizes = split_sizes(seqs.len(), d.split);
+    let columns: Vec<String> = (0..f).map(|i| format!("feature{i}")).collect();
+    Ok(Source {
+        parts: by_order(seqs, sizes),
+        sizes,
+        target: columns[0].clone(),
+        columns,
+        target_input: Some(0),
+        slide: false,
+        file: Some(path.to_path_buf()),
+    })
+}
+
+/// Synthetic sequences, seeded from the experiment's seed.
+fn generated(exp: &Experiment) -> Result<Source, DataError> {
+    let d = &exp.data;
+    let Some(generator) = d.generator else {
+        return Err(DataError::new("synthetic data needs a generator")
+            .with_hint("set data.generator = \"two_sines\", \"sine\" or \"adding\""));
+    };
+    let adding = generator == Generator::Adding;
+    let need = if adding {
+        d.window
+    } else {
+        d.window + d.horizon
+    };
+    let length = d.length.unwrap_or(need);
+    if adding && (length != d.window || length < 2) {
+        return Err(DataError::new(format!(
+            "the adding problem's input is the whole sequence, of at least 2 steps (data.length = {length}, data.window = {})",
+            d.window
+        ))
+        .with_hint("set data.window ≥ 2 and leave data.length out (or equal to window)"));
+    }
+    if length < need {
+        return Err(DataError::new(format!(
+            "data.length = {length} is shorter than window + horizon = {need}"
+        ))
+        .with_hint("raise data.length or lower data.window / data.horizon"));
+    }
+    if adding && exp.task.kind != TaskKind::Regress {
+        return Err(DataError::new("the adding problem has explicit targets")
+            .with_hint("set task.kind = \"regress\""));
+    }
+    let seqs = synthetic::generate(generator, d.count, length, exp.seed);
+    let sizes = split_sizes(seqs.len(), d.split);
+    let (columns, target) = if adding {
+        (vec!["value".to_string(), "marker".to_string()], "sum")
+    } else {
+        (vec!["x".to_string()], "x")
+    };
+    Ok(Source {
+        parts: by_order(seqs, sizes),
+        sizes,
+        columns,
+        target: target.to_string(),
+        target_input: (!adding).then_some(0),
+        slide: false,
+        file: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_sizes_floor_train_and_valid() {
+        assert_eq!(split_sizes(10_000, [0.7, 0.2, 0.1]), [7000, 2000, 1000]);
+        assert_eq!(split_sizes(309, [0.7, 0.2, 0.1]), [216, 61, 32]);
+        assert_eq!(split_sizes(10, [0.8, 0.2, 0.0]), [8, 2, 0]);
+    }
+}

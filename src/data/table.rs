@@ -1,0 +1,398 @@
+//! Reading numeric CSV files: the series layout (named columns), the rows layout
+//! (one sequence per row) and sequences to predict, with missing-value handling.
+
+use std::path::Path;
+
+use super::DataError;
+use crate::experiment::Missing;
+
+/// Cell texts that mean "no value".
+const MISSING: [&str; 5] = ["", "NA", "NaN", "nan", "null"];
+
+/// A series-layout CSV: the input columns and the target column, row-aligned.
+#[derive(Debug)]
+pub(super) struct SeriesTable {
+    /// rows × columns input values, row-major.
+    pub inputs: Vec<f32>,
+    /// The target column, one value per row.
+    pub target: Vec<f32>,
+}
+
+/// A rows-layout CSV: one sequence per row, `width` values each.
+#[derive(Debug)]
+pub(super) struct RowsTable {
+    /// rows × width values, row-major.
+    pub values: Vec<f32>,
+    /// Values per row.
+    pub width: usize,
+}
+
+/// Reads `columns` and `target` of a CSV with a header row, resolving missing values.
+pub(super) fn read_series(
+    path: &Path,
+    columns: &[String],
+    target: &str,
+    missing: Missing,
+) -> Result<SeriesTable, DataError> {
+    let mut reader = open(path, true)?;
+    let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+    let mut names: Vec<&str> = columns.iter().map(String::as_str).collect();
+    if !names.contains(&target) {
+        names.push(target);
+    }
+    let index = names
+        .iter()
+        .map(|name| {
+            header.iter().position(|h| h == *name).ok_or_else(|| {
+                let list: Vec<&str> = header.iter().collect();
+                DataError::new(format!("no column `{name}` (columns: {})", list.join(", ")))
+                    .in_file(path)
+                    .with_hint("check data.columns and data.target")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut cells: Vec<Vec<Option<f32>>> = vec![Vec::new(); names.len()];
+    let mut record = csv::StringRecord::new();
+    while reader
+        .read_record(&mut record)
+        .map_err(|e| csv_error(path, e))?
+    {
+        let line = line_of(&record);
+        let mut row = Vec::with_capacity(names.len());
+        for (name, &i) in names.iter().zip(&index) {
+            let text = record.get(i).unwrap_or("");
+            row.push(cell(path, line, name, text, missing)?);
+        }
+        if missing == Missing::Drop && row.iter().any(Option::is_none) {
+            continue;
+        }
+        for (column, value) in cells.iter_mut().zip(row) {
+            column.push(value);
+        }
+    }
+    if cells[0].is_empty() {
+        return Err(DataError::new("no data rows").in_file(path));
+    }
+    let filled = names
+        .iter()
+        .zip(&cells)
+        .map(|(name, column)| {
+            fill(column).ok_or_else(|| {
+                DataError::new("every value is missing")
+                    .in_file(path)
+                    .in_column(*name)
+                    .with_hint("choose another column in data.columns / data.target")
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let rows = filled[0].len();
+    let inputs = (0..rows)
+        .flat_map(|r| filled[..columns.len()].iter().map(move |c| c[r]))
+        .collect();
+    let t = names.iter().position(|n| *n == target).unwrap_or(0);
+    Ok(SeriesTable {
+        inputs,
+        target: filled[t].clone(),
+    })
+}
+
+/// Reads a rows-layout CSV; missing values are interpolated along each row's time steps.
+pub(super) fn read_rows(
+    path: &Path,
+    features: usize,
+    missing: Missing,
+) -> Result<RowsTable, DataError> {
+    let records = data_records(path)?;
+    let Some((_, first)) = records.first() else {
+        return Err(DataError::new("no data rows").in_file(path));
+    };
+    let width = first.len();
+    if width % features != 0 {
+        return Err(DataError::new(format!(
+            "rows have {width} values, not a multiple of data.features = {features}"
+        ))
+        .in_file(path)
+        .with_hint("each row is one sequence, time-major: steps × features values"));
+    }
+    let mut values = Vec::with_capacity(records.len() * width);
+    for (line, record) in &records {
+        if record.len() != width {
+            return Err(DataError::new(format!(
+                "{} values, but the first row has {width}",
+                record.len()
+            ))
+            .in_file(path)
+            .at_line(*line)
+            .with_hint("every row must be a sequence of the same length"));
+        }
+        let row = record
+            .iter()
+            .enumerate()
+            .map(|(j, text)| cell(path, *line, &(j + 1).to_string(), text, missing))
+            .collect::<Result<Vec<_>, _>>()?;
+        if missing == Missing::Drop && row.iter().any(Option::is_none) {
+            continue;
+        }
+        let mut filled = vec![0.0; width];
+        for f in 0..features {
+            let series: Vec<Option<f32>> = row.iter().skip(f).step_by(features).copied().collect();
+            let series = fill(&series).ok_or_else(|| {
+                DataError::new(format!("every value of feature {f} is missing"))
+                    .in_file(path)
+                    .at_line(*line)
+                    .with_hint("remove the row or set data.missing = \"drop\"")
+            })?;
+            for (s, v) in series.into_iter().enumerate() {
+                filled[s * features + f] = v;
+            }
+        }
+        values.extend(filled);
+    }
+    Ok(RowsTable { values, width })
+}
+
+/// Reads sequences to predict: each CSV row is one sequence, time-major,
+/// `window × features` values (extra columns are ignored). A first row whose
+/// first cell is not a number is taken as a header and skipped.
+pub fn read_sequences(path: &Path, window: usize, features: usize) -> Result<Vec<f32>, DataError> {
+    let need = window * features;
+    let records = data_records(path)?;
+    if records.is_empty() {
+        return Err(DataError::new("no sequences")
+            .in_file(path)
+            .with_hint("write one sequence per row, time-major"));
+    }
+    let mut values = Vec::with_capacity(records.len() * need);
+    for (line, record) in &records {
+        if record.len() < need {
+            return Err(DataError::new(format!(
+                "{} values, fewer than window × features = {window} × {features} = {need}",
+                record.len()
+            ))
+            .in_file(path)
+            .at_line(*line)
+            .with_hint(
+                "each row is one sequence, time-major: step 0's features, then step 1's, …",
+            ));
+        }
+        for (j, text) in record.iter().take(need).enumerate() {
+            let column = (j + 1).to_string();
+            let value = parse(path, *line, &column, text)?.ok_or_else(|| {
+                DataError::new("missing value")
+                    .in_file(path)
+                    .at_line(*line)
+                    .in_column(column.as_str())
+                    .with_hint("every step of a sequence needs a value")
+            })?;
+            values.push(value);
+        }
+    }
+    Ok(values)
+}
+
+fn open(path: &Path, headers: bool) -> Result<csv::Reader<std::fs::File>, DataError> {
+    csv::ReaderBuilder::new()
+        .has_headers(headers)
+        .flexible(!headers)
+        .from_path(path)
+        .map_err(|e| csv_error(path, e))
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> DataError {
+    let line = e.position().map(|p| p.line() as usize);
+    let err = DataError::new(format!("cannot read the CSV: {e}")).in_file(path);
+    match line {
+        Some(line) => err.at_line(line),
+        None => err,
+    }
+}
+
+fn line_of(record: &csv::StringRecord) -> usize {
+    record.position().map_or(0, |p| p.line() as usize)
+}
+
+/// The data rows with their 1-based lines, skipping a header row (a first row
+/// whose first cell is not a number).
+fn data_records(path: &Path) -> Result<Vec<(usize, csv::StringRecord)>, DataError> {
+    let mut out = Vec::new();
+    for (i, record) in open(path, false)?.records().enumerate() {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let is_number = matches!(parse_text(record.get(0).unwrap_or("")), Ok(Some(_)));
+        if i == 0 && !is_number {
+            continue;
+        }
+        out.push((line_of(&record), record));
+    }
+    Ok(out)
+}
+
+/// A cell's value: `Ok(None)` when missing, `Err(message)` when not a finite number.
+fn parse_text(text: &str) -> Result<Option<f32>, String> {
+    let text = text.trim();
+    if MISSING.contains(&text) {
+        return Ok(None);
+    }
+    match text.parse::<f32>() {
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        Ok(_) => Err(format!("`{text}` is not a finite number")),
+        Err(_) => Err(format!("`{text}` is not a number")),
+    }
+}
+
+/// Parses a cell, naming the place when it is not a number.
+fn parse(path: &Path, line: usize, column: &str, text: &str) -> Result<Option<f32>, DataError> {
+    parse_text(text).map_err(|message| {
+        DataError::new(message)
+            .in_file(path)
+            .at_line(line)
+            .in_column(column)
+            .with_hint(
+                "fix the value, or use a missing marker (empty, NA, NaN, null) with data.missing",
+            )
+    })
+}
+
+/// Parses a cell under the `missing` policy: missing values are an error under `Missing::Error`.
+fn cell(
+    path: &Path,
+    line: usize,
+    column: &str,
+    text: &str,
+    missing: Missing,
+) -> Result<Option<f32>, DataError> {
+    let value = parse(path, line, column, text)?;
+    if value.is_none() && missing == Missing::Error {
+        let text = text.trim();
+        let what = if text.is_empty() {
+            "empty value".to_string()
+        } else {
+            format!("missing value `{text}`")
+        };
+        return Err(DataError::new(what)
+            .in_file(path)
+            .at_line(line)
+            .in_column(column)
+            .with_hint("set data.missing = \"interpolate\" or \"drop\""));
+    }
+    Ok(value)
+}
+
+/// Fills missing values by linear interpolation between the nearest known
+/// neighbours (the nearest known value at the edges); `None` when all are missing.
+fn fill(values: &[Option<f32>]) -> Option<Vec<f32>> {
+    let known: Vec<(usize, f32)> = values
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.map(|v| (i, v)))
+        .collect();
+    let (&(_, first), &(last_i, last)) = (known.first()?, known.last()?);
+    let mut out = vec![first; values.len()];
+    for pair in known.windows(2) {
+        let ((a, va), (b, vb)) = (pair[0], pair[1]);
+        for (i, slot) in out.iter_mut().enumerate().take(b).skip(a) {
+            *slot = va + (vb - va) * (i - a) as f32 / (b - a) as f32;
+        }
+    }
+    for slot in &mut out[last_i..] {
+        *slot = last;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn cols(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    const GAPPY: &str = "date,a,b\nd1,1,10\nd2,,20\nd3,NA,30\nd4,4,null\nd5,5,50\n";
+
+    #[test]
+    fn fill_interpolates_and_holds_edges() {
+        let v = fill(&[None, Some(1.0), None, None, Some(4.0), None]).unwrap();
+        assert_eq!(v, vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
+        assert!(fill(&[None, None]).is_none());
+    }
+
+    #[test]
+    fn series_missing_error_names_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "s.csv", GAPPY);
+        let e = read_series(&path, &cols(&["a"]), "a", Missing::Error).unwrap_err();
+        assert_eq!(e.line, Some(3));
+        assert_eq!(e.column.as_deref(), Some("a"));
+        assert!(e
+            .to_string()
+            .contains("s.csv:3: column `a`: empty value; set data.missing"));
+    }
+
+    #[test]
+    fn series_interpolate_and_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "s.csv", GAPPY);
+        let t = read_series(&path, &cols(&["a", "b"]), "b", Missing::Interpolate).unwrap();
+        assert_eq!(t.inputs, vec![1., 10., 2., 20., 3., 30., 4., 40., 5., 50.]);
+        assert_eq!(t.target, vec![10., 20., 30., 40., 50.]);
+        let t = read_series(&path, &cols(&["a"]), "b", Missing::Drop).unwrap();
+        assert_eq!(t.inputs, vec![1., 5.]);
+        assert_eq!(t.target, vec![10., 50.]);
+    }
+
+    #[test]
+    fn non_numeric_cell_is_an_error_whatever_the_policy() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "s.csv", "a\n1\n2\nabc\n");
+        let e = read_series(&path, &cols(&["a"]), "a", Missing::Drop).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(4), Some("a")));
+        assert!(e.message.contains("`abc` is not a number"), "{e}");
+    }
+
+    #[test]
+    fn all_missing_column_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "s.csv", "a,b\n1,\n2,\n");
+        let e = read_series(&path, &cols(&["a"]), "b", Missing::Interpolate).unwrap_err();
+        assert_eq!(e.column.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn rows_detect_header_and_check_width() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "r.csv", "x0,y0,x1,y1\n1,2,3,4\n5,,7,8\n");
+        let t = read_rows(&path, 2, Missing::Interpolate).unwrap();
+        assert_eq!(
+            (t.width, t.values),
+            (4, vec![1., 2., 3., 4., 5., 8., 7., 8.])
+        );
+        let e = read_rows(&path, 3, Missing::Error).unwrap_err();
+        assert!(e.message.contains("not a multiple of data.features = 3"));
+        let path = write(&dir, "r2.csv", "1,2\n3\n");
+        assert_eq!(
+            read_rows(&path, 1, Missing::Error).unwrap_err().line,
+            Some(2)
+        );
+    }
+
+    #[test]
+    fn sequences_to_predict() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "p.csv", "1,2,3,99\n4,5,6,99\n");
+        assert_eq!(
+            read_sequences(&path, 3, 1).unwrap(),
+            vec![1., 2., 3., 4., 5., 6.]
+        );
+        let e = read_sequences(&path, 5, 1).unwrap_err();
+        assert_eq!(e.line, Some(1));
+        let path = write(&dir, "q.csv", "t0,t1\n1,x\n");
+        let e = read_sequences(&path, 2, 1).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(2), Some("2")));
+    }
+}

@@ -1,0 +1,227 @@
+//! Tests of [`load`] through real experiment files.
+
+use std::path::Path;
+
+use super::*;
+
+const MODEL: &str = "[[model.layers]]\ncell = \"gru\"\nunits = 2\n";
+
+/// An experiment with `data` as its `[data]` table (plus `extra` tables), in `dir`.
+fn experiment(dir: &Path, data: &str, extra: &str) -> Experiment {
+    let text = format!("name = \"t\"\n[data]\n{data}\n{extra}\n{MODEL}");
+    Experiment::from_str_at(&text, &dir.join("exp.toml"), dir, &[])
+        .unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// A CSV with columns `step,a,b`: a = step, b = 1000 + step, `rows` rows.
+fn ramp(dir: &Path, rows: usize) {
+    let mut text = String::from("step,a,b\n");
+    for i in 0..rows {
+        text.push_str(&format!("{i},{i},{}\n", 1000 + i));
+    }
+    std::fs::write(dir.join("ramp.csv"), text).unwrap();
+}
+
+#[test]
+fn chronological_split_then_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    ramp(dir.path(), 100);
+    let exp = experiment(
+        dir.path(),
+        "source = \"csv\"\npath = \"ramp.csv\"\ncolumns = [\"a\"]\nwindow = 5\nnormalize = \"none\"",
+        "",
+    );
+    let ds = load(&exp).unwrap();
+    // 70 / 20 / 10 rows → 65 / 15 / 5 windows of 5 + 1
+    assert_eq!((ds.train.len, ds.valid.len, ds.test.len), (65, 15, 5));
+    assert_eq!(&ds.train.inputs[..5], &[0., 1., 2., 3., 4.]);
+    assert_eq!(ds.train.targets[64], 69.0);
+    assert_eq!(&ds.valid.inputs[..5], &[70., 71., 72., 73., 74.]);
+    assert_eq!(ds.test.targets, vec![95., 96., 97., 98., 99.]);
+    assert_eq!((ds.features, ds.outputs, ds.every_step), (1, 1, false));
+    // naive: last value vs next, always off by 1
+    assert_eq!(ds.baselines[0].name, "naive");
+    assert_eq!(ds.baselines[0].valid.mse, 1.0);
+}
+
+#[test]
+fn zscore_is_fitted_on_train_only() {
+    let dir = tempfile::tempdir().unwrap();
+    ramp(dir.path(), 100);
+    let exp = experiment(
+        dir.path(),
+        "source = \"csv\"\npath = \"ramp.csv\"\ncolumns = [\"a\"]\ntarget = \"b\"\nwindow = 5",
+        "",
+    );
+    let ds = load(&exp).unwrap();
+    // train rows 0..70: mean 34.5, population std sqrt((70² − 1) / 12)
+    let std = ((70.0f64 * 70.0 - 1.0) / 12.0).sqrt() as f32;
+    assert_eq!(ds.scaler.offset, vec![34.5]);
+    assert!((ds.scaler.scale[0] - std).abs() < 1e-4);
+    assert_eq!(
+        (ds.scaler.target.as_str(), ds.scaler.target_offset),
+        ("b", 1034.5)
+    );
+    assert!((ds.valid.inputs[0] - (70.0 - 34.5) / std).abs() < 1e-5);
+    assert!((ds.scaler.unscale_target_value(ds.valid.targets[0]) - 1075.0).abs() < 1e-3);
+    // baselines stay in original units
+    assert!((ds.baselines[0].valid.mse - 1.0).abs() < 1e-6);
+}
+
+#[test]
+fn seq2seq_through_load() {
+    let dir = tempfile::tempdir().unwrap();
+    ramp(dir.path(), 100);
+    let exp = experiment(
+        dir.path(),
+        "source = \"csv\"\npath = \"ramp.csv\"\ncolumns = [\"a\"]\nwindow = 3\nhorizon = 2\nstride = 10\nnormalize = \"none\"",
+        "[task]\nstrategy = \"seq2seq\"",
+    );
+    let ds = load(&exp).unwrap();
+    assert_eq!((ds.outputs, ds.every_step, ds.train.len), (2, true, 7));
+    assert_eq!(&ds.train.targets[6..12], &[11., 12., 12., 13., 13., 14.]);
+    assert_eq!(&ds.train.future[2..4], &[13., 14.]);
+}
+
+#[test]
+fn window_longer_than_a_part_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    ramp(dir.path(), 100);
+    let exp = experiment(
+        dir.path(),
+        "source = \"csv\"\npath = \"ramp.csv\"\nwindow = 30",
+        "",
+    );
+    let e = load(&exp).unwrap_err().to_string();
+    assert!(
+        e.contains("ramp.csv: the valid part has 20 rows, fewer than window + horizon = 31"),
+        "{e}"
+    );
+    assert!(e.contains("data.window") && e.contains("data.split"), "{e}");
+}
+
+#[test]
+fn empty_test_part_only_when_its_fraction_is_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    ramp(dir.path(), 100);
+    let data = "source = \"csv\"\npath = \"ramp.csv\"\nwindow = 10";
+    let e = load(&experiment(dir.path(), data, "")).unwrap_err();
+    assert!(e.message.contains("the test part has 10 rows"), "{e}");
+    let data = format!("{data}\nsplit = [0.7, 0.3, 0.0]");
+    let ds = load(&experiment(dir.path(), &data, "")).unwrap();
+    assert_eq!(ds.test.len, 0);
+    assert!(ds.baselines[0].test.is_none());
+}
+
+#[test]
+fn missing_values_through_load() {
+    let asset = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/co2_mauna_loa_weekly.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let data = format!(
+        "source = \"csv\"\npath = {:?}\nwindow = 52",
+        asset.display().to_string()
+    );
+    let e = load(&experiment(dir.path(), &data, "")).unwrap_err();
+    assert_eq!((e.line, e.column.as_deref()), (Some(8), Some("co2_ppm")));
+    for missing in ["interpolate", "drop"] {
+        let data = format!("{data}\nmissing = \"{missing}\"");
+        let ds = load(&experiment(dir.path(), &data, "")).unwrap();
+        assert!(ds.train.inputs.iter().all(|v| v.is_finite()));
+    }
+}
+
+#[test]
+fn rows_layout_one_sample_per_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("x0,y0,x1,y1,x2,y2\n");
+    for i in 0..10 {
+        text.push_str(&format!("{i},0,{},1,{},2\n", i + 10, i + 20));
+    }
+    std::fs::write(dir.path().join("rows.csv"), text).unwrap();
+    let data = "source = \"csv\"\npath = \"rows.csv\"\nlayout = \"rows\"\nfeatures = 2\nwindow = 2\nnormalize = \"none\"\nsplit = [0.8, 0.2, 0.0]";
+    let ds = load(&experiment(dir.path(), data, "")).unwrap();
+    assert_eq!((ds.train.len, ds.valid.len, ds.test.len), (8, 2, 0));
+    assert_eq!(&ds.valid.inputs[..4], &[8., 0., 18., 1.]);
+    assert_eq!(ds.valid.targets, vec![28., 29.]);
+    let e = load(&experiment(
+        dir.path(),
+        &data.replace("window = 2", "window = 3"),
+        "",
+    ))
+    .unwrap_err();
+    assert!(e.message.contains("rows have 3 steps"), "{e}");
+}
+
+#[test]
+fn season_longer_than_window_is_an_error() {
+    let data = "source = \"synthetic\"\ngenerator = \"sine\"\ncount = 20\nwindow = 10\nseason = 12";
+    let dir = tempfile::tempdir().unwrap();
+    let e = load(&experiment(dir.path(), data, "")).unwrap_err();
+    assert!(e.message.contains("data.season = 12"), "{e}");
+    let ds = load(&experiment(dir.path(), &data.replace("12", "5"), "")).unwrap();
+    assert_eq!(ds.baselines[1].name, "seasonal_naive");
+}
+
+#[test]
+fn synthetic_is_deterministic_per_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = "source = \"synthetic\"\ngenerator = \"two_sines\"\ncount = 50";
+    let a = load(&experiment(dir.path(), data, "")).unwrap();
+    let b = load(&experiment(dir.path(), data, "")).unwrap();
+    assert_eq!((a.train.clone(), a.valid.clone()), (b.train, b.valid));
+    let text = format!("name = \"t\"\nseed = 43\n[data]\n{data}\n{MODEL}");
+    let d = Experiment::from_str_at(&text, &dir.path().join("e.toml"), dir.path(), &[]).unwrap();
+    assert_ne!(load(&d).unwrap().train.inputs, a.train.inputs);
+}
+
+#[test]
+fn two_sines_naive_baseline_matches_hands_on_ml() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = "source = \"synthetic\"\ngenerator = \"two_sines\"\nwindow = 50\nlength = 51";
+    let ds = load(&experiment(dir.path(), data, "")).unwrap();
+    assert_eq!(
+        (ds.train.len, ds.valid.len, ds.test.len),
+        (7000, 2000, 1000)
+    );
+    let mse = ds.baselines[0].valid.mse;
+    assert!((0.015..=0.026).contains(&mse), "naive MSE {mse}");
+}
+
+#[test]
+fn adding_mean_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = "source = \"synthetic\"\ngenerator = \"adding\"\nwindow = 20";
+    let ds = load(&experiment(dir.path(), data, "[task]\nkind = \"regress\"")).unwrap();
+    assert_eq!(
+        (ds.features, ds.outputs, ds.train.inputs.len()),
+        (2, 1, 7000 * 40)
+    );
+    assert!(ds.train.future.is_empty());
+    let b = &ds.baselines[0];
+    assert_eq!(b.name, "mean");
+    assert!(
+        (0.14..=0.19).contains(&b.valid.mse),
+        "mean MSE {}",
+        b.valid.mse
+    );
+}
+
+#[test]
+fn every_shipped_asset_loads() {
+    let assets = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    let dir = tempfile::tempdir().unwrap();
+    for (file, column) in [
+        ("sunspots_monthly.csv", "sunspots"),
+        ("sunspots_yearly.csv", "sunspots"),
+        ("airline_passengers.csv", "passengers"),
+        ("co2_mauna_loa_weekly.csv", "co2_ppm"),
+        ("electricity_demand_halfhourly.csv", "demand_mw"),
+    ] {
+        let path = assets.join(file).display().to_string();
+        let data = format!(
+            "source = \"csv\"\npath = {path:?}\ncolumns = [\"{column}\"]\nwindow = 12\nmissing = \"interpolate\""
+        );
+        let ds = load(&experiment(dir.path(), &data, "")).unwrap();
+        assert!(ds.test.len > 0 && ds.baselines[0].valid.mse > 0.0, "{file}");
+    }
+}

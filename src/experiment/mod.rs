@@ -1,0 +1,135 @@
+//! Experiment files: strict parsing, `--set` overrides, validation with
+//! file:line:column errors, and the resolved [`Experiment`].
+
+mod locate;
+mod spec;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use spec::*;
+
+/// Why an experiment could not be loaded; points at the file, line, column and key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExperimentError {
+    pub file: PathBuf,
+    /// 1-based line and column, when the problem is at a place in the file.
+    pub location: Option<(usize, usize)>,
+    /// The key path, e.g. `model.layers[1].units`.
+    pub key: Option<String>,
+    /// The `--set` override that supplied the offending value, if any.
+    pub set_by: Option<String>,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ExperimentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some((line, col)) = self.location {
+            write!(f, ":{line}:{col}")?;
+        }
+        write!(f, ": ")?;
+        if let Some(key) = &self.key {
+            write!(f, "`{key}`: ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(set) = &self.set_by {
+            write!(f, " (value given by --set {set})")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ExperimentError {}
+
+impl Experiment {
+    /// Reads, overrides (`section.key=value`), parses and validates an experiment file.
+    pub fn load(path: &Path, sets: &[String]) -> Result<Experiment, ExperimentError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ExperimentError {
+            file: path.to_path_buf(),
+            location: None,
+            key: None,
+            set_by: None,
+            message: format!("cannot read the experiment file: {e}"),
+            hint: Some("check the path; experiment files are TOML (see experiments/)".into()),
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::from_str_at(&text, path, base, sets)
+    }
+
+    /// Parses experiment text as if it were the file `file`, resolving relative paths against `base`.
+    pub fn from_str_at(
+        text: &str,
+        file: &Path,
+        base: &Path,
+        sets: &[String],
+    ) -> Result<Experiment, ExperimentError> {
+        let err = |location, key, set_by, message: String, hint| ExperimentError {
+            file: file.to_path_buf(),
+            location,
+            key,
+            set_by,
+            message,
+            hint,
+        };
+        let text = locate::apply_sets(text, sets)
+            .map_err(|(set, message, hint)| err(None, None, Some(set), message, hint))?;
+        let doc = locate::Doc::parse(&text).map_err(|(offset, message)| {
+            let location = offset.map(|o| locate::line_col(&text, o));
+            err(location, None, None, message, None)
+        })?;
+        let mut exp: Experiment = toml::from_str(&text).map_err(|e| {
+            let offset = e.span().map(|s| s.start);
+            let key = offset.and_then(|o| doc.key_at(o));
+            let set_by = key.as_deref().and_then(|k| locate::set_for(sets, k));
+            let (message, hint) = locate::explain_serde(e.message());
+            err(
+                offset.map(|o| locate::line_col(&text, o)),
+                key,
+                set_by,
+                message,
+                hint,
+            )
+        })?;
+        validate::validate(&mut exp, base).map_err(|v| {
+            let location = doc.span_of(&v.key).map(|o| locate::line_col(&text, o));
+            let set_by = locate::set_for(sets, &v.key);
+            err(location, Some(v.key), set_by, v.message, v.hint)
+        })?;
+        Ok(exp)
+    }
+
+    /// The resolved experiment as TOML, every key explicit.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("an experiment always serialises")
+    }
+
+    /// Values per time step in the model's input.
+    pub fn input_features(&self) -> usize {
+        match (self.data.source, self.data.layout) {
+            (Source::Synthetic, _) if self.data.generator == Some(Generator::Adding) => 2,
+            (Source::Synthetic, _) => 1,
+            (Source::Csv, Layout::Rows) => self.data.features,
+            (Source::Csv, Layout::Series) => self.data.columns.len(),
+        }
+    }
+
+    /// The model's outputs per prediction (per time step for seq2seq).
+    pub fn output_size(&self) -> usize {
+        match (self.task.kind, self.task.strategy) {
+            (TaskKind::Regress, _) => 1,
+            (TaskKind::Forecast, Strategy::OneStep | Strategy::Iterative) => 1,
+            (TaskKind::Forecast, Strategy::Vector | Strategy::Seq2seq) => self.data.horizon,
+        }
+    }
+
+    /// Whether the head predicts at every time step (seq2seq) rather than the last one.
+    pub fn every_step(&self) -> bool {
+        self.task.kind == TaskKind::Forecast && self.task.strategy == Strategy::Seq2seq
+    }
+}

@@ -1,0 +1,368 @@
+//! The experiment schema: every key of an experiment file, with its default.
+//!
+//! These structs are parsed strictly (`deny_unknown_fields`) and, once
+//! [`super::validate`] has run, hold no unresolved defaults: the run directory's
+//! `experiment.toml` is this struct serialised back, every key explicit.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A whole experiment: data, task, model, training and checkpoint settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Run name prefix (letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// Seed from which everything random derives (initialisation, shuffling, dropout, synthetic data).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    pub data: DataSpec,
+    #[serde(default)]
+    pub task: TaskSpec,
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub train: TrainSpec,
+    #[serde(default)]
+    pub checkpoint: CheckpointSpec,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+/// Where the sequences come from and how they are cut into samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    pub source: Source,
+    /// CSV file; relative paths are resolved against the experiment file's directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    #[serde(default)]
+    pub layout: Layout,
+    /// Series layout: input columns (empty = every numeric column).
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Series layout: the column to predict (default: the first input column).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Rows layout: values per time step.
+    #[serde(default = "one")]
+    pub features: usize,
+    /// Input time steps per sample.
+    #[serde(default = "default_window")]
+    pub window: usize,
+    /// Steps predicted ahead.
+    #[serde(default = "one")]
+    pub horizon: usize,
+    /// Series layout: step between consecutive windows.
+    #[serde(default = "one")]
+    pub stride: usize,
+    /// Train / valid / test fractions.
+    #[serde(default = "default_split")]
+    pub split: [f64; 3],
+    /// Scaling fitted on the training part; default `zscore` for CSV data, `none` for synthetic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<Normalize>,
+    /// What to do with empty or non-numeric cells in a CSV.
+    #[serde(default)]
+    pub missing: Missing,
+    /// Season length in steps for the seasonal-naive baseline (0 = none).
+    #[serde(default)]
+    pub season: usize,
+    /// Synthetic: which generator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<Generator>,
+    /// Synthetic: number of sequences.
+    #[serde(default = "default_count")]
+    pub count: usize,
+    /// Synthetic: steps per sequence (default `window + horizon` for forecasting, `window` for adding).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub length: Option<usize>,
+}
+
+fn one() -> usize {
+    1
+}
+fn default_window() -> usize {
+    50
+}
+fn default_split() -> [f64; 3] {
+    [0.7, 0.2, 0.1]
+}
+fn default_count() -> usize {
+    10_000
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Csv,
+    Synthetic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// One long series; rows are time steps; windows slide over it.
+    #[default]
+    Series,
+    /// Each row is one sequence, time-major, `features` values per step.
+    Rows,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Normalize {
+    None,
+    Zscore,
+    Minmax,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Missing {
+    #[default]
+    Error,
+    Interpolate,
+    Drop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Generator {
+    /// Hands-On ML ch. 15: two sines plus noise.
+    TwoSines,
+    /// One sine of random frequency and phase plus noise.
+    Sine,
+    /// The adding problem (Hochreiter & Schmidhuber 1997).
+    Adding,
+}
+
+/// What the model is trained to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    #[serde(default)]
+    pub kind: TaskKind,
+    #[serde(default)]
+    pub strategy: Strategy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// Predict future values of the series.
+    #[default]
+    Forecast,
+    /// Predict explicit targets (e.g. the adding problem).
+    Regress,
+}
+
+/// The forecasting strategies of the RNN material.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// Predict the next value.
+    #[default]
+    OneStep,
+    /// Train one-step; forecast `horizon` values by feeding each prediction back.
+    Iterative,
+    /// The last state predicts all `horizon` values at once.
+    Vector,
+    /// A prediction of the next `horizon` values at every time step.
+    Seq2seq,
+}
+
+/// The stacked recurrent layers (a dense head follows them).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    pub layers: Vec<LayerSpec>,
+}
+
+/// One recurrent layer.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerSpec {
+    pub cell: Cell,
+    pub units: usize,
+    /// Simple RNN only (default `tanh`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activation: Option<Activation>,
+    /// Dropout on this layer's outputs, training only.
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default)]
+    pub init: Init,
+    /// LSTM only: added to the forget gate's input bias at initialisation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forget_bias: Option<f64>,
+}
+
+impl LayerSpec {
+    /// The activation of a simple RNN layer (`tanh` unless set).
+    pub fn activation(&self) -> Activation {
+        self.activation.unwrap_or(Activation::Tanh)
+    }
+    /// The LSTM forget-gate bias offset (0 unless set).
+    pub fn forget_bias(&self) -> f64 {
+        self.forget_bias.unwrap_or(0.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cell {
+    Rnn,
+    Lstm,
+    Gru,
+}
+
+impl Cell {
+    /// Gates per unit in the fused weight matrices (PyTorch layout).
+    pub fn gates(self) -> usize {
+        match self {
+            Cell::Rnn => 1,
+            Cell::Lstm => 4,
+            Cell::Gru => 3,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Cell::Rnn => "rnn",
+            Cell::Lstm => "lstm",
+            Cell::Gru => "gru",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    Tanh,
+    Relu,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Init {
+    /// U(-1/√units, 1/√units) for every weight and bias, as PyTorch.
+    #[default]
+    Pytorch,
+    /// Glorot-uniform input weights, orthogonal recurrent weights, zero biases, as Keras.
+    Keras,
+    /// IRNN (Le et al. 2015): identity recurrent weights, zero biases; simple RNN only.
+    Identity,
+}
+
+/// Optimisation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSpec {
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    #[serde(default = "default_lr")]
+    pub learning_rate: f64,
+    /// SGD momentum (0 = plain SGD).
+    #[serde(default = "default_momentum")]
+    pub momentum: f64,
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// 0 = no limit; training stops at `epochs` or `max_steps`, whichever comes first.
+    #[serde(default)]
+    pub max_steps: u64,
+    /// 0 = off; clips by global L2 norm.
+    #[serde(default)]
+    pub clip_grad_norm: f64,
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
+    /// Early-stopping patience in evaluations; 0 = off.
+    #[serde(default)]
+    pub early_stopping: usize,
+    /// Steps between evaluations; 0 = once per epoch.
+    #[serde(default)]
+    pub eval_every: u64,
+    /// Worker threads for matrix products; 0 = automatic.
+    #[serde(default)]
+    pub threads: usize,
+}
+
+fn default_lr() -> f64 {
+    0.001
+}
+fn default_momentum() -> f64 {
+    0.9
+}
+fn default_batch() -> usize {
+    32
+}
+fn default_epochs() -> usize {
+    20
+}
+
+impl Default for TrainSpec {
+    fn default() -> Self {
+        Self {
+            optimizer: Optimizer::default(),
+            learning_rate: default_lr(),
+            momentum: default_momentum(),
+            batch_size: default_batch(),
+            epochs: default_epochs(),
+            max_steps: 0,
+            clip_grad_norm: 0.0,
+            lr_schedule: LrSchedule::default(),
+            early_stopping: 0,
+            eval_every: 0,
+            threads: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Optimizer {
+    #[default]
+    Adam,
+    Sgd,
+    Rmsprop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    #[default]
+    Constant,
+    /// Cosine decay to zero over the whole run.
+    Cosine,
+    /// Halve the rate when the validation loss has not improved for 2 evaluations.
+    Plateau,
+}
+
+/// When checkpoints are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointSpec {
+    /// 0 = at each epoch end.
+    #[serde(default)]
+    pub every_steps: u64,
+    /// Periodic checkpoints kept (older ones are deleted); 0 = keep all.
+    #[serde(default = "default_keep")]
+    pub keep_last: usize,
+}
+
+fn default_keep() -> usize {
+    3
+}
+
+impl Default for CheckpointSpec {
+    fn default() -> Self {
+        Self {
+            every_steps: 0,
+            keep_last: default_keep(),
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! Checks an experiment and fills in every default that depends on other keys.
+
+use std::path::Path;
+
+use super::spec::*;
+
+/// A validation failure at a key path.
+pub struct Invalid {
+    pub key: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>, hint: &str) -> Invalid {
+    Invalid {
+        key: key.into(),
+        message: message.into(),
+        hint: (!hint.is_empty()).then(|| hint.to_string()),
+    }
+}
+
+/// Validates `exp` in place: resolves paths against `base`, reads the CSV header to
+/// resolve columns, and fills key-dependent defaults.
+pub fn validate(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
+    if exp.name.is_empty()
+        || !exp
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    {
+        return Err(invalid(
+            "name",
+            format!("`{}` is not a usable run name", exp.name),
+            "use letters, digits, `-`, `_` or `.`; it prefixes the run directory",
+        ));
+    }
+    validate_data(exp, base)?;
+    validate_task(exp)?;
+    validate_model(exp)?;
+    validate_train(&exp.train)?;
+    Ok(())
+}
+
+fn validate_data(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
+    let d = &mut exp.data;
+    for (key, v) in [
+        ("data.window", d.window),
+        ("data.horizon", d.horizon),
+        ("data.stride", d.stride),
+        ("data.features", d.features),
+    ] {
+        if v == 0 {
+            return Err(invalid(key, "must be at least 1 (got 0)", ""));
+        }
+    }
+    let [tr, va, te] = d.split;
+    if d.split.iter().any(|f| !f.is_finite() || *f < 0.0) || tr <= 0.0 || va <= 0.0 {
+        return Err(invalid(
+            "data.split",
+            format!(
+                "fractions must be non-negative with train and valid above 0 (got {:?})",
+                d.split
+            ),
+            "e.g. split = [0.7, 0.2, 0.1]",
+        ));
+    }
+    if ((tr + va + te) - 1.0).abs() > 1e-6 {
+        return Err(invalid(
+            "data.split",
+            format!(
+                "fractions must add up to 1 (they add up to {})",
+                tr + va + te
+            ),
+            "e.g. split = [0.7, 0.2, 0.1]",
+        ));
+    }
+    match d.source {
+        Source::Csv => {
+            if d.generator.is_some() {
+                return Err(invalid(
+                    "data.generator",
+                    "only synthetic data has a generator",
+                    "remove `generator`, or set source = \"synthetic\"",
+                ));
+            }
+            let Some(path) = d.path.clone() else {
+                return Err(invalid(
+                    "data.path",
+                    "CSV data needs a path",
+                    "add path = \"../assets/sunspots_monthly.csv\" (relative to the experiment file)",
+                ));
+            };
+            let full = if path.is_absolute() {
+                path
+            } else {
+                base.join(path)
+            };
+            if !full.is_file() {
+                return Err(invalid(
+                    "data.path",
+                    format!("file not found: {}", full.display()),
+                    "paths are relative to the experiment file's directory",
+                ));
+            }
+            let full = full.canonicalize().unwrap_or(full);
+            if d.layout == Layout::Series {
+                resolve_columns(d, &full)?;
+            }
+            d.path = Some(full);
+            d.normalize.get_or_insert(Normalize::Zscore);
+        }
+        Source::Synthetic => {
+            let Some(generator) = d.generator else {
+                return Err(invalid(
+                    "data.generator",
+                    "synthetic data needs a generator",
+                    "generator = \"two_sines\" | \"sine\" | \"adding\"",
+                ));
+            };
+            if d.path.is_some() {
+                return Err(invalid(
+                    "data.path",
+                    "synthetic data reads no file",
+                    "remove `path`, or set source = \"csv\"",
+                ));
+            }
+            if d.count < 10 {
+                return Err(invalid(
+                    "data.count",
+                    format!("need at least 10 sequences to split (got {})", d.count),
+                    "",
+                ));
+            }
+            let needed = match generator {
+                Generator::Adding => d.window,
+                _ if exp.task.strategy == Strategy::Seq2seq => d.window + d.horizon,
+                _ => d.window + d.horizon,
+            };
+            let length = *d.length.get_or_insert(needed);
+            if length < needed {
+                return Err(invalid(
+                    "data.length",
+                    format!(
+                        "sequences of {length} steps are too short for window {} + horizon {}",
+                        d.window,
+                        if generator == Generator::Adding {
+                            0
+                        } else {
+                            d.horizon
+                        }
+                    ),
+                    "raise `length` or lower `window`/`horizon`",
+                ));
+            }
+            if generator == Generator::Adding && exp.task.kind != TaskKind::Regress {
+                return Err(invalid(
+                    "task.kind",
+                    "the adding problem has explicit targets",
+                    "set kind = \"regress\" in [task]",
+                ));
+            }
+            d.normalize.get_or_insert(Normalize::None);
+        }
+    }
+    if d.layout == Layout::Rows && d.source == Source::Csv && !d.columns.is_empty() {
+        return Err(invalid(
+            "data.columns",
+            "`columns` applies to the series layout only",
+            "in the rows layout every numeric column is part of the sequence; use `features`",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the CSV header (and first row) to check and default `columns` and `target`.
+fn resolve_columns(d: &mut DataSpec, path: &Path) -> Result<(), Invalid> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| {
+        invalid(
+            "data.path",
+            format!("cannot read {}: {e}", path.display()),
+            "",
+        )
+    })?;
+    let header: Vec<String> = reader
+        .headers()
+        .map_err(|e| {
+            invalid(
+                "data.path",
+                format!("{}: bad CSV header: {e}", path.display()),
+                "",
+            )
+        })?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let first = reader.records().next().and_then(Result::ok);
+    let list = header.join(", ");
+    if d.columns.is_empty() {
+        let Some(first) = first else {
+            return Err(invalid(
+                "data.path",
+                format!("{} has no data rows", path.display()),
+                "",
+            ));
+        };
+        d.columns = header
+            .iter()
+            .zip(first.iter())
+            .filter(|(_, v)| v.trim().parse::<f64>().is_ok() || v.trim().is_empty())
+            .map(|(h, _)| h.clone())
+            .collect();
+        if d.columns.is_empty() {
+            return Err(invalid(
+                "data.columns",
+                format!("no numeric column in {} (columns: {list})", path.display()),
+                "name the input columns, e.g. columns = [\"sunspots\"]",
+            ));
+        }
+    }
+    for c in &d.columns {
+        if !header.contains(c) {
+            return Err(invalid(
+                "data.columns",
+                format!("no column `{c}` in {} (columns: {list})", path.display()),
+                "",
+            ));
+        }
+    }
+    let target = d.target.get_or_insert_with(|| d.columns[0].clone());
+    if !header.contains(target) {
+        return Err(invalid(
+            "data.target",
+            format!(
+                "no column `{target}` in {} (columns: {list})",
+                path.display()
+            ),
+            "",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_task(exp: &Experiment) -> Result<(), Invalid> {
+    let d = &exp.data;
+    if exp.task.kind == TaskKind::Regress {
+        if d.generator != Some(Generator::Adding) {
+            return Err(invalid(
+                "task.kind",
+                "`regress` needs explicit targets, which only generator = \"adding\" provides for now",
+                "use kind = \"forecast\" for series data",
+            ));
+        }
+        return Ok(());
+    }
+    match exp.task.strategy {
+        Strategy::OneStep if d.horizon != 1 => Err(invalid(
+            "data.horizon",
+            format!(
+                "the one-step strategy predicts 1 step (horizon = {})",
+                d.horizon
+            ),
+            "set horizon = 1, or strategy = \"iterative\", \"vector\" or \"seq2seq\" in [task]",
+        )),
+        Strategy::Iterative => {
+            let single = match d.source {
+                Source::Synthetic => true,
+                Source::Csv => match d.layout {
+                    Layout::Series => {
+                        d.columns.len() == 1 && d.target.as_ref() == d.columns.first()
+                    }
+                    Layout::Rows => d.features == 1,
+                },
+            };
+            if single {
+                Ok(())
+            } else {
+                Err(invalid(
+                    "task.strategy",
+                    "the iterative strategy feeds predictions back as input, so the input must be the target series alone",
+                    "use one input column equal to `target`, or strategy = \"vector\"",
+                ))
+            }
+        }
+        _ => Ok(()),
+    }
+}
+
+fn validate_model(exp: &mut Experiment) -> Result<(), Invalid> {
+    if exp.model.layers.is_empty() {
+        return Err(invalid(
+            "model.layers",
+            "the model needs at least one recurrent layer",
+            "add [[model.layers]] with cell = \"lstm\" and units = 20",
+        ));
+    }
+    for (i, l) in exp.model.layers.iter_mut().enumerate() {
+        let key = |k: &str| format!("model.layers[{i}].{k}");
+        if l.units == 0 {
+            return Err(invalid(key("units"), "must be at least 1 (got 0)", ""));
+        }
+        if !(0.0..1.0).contains(&l.dropout) {
+            return Err(invalid(
+                key("dropout"),
+                format!("must be in [0, 1) (got {})", l.dropout),
+                "",
+            ));
+        }
+        if l.cell != Cell::Rnn && l.activation.is_some() {
+            return Err(invalid(
+                key("activation"),
+                format!(
+                    "{} cells have fixed activations; `activation` is for cell = \"rnn\"",
+                    l.cell.name()
+                ),
+                "remove `activation`",
+            ));
+        }
+        if l.cell != Cell::Lstm && l.forget_bias.is_some() {
+            return Err(invalid(
+                key("forget_bias"),
+                "`forget_bias` applies to LSTM layers only",
+                "remove it, or set cell = \"lstm\"",
+            ));
+        }
+        if l.init == Init::Identity && l.cell != Cell::Rnn {
+            return Err(invalid(
+                key("init"),
+                "identity initialisation (IRNN) is for simple RNN layers",
+                "use init = \"pytorch\" or \"keras\"",
+            ));
+        }
+        if l.forget_bias.is_some_and(|b| !b.is_finite()) {
+            return Err(invalid(key("forget_bias"), "must be a finite number", ""));
+        }
+        if l.cell == Cell::Rnn {
+            l.activation.get_or_insert(Activation::Tanh);
+        }
+        if l.cell == Cell::Lstm {
+            l.forget_bias.get_or_insert(0.0);
+        }
+    }
+    Ok(())
+}
+
+fn validate_train(t: &TrainSpec) -> Result<(), Invalid> {
+    if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+        return Err(invalid(
+            "train.learning_rate",
+            format!("must be a positive number (got {})", t.learning_rate),
+            "typical values: 0.001 for Adam, 0.01–0.1 for SGD",
+        ));
+    }
+    if !(0.0..1.0).contains(&t.momentum) {
+        return Err(invalid(
+            "train.momentum",
+            format!("must be in [0, 1) (got {})", t.momentum),
+            "",
+        ));
+    }
+    if t.batch_size == 0 {
+        return Err(invalid(
+            "train.batch_size",
+            "must be at least 1 (got 0)",
+            "",
+        ));
+    }
+    if t.epochs == 0 {
+        return Err(invalid("train.epochs", "must be at least 1 (got 0)", ""));
+    }
+    if !(t.clip_grad_norm.is_finite() && t.clip_grad_norm >= 0.0) {
+        return Err(invalid(
+            "train.clip_grad_norm",
+            format!(
+                "must be 0 (off) or a positive number (got {})",
+                t.clip_grad_norm
+            ),
+            "",
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,95 @@
+//! Weights as safetensors, with PyTorch names and layouts.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use super::Model;
+
+/// A weights file that cannot be read into this model.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct WeightsError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl Model {
+    /// The parameters as a safetensors file, with `metadata` in its header.
+    pub fn to_safetensors(&self, metadata: HashMap<String, String>) -> Vec<u8> {
+        let bytes: Vec<Vec<u8>> = self
+            .params
+            .iter()
+            .map(|p| p.data.iter().flat_map(|v| v.to_le_bytes()).collect())
+            .collect();
+        let views: Vec<(String, TensorView<'_>)> = self
+            .params
+            .iter()
+            .zip(&bytes)
+            .map(|(p, b)| {
+                let view = TensorView::new(Dtype::F32, p.shape.clone(), b)
+                    .expect("shape and byte length agree by construction");
+                (p.name.clone(), view)
+            })
+            .collect();
+        safetensors::serialize(views, &Some(metadata)).expect("serialising f32 tensors")
+    }
+
+    /// Replaces the parameters with those in a safetensors file's bytes. Every
+    /// parameter must be present with the right shape; `path` names the file in errors.
+    pub fn load_safetensors(&mut self, bytes: &[u8], path: &Path) -> Result<(), WeightsError> {
+        let fail = |message: String| WeightsError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let st = SafeTensors::deserialize(bytes)
+            .map_err(|e| fail(format!("not a readable safetensors file ({e})")))?;
+        let mut loaded = Vec::with_capacity(self.params.len());
+        for p in &self.params {
+            let t = st.tensor(&p.name).map_err(|_| {
+                fail(format!(
+                    "has no tensor `{}`: it was saved from a different model (this model: {})",
+                    p.name,
+                    self.describe()
+                ))
+            })?;
+            if t.dtype() != Dtype::F32 {
+                return Err(fail(format!(
+                    "`{}` is {:?}, expected F32",
+                    p.name,
+                    t.dtype()
+                )));
+            }
+            if t.shape() != p.shape.as_slice() {
+                return Err(fail(format!(
+                    "`{}` has shape {:?}, but this model needs {:?} (model: {})",
+                    p.name,
+                    t.shape(),
+                    p.shape,
+                    self.describe()
+                )));
+            }
+            let data: Vec<f32> = t
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            loaded.push(data);
+        }
+        for (p, data) in self.params.iter_mut().zip(loaded) {
+            p.data = data;
+        }
+        Ok(())
+    }
+
+    /// Reads a weights file into this model.
+    pub fn load_weights(&mut self, path: &Path) -> Result<(), WeightsError> {
+        let bytes = std::fs::read(path).map_err(|e| WeightsError {
+            path: path.to_path_buf(),
+            message: format!("cannot read: {e}"),
+        })?;
+        self.load_safetensors(&bytes, path)
+    }
+}

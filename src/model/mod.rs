@@ -1,0 +1,457 @@
+//! Deep stacked recurrent networks: simple RNN, LSTM and GRU layers in any
+//! mix, then a dense head, built on dfdx tensors with runtime shapes.
+//!
+//! Parameters live as plain data in PyTorch layout and names
+//! (`layers.{k}.weight_ih` `(G·H) × in`, `weight_hh` `(G·H) × H`, `bias_ih`,
+//! `bias_hh`, `head.weight` `out × H`, `head.bias`; gates LSTM i,f,g,o and GRU
+//! r,z,n), so a checkpoint loads straight into `torch.nn` modules. Each forward
+//! pass builds dfdx tensors from them; gradients come back in the same layout.
+
+mod gru;
+mod init;
+mod io;
+mod lstm;
+mod recurrent;
+mod rnn;
+
+use std::ops::Range;
+
+use dfdx::prelude::*;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+pub use io::WeightsError;
+use recurrent::{recurrence, Mat, Recurrence, Vector};
+
+use crate::experiment::{Cell, Experiment, Init, LayerSpec};
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// One named parameter tensor in PyTorch layout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Param {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl Param {
+    fn new(name: String, shape: Vec<usize>, data: Vec<f32>) -> Param {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        Param { name, shape, data }
+    }
+}
+
+/// A stack of recurrent layers and a dense head.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub layers: Vec<LayerSpec>,
+    /// Input values per time step.
+    pub input: usize,
+    /// Head outputs per prediction.
+    pub output: usize,
+    /// The head predicts at every time step (seq2seq) instead of the last one.
+    pub every_step: bool,
+    /// `layers.{k}.*` for every layer in order, then `head.weight`, `head.bias`.
+    pub params: Vec<Param>,
+    dev: Cpu,
+}
+
+/// Parameter tensors of one forward pass (weights transposed where dfdx multiplies by them).
+struct Tensors {
+    /// Per layer: W_ihᵀ (in × G·H), W_hh (G·H × H), b_ih, b_hh.
+    layers: Vec<(Mat, Mat, Vector, Vector)>,
+    head_wt: Mat,
+    head_b: Vector,
+}
+
+fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; data.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = data[r * cols + c];
+        }
+    }
+    out
+}
+
+impl Model {
+    /// A freshly initialised model for an experiment (deterministic in `exp.seed`).
+    pub fn for_experiment(exp: &Experiment) -> Model {
+        Model::new(
+            &exp.model.layers,
+            exp.input_features(),
+            exp.output_size(),
+            exp.every_step(),
+            exp.seed,
+        )
+    }
+
+    /// A freshly initialised model.
+    pub fn new(
+        layers: &[LayerSpec],
+        input: usize,
+        output: usize,
+        every_step: bool,
+        seed: u64,
+    ) -> Model {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1417_ba5e);
+        let mut params = Vec::new();
+        let mut fan_in = input;
+        for (k, l) in layers.iter().enumerate() {
+            let (h, gh) = (l.units, l.cell.gates() * l.units);
+            let bound = 1.0 / (h as f32).sqrt();
+            let (w_ih, w_hh, mut b_ih, b_hh) = match l.init {
+                Init::Pytorch => (
+                    init::uniform(&mut rng, gh * fan_in, bound),
+                    init::uniform(&mut rng, gh * h, bound),
+                    init::uniform(&mut rng, gh, bound),
+                    init::uniform(&mut rng, gh, bound),
+                ),
+                Init::Keras => (
+                    init::glorot(&mut rng, gh, fan_in),
+                    init::orthogonal(&mut rng, gh, h),
+                    vec![0.0; gh],
+                    vec![0.0; gh],
+                ),
+                Init::Identity => (
+                    init::normal(&mut rng, gh * fan_in, 0.001),
+                    init::identity(h),
+                    vec![0.0; gh],
+                    vec![0.0; gh],
+                ),
+            };
+            if l.cell == Cell::Lstm {
+                for v in &mut b_ih[h..2 * h] {
+                    *v += l.forget_bias() as f32;
+                }
+            }
+            let p = |n: &str| format!("layers.{k}.{n}");
+            params.push(Param::new(p("weight_ih"), vec![gh, fan_in], w_ih));
+            params.push(Param::new(p("weight_hh"), vec![gh, h], w_hh));
+            params.push(Param::new(p("bias_ih"), vec![gh], b_ih));
+            params.push(Param::new(p("bias_hh"), vec![gh], b_hh));
+            fan_in = h;
+        }
+        let keras = layers.last().is_some_and(|l| l.init == Init::Keras);
+        let (w, b) = if keras {
+            (init::glorot(&mut rng, output, fan_in), vec![0.0; output])
+        } else {
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            (
+                init::uniform(&mut rng, output * fan_in, bound),
+                init::uniform(&mut rng, output, bound),
+            )
+        };
+        params.push(Param::new("head.weight".into(), vec![output, fan_in], w));
+        params.push(Param::new("head.bias".into(), vec![output], b));
+        Model {
+            layers: layers.to_vec(),
+            input,
+            output,
+            every_step,
+            params,
+            dev: Cpu::default(),
+        }
+    }
+
+    /// Total number of scalar parameters.
+    pub fn parameter_count(&self) -> usize {
+        self.params.iter().map(|p| p.data.len()).sum()
+    }
+
+    /// Parameter index ranges per group: `layers.0`, `layers.1`, …, `head`.
+    pub fn param_groups(&self) -> Vec<(String, Range<usize>)> {
+        let mut groups: Vec<(String, Range<usize>)> = (0..self.layers.len())
+            .map(|k| (format!("layers.{k}"), 4 * k..4 * k + 4))
+            .collect();
+        let n = self.params.len();
+        groups.push(("head".into(), n - 2..n));
+        groups
+    }
+
+    /// The stack in one line, e.g. `lstm(64) → gru(32) → dense(1)`.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .layers
+            .iter()
+            .map(|l| match l.cell {
+                Cell::Rnn => format!("rnn-{}({})", activation_name(l), l.units),
+                c => format!("{}({})", c.name(), l.units),
+            })
+            .collect();
+        parts.push(format!("dense({})", self.output));
+        parts.join(" → ")
+    }
+
+    /// A Keras-style summary table: per layer its cell, input, units and parameters.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "{:<10} {:<12} {:>6} {:>6} {:>10}\n",
+            "layer", "cell", "input", "units", "params"
+        );
+        let groups = self.param_groups();
+        let mut fan_in = self.input;
+        for ((name, range), l) in groups.iter().zip(&self.layers) {
+            let count: usize = self.params[range.clone()]
+                .iter()
+                .map(|p| p.data.len())
+                .sum();
+            let cell = match l.cell {
+                Cell::Rnn => format!("rnn ({})", activation_name(l)),
+                c => c.name().to_string(),
+            };
+            out += &format!(
+                "{name:<10} {cell:<12} {fan_in:>6} {:>6} {count:>10}\n",
+                l.units
+            );
+            fan_in = l.units;
+        }
+        let (name, range) = groups.last().expect("a head group");
+        let count: usize = self.params[range.clone()]
+            .iter()
+            .map(|p| p.data.len())
+            .sum();
+        let dense = if self.every_step {
+            "dense (each step)"
+        } else {
+            "dense"
+        };
+        out += &format!(
+            "{name:<10} {dense:<12} {fan_in:>6} {:>6} {count:>10}\n",
+            self.output
+        );
+        out += &format!("total parameters: {}\n", self.parameter_count());
+        out
+    }
+
+    fn tensors(&self) -> Tensors {
+        let dev = &self.dev;
+        let mat = |p: &Param| dev.tensor_from_vec(p.data.clone(), (p.shape[0], p.shape[1]));
+        let mat_t = |p: &Param| {
+            dev.tensor_from_vec(
+                transpose(&p.data, p.shape[0], p.shape[1]),
+                (p.shape[1], p.shape[0]),
+            )
+        };
+        let vector = |p: &Param| dev.tensor_from_vec(p.data.clone(), (p.shape[0],));
+        let layers = self
+            .params
+            .chunks_exact(4)
+            .take(self.layers.len())
+            .map(|p| (mat_t(&p[0]), mat(&p[1]), vector(&p[2]), vector(&p[3])))
+            .collect();
+        let n = self.params.len();
+        Tensors {
+            layers,
+            head_wt: mat_t(&self.params[n - 2]),
+            head_b: vector(&self.params[n - 1]),
+        }
+    }
+
+    /// The forward pass on time-major input `x` ((steps·batch) × input).
+    fn forward<T: Tape<f32, Cpu>>(
+        &self,
+        ts: &Tensors,
+        x: Mat<T>,
+        batch: usize,
+        steps: usize,
+        mut dropout: Option<&mut ChaCha8Rng>,
+    ) -> Mat<T> {
+        let mut h = x;
+        let n = self.layers.len();
+        for (k, (l, (w_ih_t, w_hh, b_ih, b_hh))) in self.layers.iter().zip(&ts.layers).enumerate() {
+            let rows = steps * batch;
+            let gh = l.cell.gates() * l.units;
+            let bias = b_ih
+                .retaped::<T>()
+                .broadcast_like::<(usize, usize), Axis<0>>(&(rows, gh));
+            let xp = h.matmul(w_ih_t.clone()) + bias;
+            let r = Recurrence {
+                cell: l.cell,
+                activation: l.activation(),
+                units: l.units,
+                batch,
+                steps,
+                last_only: k + 1 == n && !self.every_step,
+            };
+            h = recurrence(xp, w_hh, b_hh, r);
+            if let Some(rng) = dropout.as_deref_mut() {
+                if l.dropout > 0.0 {
+                    let keep = 1.0 - l.dropout as f32;
+                    let shape = *h.shape();
+                    let mask: Vec<f32> = (0..shape.0 * shape.1)
+                        .map(|_| {
+                            if rng.gen::<f32>() < keep {
+                                1.0 / keep
+                            } else {
+                                0.0
+                            }
+                        })
+                        .collect();
+                    h = h * self.dev.tensor_from_vec(mask, shape);
+                }
+            }
+        }
+        let rows = h.shape().0;
+        let bias = ts
+            .head_b
+            .retaped::<T>()
+            .broadcast_like::<(usize, usize), Axis<0>>(&(rows, self.output));
+        h.matmul(ts.head_wt.clone()) + bias
+    }
+
+    /// Outputs for time-major input `x` ((steps·batch) × input): `batch × output`,
+    /// or `(steps·batch) × output` time-major when the head predicts every step.
+    pub fn predict(&self, x: &[f32], batch: usize, steps: usize) -> Vec<f32> {
+        let ts = self.tensors();
+        let x = self
+            .dev
+            .tensor_from_vec(x.to_vec(), (steps * batch, self.input));
+        self.forward(&ts, x, batch, steps, None).as_vec()
+    }
+
+    /// Mean squared error against `y` (laid out as [`Model::predict`]'s output) and
+    /// the gradient of every parameter, in `params` order and layout. Dropout is
+    /// applied when `dropout` supplies a random source.
+    pub fn loss_and_grads(
+        &self,
+        x: &[f32],
+        y: &[f32],
+        batch: usize,
+        steps: usize,
+        dropout: Option<&mut ChaCha8Rng>,
+    ) -> (f32, Vec<Vec<f32>>) {
+        let ts = self.tensors();
+        let x = self
+            .dev
+            .tensor_from_vec(x.to_vec(), (steps * batch, self.input))
+            .retaped::<OwnedTape<f32, Cpu>>();
+        let out = self.forward(&ts, x, batch, steps, dropout);
+        let target = self.dev.tensor_from_vec(y.to_vec(), *out.shape());
+        let loss = mse_loss(out, target);
+        let value = loss.array();
+        let mut g = loss.backward();
+        let mut grads = Vec::with_capacity(self.params.len());
+        for (i, (w_ih_t, w_hh, b_ih, b_hh)) in ts.layers.iter().enumerate() {
+            let p = &self.params[4 * i].shape;
+            let gw = g.get_or_alloc_mut(w_ih_t).expect("cpu alloc").to_vec();
+            grads.push(transpose(&gw, p[1], p[0]));
+            grads.push(g.get_or_alloc_mut(w_hh).expect("cpu alloc").to_vec());
+            grads.push(g.get_or_alloc_mut(b_ih).expect("cpu alloc").to_vec());
+            grads.push(g.get_or_alloc_mut(b_hh).expect("cpu alloc").to_vec());
+        }
+        let hw = &self.params[self.params.len() - 2].shape;
+        let gw = g.get_or_alloc_mut(&ts.head_wt).expect("cpu alloc").to_vec();
+        grads.push(transpose(&gw, hw[1], hw[0]));
+        grads.push(g.get_or_alloc_mut(&ts.head_b).expect("cpu alloc").to_vec());
+        (value, grads)
+    }
+}
+
+fn activation_name(l: &LayerSpec) -> &'static str {
+    match l.activation() {
+        crate::experiment::Activation::Tanh => "tanh",
+        crate::experiment::Activation::Relu => "relu",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::experiment::Activation;
+
+    fn layer(cell: Cell, units: usize) -> LayerSpec {
+        LayerSpec {
+            cell,
+            units,
+            activation: (cell == Cell::Rnn).then_some(Activation::Tanh),
+            dropout: 0.0,
+            init: Init::Pytorch,
+            forget_bias: None,
+        }
+    }
+
+    /// Central finite differences against the analytic gradient of every
+    /// parameter tensor of a mixed stack, both head modes.
+    #[test]
+    fn gradients_match_finite_differences() {
+        let layers = [
+            layer(Cell::Lstm, 5),
+            layer(Cell::Gru, 4),
+            layer(Cell::Rnn, 3),
+        ];
+        for every_step in [false, true] {
+            let (batch, steps, input, output) = (3, 6, 2, 2);
+            let mut model = Model::new(&layers, input, output, every_step, 7);
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let x = init::normal(&mut rng, steps * batch * input, 1.0);
+            let rows = if every_step { steps * batch } else { batch };
+            let y = init::normal(&mut rng, rows * output, 1.0);
+            let (_, grads) = model.loss_and_grads(&x, &y, batch, steps, None);
+            let eps = 1e-2f32;
+            for pi in 0..model.params.len() {
+                let n = model.params[pi].data.len();
+                for j in [0, n / 2, n - 1] {
+                    let orig = model.params[pi].data[j];
+                    model.params[pi].data[j] = orig + eps;
+                    let (up, _) = model.loss_and_grads(&x, &y, batch, steps, None);
+                    model.params[pi].data[j] = orig - eps;
+                    let (down, _) = model.loss_and_grads(&x, &y, batch, steps, None);
+                    model.params[pi].data[j] = orig;
+                    let fd = (up - down) / (2.0 * eps);
+                    let g = grads[pi][j];
+                    assert!(
+                        (fd - g).abs() <= 2e-3 + 2e-2 * g.abs(),
+                        "{}[{j}] (every_step {every_step}): analytic {g}, finite difference {fd}",
+                        model.params[pi].name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn weights_round_trip_through_safetensors() {
+        let layers = [layer(Cell::Gru, 4), layer(Cell::Lstm, 3)];
+        let model = Model::new(&layers, 2, 1, false, 1);
+        let bytes = model.to_safetensors(Default::default());
+        let mut other = Model::new(&layers, 2, 1, false, 2);
+        assert_ne!(other.params, model.params);
+        other
+            .load_safetensors(&bytes, Path::new("w.safetensors"))
+            .unwrap();
+        assert_eq!(other.params, model.params);
+        let mut wrong = Model::new(&[layer(Cell::Gru, 5)], 2, 1, false, 1);
+        let err = wrong
+            .load_safetensors(&bytes, Path::new("w.safetensors"))
+            .unwrap_err();
+        assert!(err.to_string().contains("shape"), "{err}");
+        let err = wrong
+            .load_safetensors(b"garbage", Path::new("g.safetensors"))
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("g.safetensors: not a readable"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn summary_counts_parameters_like_pytorch() {
+        // nn.LSTM(1, 20): 4·20·(1 + 20 + 2) = 1840; nn.GRU(20, 10): 3·10·(20 + 10 + 2) = 960; Linear(10, 1): 11.
+        let model = Model::new(
+            &[layer(Cell::Lstm, 20), layer(Cell::Gru, 10)],
+            1,
+            1,
+            false,
+            0,
+        );
+        assert_eq!(model.parameter_count(), 1840 + 960 + 11);
+        assert_eq!(model.describe(), "lstm(20) → gru(10) → dense(1)");
+        assert!(model.summary().contains("total parameters: 2811"));
+    }
+}

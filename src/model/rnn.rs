@@ -1,0 +1,34 @@
+//! Simple RNN cell: `h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`, φ = tanh or ReLU.
+//!
+//! `xp` is the input projection with `b_ih` (B × H) and `hp` the recurrent
+//! projection with `b_hh` (B × H).
+
+use crate::experiment::Activation;
+
+/// One step forward: `h = φ(xp + hp)`.
+pub fn forward(act: Activation, xp: &[f32], hp: &[f32], h: &mut [f32]) {
+    for ((h, x), r) in h.iter_mut().zip(xp).zip(hp) {
+        let a = x + r;
+        *h = match act {
+            Activation::Tanh => a.tanh(),
+            Activation::Relu => a.max(0.0),
+        };
+    }
+}
+
+/// One step backward: from `dh` (∂L/∂h_t) and the step's output `h`, the
+/// gradient of the pre-activation, which is both ∂L/∂xp and ∂L/∂hp.
+pub fn backward(act: Activation, dh: &[f32], h: &[f32], da: &mut [f32]) {
+    for ((da, dh), h) in da.iter_mut().zip(dh).zip(h) {
+        *da = match act {
+            Activation::Tanh => dh * (1.0 - h * h),
+            Activation::Relu => {
+                if *h > 0.0 {
+                    *dh
+                } else {
+                    0.0
+                }
+            }
+        };
+    }
+}

@@ -1,0 +1,123 @@
+//! Training: the worker thread that owns the model, its loop, and the handle
+//! the front ends use to read events and send commands.
+
+mod eval;
+mod optim;
+mod schedule;
+mod worker;
+
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+pub use eval::{evaluate, forecast, Evaluation};
+pub use optim::Optimizer;
+pub use schedule::Schedule;
+
+use crate::data::Dataset;
+use crate::events::{Command, Event, Outcome};
+use crate::experiment::Experiment;
+use crate::model::Model;
+use crate::run::RunDir;
+
+/// Events buffered between the worker and a front end before step events are dropped.
+const CHANNEL_CAPACITY: usize = 4096;
+
+/// A running trainer: its event stream, its command channel, its thread.
+pub struct Handle {
+    pub events: Receiver<Event>,
+    pub commands: Sender<Command>,
+    thread: JoinHandle<anyhow::Result<Outcome>>,
+}
+
+impl Handle {
+    /// Waits for the worker and returns how the run ended.
+    pub fn join(self) -> anyhow::Result<Outcome> {
+        match self.thread.join() {
+            Ok(result) => result,
+            Err(_) => anyhow::bail!("the training thread panicked"),
+        }
+    }
+}
+
+/// Starts training on its own thread. The worker records everything to `run`
+/// and forwards events to the returned handle without ever waiting for it.
+pub fn spawn(exp: Experiment, data: Dataset, model: Model, run: RunDir) -> Handle {
+    let (tx, events) = mpsc::sync_channel(CHANNEL_CAPACITY);
+    let (commands, rx) = mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("rnnlab-trainer".into())
+        .spawn(move || worker::Worker::new(exp, data, model, run, Outbox::new(tx), rx).run())
+        .expect("spawning the trainer thread");
+    Handle {
+        events,
+        commands,
+        thread,
+    }
+}
+
+/// The worker's side of the event channel: never blocks. When the front end
+/// lags, step events are dropped (the run directory still has them); other
+/// events wait in a local queue so none is lost.
+struct Outbox {
+    tx: SyncSender<Event>,
+    backlog: std::collections::VecDeque<Event>,
+    connected: bool,
+}
+
+impl Outbox {
+    fn new(tx: SyncSender<Event>) -> Outbox {
+        Outbox {
+            tx,
+            backlog: Default::default(),
+            connected: true,
+        }
+    }
+
+    fn send(&mut self, event: Event) {
+        if !self.connected {
+            return;
+        }
+        self.drain();
+        if !self.backlog.is_empty() {
+            if !matches!(event, Event::Step(_)) {
+                self.backlog.push_back(event);
+            }
+            return;
+        }
+        match self.tx.try_send(event) {
+            Ok(()) => {}
+            Err(TrySendError::Full(e)) => {
+                if !matches!(e, Event::Step(_)) {
+                    self.backlog.push_back(e);
+                }
+            }
+            Err(TrySendError::Disconnected(_)) => self.connected = false,
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(e) = self.backlog.pop_front() {
+            match self.tx.try_send(e) {
+                Ok(()) => {}
+                Err(TrySendError::Full(e)) => {
+                    self.backlog.push_front(e);
+                    return;
+                }
+                Err(TrySendError::Disconnected(_)) => {
+                    self.connected = false;
+                    self.backlog.clear();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// At the end of a run: delivers the backlog, waiting for the front end if it must.
+    fn finish(&mut self) {
+        while let Some(e) = self.backlog.pop_front() {
+            if self.tx.send(e).is_err() {
+                break;
+            }
+        }
+    }
+}

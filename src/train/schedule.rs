@@ -1,0 +1,82 @@
+//! Learning-rate schedules.
+
+use crate::experiment::LrSchedule;
+
+/// Evaluations without improvement before `plateau` halves the rate.
+const PLATEAU_PATIENCE: usize = 2;
+/// `plateau` never goes below this fraction of the base rate.
+const PLATEAU_FLOOR: f64 = 1e-3;
+
+/// The learning rate as a function of progress and validation history.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    kind: LrSchedule,
+    /// The rate set by the experiment or the last `tune`.
+    pub base: f64,
+    plateau_factor: f64,
+    stale: usize,
+}
+
+impl Schedule {
+    pub fn new(kind: LrSchedule, base: f64) -> Schedule {
+        Schedule {
+            kind,
+            base,
+            plateau_factor: 1.0,
+            stale: 0,
+        }
+    }
+
+    /// The rate for `step` (1-based) of `total`.
+    pub fn rate(&self, step: u64, total: u64) -> f64 {
+        match self.kind {
+            LrSchedule::Constant => self.base,
+            LrSchedule::Cosine => {
+                let p = (step.saturating_sub(1)) as f64 / total.max(1) as f64;
+                self.base * 0.5 * (1.0 + (std::f64::consts::PI * p).cos())
+            }
+            LrSchedule::Plateau => self.base * self.plateau_factor,
+        }
+    }
+
+    /// Records an evaluation; returns true when `plateau` just lowered the rate.
+    pub fn observe(&mut self, improved: bool) -> bool {
+        if self.kind != LrSchedule::Plateau {
+            return false;
+        }
+        if improved {
+            self.stale = 0;
+            return false;
+        }
+        self.stale += 1;
+        if self.stale >= PLATEAU_PATIENCE && self.plateau_factor > PLATEAU_FLOOR {
+            self.plateau_factor = (self.plateau_factor * 0.5).max(PLATEAU_FLOOR);
+            self.stale = 0;
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cosine_decays_from_base_to_near_zero() {
+        let s = Schedule::new(LrSchedule::Cosine, 0.1);
+        assert!((s.rate(1, 100) - 0.1).abs() < 1e-12);
+        assert!((s.rate(51, 100) - 0.05).abs() < 1e-9);
+        assert!(s.rate(100, 100) < 0.001);
+    }
+
+    #[test]
+    fn plateau_halves_after_two_stale_evaluations() {
+        let mut s = Schedule::new(LrSchedule::Plateau, 0.1);
+        assert!(!s.observe(true));
+        assert!(!s.observe(false));
+        assert!(s.observe(false));
+        assert!((s.rate(5, 10) - 0.05).abs() < 1e-12);
+        assert!(!s.observe(true));
+    }
+}

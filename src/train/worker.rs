@@ -1,0 +1,405 @@
+//! The training loop: batches, gradients, clipping, optimizer, evaluation,
+//! checkpoints and commands, emitting an event for everything.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::Instant;
+
+use anyhow::Result;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::{evaluate, Optimizer, Outbox, Schedule};
+use crate::data::Dataset;
+use crate::events::*;
+use crate::experiment::Experiment;
+use crate::model::Model;
+use crate::run::{RunDir, Summary};
+
+/// Seconds since `start`.
+fn secs(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64()
+}
+
+pub struct Worker {
+    exp: Experiment,
+    data: Dataset,
+    model: Model,
+    run: RunDir,
+    out: Outbox,
+    commands: Receiver<Command>,
+    opt: Optimizer,
+    schedule: Schedule,
+    clip: f64,
+    eval_every: u64,
+    start: Instant,
+    step: u64,
+    epoch: usize,
+    total: u64,
+    summary: Summary,
+    /// Evaluations since the best one (early stopping).
+    stale_evals: usize,
+    last_eval_step: Option<u64>,
+    last_checkpoint_step: Option<u64>,
+}
+
+/// Why the loop ended early.
+enum Halt {
+    Stop,
+    Diverged(String),
+    EarlyStop,
+}
+
+impl Worker {
+    pub fn new(
+        exp: Experiment,
+        data: Dataset,
+        model: Model,
+        run: RunDir,
+        out: Outbox,
+        commands: Receiver<Command>,
+    ) -> Worker {
+        let sizes: Vec<usize> = model.params.iter().map(|p| p.data.len()).collect();
+        let t = &exp.train;
+        let steps_per_epoch = data.train.len.div_ceil(t.batch_size) as u64;
+        let mut total = steps_per_epoch * t.epochs as u64;
+        if t.max_steps > 0 {
+            total = total.min(t.max_steps);
+        }
+        let summary = Summary {
+            name: exp.name.clone(),
+            status: Status::Running,
+            started: chrono::Local::now().to_rfc3339(),
+            model: model.describe(),
+            parameters: model.parameter_count(),
+            steps: 0,
+            epochs: 0,
+            wall_s: 0.0,
+            best_valid_loss: None,
+            best_step: None,
+            best_valid: BTreeMap::new(),
+            test: BTreeMap::new(),
+            baselines: data.baselines.clone(),
+            message: None,
+        };
+        Worker {
+            opt: Optimizer::new(t.optimizer, t.momentum, &sizes),
+            schedule: Schedule::new(t.lr_schedule, t.learning_rate),
+            clip: t.clip_grad_norm,
+            eval_every: t.eval_every,
+            start: Instant::now(),
+            step: 0,
+            epoch: 0,
+            total,
+            summary,
+            stale_evals: 0,
+            last_eval_step: None,
+            last_checkpoint_step: None,
+            exp,
+            data,
+            model,
+            run,
+            out,
+            commands,
+        }
+    }
+
+    fn emit(&mut self, event: Event) -> Result<()> {
+        self.run.record(&event)?;
+        self.out.send(event);
+        Ok(())
+    }
+
+    fn note(&mut self, kind: NoteKind, detail: String) -> Result<()> {
+        let note = Note {
+            step: self.step,
+            wall_s: secs(self.start),
+            kind,
+            detail,
+        };
+        self.emit(Event::Note(note))
+    }
+
+    /// Runs to the end; the run directory's summary says how it ended.
+    pub fn run(mut self) -> Result<Outcome> {
+        if self.exp.train.threads > 0 {
+            // Best effort: the global pool can only be configured once per process.
+            let _ = rayon::ThreadPoolBuilder::new()
+                .num_threads(self.exp.train.threads)
+                .build_global();
+        }
+        let result = self.train();
+        let (status, message) = match result {
+            Ok(None) => (Status::Completed, None),
+            Ok(Some(Halt::EarlyStop)) => (Status::Completed, Some("early stopping".to_string())),
+            Ok(Some(Halt::Stop)) => (Status::Stopped, None),
+            Ok(Some(Halt::Diverged(m))) => (Status::Diverged, Some(m)),
+            Err(e) => (Status::Failed, Some(format!("{e:#}"))),
+        };
+        self.finish(status, message)
+    }
+
+    fn finish(&mut self, status: Status, message: Option<String>) -> Result<Outcome> {
+        if matches!(status, Status::Completed | Status::Stopped) {
+            if self.last_eval_step != Some(self.step) && self.step > 0 {
+                self.evaluate()?;
+            }
+            self.checkpoint()?;
+            if self.data.test.len > 0 {
+                let test = evaluate(&self.model, &self.exp, &self.data, &self.data.test);
+                self.summary.test = test.metrics.into_iter().collect();
+                self.summary.test.insert("loss".into(), test.loss);
+            }
+        }
+        let kind = match status {
+            Status::Diverged => NoteKind::Diverged,
+            Status::Stopped => NoteKind::Stop,
+            _ => NoteKind::Finish,
+        };
+        let detail = message
+            .clone()
+            .unwrap_or_else(|| format!("{status:?}").to_lowercase());
+        self.note(kind, detail)?;
+        self.summary.status = status;
+        self.summary.message = message.clone();
+        self.update_summary()?;
+        let outcome = Outcome {
+            status,
+            steps: self.step,
+            message,
+        };
+        self.emit(Event::Finished(outcome.clone()))?;
+        self.out.finish();
+        Ok(outcome)
+    }
+
+    fn update_summary(&mut self) -> Result<()> {
+        self.summary.steps = self.step;
+        self.summary.epochs = self.epoch;
+        self.summary.wall_s = secs(self.start);
+        self.run.write_summary(&self.summary)
+    }
+
+    fn train(&mut self) -> Result<Option<Halt>> {
+        let info = RunInfo {
+            name: self.exp.name.clone(),
+            run_dir: self.run.path.display().to_string(),
+            model: self.model.describe(),
+            parameters: self.model.parameter_count(),
+            steps_per_epoch: self.data.train.len.div_ceil(self.exp.train.batch_size) as u64,
+            total_steps: self.total,
+            epochs: self.exp.train.epochs,
+            groups: self
+                .model
+                .param_groups()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect(),
+        };
+        self.emit(Event::Started(info))?;
+        self.note(NoteKind::Start, self.model.describe())?;
+        self.update_summary()?;
+        let seed = self.exp.seed;
+        let mut shuffle = ChaCha8Rng::seed_from_u64(seed ^ 0x5151_f00d);
+        let mut dropout = ChaCha8Rng::seed_from_u64(seed ^ 0xd409_0123);
+        let mut order: Vec<usize> = (0..self.data.train.len).collect();
+        let (mut x, mut y) = (Vec::new(), Vec::new());
+        let batch_size = self.exp.train.batch_size;
+        let mut rate = 0.0f64;
+        let groups = self.model.param_groups();
+        for epoch in 1..=self.exp.train.epochs {
+            self.epoch = epoch;
+            order.shuffle(&mut shuffle);
+            for chunk in order.chunks(batch_size) {
+                if let Some(halt) = self.poll_commands()? {
+                    return Ok(Some(halt));
+                }
+                let t0 = Instant::now();
+                self.step += 1;
+                self.data.train.gather(chunk, &mut x, &mut y);
+                let (loss, mut grads) = self.model.loss_and_grads(
+                    &x,
+                    &y,
+                    chunk.len(),
+                    self.data.window,
+                    Some(&mut dropout),
+                );
+                let group_norms: Vec<f64> = groups
+                    .iter()
+                    .map(|(_, r)| sq_norm(&grads[r.clone()]).sqrt())
+                    .collect();
+                let grad_norm = group_norms.iter().map(|n| n * n).sum::<f64>().sqrt();
+                if !loss.is_finite() || !grad_norm.is_finite() {
+                    return Ok(Some(Halt::Diverged(format!(
+                        "loss became {} at step {}; try a lower learning_rate (now {}), clip_grad_norm = 1.0, or normalize = \"zscore\"",
+                        if loss.is_finite() { format!("{loss} with a non-finite gradient") } else { loss.to_string() },
+                        self.step,
+                        self.schedule.base
+                    ))));
+                }
+                if self.clip > 0.0 && grad_norm > self.clip {
+                    let k = (self.clip / (grad_norm + 1e-6)) as f32;
+                    grads.iter_mut().flatten().for_each(|g| *g *= k);
+                }
+                let lr = self.schedule.rate(self.step, self.total);
+                let mut params: Vec<&mut [f32]> = self
+                    .model
+                    .params
+                    .iter_mut()
+                    .map(|p| &mut p.data[..])
+                    .collect();
+                self.opt.step(lr, &mut params, &grads);
+                let now = chunk.len() as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+                rate = if rate == 0.0 {
+                    now
+                } else {
+                    0.9 * rate + 0.1 * now
+                };
+                let stats = StepStats {
+                    step: self.step,
+                    epoch,
+                    wall_s: secs(self.start),
+                    loss: loss as f64,
+                    grad_norm,
+                    lr,
+                    samples_per_s: rate,
+                    group_norms,
+                };
+                self.emit(Event::Step(stats))?;
+                if self.eval_every > 0 && self.step % self.eval_every == 0 {
+                    if let Some(h) = self.evaluate()? {
+                        return Ok(Some(h));
+                    }
+                }
+                let every = self.exp.checkpoint.every_steps;
+                if every > 0 && self.step % every == 0 {
+                    self.checkpoint()?;
+                }
+                if self.step >= self.total {
+                    return Ok(None);
+                }
+            }
+            if self.eval_every == 0 {
+                if let Some(h) = self.evaluate()? {
+                    return Ok(Some(h));
+                }
+            }
+            if self.exp.checkpoint.every_steps == 0 {
+                self.checkpoint()?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Applies pending commands; blocks while paused.
+    fn poll_commands(&mut self) -> Result<Option<Halt>> {
+        let mut paused = false;
+        loop {
+            let cmd = if paused {
+                match self.commands.recv() {
+                    Ok(c) => c,
+                    Err(_) => return Ok(Some(Halt::Stop)),
+                }
+            } else {
+                match self.commands.try_recv() {
+                    Ok(c) => c,
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => return Ok(None),
+                }
+            };
+            match cmd {
+                Command::Pause if !paused => {
+                    paused = true;
+                    self.note(NoteKind::Pause, String::new())?;
+                    self.run.flush()?;
+                }
+                Command::Resume if paused => {
+                    paused = false;
+                    self.note(NoteKind::Resume, String::new())?;
+                }
+                Command::Pause | Command::Resume => {}
+                Command::Tune { key, value } => self.tune(&key, value)?,
+                Command::Checkpoint => self.checkpoint()?,
+                Command::Stop => return Ok(Some(Halt::Stop)),
+            }
+        }
+    }
+
+    fn tune(&mut self, key: &str, value: f64) -> Result<()> {
+        let detail = match key {
+            "learning_rate" if value.is_finite() && value > 0.0 => {
+                let old = std::mem::replace(&mut self.schedule.base, value);
+                format!("learning_rate {old} → {value}")
+            }
+            "clip_grad_norm" if value.is_finite() && value >= 0.0 => {
+                let old = std::mem::replace(&mut self.clip, value);
+                format!("clip_grad_norm {old} → {value}")
+            }
+            "eval_every" if value >= 0.0 && value.fract() == 0.0 => {
+                let old = std::mem::replace(&mut self.eval_every, value as u64);
+                format!("eval_every {old} → {value}")
+            }
+            _ => format!("refused {key} = {value}: not a live hyperparameter or out of range"),
+        };
+        self.note(NoteKind::Tune, detail)
+    }
+
+    /// Evaluates on the validation part; returns a halt when early stopping triggers.
+    fn evaluate(&mut self) -> Result<Option<Halt>> {
+        let ev = evaluate(&self.model, &self.exp, &self.data, &self.data.valid);
+        self.last_eval_step = Some(self.step);
+        let stats = EvalStats {
+            step: self.step,
+            epoch: self.epoch,
+            wall_s: secs(self.start),
+            valid_loss: ev.loss,
+            metrics: ev.metrics.clone(),
+        };
+        self.emit(Event::Eval(stats))?;
+        let improved = self.summary.best_valid_loss.is_none_or(|b| ev.loss < b);
+        if improved {
+            self.summary.best_valid_loss = Some(ev.loss);
+            self.summary.best_step = Some(self.step);
+            self.summary.best_valid = ev.metrics.into_iter().collect();
+            self.stale_evals = 0;
+        } else {
+            self.stale_evals += 1;
+        }
+        if self.schedule.observe(improved) {
+            let lr = self.schedule.rate(self.step, self.total);
+            self.note(NoteKind::Tune, format!("plateau: learning rate now {lr}"))?;
+        }
+        self.update_summary()?;
+        let patience = self.exp.train.early_stopping;
+        if patience > 0 && self.stale_evals >= patience {
+            self.note(
+                NoteKind::EarlyStop,
+                format!("no improvement in {patience} evaluations"),
+            )?;
+            return Ok(Some(Halt::EarlyStop));
+        }
+        Ok(None)
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        if self.last_checkpoint_step == Some(self.step) {
+            return Ok(());
+        }
+        self.last_checkpoint_step = Some(self.step);
+        let meta = HashMap::from([
+            ("step".to_string(), self.step.to_string()),
+            ("epoch".to_string(), self.epoch.to_string()),
+            ("model".to_string(), self.model.describe()),
+        ]);
+        let name = self.run.checkpoint(&self.model, self.step, meta)?;
+        self.note(NoteKind::Checkpoint, name)
+    }
+}
+
+fn sq_norm(grads: &[Vec<f32>]) -> f64 {
+    grads
+        .iter()
+        .flatten()
+        .map(|g| (*g as f64) * (*g as f64))
+        .sum()
+}
