@@ -2,7 +2,7 @@
 //! `r = σ(xp_r + hp_r)`, `z = σ(xp_z + hp_z)`, `n = tanh(xp_n + r ⊙ hp_n)`,
 //! `h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}`, where `hp = W_hh h_{t-1} + b_hh`.
 
-use super::sigmoid;
+use super::{sigmoid, tanh};
 
 /// One step forward. Writes the activated gates r, z, n (B × 3H) and the output.
 pub fn forward(
@@ -25,7 +25,7 @@ pub fn forward(
         for j in 0..hs {
             let r = sigmoid(xp[j] + hp[j]);
             let z = sigmoid(xp[hs + j] + hp[hs + j]);
-            let n = (xp[2 * hs + j] + r * hp[2 * hs + j]).tanh();
+            let n = tanh(xp[2 * hs + j] + r * hp[2 * hs + j]);
             gates[j] = r;
             gates[hs + j] = z;
             gates[2 * hs + j] = n;

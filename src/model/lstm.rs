@@ -4,7 +4,7 @@
 //! Rows are batch items; each row of `xp`/`hp`/`gates` holds the four gates
 //! side by side (4 × H), as in PyTorch's fused weight matrices.
 
-use super::sigmoid;
+use super::{sigmoid, tanh};
 
 /// One step forward. Writes the activated gates (B × 4H), the cell state and the output.
 pub fn forward(
@@ -29,7 +29,7 @@ pub fn forward(
         for j in 0..hs {
             let i = sigmoid(xp[j] + hp[j]);
             let f = sigmoid(xp[hs + j] + hp[hs + j]);
-            let g = (xp[2 * hs + j] + hp[2 * hs + j]).tanh();
+            let g = tanh(xp[2 * hs + j] + hp[2 * hs + j]);
             let o = sigmoid(xp[3 * hs + j] + hp[3 * hs + j]);
             let cj = f * c_prev[j] + i * g;
             gates[j] = i;
@@ -37,7 +37,7 @@ pub fn forward(
             gates[2 * hs + j] = g;
             gates[3 * hs + j] = o;
             c[j] = cj;
-            h[j] = o * cj.tanh();
+            h[j] = o * tanh(cj);
         }
     }
 }
@@ -64,7 +64,7 @@ pub fn backward(
         let base = row * hs;
         for j in 0..hs {
             let (i, f, g, o) = (g4[j], g4[hs + j], g4[2 * hs + j], g4[3 * hs + j]);
-            let tc = c[base + j].tanh();
+            let tc = tanh(c[base + j]);
             let dhj = dh[base + j];
             let dcj = dc[j] + dhj * o * (1.0 - tc * tc);
             da[j] = dcj * g * i * (1.0 - i);

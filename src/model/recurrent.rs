@@ -151,6 +151,13 @@ fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence) -> Saved {
         },
     };
     let mut hp_scratch = vec![0.0; b * gh];
+    // W_hhᵀ contiguous (h × gh): the per-step product then reads memory in order.
+    let mut wt = vec![0.0; gh * h];
+    for (j, row) in w.chunks_exact(h).enumerate() {
+        for (k, v) in row.iter().enumerate() {
+            wt[k * gh + j] = *v;
+        }
+    }
     for t in 0..steps {
         let hp: &mut [f32] = if r.cell == Cell::Gru {
             &mut s.hps[t * b * gh..(t + 1) * b * gh]
@@ -163,8 +170,8 @@ fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence) -> Saved {
         let (before, after) = s.hs.split_at_mut((t + 1) * bh);
         let h_prev = &before[t * bh..];
         let h_t = &mut after[..bh];
-        // hp += h_prev · W_hhᵀ  (W_hh is gh × h row-major, so Wᵀ has strides (1, h)).
-        gemm(b, h, gh, h_prev, (h, 1), w, (1, h), 1.0, hp);
+        // hp += h_prev · W_hhᵀ
+        gemm(b, h, gh, h_prev, (h, 1), &wt, (gh, 1), 1.0, hp);
         let xp_t = &xp[t * b * gh..(t + 1) * b * gh];
         match r.cell {
             Cell::Rnn => rnn::forward(r.activation, xp_t, hp, h_t),

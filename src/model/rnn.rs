@@ -3,6 +3,7 @@
 //! `xp` is the input projection with `b_ih` (B × H) and `hp` the recurrent
 //! projection with `b_hh` (B × H).
 
+use super::tanh;
 use crate::experiment::Activation;
 
 /// One step forward: `h = φ(xp + hp)`.
@@ -10,7 +11,7 @@ pub fn forward(act: Activation, xp: &[f32], hp: &[f32], h: &mut [f32]) {
     for ((h, x), r) in h.iter_mut().zip(xp).zip(hp) {
         let a = x + r;
         *h = match act {
-            Activation::Tanh => a.tanh(),
+            Activation::Tanh => tanh(a),
             Activation::Relu => a.max(0.0),
         };
     }
