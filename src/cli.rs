@@ -148,10 +148,18 @@ fn check(path: &Path, sets: &[String]) -> Result<ExitCode> {
     println!("  train {:>7}  {}", data.train.len, shape(data.train.len));
     println!("  valid {:>7}  {}", data.valid.len, shape(data.valid.len));
     println!("  test  {:>7}  {}", data.test.len, shape(data.test.len));
-    let steps = data.train.len.div_ceil(exp.train.batch_size);
+    let per_epoch = data.train.len.div_ceil(exp.train.batch_size) as u64;
+    let mut total = per_epoch * exp.train.epochs as u64;
+    if exp.train.max_steps > 0 {
+        total = total.min(exp.train.max_steps);
+    }
     println!(
-        "\ntraining: {} epochs × {steps} steps of batch {}, {:?} lr {}",
-        exp.train.epochs, exp.train.batch_size, exp.train.optimizer, exp.train.learning_rate
+        "\ntraining: {total} steps ({} epochs × {per_epoch} steps of batch {}, max_steps {}), {:?} lr {}",
+        exp.train.epochs,
+        exp.train.batch_size,
+        exp.train.max_steps,
+        exp.train.optimizer,
+        exp.train.learning_rate
     );
     for b in &data.baselines {
         println!("baseline {}: valid mse {:.6}", b.name, b.valid.mse);

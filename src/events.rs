@@ -12,6 +12,8 @@ pub enum Event {
     Step(StepStats),
     /// An evaluation on the validation part finished.
     Eval(EvalStats),
+    /// The model's predictions for a few fixed validation examples, after each evaluation.
+    Predictions(Predictions),
     /// A discrete happening: pause, resume, tune, checkpoint, stop, finish, diverged.
     Note(Note),
     /// The run is over; no more events follow.
@@ -31,6 +33,14 @@ pub struct RunInfo {
     pub epochs: usize,
     /// Gradient-norm groups: `layers.0`, …, `head`.
     pub groups: Vec<String>,
+    /// Live hyperparameters at the start (changed later by `tune` notes).
+    pub learning_rate: f64,
+    pub clip_grad_norm: f64,
+    pub eval_every: u64,
+    /// Forecast steps per prediction (1 for one-step and regression).
+    pub horizon: usize,
+    /// What a prediction is of, e.g. `sunspots`.
+    pub target: String,
 }
 
 /// Per-step figures (one row of `metrics.csv`).
@@ -58,6 +68,24 @@ pub struct EvalStats {
     pub valid_loss: f64,
     /// Task metrics in original units, e.g. `("mse", 0.002)`.
     pub metrics: Vec<(String, f64)>,
+}
+
+/// Predictions at one evaluation, in original units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Predictions {
+    pub step: u64,
+    pub examples: Vec<Example>,
+}
+
+/// One validation example: the input window of the target series (empty when
+/// the target is not an input), the true future and the model's prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Example {
+    /// Index in the validation part.
+    pub index: usize,
+    pub input: Vec<f64>,
+    pub truth: Vec<f64>,
+    pub prediction: Vec<f64>,
 }
 
 /// What kind of [`Note`] this is.
@@ -100,6 +128,18 @@ pub struct Note {
     pub detail: String,
 }
 
+impl Note {
+    /// A tune note's change: `("learning_rate", 0.001, 0.0003)` from `learning_rate 0.001 → 0.0003`.
+    pub fn tune_change(&self) -> Option<(&str, f64, f64)> {
+        if self.kind != NoteKind::Tune {
+            return None;
+        }
+        let (key, rest) = self.detail.split_once(' ')?;
+        let (old, new) = rest.split_once(" → ")?;
+        Some((key, old.trim().parse().ok()?, new.trim().parse().ok()?))
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -131,4 +171,23 @@ pub enum Command {
     },
     Checkpoint,
     Stop,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tune_notes_parse_back() {
+        let note = |kind, detail: &str| Note {
+            step: 3,
+            wall_s: 1.0,
+            kind,
+            detail: detail.into(),
+        };
+        let n = note(NoteKind::Tune, "learning_rate 0.001 → 0.0003");
+        assert_eq!(n.tune_change(), Some(("learning_rate", 0.001, 0.0003)));
+        assert_eq!(note(NoteKind::Tune, "refused x = 3").tune_change(), None);
+        assert_eq!(note(NoteKind::Pause, "a 1 → 2").tune_change(), None);
+    }
 }

@@ -1,3 +1,5 @@
+// ExperimentError is rich by design and built only on failure.
+#![allow(clippy::result_large_err)]
 //! rnnlab: train deep stacked recurrent networks (simple RNN, LSTM, GRU) from
 //! experiment files, on dfdx, and record every run to a directory.
 //!

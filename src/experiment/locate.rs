@@ -60,11 +60,17 @@ impl Doc {
 
     /// The key path whose key or value contains byte `offset`.
     pub fn key_at(&self, offset: usize) -> Option<String> {
-        find_in_table(self.doc.as_table(), "", offset)
+        find_in_table(self.doc.as_table(), "", offset, false)
+    }
+
+    /// The innermost table (`data`, `model.layers[1]`) that contains byte
+    /// `offset`; `None` for the top level.
+    pub fn table_at(&self, offset: usize) -> Option<String> {
+        find_in_table(self.doc.as_table(), "", offset, true)
     }
 }
 
-fn find_in_table(table: &Table, prefix: &str, offset: usize) -> Option<String> {
+fn find_in_table(table: &Table, prefix: &str, offset: usize, tables_only: bool) -> Option<String> {
     let mut found = None;
     for (name, item) in table.iter() {
         let path = if prefix.is_empty() {
@@ -78,7 +84,7 @@ fn find_in_table(table: &Table, prefix: &str, offset: usize) -> Option<String> {
             .is_some_and(|s| s.contains(&offset));
         match item {
             Item::Table(t) => {
-                if let Some(p) = find_in_table(t, &path, offset) {
+                if let Some(p) = find_in_table(t, &path, offset, tables_only) {
                     return Some(p);
                 }
                 if key_hit || t.span().is_some_and(|s| s.contains(&offset)) {
@@ -88,7 +94,7 @@ fn find_in_table(table: &Table, prefix: &str, offset: usize) -> Option<String> {
             Item::ArrayOfTables(a) => {
                 for (i, t) in a.iter().enumerate() {
                     let p = format!("{path}[{i}]");
-                    if let Some(inner) = find_in_table(t, &p, offset) {
+                    if let Some(inner) = find_in_table(t, &p, offset, tables_only) {
                         return Some(inner);
                     }
                     if t.span().is_some_and(|s| s.contains(&offset)) {
@@ -96,6 +102,7 @@ fn find_in_table(table: &Table, prefix: &str, offset: usize) -> Option<String> {
                     }
                 }
             }
+            _ if tables_only => {}
             _ => {
                 if key_hit || item.span().is_some_and(|s| s.contains(&offset)) {
                     return Some(path);

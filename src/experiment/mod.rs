@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 pub use spec::*;
 
 /// Why an experiment could not be loaded; points at the file, line, column and key.
+/// (Large, but built once per failed load, never on a hot path.)
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExperimentError {
     pub file: PathBuf,
@@ -69,37 +70,49 @@ impl Experiment {
         base: &Path,
         sets: &[String],
     ) -> Result<Experiment, ExperimentError> {
-        let err = |location, key, set_by, message: String, hint| ExperimentError {
+        // Positions always refer to the file as written; a value from --set has
+        // no place in the file, so such errors name the override instead.
+        let err = |location: Option<(usize, usize)>,
+                   key,
+                   set_by: Option<String>,
+                   message: String,
+                   hint| ExperimentError {
             file: file.to_path_buf(),
-            location,
+            location: location.filter(|_| set_by.is_none()),
             key,
             set_by,
             message,
             hint,
         };
-        let text = locate::apply_sets(text, sets)
-            .map_err(|(set, message, hint)| err(None, None, Some(set), message, hint))?;
-        let doc = locate::Doc::parse(&text).map_err(|(offset, message)| {
-            let location = offset.map(|o| locate::line_col(&text, o));
+        let original = locate::Doc::parse(text).map_err(|(offset, message)| {
+            let location = offset.map(|o| locate::line_col(text, o));
             err(location, None, None, message, None)
         })?;
-        let mut exp: Experiment = toml::from_str(&text).map_err(|e| {
+        let place = |key: &str| original.span_of(key).map(|o| locate::line_col(text, o));
+        let edited_text = locate::apply_sets(text, sets)
+            .map_err(|(set, message, hint)| err(None, None, Some(set), message, hint))?;
+        let edited = locate::Doc::parse(&edited_text)
+            .map_err(|(_, message)| err(None, None, sets.last().cloned(), message, None))?;
+        let mut exp: Experiment = toml::from_str(&edited_text).map_err(|e| {
             let offset = e.span().map(|s| s.start);
-            let key = offset.and_then(|o| doc.key_at(o));
-            let set_by = key.as_deref().and_then(|k| locate::set_for(sets, k));
             let (message, hint) = locate::explain_serde(e.message());
-            err(
-                offset.map(|o| locate::line_col(&text, o)),
-                key,
-                set_by,
-                message,
-                hint,
-            )
+            // A missing key belongs to its table, not to whatever key the span starts at.
+            let key = if message.starts_with("missing field") {
+                offset.and_then(|o| edited.table_at(o))
+            } else {
+                offset.and_then(|o| edited.key_at(o))
+            };
+            let set_by = key.as_deref().and_then(|k| locate::set_for(sets, k));
+            let location = if sets.is_empty() {
+                offset.map(|o| locate::line_col(text, o))
+            } else {
+                key.as_deref().and_then(place)
+            };
+            err(location, key, set_by, message, hint)
         })?;
         validate::validate(&mut exp, base).map_err(|v| {
-            let location = doc.span_of(&v.key).map(|o| locate::line_col(&text, o));
             let set_by = locate::set_for(sets, &v.key);
-            err(location, Some(v.key), set_by, v.message, v.hint)
+            err(place(&v.key), Some(v.key), set_by, v.message, v.hint)
         })?;
         Ok(exp)
     }

@@ -35,9 +35,11 @@ pub fn orthogonal(rng: &mut ChaCha8Rng, rows: usize, cols: usize) -> Vec<f32> {
         .collect();
     for j in 0..cols {
         for k in 0..j {
-            let dot: f64 = (0..rows).map(|i| q[j][i] * q[k][i]).sum();
-            for i in 0..rows {
-                q[j][i] -= dot * q[k][i];
+            let (done, rest) = q.split_at_mut(j);
+            let (qk, qj) = (&done[k], &mut rest[0]);
+            let dot: f64 = qj.iter().zip(qk).map(|(a, b)| a * b).sum();
+            for (a, b) in qj.iter_mut().zip(qk) {
+                *a -= dot * b;
             }
         }
         let norm = q[j].iter().map(|v| v * v).sum::<f64>().sqrt().max(1e-12);

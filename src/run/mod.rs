@@ -7,6 +7,7 @@
 //!   metrics.csv          one row per step
 //!   eval.csv             one row per evaluation
 //!   events.csv           start, pause, resume, tune, checkpoint, stop, finish, diverged
+//!   predictions.jsonl    per evaluation: a few fixed validation examples, truth and prediction
 //!   summary.json         status, best valid loss, test metrics, baselines
 //!   checkpoints/step-<N>.safetensors
 //! ```
@@ -15,7 +16,7 @@ pub mod atomic;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File};
-use std::io::{self, BufWriter};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -54,6 +55,7 @@ pub struct RunDir {
     metrics: csv::Writer<BufWriter<File>>,
     eval: csv::Writer<BufWriter<File>>,
     events: csv::Writer<BufWriter<File>>,
+    predictions: BufWriter<File>,
     eval_header: bool,
     last_flush: Instant,
     keep_last: usize,
@@ -96,7 +98,11 @@ impl RunDir {
         };
         let mut events = open("events.csv")?;
         events.write_record(["step", "wall_s", "kind", "detail"])?;
+        let predictions = File::create(path.join("predictions.jsonl")).with_context(|| {
+            format!("cannot create {}", path.join("predictions.jsonl").display())
+        })?;
         Ok(RunDir {
+            predictions: BufWriter::new(predictions),
             metrics: open("metrics.csv")?,
             eval: open("eval.csv")?,
             events,
@@ -166,6 +172,10 @@ impl RunDir {
                 ])?;
                 self.flush()?;
             }
+            Event::Predictions(p) => {
+                serde_json::to_writer(&mut self.predictions, p)?;
+                self.predictions.write_all(b"\n")?;
+            }
             Event::Finished(_) => self.flush()?,
         }
         if self.last_flush.elapsed().as_secs_f64() >= FLUSH_EVERY_S {
@@ -179,6 +189,7 @@ impl RunDir {
         self.metrics.flush()?;
         self.eval.flush()?;
         self.events.flush()?;
+        self.predictions.flush()?;
         self.last_flush = Instant::now();
         Ok(())
     }

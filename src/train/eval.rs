@@ -2,6 +2,7 @@
 //! metrics in the data's original units.
 
 use crate::data::{Dataset, Split};
+use crate::events::Example;
 use crate::experiment::{Experiment, Strategy, TaskKind};
 use crate::metrics::Metrics;
 use crate::model::Model;
@@ -121,4 +122,60 @@ fn named(m: Metrics, prefix: &str) -> Vec<(String, f64)> {
         (format!("{prefix}rmse"), m.rmse),
         (format!("{prefix}mae"), m.mae),
     ]
+}
+
+/// Up to `count` validation examples spread evenly over `split`, in original
+/// units: the target's input window (when the target is an input), the truth
+/// and the prediction (`horizon` values; 1 for one-step and regression).
+pub fn examples(
+    model: &Model,
+    exp: &Experiment,
+    data: &Dataset,
+    split: &Split,
+    count: usize,
+) -> Vec<Example> {
+    let n = count.min(split.len);
+    if n == 0 {
+        return Vec::new();
+    }
+    let indices: Vec<usize> = (0..n).map(|i| i * split.len / n).collect();
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    split.gather(&indices, &mut x, &mut y);
+    let pred = forecast(model, exp, &x, n, data.window);
+    let k = pred.len() / n;
+    let scaler = &data.scaler;
+    let target_col = scaler.columns.iter().position(|c| *c == scaler.target);
+    let forecast_task = exp.task.kind == TaskKind::Forecast;
+    indices
+        .iter()
+        .enumerate()
+        .map(|(b, &i)| {
+            let input = match target_col {
+                Some(c) if forecast_task => (0..data.window)
+                    .map(|t| {
+                        let v = x[(t * n + b) * data.features + c];
+                        (v * scaler.scale[c] + scaler.offset[c]) as f64
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let truth: Vec<f32> = if forecast_task {
+                split.future[i * data.horizon..(i + 1) * data.horizon].to_vec()
+            } else {
+                split.targets[i * data.outputs..(i + 1) * data.outputs].to_vec()
+            };
+            let unscale = |v: &[f32]| -> Vec<f64> {
+                v.iter()
+                    .map(|v| scaler.unscale_target_value(*v) as f64)
+                    .collect()
+            };
+            Example {
+                index: i,
+                input,
+                truth: unscale(&truth),
+                // One-step predicts 1 value; its truth is the first future value.
+                prediction: unscale(&pred[b * k..(b + 1) * k]),
+            }
+        })
+        .collect()
 }

@@ -9,7 +9,7 @@ mod worker;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
-pub use eval::{evaluate, forecast, Evaluation};
+pub use eval::{evaluate, examples, forecast, Evaluation};
 pub use optim::Optimizer;
 pub use schedule::Schedule;
 
@@ -119,5 +119,53 @@ impl Outbox {
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Note, NoteKind, StepStats};
+
+    fn step(n: u64) -> Event {
+        Event::Step(StepStats {
+            step: n,
+            epoch: 1,
+            wall_s: 0.0,
+            loss: 0.0,
+            grad_norm: 0.0,
+            lr: 0.0,
+            samples_per_s: 0.0,
+            group_norms: vec![],
+        })
+    }
+
+    fn note(n: u64) -> Event {
+        Event::Note(Note {
+            step: n,
+            wall_s: 0.0,
+            kind: NoteKind::Tune,
+            detail: String::new(),
+        })
+    }
+
+    /// A full channel never blocks the worker: steps are dropped, notes wait.
+    #[test]
+    fn outbox_never_blocks_and_keeps_notes() {
+        let (tx, rx) = mpsc::sync_channel(2);
+        let mut out = Outbox::new(tx);
+        for i in 0..10 {
+            out.send(step(i));
+        }
+        out.send(note(100));
+        out.send(step(11));
+        out.send(note(101));
+        let got: Vec<Event> = rx.try_iter().collect();
+        assert_eq!(got, vec![step(0), step(1)]);
+        out.send(step(12));
+        out.finish();
+        drop(out);
+        let rest: Vec<Event> = rx.iter().collect();
+        assert_eq!(rest, vec![note(100), note(101)]);
     }
 }

@@ -78,7 +78,7 @@ mod tests {
     fn optimizers_minimise_a_quadratic() {
         for (kind, lr) in [(Kind::Adam, 0.1), (Kind::Sgd, 0.05), (Kind::Rmsprop, 0.01)] {
             let mut opt = Optimizer::new(kind, 0.9, &[1]);
-            let mut x = vec![0.0f32];
+            let mut x = [0.0f32];
             for _ in 0..2000 {
                 let g = vec![vec![2.0 * (x[0] - 3.0)]];
                 opt.step(lr, &mut [&mut x[..]], &g);

@@ -10,12 +10,15 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{evaluate, Optimizer, Outbox, Schedule};
+use super::{evaluate, examples, Optimizer, Outbox, Schedule};
 use crate::data::Dataset;
 use crate::events::*;
 use crate::experiment::Experiment;
 use crate::model::Model;
 use crate::run::{RunDir, Summary};
+
+/// Validation examples whose predictions are recorded at each evaluation.
+const PREDICTION_EXAMPLES: usize = 8;
 
 /// Seconds since `start`.
 fn secs(start: Instant) -> f64 {
@@ -196,6 +199,11 @@ impl Worker {
                 .into_iter()
                 .map(|(n, _)| n)
                 .collect(),
+            learning_rate: self.schedule.base,
+            clip_grad_norm: self.clip,
+            eval_every: self.eval_every,
+            horizon: self.data.horizon,
+            target: self.data.scaler.target.clone(),
         };
         self.emit(Event::Started(info))?;
         self.note(NoteKind::Start, self.model.describe())?;
@@ -267,13 +275,13 @@ impl Worker {
                     group_norms,
                 };
                 self.emit(Event::Step(stats))?;
-                if self.eval_every > 0 && self.step % self.eval_every == 0 {
+                if self.eval_every > 0 && self.step.is_multiple_of(self.eval_every) {
                     if let Some(h) = self.evaluate()? {
                         return Ok(Some(h));
                     }
                 }
                 let every = self.exp.checkpoint.every_steps;
-                if every > 0 && self.step % every == 0 {
+                if every > 0 && self.step.is_multiple_of(every) {
                     self.checkpoint()?;
                 }
                 if self.step >= self.total {
@@ -356,6 +364,17 @@ impl Worker {
             metrics: ev.metrics.clone(),
         };
         self.emit(Event::Eval(stats))?;
+        let examples = examples(
+            &self.model,
+            &self.exp,
+            &self.data,
+            &self.data.valid,
+            PREDICTION_EXAMPLES,
+        );
+        self.emit(Event::Predictions(Predictions {
+            step: self.step,
+            examples,
+        }))?;
         let improved = self.summary.best_valid_loss.is_none_or(|b| ev.loss < b);
         if improved {
             self.summary.best_valid_loss = Some(ev.loss);

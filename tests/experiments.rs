@@ -1,0 +1,38 @@
+//! Every experiment shipped in `experiments/` parses, validates, loads its
+//! data and builds its model.
+
+use std::path::Path;
+
+use rnnlab::experiment::Experiment;
+use rnnlab::model::Model;
+
+#[test]
+fn every_shipped_experiment_is_valid() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let exp = Experiment::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+        let data = rnnlab::data::load(&exp).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(
+            data.train.len > 0 && data.valid.len > 0,
+            "{}",
+            path.display()
+        );
+        let model = Model::for_experiment(&exp);
+        assert!(model.parameter_count() > 0);
+        // The resolved experiment written to a run directory reads back the same.
+        let again = Experiment::from_str_at(&exp.to_toml(), &path, &dir, &[])
+            .unwrap_or_else(|e| panic!("resolved form of {}: {e}", path.display()));
+        assert_eq!(again, exp, "{}", path.display());
+        checked.push(path.file_name().unwrap().to_string_lossy().to_string());
+    }
+    assert!(
+        checked.contains(&"quickstart.toml".to_string()),
+        "{checked:?}"
+    );
+    assert!(checked.len() >= 6, "{checked:?}");
+}
