@@ -1,7 +1,10 @@
 //! The command line: `check`, `train`, `predict`, `bench`.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
@@ -11,7 +14,7 @@ use crate::events::{Command, Status};
 use crate::experiment::{Experiment, ExperimentError};
 use crate::model::{Model, WeightsError};
 use crate::run::{self, RunDir};
-use crate::{bench, headless, train};
+use crate::{bench, dashboard, headless, train};
 
 /// Train deep stacked RNNs (simple RNN, LSTM, GRU) from experiment files.
 #[derive(Parser, Debug)]
@@ -33,9 +36,12 @@ enum Cmd {
     /// Train an experiment; prints the run directory.
     Train {
         experiment: PathBuf,
-        /// Log progress as text instead of a dashboard.
+        /// Log progress as text instead of showing the dashboard.
         #[arg(long)]
         headless: bool,
+        /// Draw the dashboard with ASCII characters only.
+        #[arg(long)]
+        ascii: bool,
         /// Override a key: section.key=value (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -94,10 +100,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Check { experiment, sets } => check(&experiment, &sets),
         Cmd::Train {
             experiment,
-            headless: _,
+            headless,
+            ascii,
             sets,
             run_dir,
-        } => train_cmd(&experiment, &sets, run_dir),
+        } => {
+            let ui = if headless || !interactive() {
+                None
+            } else {
+                Some(dashboard::Options::detect(ascii))
+            };
+            train_cmd(&experiment, &sets, run_dir, ui)
+        }
         Cmd::Predict {
             run,
             experiment,
@@ -167,24 +181,74 @@ fn check(path: &Path, sets: &[String]) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn train_cmd(path: &Path, sets: &[String], run_dir: Option<PathBuf>) -> Result<ExitCode> {
+/// Whether a person is at a terminal: the dashboard needs stdin and stdout on a tty.
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+fn train_cmd(
+    path: &Path,
+    sets: &[String],
+    run_dir: Option<PathBuf>,
+    ui: Option<dashboard::Options>,
+) -> Result<ExitCode> {
     let exp = Experiment::load(path, sets)?;
     let data = data::load(&exp)?;
     let model = Model::for_experiment(&exp);
     let run = RunDir::create(&exp, run_dir, &data.scaler)?;
-    println!("{}", run.path.display());
+    let run_path = run.path.clone();
+    println!("{}", run_path.display());
     let handle = train::spawn(exp, data, model, run);
+    // Ctrl-C (SIGINT) stops cleanly: final checkpoint, summary status `stopped`.
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
     let stop = handle.commands.clone();
-    // Ctrl-C stops cleanly: final checkpoint, summary status `stopped`.
+    let headless = ui.is_none();
     let _ = ctrlc::set_handler(move || {
-        let _ = stop.send(Command::Stop);
+        flag.store(true, Ordering::SeqCst);
+        if headless {
+            let _ = stop.send(Command::Stop);
+        }
     });
-    headless::follow(&handle.events);
+    match ui {
+        Some(options) => {
+            let log = run_path.join("dashboard.log");
+            dashboard::run(
+                &handle.events,
+                Some(&handle.commands),
+                interrupt,
+                options,
+                Some(&log),
+            )?;
+        }
+        None => headless::follow(&handle.events),
+    }
     let outcome = handle.join()?;
+    if !headless {
+        report(&run_path, &outcome);
+    }
     Ok(match outcome.status {
         Status::Completed | Status::Stopped => ExitCode::SUCCESS,
         Status::Diverged | Status::Failed | Status::Running => ExitCode::from(1),
     })
+}
+
+/// After the dashboard closes: how the run ended, on stderr.
+fn report(run: &Path, outcome: &crate::events::Outcome) {
+    let status = format!("{:?}", outcome.status).to_lowercase();
+    let message = outcome
+        .message
+        .as_deref()
+        .map_or(String::new(), |m| format!(": {m}"));
+    eprintln!("{status} after {} steps{message}", outcome.steps);
+    if let Ok(text) = std::fs::read_to_string(run.join("summary.json")) {
+        if let Ok(s) = serde_json::from_str::<run::Summary>(&text) {
+            if let (Some(best), Some(step)) = (s.best_valid_loss, s.best_step) {
+                eprintln!("best valid loss {best:.6} at step {step}");
+            }
+        }
+    }
+    eprintln!("run directory: {}", run.display());
 }
 
 fn predict(

@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod dashboard;
 pub mod data;
 pub mod events;
 pub mod experiment;

@@ -416,7 +416,7 @@ mod tests {
             let y = init::normal(&mut rng, rows * output, 1.0);
             let (_, grads) = model.loss_and_grads(&x, &y, batch, steps, None);
             let eps = 1e-2f32;
-            for pi in 0..model.params.len() {
+            for (pi, grad) in grads.iter().enumerate() {
                 let n = model.params[pi].data.len();
                 for j in [0, n / 2, n - 1] {
                     let orig = model.params[pi].data[j];
@@ -426,7 +426,7 @@ mod tests {
                     let (down, _) = model.loss_and_grads(&x, &y, batch, steps, None);
                     model.params[pi].data[j] = orig;
                     let fd = (up - down) / (2.0 * eps);
-                    let g = grads[pi][j];
+                    let g = grad[j];
                     assert!(
                         (fd - g).abs() <= 2e-3 + 2e-2 * g.abs(),
                         "{}[{j}] (every_step {every_step}): analytic {g}, finite difference {fd}",

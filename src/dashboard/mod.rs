@@ -1,0 +1,132 @@
+//! The live training dashboard (ratatui + crossterm).
+//!
+//! It renders the event stream and sends commands; it never reaches into the
+//! trainer. The loop drains a capped batch of events per frame, redraws at
+//! most 20 times a second and only when something changed, and never blocks
+//! on the trainer (nor the trainer on it).
+
+pub mod app;
+pub mod chart;
+pub mod history;
+pub mod keys;
+pub mod terminal;
+pub mod ui;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use crossterm::event::{self, Event as TermEvent};
+
+use crate::events::{Command, Event};
+use app::{Action, App};
+use ui::Theme;
+
+/// Shortest time between two redraws.
+const FRAME: Duration = Duration::from_millis(50);
+/// Events folded into the state per frame at most (the rest wait for the next frame).
+const EVENTS_PER_FRAME: usize = 5_000;
+
+/// How the dashboard draws.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub theme: Theme,
+}
+
+impl Options {
+    /// ASCII when asked or when the locale is not UTF-8; colour unless `NO_COLOR`.
+    pub fn detect(force_ascii: bool) -> Options {
+        Options {
+            theme: Theme {
+                ascii: force_ascii || !terminal::locale_is_utf8(),
+                color: terminal::colour_wanted(),
+            },
+        }
+    }
+}
+
+/// Shows `events` until the user quits and the run is over (or, without
+/// `commands`, until the user quits). `interrupt` is set by a SIGINT handler;
+/// it stops the run like Ctrl-C. Process output goes to `log` meanwhile.
+pub fn run(
+    events: &Receiver<Event>,
+    commands: Option<&Sender<Command>>,
+    interrupt: Arc<AtomicBool>,
+    options: Options,
+    log: Option<&Path>,
+) -> Result<()> {
+    let mut tui = terminal::Tui::enter(log)?;
+    let mut app = App::new(commands.is_some());
+    let result = event_loop(&mut tui, &mut app, events, commands, &interrupt, &options);
+    tui.leave();
+    result
+}
+
+fn event_loop(
+    tui: &mut terminal::Tui,
+    app: &mut App,
+    events: &Receiver<Event>,
+    commands: Option<&Sender<Command>>,
+    interrupt: &AtomicBool,
+    options: &Options,
+) -> Result<()> {
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    let mut connected = true;
+    loop {
+        for _ in 0..EVENTS_PER_FRAME {
+            match events.try_recv() {
+                Ok(e) => {
+                    app.on_event(e);
+                    dirty = true;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    if connected && !app.state().is_over() {
+                        app.message = Some("the event stream ended".into());
+                        dirty = true;
+                    }
+                    connected = false;
+                    break;
+                }
+            }
+        }
+        let send = |app: &mut App, action| {
+            if let Some(cmd) = app.apply(action) {
+                if let Some(tx) = commands {
+                    let _ = tx.send(cmd);
+                }
+            }
+        };
+        if interrupt.swap(false, Ordering::SeqCst) {
+            send(app, Action::ForceStop);
+            dirty = true;
+        }
+        if app.should_exit() || (app.quitting && !connected) {
+            return Ok(());
+        }
+        if dirty && last_draw.elapsed() >= FRAME {
+            tui.terminal.draw(|f| ui::render(f, app, &options.theme))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        let wait = FRAME
+            .saturating_sub(last_draw.elapsed())
+            .max(Duration::from_millis(5));
+        if event::poll(wait)? {
+            match event::read()? {
+                TermEvent::Key(key) => {
+                    if let Some(action) = keys::action(key, &app.mode) {
+                        send(app, action);
+                        dirty = true;
+                    }
+                }
+                TermEvent::Resize(..) => dirty = true,
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! Overlays: help, the tune form, the quit confirmation, the end of a failed run.
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::{Color, Modifier};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::Theme;
+use crate::dashboard::app::{App, TuneField, TuneForm};
+use crate::dashboard::keys::HINTS;
+
+/// A centred rectangle of at most `w × h` inside `area`.
+fn centred(area: Rect, w: u16, h: u16) -> Rect {
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(r);
+    r
+}
+
+pub fn help(f: &mut Frame, theme: &Theme, area: Rect) {
+    let r = centred(area, 52, HINTS.len() as u16 + 4);
+    let mut lines: Vec<Line> = HINTS
+        .iter()
+        .map(|(k, what)| {
+            let k = if theme.ascii {
+                k.replace("←/→", "<-/->")
+            } else {
+                k.to_string()
+            };
+            Line::from(vec![
+                Span::styled(format!(" {k:>9} "), Modifier::BOLD),
+                Span::raw(format!(" {what}")),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::styled(" any key closes this help", theme.dim()));
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(theme.block(" keys ")), r);
+}
+
+pub fn tune(f: &mut Frame, app: &App, form: &TuneForm, theme: &Theme, area: Rect) {
+    let r = centred(area, 56, TuneField::ALL.len() as u16 + 7);
+    let (up_down, enter) = (theme.glyph("↑/↓", "up/down"), theme.glyph("↵", "Enter"));
+    let mut lines = vec![Line::styled(
+        format!(" {up_down} field · type a value · {enter} apply · Esc cancel"),
+        theme.dim(),
+    )];
+    lines.push(Line::from(""));
+    for (i, field) in TuneField::ALL.iter().enumerate() {
+        let selected = i == form.field;
+        let marker = if selected {
+            theme.glyph("▶", ">")
+        } else {
+            " "
+        };
+        let value = if selected {
+            format!("{}_", form.input)
+        } else {
+            app.tune_value(*field)
+        };
+        let style = if selected {
+            Modifier::BOLD.into()
+        } else {
+            ratatui::style::Style::new()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!(" {marker} {:<16}", field.key()), style),
+            Span::styled(value, style),
+        ]));
+    }
+    lines.push(Line::from(""));
+    if let Some(e) = &form.error {
+        lines.push(Line::styled(
+            format!(" {e}"),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ));
+    } else {
+        let field = TuneField::ALL[form.field];
+        lines.push(Line::styled(
+            format!(" now: {}", app.tune_value(field)),
+            theme.dim(),
+        ));
+    }
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(theme.block(" tune ")), r);
+}
+
+pub fn confirm_quit(f: &mut Frame, theme: &Theme, area: Rect) {
+    let r = centred(area, 34, 3);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(" stop training? ", Modifier::BOLD),
+            Span::raw("(y/n)"),
+        ]))
+        .block(theme.block("")),
+        r,
+    );
+}
+
+pub fn outcome(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let v = app.view();
+    let message = v
+        .outcome
+        .clone()
+        .unwrap_or_else(|| "the run ended with an error".into());
+    let title = format!(" {} ", v.state.label().to_lowercase());
+    let r = centred(area, 64, 7);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::styled(format!(" {message}"), theme.fg(Color::Red)),
+            Line::from(""),
+            Line::styled(" the curves stay browsable; q quits", theme.dim()),
+        ])
+        .wrap(Wrap { trim: false })
+        .block(theme.block(title).border_style(theme.fg(Color::Red))),
+        r,
+    );
+}
