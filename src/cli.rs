@@ -49,6 +49,22 @@ enum Cmd {
         #[arg(long)]
         run_dir: Option<PathBuf>,
     },
+    /// Continue a run from its newest checkpoint (or --from), in the same run directory.
+    Resume {
+        run: PathBuf,
+        /// The checkpoint to continue from: `step-N`, `N` or `best`.
+        #[arg(long)]
+        from: Option<String>,
+        /// Log progress as text instead of showing the dashboard.
+        #[arg(long)]
+        headless: bool,
+        /// Draw the dashboard with ASCII characters only.
+        #[arg(long)]
+        ascii: bool,
+        /// Override a [train] or [checkpoint] key, e.g. train.epochs=40 to extend a run.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
     /// Predict with a trained model: one output row per input sequence, original units.
     Predict {
         /// A run directory (uses its newest checkpoint).
@@ -89,7 +105,8 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             let bad_input = e.downcast_ref::<ExperimentError>().is_some()
                 || e.downcast_ref::<DataError>().is_some()
-                || e.downcast_ref::<WeightsError>().is_some();
+                || e.downcast_ref::<WeightsError>().is_some()
+                || e.downcast_ref::<train::state::StateError>().is_some();
             ExitCode::from(if bad_input { 2 } else { 1 })
         }
     }
@@ -111,6 +128,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 Some(dashboard::Options::detect(ascii))
             };
             train_cmd(&experiment, &sets, run_dir, ui)
+        }
+        Cmd::Resume {
+            run,
+            from,
+            headless,
+            ascii,
+            sets,
+        } => {
+            let ui = if headless || !interactive() {
+                None
+            } else {
+                Some(dashboard::Options::detect(ascii))
+            };
+            resume_cmd(&run, from.as_deref(), &sets, ui)
         }
         Cmd::Predict {
             run,
@@ -198,7 +229,16 @@ fn train_cmd(
     let run = RunDir::create(&exp, run_dir, &data.scaler)?;
     let run_path = run.path.clone();
     println!("{}", run_path.display());
-    let handle = train::spawn(exp, data, model, run);
+    let handle = train::spawn(exp, data, model, run, None);
+    follow(handle, &run_path, ui)
+}
+
+/// Shows a running trainer in the dashboard or the headless log until it ends.
+fn follow(
+    handle: train::Handle,
+    run_path: &Path,
+    ui: Option<dashboard::Options>,
+) -> Result<ExitCode> {
     // Ctrl-C (SIGINT) stops cleanly: final checkpoint, summary status `stopped`.
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
@@ -225,12 +265,99 @@ fn train_cmd(
     }
     let outcome = handle.join()?;
     if !headless {
-        report(&run_path, &outcome);
+        report(run_path, &outcome);
     }
     Ok(match outcome.status {
         Status::Completed | Status::Stopped => ExitCode::SUCCESS,
         Status::Diverged | Status::Failed | Status::Running => ExitCode::from(1),
     })
+}
+
+/// Keys `resume --set` may change: the run's data and model are fixed.
+const RESUMABLE: [&str; 2] = ["train.", "checkpoint."];
+
+fn resume_cmd(
+    run_path: &Path,
+    from: Option<&str>,
+    sets: &[String],
+    ui: Option<dashboard::Options>,
+) -> Result<ExitCode> {
+    for set in sets {
+        if !RESUMABLE.iter().any(|p| set.trim_start().starts_with(p)) {
+            return Err(ExperimentError {
+                file: run_path.join("experiment.toml"),
+                location: None,
+                key: None,
+                set_by: Some(set.clone()),
+                message: "a resumed run keeps its data and model; only [train] and [checkpoint] keys can change".into(),
+                hint: Some("e.g. --set train.epochs=40 extends the run; start a new run to change anything else".into()),
+            }
+            .into());
+        }
+    }
+    if !run_path.join("metrics.csv").is_file() {
+        bail!(
+            "{} is not a run directory (no metrics.csv)",
+            run_path.display()
+        );
+    }
+    let exp = Experiment::load(&run_path.join("experiment.toml"), sets)?;
+    let data = data::load(&exp)?;
+    let mut model = Model::for_experiment(&exp);
+    let weights = match from {
+        Some("best") => run_path.join("checkpoints/best.safetensors"),
+        Some(name) => {
+            let stem = name.trim_end_matches(".safetensors");
+            let stem = if stem.starts_with("step-") {
+                stem.to_string()
+            } else {
+                format!("step-{stem}")
+            };
+            run_path
+                .join("checkpoints")
+                .join(format!("{stem}.safetensors"))
+        }
+        None => {
+            let mut all = run::checkpoints(run_path)?;
+            all.retain(|(_, p)| run::state_path(p).is_file());
+            all.pop().map(|(_, p)| p).with_context(|| {
+                format!("{} has no checkpoint to resume from", run_path.display())
+            })?
+        }
+    };
+    if !weights.is_file() {
+        bail!(
+            "no checkpoint {}; see the checkpoints/ folder of the run",
+            weights.display()
+        );
+    }
+    model.load_weights(&weights)?;
+    let state_file = run::state_path(&weights);
+    let bytes = std::fs::read(&state_file).with_context(|| {
+        format!(
+            "cannot read {} (the checkpoint's training state)",
+            state_file.display()
+        )
+    })?;
+    let (state, m, v) = train::state::decode(&bytes, &state_file, &model)?;
+    let started = std::fs::read_to_string(run_path.join("summary.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<run::Summary>(&t).ok())
+        .map(|s| s.started);
+    let run = RunDir::reopen(&exp, run_path.to_path_buf(), state.step)?;
+    let from = weights
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().to_string());
+    println!("{}", run_path.display());
+    let resume = train::Resume {
+        state,
+        m,
+        v,
+        from,
+        started,
+    };
+    let handle = train::spawn(exp, data, model, run, Some(resume));
+    follow(handle, run_path, ui)
 }
 
 /// After the dashboard closes: how the run ended, on stderr.

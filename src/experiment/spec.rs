@@ -352,6 +352,9 @@ pub struct CheckpointSpec {
     /// Periodic checkpoints kept (older ones are deleted); 0 = keep all.
     #[serde(default = "default_keep")]
     pub keep_last: usize,
+    /// Also keep the best model by validation loss as `checkpoints/best.safetensors`.
+    #[serde(default)]
+    pub keep_best: bool,
 }
 
 fn default_keep() -> usize {
@@ -363,6 +366,7 @@ impl Default for CheckpointSpec {
         Self {
             every_steps: 0,
             keep_last: default_keep(),
+            keep_best: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! runs/<name>-<YYYYmmdd-HHMMSS>/
 //!   experiment.toml      resolved experiment, overrides applied
+//!   info.json            what the dashboard needs to know about the run (model, groups, totals)
 //!   scaler.json          normalisation fitted on the training part
 //!   metrics.csv          one row per step
 //!   eval.csv             one row per evaluation
@@ -14,7 +15,7 @@
 
 pub mod atomic;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -26,7 +27,6 @@ use serde::{Deserialize, Serialize};
 use crate::data::{Baseline, Scaler};
 use crate::events::{Event, Status};
 use crate::experiment::Experiment;
-use crate::model::Model;
 
 /// The run's `summary.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,6 +56,7 @@ pub struct RunDir {
     eval: csv::Writer<BufWriter<File>>,
     events: csv::Writer<BufWriter<File>>,
     predictions: BufWriter<File>,
+    metrics_header: bool,
     eval_header: bool,
     last_flush: Instant,
     keep_last: usize,
@@ -106,7 +107,51 @@ impl RunDir {
             metrics: open("metrics.csv")?,
             eval: open("eval.csv")?,
             events,
+            metrics_header: false,
             eval_header: false,
+            last_flush: Instant::now(),
+            keep_last: exp.checkpoint.keep_last,
+            path,
+        })
+    }
+
+    /// Reopens a run directory to continue it after `step`: log rows past that
+    /// step and torn last lines (from a crash) are dropped, the resolved
+    /// experiment is rewritten (overrides applied), and the logs are appended to.
+    pub fn reopen(exp: &Experiment, path: PathBuf, step: u64) -> Result<RunDir> {
+        for name in ["metrics.csv", "eval.csv", "events.csv"] {
+            truncate_after(&path.join(name), step, true, |line| {
+                line.split(',').next().and_then(|s| s.parse().ok())
+            })?;
+        }
+        truncate_after(&path.join("predictions.jsonl"), step, false, |line| {
+            #[derive(Deserialize)]
+            struct Step {
+                step: u64,
+            }
+            serde_json::from_str::<Step>(line).ok().map(|s| s.step)
+        })?;
+        atomic::write(&path.join("experiment.toml"), exp.to_toml().as_bytes())?;
+        let open = |name: &str| -> Result<BufWriter<File>> {
+            let p = path.join(name);
+            let f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .with_context(|| format!("cannot open {}", p.display()))?;
+            Ok(BufWriter::new(f))
+        };
+        let non_empty = |name: &str| fs::metadata(path.join(name)).is_ok_and(|m| m.len() > 0);
+        let writer = |name: &str| -> Result<csv::Writer<BufWriter<File>>> {
+            Ok(csv::Writer::from_writer(open(name)?))
+        };
+        Ok(RunDir {
+            metrics_header: non_empty("metrics.csv"),
+            eval_header: non_empty("eval.csv"),
+            metrics: writer("metrics.csv")?,
+            eval: writer("eval.csv")?,
+            events: writer("events.csv")?,
+            predictions: open("predictions.jsonl")?,
             last_flush: Instant::now(),
             keep_last: exp.checkpoint.keep_last,
             path,
@@ -117,6 +162,12 @@ impl RunDir {
     pub fn record(&mut self, event: &Event) -> io::Result<()> {
         match event {
             Event::Started(info) => {
+                let json = serde_json::to_string_pretty(info).map_err(io::Error::other)?;
+                atomic::write(&self.path.join("info.json"), json.as_bytes())?;
+                if self.metrics_header {
+                    return Ok(());
+                }
+                self.metrics_header = true;
                 let mut header: Vec<String> = [
                     "step",
                     "epoch",
@@ -194,24 +245,29 @@ impl RunDir {
         Ok(())
     }
 
-    /// Writes `checkpoints/step-<N>.safetensors` atomically and prunes old ones
-    /// beyond `keep_last`. Returns the file name.
-    pub fn checkpoint(
-        &self,
-        model: &Model,
-        step: u64,
-        meta: HashMap<String, String>,
-    ) -> Result<String> {
-        let name = format!("step-{step}.safetensors");
-        let path = self.path.join("checkpoints").join(&name);
-        atomic::write(&path, &model.to_safetensors(meta))
-            .with_context(|| format!("cannot write checkpoint {}", path.display()))?;
-        if self.keep_last > 0 {
+    /// Writes `checkpoints/<stem>.state.safetensors` and then
+    /// `checkpoints/<stem>.safetensors`, each atomically; the weights file
+    /// completes the checkpoint. With `prune`, periodic checkpoints beyond
+    /// `keep_last` are deleted. Returns the weights file's name.
+    pub fn checkpoint(&self, stem: &str, weights: &[u8], state: &[u8], prune: bool) -> Result<String> {
+        let dir = self.path.join("checkpoints");
+        let name = format!("{stem}.safetensors");
+        for (file, bytes) in [(format!("{stem}.state.safetensors"), state), (name.clone(), weights)] {
+            let path = dir.join(&file);
+            atomic::write(&path, bytes)
+                .with_context(|| format!("cannot write checkpoint {}", path.display()))?;
+        }
+        if prune && self.keep_last > 0 {
             let mut all = checkpoints(&self.path)?;
             while all.len() > self.keep_last {
                 let (_, old) = all.remove(0);
-                fs::remove_file(&old)
-                    .with_context(|| format!("cannot remove old checkpoint {}", old.display()))?;
+                for path in [state_path(&old), old] {
+                    if path.exists() {
+                        fs::remove_file(&path).with_context(|| {
+                            format!("cannot remove old checkpoint {}", path.display())
+                        })?;
+                    }
+                }
             }
         }
         Ok(name)
@@ -225,7 +281,43 @@ impl RunDir {
     }
 }
 
-/// A run directory's checkpoints, oldest step first.
+/// Keeps the lines of `path` (after its header line, if `header`) whose step is
+/// at most `step` and that are complete; rewrites the file atomically. A
+/// missing file is left missing.
+fn truncate_after(
+    path: &Path,
+    step: u64,
+    header: bool,
+    step_of: impl Fn(&str) -> Option<u64>,
+) -> Result<()> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if !line.ends_with('\n') {
+            break; // torn by a crash
+        }
+        let keep = (header && i == 0) || step_of(line.trim_end()).is_some_and(|s| s <= step);
+        if keep {
+            out.push_str(line);
+        }
+    }
+    if out.len() != text.len() {
+        atomic::write(path, out.as_bytes())
+            .with_context(|| format!("cannot rewrite {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The trainer-state file that belongs to a checkpoint's weights file.
+pub fn state_path(weights: &Path) -> PathBuf {
+    let name = weights.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let stem = name.strip_suffix(".safetensors").unwrap_or(name);
+    weights.with_file_name(format!("{stem}.state.safetensors"))
+}
+
+/// A run directory's periodic checkpoints (`step-<N>`), oldest step first.
 pub fn checkpoints(run: &Path) -> Result<Vec<(u64, PathBuf)>> {
     let dir = run.join("checkpoints");
     let mut out = Vec::new();

@@ -4,6 +4,7 @@
 mod eval;
 mod optim;
 mod schedule;
+pub mod state;
 mod worker;
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
@@ -12,6 +13,7 @@ use std::thread::JoinHandle;
 pub use eval::{evaluate, examples, forecast, Evaluation};
 pub use optim::Optimizer;
 pub use schedule::Schedule;
+pub use worker::Resume;
 
 use crate::data::Dataset;
 use crate::events::{Command, Event, Outcome};
@@ -39,14 +41,23 @@ impl Handle {
     }
 }
 
-/// Starts training on its own thread. The worker records everything to `run`
-/// and forwards events to the returned handle without ever waiting for it.
-pub fn spawn(exp: Experiment, data: Dataset, model: Model, run: RunDir) -> Handle {
+/// Starts training on its own thread (from `resume`'s checkpoint when given).
+/// The worker records everything to `run` and forwards events to the returned
+/// handle without ever waiting for it.
+pub fn spawn(
+    exp: Experiment,
+    data: Dataset,
+    model: Model,
+    run: RunDir,
+    resume: Option<Resume>,
+) -> Handle {
     let (tx, events) = mpsc::sync_channel(CHANNEL_CAPACITY);
     let (commands, rx) = mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("rnnlab-trainer".into())
-        .spawn(move || worker::Worker::new(exp, data, model, run, Outbox::new(tx), rx).run())
+        .spawn(move || {
+            worker::Worker::new(exp, data, model, run, Outbox::new(tx), rx, resume).run()
+        })
         .expect("spawning the trainer thread");
     Handle {
         events,

@@ -34,6 +34,18 @@ impl Optimizer {
         }
     }
 
+    /// Updates applied so far, and the first and second moments per parameter.
+    pub fn state(&self) -> (u64, &[Vec<f32>], &[Vec<f32>]) {
+        (self.t, &self.m, &self.v)
+    }
+
+    /// Restores what [`Optimizer::state`] returned (sizes already checked by the caller).
+    pub fn restore(&mut self, t: u64, m: Vec<Vec<f32>>, v: Vec<Vec<f32>>) {
+        self.t = t;
+        self.m = m;
+        self.v = v;
+    }
+
     /// Applies one update with learning rate `lr` to `params` from `grads`.
     pub fn step(&mut self, lr: f64, params: &mut [&mut [f32]], grads: &[Vec<f32>]) {
         self.t += 1;

@@ -1,5 +1,7 @@
 //! Learning-rate schedules.
 
+use serde::{Deserialize, Serialize};
+
 use crate::experiment::LrSchedule;
 
 /// Evaluations without improvement before `plateau` halves the rate.
@@ -8,7 +10,7 @@ const PLATEAU_PATIENCE: usize = 2;
 const PLATEAU_FLOOR: f64 = 1e-3;
 
 /// The learning rate as a function of progress and validation history.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     kind: LrSchedule,
     /// The rate set by the experiment or the last `tune`.

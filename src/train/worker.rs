@@ -10,6 +10,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::state::{self, Position, TrainerState};
 use super::{evaluate, examples, Optimizer, Outbox, Schedule};
 use crate::data::Dataset;
 use crate::events::*;
@@ -45,6 +46,24 @@ pub struct Worker {
     stale_evals: usize,
     last_eval_step: Option<u64>,
     last_checkpoint_step: Option<u64>,
+    /// Where the next batch comes from.
+    next: Position,
+    /// The shuffling generator at the start of `next.epoch`.
+    epoch_rng: ChaCha8Rng,
+    dropout_rng: ChaCha8Rng,
+    /// The checkpoint this run resumed from, if any.
+    resumed_from: Option<String>,
+}
+
+/// A checkpoint to continue from.
+pub struct Resume {
+    pub state: TrainerState,
+    pub m: Vec<Vec<f32>>,
+    pub v: Vec<Vec<f32>>,
+    /// The checkpoint's file name, for the `resume` event.
+    pub from: String,
+    /// When the run first started.
+    pub started: Option<String>,
 }
 
 /// Why the loop ended early.
@@ -62,6 +81,7 @@ impl Worker {
         run: RunDir,
         out: Outbox,
         commands: Receiver<Command>,
+        resume: Option<Resume>,
     ) -> Worker {
         let sizes: Vec<usize> = model.params.iter().map(|p| p.data.len()).collect();
         let t = &exp.train;
@@ -86,7 +106,8 @@ impl Worker {
             baselines: data.baselines.clone(),
             message: None,
         };
-        Worker {
+        let seed = exp.seed;
+        let mut w = Worker {
             opt: Optimizer::new(t.optimizer, t.momentum, &sizes),
             schedule: Schedule::new(t.lr_schedule, t.learning_rate),
             clip: t.clip_grad_norm,
@@ -99,13 +120,47 @@ impl Worker {
             stale_evals: 0,
             last_eval_step: None,
             last_checkpoint_step: None,
+            next: Position { epoch: 1, index: 0 },
+            epoch_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5151_f00d),
+            dropout_rng: ChaCha8Rng::seed_from_u64(seed ^ 0xd409_0123),
+            resumed_from: None,
             exp,
             data,
             model,
             run,
             out,
             commands,
+        };
+        if let Some(r) = resume {
+            w.restore(r);
         }
+        w
+    }
+
+    fn restore(&mut self, r: Resume) {
+        let s = r.state;
+        self.step = s.step;
+        self.epoch = s.epoch;
+        self.next = s.next;
+        self.start = Instant::now() - std::time::Duration::from_secs_f64(s.wall_s.max(0.0));
+        self.epoch_rng = s.epoch_rng;
+        self.dropout_rng = s.dropout_rng;
+        self.opt.restore(s.optimizer_steps, r.m, r.v);
+        // A schedule's kind and base rate follow the (possibly overridden) experiment
+        // unless the run had tuned the rate.
+        self.schedule = s.schedule;
+        self.clip = s.clip;
+        self.eval_every = s.eval_every;
+        self.summary.best_valid_loss = s.best_valid_loss;
+        self.summary.best_step = s.best_step;
+        self.summary.best_valid = s.best_valid;
+        if let Some(started) = r.started {
+            self.summary.started = started;
+        }
+        self.stale_evals = s.stale_evals;
+        self.last_eval_step = s.last_eval_step;
+        self.last_checkpoint_step = Some(s.step);
+        self.resumed_from = Some(r.from);
     }
 
     fn emit(&mut self, event: Event) -> Result<()> {
@@ -206,32 +261,42 @@ impl Worker {
             target: self.data.scaler.target.clone(),
         };
         self.emit(Event::Started(info))?;
-        self.note(NoteKind::Start, self.model.describe())?;
+        match self.resumed_from.clone() {
+            Some(from) => self.note(NoteKind::Resume, format!("run resumed from {from}"))?,
+            None => self.note(NoteKind::Start, self.model.describe())?,
+        }
         self.update_summary()?;
-        let seed = self.exp.seed;
-        let mut shuffle = ChaCha8Rng::seed_from_u64(seed ^ 0x5151_f00d);
-        let mut dropout = ChaCha8Rng::seed_from_u64(seed ^ 0xd409_0123);
-        let mut order: Vec<usize> = (0..self.data.train.len).collect();
-        let (mut x, mut y) = (Vec::new(), Vec::new());
+        let n = self.data.train.len;
         let batch_size = self.exp.train.batch_size;
+        let batches = n.div_ceil(batch_size);
+        let (mut x, mut y) = (Vec::new(), Vec::new());
         let mut rate = 0.0f64;
         let groups = self.model.param_groups();
-        for epoch in 1..=self.exp.train.epochs {
-            self.epoch = epoch;
-            order.shuffle(&mut shuffle);
-            for chunk in order.chunks(batch_size) {
+        if self.step >= self.total {
+            return Ok(None);
+        }
+        while self.next.epoch <= self.exp.train.epochs {
+            let epoch = self.next.epoch;
+            // The order depends only on the generator's state at the epoch's start,
+            // so a run resumed mid-epoch sees the same batches.
+            let mut rng = self.epoch_rng.clone();
+            let mut order: Vec<usize> = (0..n).collect();
+            order.shuffle(&mut rng);
+            for i in self.next.index..batches {
                 if let Some(halt) = self.poll_commands()? {
                     return Ok(Some(halt));
                 }
+                let chunk = &order[i * batch_size..((i + 1) * batch_size).min(n)];
                 let t0 = Instant::now();
                 self.step += 1;
+                self.epoch = epoch;
                 self.data.train.gather(chunk, &mut x, &mut y);
                 let (loss, mut grads) = self.model.loss_and_grads(
                     &x,
                     &y,
                     chunk.len(),
                     self.data.window,
-                    Some(&mut dropout),
+                    Some(&mut self.dropout_rng),
                 );
                 let group_norms: Vec<f64> = groups
                     .iter()
@@ -258,6 +323,7 @@ impl Worker {
                     .map(|p| &mut p.data[..])
                     .collect();
                 self.opt.step(lr, &mut params, &grads);
+                self.next.index = i + 1;
                 let now = chunk.len() as f64 / t0.elapsed().as_secs_f64().max(1e-9);
                 rate = if rate == 0.0 {
                     now
@@ -288,6 +354,11 @@ impl Worker {
                     return Ok(None);
                 }
             }
+            self.epoch_rng = rng;
+            self.next = Position {
+                epoch: epoch + 1,
+                index: 0,
+            };
             if self.eval_every == 0 {
                 if let Some(h) = self.evaluate()? {
                     return Ok(Some(h));
@@ -381,6 +452,9 @@ impl Worker {
             self.summary.best_step = Some(self.step);
             self.summary.best_valid = ev.metrics.into_iter().collect();
             self.stale_evals = 0;
+            if self.exp.checkpoint.keep_best {
+                self.checkpoint_best()?;
+            }
         } else {
             self.stale_evals += 1;
         }
@@ -400,18 +474,58 @@ impl Worker {
         Ok(None)
     }
 
-    fn checkpoint(&mut self) -> Result<()> {
-        if self.last_checkpoint_step == Some(self.step) {
-            return Ok(());
+    fn state(&self) -> TrainerState {
+        let (optimizer_steps, _, _) = self.opt.state();
+        TrainerState {
+            format: state::FORMAT,
+            step: self.step,
+            epoch: self.epoch,
+            next: self.next,
+            wall_s: secs(self.start),
+            epoch_rng: self.epoch_rng.clone(),
+            dropout_rng: self.dropout_rng.clone(),
+            optimizer_steps,
+            schedule: self.schedule.clone(),
+            clip: self.clip,
+            eval_every: self.eval_every,
+            best_valid_loss: self.summary.best_valid_loss,
+            best_step: self.summary.best_step,
+            best_valid: self.summary.best_valid.clone(),
+            stale_evals: self.stale_evals,
+            last_eval_step: self.last_eval_step,
+            model: self.model.describe(),
         }
-        self.last_checkpoint_step = Some(self.step);
+    }
+
+    /// The weights and the trainer state, as the two files of a checkpoint.
+    fn checkpoint_files(&self) -> (Vec<u8>, Vec<u8>) {
         let meta = HashMap::from([
             ("step".to_string(), self.step.to_string()),
             ("epoch".to_string(), self.epoch.to_string()),
             ("model".to_string(), self.model.describe()),
         ]);
-        let name = self.run.checkpoint(&self.model, self.step, meta)?;
+        let (_, m, v) = self.opt.state();
+        let state = state::encode(&self.state(), &self.model, m, v);
+        (self.model.to_safetensors(meta), state)
+    }
+
+    fn checkpoint(&mut self) -> Result<()> {
+        if self.last_checkpoint_step == Some(self.step) {
+            return Ok(());
+        }
+        self.last_checkpoint_step = Some(self.step);
+        let (weights, state) = self.checkpoint_files();
+        let name = self
+            .run
+            .checkpoint(&format!("step-{}", self.step), &weights, &state, true)?;
         self.note(NoteKind::Checkpoint, name)
+    }
+
+    /// `keep_best`: the best model so far as `checkpoints/best.safetensors`.
+    fn checkpoint_best(&mut self) -> Result<()> {
+        let (weights, state) = self.checkpoint_files();
+        self.run.checkpoint("best", &weights, &state, false)?;
+        Ok(())
     }
 }
 

@@ -1,0 +1,152 @@
+//! Everything a checkpoint holds besides the weights, so that a resumed run
+//! continues exactly where the original left off: optimizer moments and step
+//! count, schedule and early-stopping state, live hyperparameters, the
+//! position in the shuffled data order, and the random generators.
+//!
+//! Stored as `checkpoints/step-<N>.state.safetensors`: tensors `m.<param>` and
+//! `v.<param>`, and the rest as JSON in the header's `state` entry.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rand_chacha::ChaCha8Rng;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+use serde::{Deserialize, Serialize};
+
+use super::Schedule;
+use crate::model::Model;
+
+/// Version of the state format; bumped on incompatible changes.
+pub const FORMAT: u32 = 1;
+
+/// Where the next batch comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Position {
+    /// 1-based epoch of the next batch.
+    pub epoch: usize,
+    /// Index of the next batch in that epoch's shuffled order.
+    pub index: usize,
+}
+
+/// The trainer's state at a checkpoint (all but the tensors).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainerState {
+    pub format: u32,
+    /// Optimisation steps done.
+    pub step: u64,
+    /// Epoch of the last step (for display).
+    pub epoch: usize,
+    pub next: Position,
+    pub wall_s: f64,
+    /// The shuffling generator as it was at the start of `next.epoch`.
+    pub epoch_rng: ChaCha8Rng,
+    pub dropout_rng: ChaCha8Rng,
+    /// Updates the optimizer has applied (Adam's bias correction).
+    pub optimizer_steps: u64,
+    pub schedule: Schedule,
+    pub clip: f64,
+    pub eval_every: u64,
+    pub best_valid_loss: Option<f64>,
+    pub best_step: Option<u64>,
+    pub best_valid: BTreeMap<String, f64>,
+    pub stale_evals: usize,
+    pub last_eval_step: Option<u64>,
+    /// The model's one-line description, to recognise a foreign checkpoint.
+    pub model: String,
+}
+
+/// A state file that cannot be used to resume this run.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct StateError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// The state and the optimizer moments as a safetensors file.
+pub fn encode(state: &TrainerState, model: &Model, m: &[Vec<f32>], v: &[Vec<f32>]) -> Vec<u8> {
+    let mut buffers = Vec::new();
+    for (prefix, moments) in [("m", m), ("v", v)] {
+        for (p, data) in model.params.iter().zip(moments) {
+            let bytes: Vec<u8> = data.iter().flat_map(|x| x.to_le_bytes()).collect();
+            buffers.push((format!("{prefix}.{}", p.name), p.shape.clone(), bytes));
+        }
+    }
+    let views: Vec<(String, TensorView<'_>)> = buffers
+        .iter()
+        .map(|(name, shape, bytes)| {
+            let view = TensorView::new(Dtype::F32, shape.clone(), bytes)
+                .expect("shape and byte length agree by construction");
+            (name.clone(), view)
+        })
+        .collect();
+    let meta = HashMap::from([
+        ("format".to_string(), "rnnlab-trainer-state".to_string()),
+        (
+            "state".to_string(),
+            serde_json::to_string(state).expect("trainer state serialises"),
+        ),
+    ]);
+    safetensors::serialize(views, &Some(meta)).expect("serialising f32 tensors")
+}
+
+/// The state and moments (`m`, `v` in parameter order) read back for `model`.
+pub fn decode(
+    bytes: &[u8],
+    path: &Path,
+    model: &Model,
+) -> Result<(TrainerState, Vec<Vec<f32>>, Vec<Vec<f32>>), StateError> {
+    let fail = |message: String| StateError {
+        path: path.to_path_buf(),
+        message,
+    };
+    let (_, header) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| fail(format!("not a readable trainer state ({e})")))?;
+    let meta = header.metadata().as_ref();
+    if meta.and_then(|m| m.get("format")).map(String::as_str) != Some("rnnlab-trainer-state") {
+        return Err(fail("not an rnnlab trainer state file".into()));
+    }
+    let json = meta
+        .and_then(|m| m.get("state"))
+        .ok_or_else(|| fail("the state entry is missing".into()))?;
+    let state: TrainerState =
+        serde_json::from_str(json).map_err(|e| fail(format!("damaged state ({e})")))?;
+    if state.format != FORMAT {
+        return Err(fail(format!(
+            "state format {} is not supported (this rnnlab writes {FORMAT})",
+            state.format
+        )));
+    }
+    if state.model != model.describe() {
+        return Err(fail(format!(
+            "it belongs to a different model ({}; this experiment builds {})",
+            state.model,
+            model.describe()
+        )));
+    }
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| fail(format!("not a readable trainer state ({e})")))?;
+    let read = |prefix: &str| -> Result<Vec<Vec<f32>>, StateError> {
+        model
+            .params
+            .iter()
+            .map(|p| {
+                let name = format!("{prefix}.{}", p.name);
+                let t = st
+                    .tensor(&name)
+                    .map_err(|_| fail(format!("has no tensor `{name}`")))?;
+                if t.dtype() != Dtype::F32 || t.shape() != p.shape.as_slice() {
+                    return Err(fail(format!("`{name}` has the wrong type or shape")));
+                }
+                Ok(t.data()
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect())
+            })
+            .collect()
+    };
+    let m = read("m")?;
+    let v = read("v")?;
+    Ok((state, m, v))
+}

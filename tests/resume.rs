@@ -1,0 +1,273 @@
+//! Resume: a run stopped, or killed with SIGKILL, after a checkpoint and then
+//! resumed produces the same per-step losses and bit-identical final weights
+//! as the same run never interrupted.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use safetensors::SafeTensors;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
+
+/// A small but real run: 2 GRU layers, dropout, Adam, 22 steps per epoch.
+const BASE: [&str; 8] = [
+    "--set",
+    "data.count=1000",
+    "--set",
+    "model.layers.0.dropout=0.2",
+    "--set",
+    "train.batch_size=32",
+    "--set",
+    "checkpoint.keep_last=0",
+];
+
+fn experiment() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/quickstart.toml")
+}
+
+fn rnnlab(args: &[&str]) -> Output {
+    let out = Command::new(BIN)
+        .args(args)
+        .output()
+        .expect("running rnnlab");
+    assert!(
+        out.status.success(),
+        "rnnlab {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn train(run: &Path, extra: &[&str]) {
+    let exp = experiment();
+    let mut args = vec!["train", exp.to_str().unwrap(), "--headless"];
+    args.extend_from_slice(&BASE);
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--run-dir", run.to_str().unwrap()]);
+    rnnlab(&args);
+}
+
+fn resume(run: &Path, extra: &[&str]) {
+    let mut args = vec!["resume", run.to_str().unwrap(), "--headless"];
+    args.extend_from_slice(extra);
+    rnnlab(&args);
+}
+
+/// `step,loss` of every row of metrics.csv.
+fn losses(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            format!("{},{}", f[0], f[3])
+        })
+        .collect()
+}
+
+/// Every tensor of the newest checkpoint, by name, as raw bytes.
+fn final_weights(run: &Path) -> Vec<(String, Vec<u8>)> {
+    let newest = std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .filter_map(|e| {
+            let name = e.unwrap().file_name().to_string_lossy().to_string();
+            let step: u64 = name
+                .strip_prefix("step-")?
+                .strip_suffix(".safetensors")?
+                .parse()
+                .ok()?;
+            Some((step, name))
+        })
+        .max()
+        .unwrap()
+        .1;
+    let bytes = std::fs::read(run.join("checkpoints").join(newest)).unwrap();
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let mut out: Vec<(String, Vec<u8>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, t)| (name, t.data().to_vec()))
+        .collect();
+    out.sort();
+    out
+}
+
+fn status(run: &Path) -> String {
+    let s = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&s).unwrap();
+    v["status"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn resume_at_an_epoch_boundary_is_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    train(&a, &["--set", "train.epochs=4"]);
+    train(&b, &["--set", "train.epochs=2"]);
+    assert_eq!(status(&b), "completed");
+    // Extending a finished run.
+    resume(&b, &["--set", "train.epochs=4"]);
+    assert_eq!(losses(&a).len(), 88);
+    assert_eq!(losses(&a), losses(&b));
+    assert_eq!(final_weights(&a), final_weights(&b));
+    let events = std::fs::read_to_string(b.join("events.csv")).unwrap();
+    assert!(
+        events.contains(",resume,run resumed from step-44.safetensors"),
+        "{events}"
+    );
+    assert_eq!(status(&b), "completed");
+}
+
+#[test]
+fn resume_mid_epoch_is_bit_identical() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    train(&a, &["--set", "train.epochs=3"]);
+    // Stops after 15 of the first epoch's 22 batches, with a final checkpoint.
+    train(
+        &b,
+        &["--set", "train.epochs=3", "--set", "train.max_steps=15"],
+    );
+    resume(&b, &["--set", "train.max_steps=0"]);
+    assert_eq!(losses(&a), losses(&b));
+    assert_eq!(final_weights(&a), final_weights(&b));
+    // An older checkpoint works as well: rows past it are dropped and redone.
+    resume(&b, &["--from", "step-44", "--set", "train.epochs=3"]);
+    assert_eq!(losses(&a), losses(&b));
+    assert_eq!(final_weights(&a), final_weights(&b));
+}
+
+/// A tiny deterministic generator for the kill times.
+struct Lcg(u64);
+impl Lcg {
+    fn next_ms(&mut self, lo: u64, hi: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        lo + (self.0 >> 33) % (hi - lo)
+    }
+}
+
+fn newest_checkpoint(run: &Path) -> Option<u64> {
+    std::fs::read_dir(run.join("checkpoints"))
+        .ok()?
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().to_string();
+            name.strip_prefix("step-")?
+                .strip_suffix(".safetensors")?
+                .parse()
+                .ok()
+        })
+        .max()
+}
+
+#[test]
+fn killed_ten_times_and_resumed_matches_the_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let extra = [
+        "--set",
+        "train.epochs=6",
+        "--set",
+        "checkpoint.every_steps=4",
+    ];
+    train(&a, &extra);
+    let mut rng = Lcg(7);
+    let mut kills = 0;
+    let mut args: Vec<String> = vec![
+        "train".into(),
+        experiment().to_str().unwrap().into(),
+        "--headless".into(),
+    ];
+    args.extend(BASE.iter().map(|s| s.to_string()));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args.extend(["--run-dir".into(), b.to_str().unwrap().into()]);
+    let start = Instant::now();
+    while kills < 10 {
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "kill loop took too long"
+        );
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The first kill waits for a checkpoint; later ones land anywhere.
+        if kills == 0 {
+            while newest_checkpoint(&b).is_none() {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(rng.next_ms(50, 700)));
+        let finished = child.try_wait().unwrap().is_some();
+        if finished {
+            break;
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        kills += 1;
+        // Every file stays readable after the kill.
+        let summary = std::fs::read_to_string(b.join("summary.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&summary).unwrap();
+        assert!(newest_checkpoint(&b).is_some());
+        args = vec![
+            "resume".into(),
+            b.to_str().unwrap().into(),
+            "--headless".into(),
+        ];
+    }
+    if status(&b) != "completed" {
+        resume(&b, &[]);
+    }
+    assert!(
+        kills >= 10,
+        "the run finished after {kills} kills; give it more work"
+    );
+    assert_eq!(losses(&a), losses(&b));
+    assert_eq!(final_weights(&a), final_weights(&b));
+}
+
+#[test]
+fn resume_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    train(&run, &["--set", "train.epochs=1"]);
+    let fail = |args: &[&str], want: &str| {
+        let out = Command::new(BIN).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && err.contains(want),
+            "{args:?}:\n{err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    };
+    let r = run.to_str().unwrap();
+    fail(
+        &["resume", r, "--headless", "--set", "model.layers.0.units=3"],
+        "only [train] and [checkpoint]",
+    );
+    fail(
+        &["resume", r, "--headless", "--from", "step-999"],
+        "no checkpoint",
+    );
+    fail(
+        &["resume", dir.path().to_str().unwrap(), "--headless"],
+        "not a run directory",
+    );
+    let state = run.join("checkpoints/step-22.state.safetensors");
+    std::fs::write(&state, b"garbage").unwrap();
+    fail(
+        &["resume", r, "--headless"],
+        "step-22.state.safetensors: not a readable trainer state",
+    );
+    std::fs::write(run.join("checkpoints/step-22.safetensors"), b"garbage").unwrap();
+    fail(
+        &["resume", r, "--headless"],
+        "step-22.safetensors: not a readable safetensors file",
+    );
+}
