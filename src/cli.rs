@@ -14,7 +14,7 @@ use crate::events::{Command, Status};
 use crate::experiment::{Experiment, ExperimentError};
 use crate::model::{Model, WeightsError};
 use crate::run::{self, RunDir};
-use crate::{bench, dashboard, headless, train};
+use crate::{bench, dashboard, headless, table, train};
 
 /// Train deep stacked RNNs (simple RNN, LSTM, GRU) from experiment files.
 #[derive(Parser, Debug)]
@@ -81,6 +81,22 @@ enum Cmd {
         /// CSV to write.
         #[arg(long)]
         output: PathBuf,
+    },
+    /// Run experiments that carry a [reference] and print a Markdown table
+    /// of rnnlab's validation figures beside the published ones.
+    Table {
+        /// Experiment files or directories of them (e.g. experiments/homl).
+        #[arg(required = true)]
+        experiments: Vec<PathBuf>,
+        /// Override a key in every experiment: section.key=value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Where the runs go.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// Also write the table to this file.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Time one training step of the standard configurations.
     Bench {
@@ -150,6 +166,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             input,
             output,
         } => predict(run, experiment, weights, &input, &output),
+        Cmd::Table {
+            experiments,
+            sets,
+            runs_dir,
+            output,
+        } => {
+            let files = table::collect(&experiments)?;
+            let mut rows = Vec::new();
+            for (i, f) in files.iter().enumerate() {
+                eprintln!("[{}/{}] {}", i + 1, files.len(), f.display());
+                rows.push(table::run_one(f, &sets, &runs_dir)?);
+                eprint!("{}", table::markdown(&rows));
+            }
+            let md = table::markdown(&rows);
+            print!("{md}");
+            if let Some(out) = output {
+                std::fs::write(&out, &md)
+                    .with_context(|| format!("cannot write {}", out.display()))?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Bench {
             runs,
             only,

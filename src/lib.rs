@@ -16,4 +16,5 @@ pub mod headless;
 pub mod metrics;
 pub mod model;
 pub mod run;
+pub mod table;
 pub mod train;

@@ -10,11 +10,20 @@ use rnnlab::model::Model;
 fn every_shipped_experiment_is_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
     let mut checked = Vec::new();
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.clone()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
         }
+    }
+    for path in files {
+        let dir = path.parent().unwrap().to_path_buf();
         let exp = Experiment::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
         let data = rnnlab::data::load(&exp).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert!(
@@ -34,5 +43,9 @@ fn every_shipped_experiment_is_valid() {
         checked.contains(&"quickstart.toml".to_string()),
         "{checked:?}"
     );
-    assert!(checked.len() >= 6, "{checked:?}");
+    assert!(checked.len() >= 6 + 12, "{checked:?}");
+    assert!(
+        checked.contains(&"12-seq2seq-gru.toml".to_string()),
+        "{checked:?}"
+    );
 }

@@ -25,6 +25,30 @@ pub struct Experiment {
     pub train: TrainSpec,
     #[serde(default)]
     pub checkpoint: CheckpointSpec,
+    /// A published result this experiment reproduces (read by `rnnlab table`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceSpec>,
+}
+
+/// A published validation figure to compare with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSpec {
+    /// Where the figure comes from, e.g. "Hands-On ML 2e, ch. 15".
+    pub source: String,
+    /// The model as the source names it.
+    pub label: String,
+    /// The compared quantity: a validation metric (`mse`, `rmse`, `mae`,
+    /// seq2seq `last_mse`, …) or a baseline (`baseline.naive`,
+    /// `baseline.seasonal_naive`, `baseline.mean`).
+    #[serde(default = "default_metric")]
+    pub metric: String,
+    /// The published value.
+    pub value: f64,
+}
+
+fn default_metric() -> String {
+    "mse".into()
 }
 
 fn default_seed() -> u64 {
@@ -175,7 +199,8 @@ pub enum Strategy {
     Seq2seq,
 }
 
-/// The stacked recurrent layers (a dense head follows them).
+/// The stacked recurrent layers (a dense head follows them). No layers
+/// (`layers = []`) is the linear baseline: a dense layer on the flattened window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {

@@ -38,6 +38,37 @@ pub fn validate(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
     validate_task(exp)?;
     validate_model(exp)?;
     validate_train(&exp.train)?;
+    validate_reference(exp)?;
+    Ok(())
+}
+
+fn validate_reference(exp: &Experiment) -> Result<(), Invalid> {
+    let Some(r) = &exp.reference else {
+        return Ok(());
+    };
+    let mut known: Vec<String> = ["mse", "rmse", "mae"].map(String::from).to_vec();
+    if exp.every_step() {
+        known.extend(["last_mse", "last_rmse", "last_mae"].map(String::from));
+    }
+    match exp.task.kind {
+        TaskKind::Regress => known.push("baseline.mean".into()),
+        TaskKind::Forecast => {
+            known.push("baseline.naive".into());
+            if exp.data.season > 0 {
+                known.push("baseline.seasonal_naive".into());
+            }
+        }
+    }
+    if !known.contains(&r.metric) {
+        return Err(invalid(
+            "reference.metric",
+            format!("`{}` is not reported for this experiment", r.metric),
+            &format!("use one of: {}", known.join(", ")),
+        ));
+    }
+    if !(r.value.is_finite() && r.value >= 0.0) {
+        return Err(invalid("reference.value", "must be a number ≥ 0", ""));
+    }
     Ok(())
 }
 
@@ -286,11 +317,11 @@ fn validate_task(exp: &Experiment) -> Result<(), Invalid> {
 }
 
 fn validate_model(exp: &mut Experiment) -> Result<(), Invalid> {
-    if exp.model.layers.is_empty() {
+    if exp.model.layers.is_empty() && exp.every_step() {
         return Err(invalid(
             "model.layers",
-            "the model needs at least one recurrent layer",
-            "add [[model.layers]] with cell = \"lstm\" and units = 20",
+            "a model without recurrent layers (the linear baseline) has no per-step outputs for seq2seq",
+            "add [[model.layers]], or use strategy = \"vector\"",
         ));
     }
     for (i, l) in exp.model.layers.iter_mut().enumerate() {

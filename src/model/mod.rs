@@ -91,17 +91,25 @@ fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
 
 impl Model {
     /// A freshly initialised model for an experiment (deterministic in `exp.seed`).
+    /// Without recurrent layers it is the linear baseline: a dense layer on the
+    /// flattened input window.
     pub fn for_experiment(exp: &Experiment) -> Model {
+        let input = if exp.model.layers.is_empty() {
+            exp.input_features() * exp.data.window
+        } else {
+            exp.input_features()
+        };
         Model::new(
             &exp.model.layers,
-            exp.input_features(),
+            input,
             exp.output_size(),
             exp.every_step(),
             exp.seed,
         )
     }
 
-    /// A freshly initialised model.
+    /// A freshly initialised model. With no `layers`, `input` is the size of the
+    /// flattened window (steps × features) the dense head reads.
     pub fn new(
         layers: &[LayerSpec],
         input: usize,
@@ -194,6 +202,9 @@ impl Model {
                 c => format!("{}({})", c.name(), l.units),
             })
             .collect();
+        if parts.is_empty() {
+            parts.push("flatten".into());
+        }
         parts.push(format!("dense({})", self.output));
         parts.join(" → ")
     }
@@ -319,10 +330,33 @@ impl Model {
     /// or `(steps·batch) × output` time-major when the head predicts every step.
     pub fn predict(&self, x: &[f32], batch: usize, steps: usize) -> Vec<f32> {
         let ts = self.tensors();
-        let x = self
-            .dev
-            .tensor_from_vec(x.to_vec(), (steps * batch, self.input));
+        let x = self.input_tensor(x, batch, steps);
         self.forward(&ts, x, batch, steps, None).as_vec()
+    }
+
+    /// Time-major input as a matrix: `(steps·batch) × input`, or for the linear
+    /// model (no recurrent layers) the flattened windows, `batch × (steps·features)`.
+    fn input_tensor(&self, x: &[f32], batch: usize, steps: usize) -> Mat {
+        if !self.layers.is_empty() {
+            return self
+                .dev
+                .tensor_from_vec(x.to_vec(), (steps * batch, self.input));
+        }
+        let f = self.input / steps.max(1);
+        assert_eq!(
+            f * steps,
+            self.input,
+            "the linear model was built for another window length"
+        );
+        let mut flat = vec![0.0; x.len()];
+        for t in 0..steps {
+            for b in 0..batch {
+                let src = (t * batch + b) * f;
+                let dst = (b * steps + t) * f;
+                flat[dst..dst + f].copy_from_slice(&x[src..src + f]);
+            }
+        }
+        self.dev.tensor_from_vec(flat, (batch, self.input))
     }
 
     /// Mean squared error against `y` (laid out as [`Model::predict`]'s output) and
@@ -338,8 +372,7 @@ impl Model {
     ) -> (f32, Vec<Vec<f32>>) {
         let ts = self.tensors();
         let x = self
-            .dev
-            .tensor_from_vec(x.to_vec(), (steps * batch, self.input))
+            .input_tensor(x, batch, steps)
             .retaped::<OwnedTape<f32, Cpu>>();
         let out = self.forward(&ts, x, batch, steps, dropout);
         let target = self.dev.tensor_from_vec(y.to_vec(), *out.shape());
@@ -435,6 +468,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The linear model (no recurrent layers) is a dense layer on the
+    /// flattened window: output = W · [x_0; x_1; …] + b, sample by sample.
+    #[test]
+    fn linear_model_reads_the_flattened_window() {
+        let (steps, batch, features) = (3, 2, 2);
+        let mut model = Model::new(&[], steps * features, 1, false, 0);
+        assert_eq!(model.describe(), "flatten → dense(1)");
+        let w: Vec<f32> = (1..=6).map(|v| v as f32).collect();
+        model.params[0].data = w.clone();
+        model.params[1].data = vec![0.5];
+        // Time-major input: x[t][b][f] = 10·b + 2·t + f.
+        let mut x = Vec::new();
+        for t in 0..steps {
+            for b in 0..batch {
+                for f in 0..features {
+                    x.push((10 * b + 2 * t + f) as f32);
+                }
+            }
+        }
+        let out = model.predict(&x, batch, steps);
+        for (b, o) in out.iter().enumerate() {
+            let flat: Vec<f32> = (0..steps * features).map(|i| (10 * b + i) as f32).collect();
+            let want: f32 = flat.iter().zip(&w).map(|(a, c)| a * c).sum::<f32>() + 0.5;
+            assert_eq!(*o, want);
+        }
+        let (_, grads) = model.loss_and_grads(&x, &[0.0, 0.0], batch, steps, None);
+        assert_eq!(grads[0].len(), 6);
     }
 
     #[test]
