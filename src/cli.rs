@@ -14,7 +14,7 @@ use crate::events::{Command, Status};
 use crate::experiment::{Experiment, ExperimentError};
 use crate::model::{Model, WeightsError};
 use crate::run::{self, RunDir};
-use crate::{bench, dashboard, headless, table, train};
+use crate::{bench, compare, control, dashboard, headless, replay, table, train};
 
 /// Train deep stacked RNNs (simple RNN, LSTM, GRU) from experiment files.
 #[derive(Parser, Debug)]
@@ -97,6 +97,43 @@ enum Cmd {
         /// Also write the table to this file.
         #[arg(long)]
         output: Option<PathBuf>,
+    },
+    /// Show a run training in another process (e.g. headless over SSH) and steer it.
+    Attach {
+        run: PathBuf,
+        /// Draw with ASCII characters only.
+        #[arg(long)]
+        ascii: bool,
+    },
+    /// Play a recorded run back in the dashboard.
+    Replay {
+        run: PathBuf,
+        /// Draw with ASCII characters only.
+        #[arg(long)]
+        ascii: bool,
+    },
+    /// List the runs in a directory: status, steps, best valid loss, test metric, wall time.
+    Runs {
+        /// The directory holding run directories.
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Overlay runs' loss curves and gradient norms (or print them with --csv / --json).
+    Compare {
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Long-format CSV: run,step,loss,valid_loss,grad_norm.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Per-run summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Draw with ASCII characters only.
+        #[arg(long)]
+        ascii: bool,
     },
     /// Time one training step of the standard configurations.
     Bench {
@@ -187,6 +224,57 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Replay { run, ascii } => {
+            if !interactive() {
+                bail!(
+                    "replay needs a terminal; `rnnlab compare {} --json` prints the run's figures",
+                    run.display()
+                );
+            }
+            replay::replay(&run, dashboard::Options::detect(ascii))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Attach { run, ascii } => {
+            if !interactive() {
+                bail!("attach needs a terminal");
+            }
+            let commands = match control::ControlClient::connect(&run) {
+                Ok(client) => Some(control::forwarder(client)),
+                Err(e) => {
+                    eprintln!("note: {e}; showing the run without steering");
+                    None
+                }
+            };
+            match replay::attach(&run, dashboard::Options::detect(ascii), commands)? {
+                replay::AttachEnd::Detached => eprintln!(
+                    "detached; the run goes on (rnnlab attach {} to come back)",
+                    run.display()
+                ),
+                replay::AttachEnd::Finished(outcome) => report(&run, &outcome),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Runs { dir, json } => {
+            print!("{}", crate::runs::report(&dir, json)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Compare {
+            runs,
+            csv,
+            json,
+            ascii,
+        } => {
+            if csv {
+                print!("{}", compare::compare_csv(&runs)?);
+            } else if json {
+                println!("{}", compare::compare_json(&runs)?);
+            } else if interactive() {
+                compare::show(&runs, dashboard::Options::detect(ascii).theme)?;
+            } else {
+                bail!("compare needs a terminal for its chart; use --csv or --json in scripts");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Bench {
             runs,
             only,
@@ -270,12 +358,25 @@ fn train_cmd(
     follow(handle, &run_path, ui)
 }
 
-/// Shows a running trainer in the dashboard or the headless log until it ends.
+/// Shows a running trainer in the dashboard or the headless log until it ends,
+/// while `rnnlab attach` can steer it through the run's control socket.
 fn follow(
     handle: train::Handle,
     run_path: &Path,
     ui: Option<dashboard::Options>,
 ) -> Result<ExitCode> {
+    let server = match control::ControlServer::start(run_path, handle.commands.clone()) {
+        Ok(server) => Some(server),
+        Err(e @ control::ControlError::AlreadyRunning { .. }) => {
+            let _ = handle.commands.send(Command::Stop);
+            let _ = handle.join();
+            return Err(e.into());
+        }
+        Err(e) => {
+            eprintln!("warning: {e}; `rnnlab attach` cannot steer this run");
+            None
+        }
+    };
     // Ctrl-C (SIGINT) stops cleanly: final checkpoint, summary status `stopped`.
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
@@ -301,6 +402,7 @@ fn follow(
         None => headless::follow(&handle.events),
     }
     let outcome = handle.join()?;
+    drop(server);
     if !headless {
         report(run_path, &outcome);
     }
@@ -335,6 +437,13 @@ fn resume_cmd(
     if !run_path.join("metrics.csv").is_file() {
         bail!(
             "{} is not a run directory (no metrics.csv)",
+            run_path.display()
+        );
+    }
+    if control::is_live(run_path) {
+        bail!(
+            "{} is still training in another process; attach to it with `rnnlab attach {}`",
+            run_path.display(),
             run_path.display()
         );
     }
@@ -376,7 +485,7 @@ fn resume_cmd(
             state_file.display()
         )
     })?;
-    let (state, m, v) = train::state::decode(&bytes, &state_file, &model)?;
+    let (state, (m, v)) = train::state::decode(&bytes, &state_file, &model)?;
     let started = std::fs::read_to_string(run_path.join("summary.json"))
         .ok()
         .and_then(|t| serde_json::from_str::<run::Summary>(&t).ok())

@@ -8,6 +8,8 @@
 
 pub mod bench;
 pub mod cli;
+pub mod compare;
+pub mod control;
 pub mod dashboard;
 pub mod data;
 pub mod events;
@@ -15,6 +17,8 @@ pub mod experiment;
 pub mod headless;
 pub mod metrics;
 pub mod model;
+pub mod replay;
 pub mod run;
+pub mod runs;
 pub mod table;
 pub mod train;

@@ -927,7 +927,15 @@ fn train_writes_a_complete_run_directory() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     files.sort();
-    assert_eq!(files, vec!["step-10.safetensors", "step-15.safetensors"]);
+    assert_eq!(
+        files,
+        vec![
+            "step-10.safetensors",
+            "step-10.state.safetensors",
+            "step-15.safetensors",
+            "step-15.state.safetensors"
+        ]
+    );
 
     // A run directory is never overwritten.
     let out = rnnlab(&["train", s(&exp), "--run-dir", s(&run)]);
@@ -961,8 +969,11 @@ fn max_steps_and_every_steps_checkpoints() {
         files,
         vec![
             "step-3.safetensors",
+            "step-3.state.safetensors",
             "step-6.safetensors",
-            "step-7.safetensors"
+            "step-6.state.safetensors",
+            "step-7.safetensors",
+            "step-7.state.safetensors"
         ]
     );
     let summary = json(&run.join("summary.json"));

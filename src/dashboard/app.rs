@@ -1,168 +1,16 @@
 //! Dashboard state: updated from the event stream and from keys; rendered by
 //! `ui`. It never touches the trainer: it sends [`Command`]s.
+//!
+//! One [`App`] serves the three uses; its [`Feed`] says where the events come
+//! from — this process's trainer, a followed run directory, or a recording
+//! played back — and so what the keys do.
 
-use std::collections::VecDeque;
+use std::time::Duration;
 
-use super::history::{Ema, History};
-use crate::events::{
-    Command, EvalStats, Event, Note, NoteKind, Predictions, RunInfo, Status, StepStats,
-};
-
-/// Points kept per curve (min/max decimated beyond that).
-const CURVE_CAPACITY: usize = 2048;
-/// Notes kept for the events panel and the curve markers.
-const NOTES_KEPT: usize = 200;
-/// TensorBoard-style smoothing weight of the loss EMA.
-const SMOOTHING: f64 = 0.9;
-
-/// What the run is doing, as the header shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RunState {
-    Starting,
-    Running,
-    Paused,
-    /// Stop requested, waiting for the final checkpoint.
-    Stopping,
-    Finished,
-    Stopped,
-    Diverged,
-    Failed,
-}
-
-impl RunState {
-    pub fn label(self) -> &'static str {
-        match self {
-            RunState::Starting => "STARTING",
-            RunState::Running => "RUNNING",
-            RunState::Paused => "PAUSED",
-            RunState::Stopping => "STOPPING",
-            RunState::Finished => "FINISHED",
-            RunState::Stopped => "STOPPED",
-            RunState::Diverged => "DIVERGED",
-            RunState::Failed => "FAILED",
-        }
-    }
-
-    /// The run is over: no more events will come.
-    pub fn is_over(self) -> bool {
-        matches!(
-            self,
-            RunState::Finished | RunState::Stopped | RunState::Diverged | RunState::Failed
-        )
-    }
-}
-
-/// Everything the screen shows; cloned to freeze the view.
-#[derive(Clone)]
-pub struct View {
-    pub info: Option<RunInfo>,
-    pub state: RunState,
-    pub last: Option<StepStats>,
-    pub loss: History,
-    pub loss_smooth: History,
-    ema: Ema,
-    pub valid: History,
-    pub last_eval: Option<EvalStats>,
-    /// Best validation loss and its step.
-    pub best: Option<(u64, f64)>,
-    pub grads: Vec<History>,
-    pub predictions: Option<Predictions>,
-    pub notes: VecDeque<Note>,
-    pub learning_rate: f64,
-    pub clip: f64,
-    pub eval_every: u64,
-    /// The message the run ended with (divergence advice, error).
-    pub outcome: Option<String>,
-}
-
-impl View {
-    fn new() -> View {
-        View {
-            info: None,
-            state: RunState::Starting,
-            last: None,
-            loss: History::new(CURVE_CAPACITY),
-            loss_smooth: History::new(CURVE_CAPACITY),
-            ema: Ema::new(SMOOTHING),
-            valid: History::new(CURVE_CAPACITY),
-            last_eval: None,
-            best: None,
-            grads: Vec::new(),
-            predictions: None,
-            notes: VecDeque::new(),
-            learning_rate: 0.0,
-            clip: 0.0,
-            eval_every: 0,
-            outcome: None,
-        }
-    }
-
-    fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Started(info) => {
-                self.grads = info
-                    .groups
-                    .iter()
-                    .map(|_| History::new(CURVE_CAPACITY))
-                    .collect();
-                self.learning_rate = info.learning_rate;
-                self.clip = info.clip_grad_norm;
-                self.eval_every = info.eval_every;
-                self.info = Some(info);
-                if self.state == RunState::Starting {
-                    self.state = RunState::Running;
-                }
-            }
-            Event::Step(s) => {
-                let x = s.step as f64;
-                self.loss.push(x, s.loss);
-                let smooth = self.ema.update(s.loss);
-                self.loss_smooth.push(x, smooth);
-                for (h, n) in self.grads.iter_mut().zip(&s.group_norms) {
-                    h.push(x, *n);
-                }
-                self.learning_rate = s.lr;
-                self.last = Some(s);
-            }
-            Event::Eval(e) => {
-                self.valid.push(e.step as f64, e.valid_loss);
-                if e.valid_loss.is_finite() && self.best.is_none_or(|(_, b)| e.valid_loss < b) {
-                    self.best = Some((e.step, e.valid_loss));
-                }
-                self.last_eval = Some(e);
-            }
-            Event::Predictions(p) => self.predictions = Some(p),
-            Event::Note(n) => {
-                match n.kind {
-                    NoteKind::Pause => self.state = RunState::Paused,
-                    NoteKind::Resume => self.state = RunState::Running,
-                    _ => {}
-                }
-                if let Some((key, _, new)) = n.tune_change() {
-                    match key {
-                        "learning_rate" => self.learning_rate = new,
-                        "clip_grad_norm" => self.clip = new,
-                        "eval_every" => self.eval_every = new as u64,
-                        _ => {}
-                    }
-                }
-                if self.notes.len() == NOTES_KEPT {
-                    self.notes.pop_front();
-                }
-                self.notes.push_back(n);
-            }
-            Event::Finished(o) => {
-                self.state = match o.status {
-                    Status::Completed | Status::Running => RunState::Finished,
-                    Status::Stopped => RunState::Stopped,
-                    Status::Diverged => RunState::Diverged,
-                    Status::Failed => RunState::Failed,
-                };
-                self.outcome = o.message;
-            }
-        }
-    }
-}
+use super::playback::Playback;
+pub use super::view::{RunState, View};
+use crate::events::{Command, Event, Outcome};
+use crate::run::read::Recorded;
 
 /// A field of the tune form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,6 +63,13 @@ pub struct TuneForm {
     pub error: Option<String>,
 }
 
+/// The go-to-step form of a replay: the digits typed, and any error.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct GoToForm {
+    pub input: String,
+    pub error: Option<String>,
+}
+
 /// What has the keyboard.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {
@@ -222,6 +77,17 @@ pub enum Mode {
     Help,
     Tune(TuneForm),
     ConfirmQuit,
+    GoTo(GoToForm),
+}
+
+/// Where the events come from.
+pub enum Feed {
+    /// This process trains the run: `q` asks to stop it.
+    Training,
+    /// A run followed from its directory: `q` detaches and leaves it running, `Q` asks to stop it.
+    Attached,
+    /// A recorded run played back.
+    Replay(Box<Playback>),
 }
 
 /// Everything a key can do.
@@ -238,8 +104,22 @@ pub enum Action {
     ToggleFreeze,
     Help,
     Quit,
-    /// Ctrl-C: stop without asking.
+    /// Ctrl-C: stop without asking (detach when attached).
     ForceStop,
+    /// Attached: ask to stop the run (`Q`).
+    StopRun,
+    /// Replay: speed up / slow down.
+    Faster,
+    Slower,
+    /// Replay: one step back / forward, a tenth of the run back / forward, to the start / end.
+    StepBack,
+    StepForward,
+    JumpBack,
+    JumpForward,
+    Start,
+    End,
+    /// Replay: open the go-to-step form.
+    OpenGoTo,
     Confirm,
     Cancel,
     Up,
@@ -267,12 +147,41 @@ pub struct App {
     pub message: Option<String>,
     /// The user asked to leave; the loop exits once the run is over.
     pub quitting: bool,
+    /// The user left an attached run running.
+    pub detached: bool,
+    /// No more events will come (the trainer's channel closed).
+    pub disconnected: bool,
     /// Commands can be sent (false for a recorded run).
     pub can_steer: bool,
+    pub feed: Feed,
 }
 
 impl App {
+    /// The dashboard of a run this process trains.
     pub fn new(can_steer: bool) -> App {
+        App::with_feed(Feed::Training, can_steer)
+    }
+
+    /// The dashboard of a run followed from its directory.
+    pub fn attached(can_steer: bool) -> App {
+        App::with_feed(Feed::Attached, can_steer)
+    }
+
+    /// The dashboard of a recorded run, showing its end, paused.
+    pub fn replay(recorded: Recorded) -> App {
+        let mut live = View::new();
+        let mut playback = Playback::new(recorded, &mut live);
+        playback.seek(&mut live, usize::MAX);
+        let unfinished = playback.recorded().outcome.is_none();
+        App {
+            live,
+            message: unfinished
+                .then(|| "the run did not finish (still running, or killed)".to_string()),
+            ..App::with_feed(Feed::Replay(Box::new(playback)), false)
+        }
+    }
+
+    fn with_feed(feed: Feed, can_steer: bool) -> App {
         App {
             live: View::new(),
             frozen: None,
@@ -285,8 +194,35 @@ impl App {
             example: 0,
             message: None,
             quitting: false,
+            detached: false,
+            disconnected: false,
             can_steer,
+            feed,
         }
+    }
+
+    /// The playback, when replaying.
+    pub fn playback(&self) -> Option<&Playback> {
+        match &self.feed {
+            Feed::Replay(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// Moves a playing replay on by `dt`; returns whether the view changed.
+    pub fn advance(&mut self, dt: Duration) -> bool {
+        match &mut self.feed {
+            Feed::Replay(p) => p.tick(&mut self.live, dt),
+            _ => false,
+        }
+    }
+
+    /// Notes that no more events will come.
+    pub fn disconnect(&mut self) {
+        if !self.disconnected && !self.live.state.is_over() {
+            self.message = Some("the event stream ended".into());
+        }
+        self.disconnected = true;
     }
 
     /// What to draw: the frozen copy while frozen, else the live view.
@@ -303,6 +239,11 @@ impl App {
         self.live.state
     }
 
+    /// How the run ended, once it has (live, not frozen).
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.live.outcome.as_ref()
+    }
+
     /// Folds one event into the live view.
     pub fn on_event(&mut self, event: Event) {
         self.live.on_event(event);
@@ -310,11 +251,17 @@ impl App {
 
     /// Whether the loop should end now.
     pub fn should_exit(&self) -> bool {
-        self.quitting && (self.live.state.is_over() || !self.can_steer)
+        self.detached
+            || self.quitting && (self.live.state.is_over() || !self.can_steer || self.disconnected)
     }
 
     /// Applies an action; returns the command to send to the trainer, if any.
     pub fn apply(&mut self, action: Action) -> Option<Command> {
+        if action == Action::ForceStop && !matches!(self.feed, Feed::Training) {
+            // Ctrl-C leaves a replay, and leaves an attached run running.
+            self.mode = Mode::Normal;
+            return self.apply_normal(Action::Quit);
+        }
         match self.mode.clone() {
             Mode::Help => {
                 self.mode = Mode::Normal;
@@ -332,7 +279,17 @@ impl App {
                 }
             },
             Mode::Tune(form) => self.apply_tune(form, action),
-            Mode::Normal => self.apply_normal(action),
+            Mode::GoTo(form) => {
+                self.apply_go_to(form, action);
+                None
+            }
+            Mode::Normal => match self.feed {
+                Feed::Replay(_) => {
+                    self.apply_replay(action);
+                    None
+                }
+                _ => self.apply_normal(action),
+            },
         }
     }
 
@@ -347,6 +304,10 @@ impl App {
     }
 
     fn steer(&mut self, what: &str) -> bool {
+        if matches!(self.feed, Feed::Replay(_)) {
+            self.message = Some(format!("{what}: this is a recording"));
+            return false;
+        }
         if !self.can_steer {
             self.message = Some(format!("{what}: this run cannot be steered from here"));
             return false;
@@ -422,6 +383,11 @@ impl App {
                 self.mode = Mode::Help;
                 None
             }
+            Action::Quit if matches!(self.feed, Feed::Attached) => {
+                self.detached = !self.live.state.is_over();
+                self.quitting = true;
+                None
+            }
             Action::Quit => {
                 if self.live.state.is_over() || !self.can_steer {
                     self.quitting = true;
@@ -430,9 +396,74 @@ impl App {
                 }
                 None
             }
+            Action::StopRun => {
+                if self.steer("stop") {
+                    self.mode = Mode::ConfirmQuit;
+                }
+                None
+            }
             Action::ForceStop => self.stop(),
             _ => None,
         }
+    }
+
+    fn apply_replay(&mut self, action: Action) {
+        self.message = None;
+        let Feed::Replay(p) = &mut self.feed else {
+            return;
+        };
+        let view = &mut self.live;
+        let (at, tenth) = (p.position(), p.len().div_ceil(10).max(1));
+        match action {
+            Action::TogglePause => p.toggle(view),
+            Action::Faster => p.faster(),
+            Action::Slower => p.slower(),
+            Action::StepBack | Action::StepForward => {
+                p.pause();
+                let to = match action {
+                    Action::StepBack => at.saturating_sub(1),
+                    _ => at + 1,
+                };
+                p.seek(view, to);
+            }
+            Action::JumpBack => p.seek(view, at.saturating_sub(tenth)),
+            Action::JumpForward => p.seek(view, at + tenth),
+            Action::Start => p.seek(view, 0),
+            Action::End => p.seek(view, usize::MAX),
+            Action::OpenGoTo => self.mode = Mode::GoTo(GoToForm::default()),
+            other => {
+                self.apply_normal(other);
+            }
+        }
+    }
+
+    fn apply_go_to(&mut self, mut form: GoToForm, action: Action) {
+        match action {
+            Action::Cancel => {
+                self.mode = Mode::Normal;
+                return;
+            }
+            Action::Backspace => {
+                form.input.pop();
+                form.error = None;
+            }
+            Action::Type(c) if c.is_ascii_digit() => {
+                form.input.push(c);
+                form.error = None;
+            }
+            Action::Confirm => match (form.input.parse::<u64>(), &mut self.feed) {
+                (Ok(step), Feed::Replay(p)) => {
+                    p.pause();
+                    let to = p.recorded().rows_through(step);
+                    p.seek(&mut self.live, to);
+                    self.mode = Mode::Normal;
+                    return;
+                }
+                _ => form.error = Some("type a step number".into()),
+            },
+            _ => {}
+        }
+        self.mode = Mode::GoTo(form);
     }
 
     fn tune_form(&self, field: usize) -> TuneForm {

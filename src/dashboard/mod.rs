@@ -3,14 +3,17 @@
 //! It renders the event stream and sends commands; it never reaches into the
 //! trainer. The loop drains a capped batch of events per frame, redraws at
 //! most 20 times a second and only when something changed, and never blocks
-//! on the trainer (nor the trainer on it).
+//! on the trainer (nor the trainer on it). The same loop shows a run followed
+//! from its directory (attach) and a recorded run played back (replay).
 
 pub mod app;
 pub mod chart;
 pub mod history;
 pub mod keys;
+pub mod playback;
 pub mod terminal;
 pub mod ui;
+pub mod view;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -58,9 +61,39 @@ pub fn run(
     options: Options,
     log: Option<&Path>,
 ) -> Result<()> {
-    let mut tui = terminal::Tui::enter(log)?;
     let mut app = App::new(commands.is_some());
-    let result = event_loop(&mut tui, &mut app, events, commands, &interrupt, &options);
+    let pump = |app: &mut App| {
+        let mut changed = false;
+        for _ in 0..EVENTS_PER_FRAME {
+            match events.try_recv() {
+                Ok(e) => app.on_event(e),
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    changed |= !app.disconnected;
+                    app.disconnect();
+                    break;
+                }
+            }
+            changed = true;
+        }
+        Ok(changed)
+    };
+    show(&mut app, pump, commands, &interrupt, &options, log)
+}
+
+/// Shows `app` until it says to exit: each frame `pump` feeds it events (and
+/// says whether any came), a replay moves on, keys become actions and their
+/// commands go to `commands`.
+pub fn show(
+    app: &mut App,
+    pump: impl FnMut(&mut App) -> Result<bool>,
+    commands: Option<&Sender<Command>>,
+    interrupt: &AtomicBool,
+    options: &Options,
+    log: Option<&Path>,
+) -> Result<()> {
+    let mut tui = terminal::Tui::enter(log)?;
+    let result = event_loop(&mut tui, app, pump, commands, interrupt, options);
     tui.leave();
     result
 }
@@ -68,32 +101,19 @@ pub fn run(
 fn event_loop(
     tui: &mut terminal::Tui,
     app: &mut App,
-    events: &Receiver<Event>,
+    mut pump: impl FnMut(&mut App) -> Result<bool>,
     commands: Option<&Sender<Command>>,
     interrupt: &AtomicBool,
     options: &Options,
 ) -> Result<()> {
     let mut dirty = true;
     let mut last_draw = Instant::now() - FRAME;
-    let mut connected = true;
+    let mut last_tick = Instant::now();
     loop {
-        for _ in 0..EVENTS_PER_FRAME {
-            match events.try_recv() {
-                Ok(e) => {
-                    app.on_event(e);
-                    dirty = true;
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    if connected && !app.state().is_over() {
-                        app.message = Some("the event stream ended".into());
-                        dirty = true;
-                    }
-                    connected = false;
-                    break;
-                }
-            }
-        }
+        dirty |= pump(app)?;
+        let now = Instant::now();
+        dirty |= app.advance(now - last_tick);
+        last_tick = now;
         let send = |app: &mut App, action| {
             if let Some(cmd) = app.apply(action) {
                 if let Some(tx) = commands {
@@ -105,7 +125,7 @@ fn event_loop(
             send(app, Action::ForceStop);
             dirty = true;
         }
-        if app.should_exit() || (app.quitting && !connected) {
+        if app.should_exit() {
             return Ok(());
         }
         if dirty && last_draw.elapsed() >= FRAME {
@@ -119,7 +139,7 @@ fn event_loop(
         if event::poll(wait)? {
             match event::read()? {
                 TermEvent::Key(key) => {
-                    if let Some(action) = keys::action(key, &app.mode) {
+                    if let Some(action) = keys::action(key, app) {
                         send(app, action);
                         dirty = true;
                     }

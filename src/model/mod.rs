@@ -21,7 +21,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use io::WeightsError;
-use recurrent::{recurrence, Mat, Recurrence, Vector};
+use recurrent::{recurrence, FlowSink, Mat, Recurrence, Vector};
 
 use crate::experiment::{Cell, Experiment, Init, LayerSpec};
 
@@ -282,6 +282,7 @@ impl Model {
         batch: usize,
         steps: usize,
         mut dropout: Option<&mut ChaCha8Rng>,
+        flow: &[FlowSink],
     ) -> Mat<T> {
         let mut h = x;
         let n = self.layers.len();
@@ -300,7 +301,7 @@ impl Model {
                 steps,
                 last_only: k + 1 == n && !self.every_step,
             };
-            h = recurrence(xp, w_hh, b_hh, r);
+            h = recurrence(xp, w_hh, b_hh, r, flow.get(k).cloned());
             if let Some(rng) = dropout.as_deref_mut() {
                 if l.dropout > 0.0 {
                     let keep = 1.0 - l.dropout as f32;
@@ -331,7 +332,7 @@ impl Model {
     pub fn predict(&self, x: &[f32], batch: usize, steps: usize) -> Vec<f32> {
         let ts = self.tensors();
         let x = self.input_tensor(x, batch, steps);
-        self.forward(&ts, x, batch, steps, None).as_vec()
+        self.forward(&ts, x, batch, steps, None, &[]).as_vec()
     }
 
     /// Time-major input as a matrix: `(steps·batch) × input`, or for the linear
@@ -370,11 +371,44 @@ impl Model {
         steps: usize,
         dropout: Option<&mut ChaCha8Rng>,
     ) -> (f32, Vec<Vec<f32>>) {
+        self.backprop(x, y, batch, steps, dropout, &[])
+    }
+
+    /// As [`Model::loss_and_grads`], plus the gradient flow through time: for
+    /// each recurrent layer, ‖∂L/∂h_t‖ at every step t (the picture of
+    /// vanishing gradients: it collapses towards t = 0 when memory is lost).
+    #[allow(clippy::type_complexity)]
+    pub fn loss_grads_flow(
+        &self,
+        x: &[f32],
+        y: &[f32],
+        batch: usize,
+        steps: usize,
+        dropout: Option<&mut ChaCha8Rng>,
+    ) -> (f32, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        let sinks: Vec<FlowSink> = self.layers.iter().map(|_| FlowSink::default()).collect();
+        let (loss, grads) = self.backprop(x, y, batch, steps, dropout, &sinks);
+        let flow = sinks
+            .iter()
+            .map(|s| s.lock().map(|v| v.clone()).unwrap_or_default())
+            .collect();
+        (loss, grads, flow)
+    }
+
+    fn backprop(
+        &self,
+        x: &[f32],
+        y: &[f32],
+        batch: usize,
+        steps: usize,
+        dropout: Option<&mut ChaCha8Rng>,
+        flow: &[FlowSink],
+    ) -> (f32, Vec<Vec<f32>>) {
         let ts = self.tensors();
         let x = self
             .input_tensor(x, batch, steps)
             .retaped::<OwnedTape<f32, Cpu>>();
-        let out = self.forward(&ts, x, batch, steps, dropout);
+        let out = self.forward(&ts, x, batch, steps, dropout, flow);
         let target = self.dev.tensor_from_vec(y.to_vec(), *out.shape());
         let loss = mse_loss(out, target);
         let value = loss.array();
@@ -497,6 +531,41 @@ mod tests {
         }
         let (_, grads) = model.loss_and_grads(&x, &[0.0, 0.0], batch, steps, None);
         assert_eq!(grads[0].len(), 6);
+    }
+
+    /// ‖∂L/∂h_t‖ at the last step equals ‖headᵀ·∂L/∂y‖, and through a tanh RNN
+    /// with small recurrent weights the gradient vanishes towards t = 0.
+    #[test]
+    fn gradient_flow_through_time() {
+        let mut model = Model::new(&[layer(Cell::Rnn, 4)], 1, 1, false, 3);
+        for v in &mut model.params[1].data {
+            *v *= 0.3; // weight_hh: a contracting recurrence
+        }
+        let (batch, steps) = (2, 30);
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let x = init::normal(&mut rng, steps * batch, 1.0);
+        let y = vec![1.0, -1.0];
+        let (loss, grads, flow) = model.loss_grads_flow(&x, &y, batch, steps, None);
+        let (loss2, grads2) = model.loss_and_grads(&x, &y, batch, steps, None);
+        assert_eq!((loss, &grads), (loss2, &grads2));
+        assert_eq!(flow.len(), 1);
+        assert_eq!(flow[0].len(), steps);
+        let out = model.predict(&x, batch, steps);
+        let w = &model.params[4].data; // head.weight (1 × 4)
+                                       // dL/dy_b = 2 (y_b − t_b) / batch for the mean squared error.
+        let last: f32 = (0..batch)
+            .map(|b| {
+                let g = 2.0 * (out[b] - y[b]) / batch as f32;
+                w.iter().map(|wi| (wi * g) * (wi * g)).sum::<f32>()
+            })
+            .sum::<f32>()
+            .sqrt();
+        assert!(
+            (flow[0][steps - 1] - last).abs() < 1e-6,
+            "{} vs {last}",
+            flow[0][steps - 1]
+        );
+        assert!(flow[0][0] < 1e-3 * flow[0][steps - 1], "{:?}", flow[0]);
     }
 
     #[test]

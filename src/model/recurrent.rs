@@ -16,6 +16,9 @@ pub type Mat<T = NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;
 /// A vector of runtime size.
 pub type Vector<T = NoneTape> = Tensor<(usize,), f32, Cpu, T>;
 
+/// Receives ‖∂L/∂h_t‖ for t = 0..T during the backward pass (gradient flow through time).
+pub type FlowSink = std::sync::Arc<std::sync::Mutex<Vec<f32>>>;
+
 /// The sizes and kind of one layer's recurrence.
 #[derive(Debug, Clone, Copy)]
 pub struct Recurrence {
@@ -87,11 +90,13 @@ struct Saved {
 }
 
 /// Runs the recurrence; records its backward pass on the tape `xp` carries.
+/// When `flow` is given, the backward pass stores ‖∂L/∂h_t‖ per step in it.
 pub fn recurrence<T: Tape<f32, Cpu>>(
     xp: Mat<T>,
     w_hh: &Mat,
     b_hh: &Vector,
     r: Recurrence,
+    flow: Option<FlowSink>,
 ) -> Mat<T> {
     let (xp, mut tape) = xp.split_tape();
     let (h, b, steps) = (r.units, r.batch, r.steps);
@@ -112,7 +117,12 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         let (out_g, xp_g, w_g, b_g) = (out.ghost(), xp.ghost(), w_hh.ghost(), b_hh.ghost());
         tape.add_backward_op(move |grads| {
             let g_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
-            let (dxp, dw, db) = backward(&g_out, &w, &s, r);
+            let (dxp, dw, db, norms) = backward(&g_out, &w, &s, r);
+            if let Some(sink) = &flow {
+                if let Ok(mut v) = sink.lock() {
+                    *v = norms;
+                }
+            }
             add_into(grads.get_or_alloc_mut(&xp_g)?, &dxp);
             add_into(grads.get_or_alloc_mut(&w_g)?, &dw);
             add_into(grads.get_or_alloc_mut(&b_g)?, &db);
@@ -200,8 +210,13 @@ fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence) -> Saved {
     s
 }
 
-/// BPTT: from ∂L/∂output, returns (∂L/∂xp, ∂L/∂W_hh, ∂L/∂b_hh).
-fn backward(g_out: &[f32], w: &[f32], s: &Saved, r: Recurrence) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+/// BPTT: from ∂L/∂output, returns (∂L/∂xp, ∂L/∂W_hh, ∂L/∂b_hh, ‖∂L/∂h_t‖ per step).
+fn backward(
+    g_out: &[f32],
+    w: &[f32],
+    s: &Saved,
+    r: Recurrence,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
     let (h, b, steps) = (r.units, r.batch, r.steps);
     let gh = r.cell.gates() * h;
     let bh = b * h;
@@ -215,6 +230,7 @@ fn backward(g_out: &[f32], w: &[f32], s: &Saved, r: Recurrence) -> (Vec<f32>, Ve
     let mut dh = vec![0.0; bh];
     let mut dh_next = vec![0.0; bh];
     let mut dc = vec![0.0; if r.cell == Cell::Lstm { bh } else { 0 }];
+    let mut norms = vec![0.0; steps];
     for t in (0..steps).rev() {
         let g_t: Option<&[f32]> = if r.last_only {
             (t + 1 == steps).then_some(g_out)
@@ -229,6 +245,7 @@ fn backward(g_out: &[f32], w: &[f32], s: &Saved, r: Recurrence) -> (Vec<f32>, Ve
             }
             None => dh.copy_from_slice(&dh_next),
         }
+        norms[t] = dh.iter().map(|v| v * v).sum::<f32>().sqrt();
         let h_t = &s.hs[(t + 1) * bh..(t + 2) * bh];
         let h_prev = &s.hs[t * bh..(t + 1) * bh];
         let dxp_t = &mut dxp[t * b * gh..(t + 1) * b * gh];
@@ -289,5 +306,5 @@ fn backward(g_out: &[f32], w: &[f32], s: &Saved, r: Recurrence) -> (Vec<f32>, Ve
     for row in dhp_all.chunks_exact(gh) {
         add_into(&mut db, row);
     }
-    (dxp, dw, db)
+    (dxp, dw, db, norms)
 }

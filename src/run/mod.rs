@@ -14,6 +14,7 @@
 //! ```
 
 pub mod atomic;
+pub mod read;
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -249,10 +250,19 @@ impl RunDir {
     /// `checkpoints/<stem>.safetensors`, each atomically; the weights file
     /// completes the checkpoint. With `prune`, periodic checkpoints beyond
     /// `keep_last` are deleted. Returns the weights file's name.
-    pub fn checkpoint(&self, stem: &str, weights: &[u8], state: &[u8], prune: bool) -> Result<String> {
+    pub fn checkpoint(
+        &self,
+        stem: &str,
+        weights: &[u8],
+        state: &[u8],
+        prune: bool,
+    ) -> Result<String> {
         let dir = self.path.join("checkpoints");
         let name = format!("{stem}.safetensors");
-        for (file, bytes) in [(format!("{stem}.state.safetensors"), state), (name.clone(), weights)] {
+        for (file, bytes) in [
+            (format!("{stem}.state.safetensors"), state),
+            (name.clone(), weights),
+        ] {
             let path = dir.join(&file);
             atomic::write(&path, bytes)
                 .with_context(|| format!("cannot write checkpoint {}", path.display()))?;

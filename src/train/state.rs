@@ -91,12 +91,15 @@ pub fn encode(state: &TrainerState, model: &Model, m: &[Vec<f32>], v: &[Vec<f32>
     safetensors::serialize(views, &Some(meta)).expect("serialising f32 tensors")
 }
 
+/// First and second optimizer moments, in parameter order.
+pub type Moments = (Vec<Vec<f32>>, Vec<Vec<f32>>);
+
 /// The state and moments (`m`, `v` in parameter order) read back for `model`.
 pub fn decode(
     bytes: &[u8],
     path: &Path,
     model: &Model,
-) -> Result<(TrainerState, Vec<Vec<f32>>, Vec<Vec<f32>>), StateError> {
+) -> Result<(TrainerState, Moments), StateError> {
     let fail = |message: String| StateError {
         path: path.to_path_buf(),
         message,
@@ -148,5 +151,5 @@ pub fn decode(
     };
     let m = read("m")?;
     let v = read("v")?;
-    Ok((state, m, v))
+    Ok((state, (m, v)))
 }

@@ -100,7 +100,9 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                     if n.is_nan() { "-".into() } else { compact(*n) }
                 )),
             ];
-            if let Some(what) = flag(*n, largest, v.clip) {
+            // Before the first step there is nothing to flag.
+            let known = i < current.len();
+            if let Some(what) = flag(*n, largest, v.clip).filter(|_| known) {
                 spans.push(Span::styled(
                     format!(" {}{what}", theme.glyph("⚠ ", "! ")),
                     theme.fg(Color::Red).add_modifier(Modifier::BOLD),

@@ -169,8 +169,9 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme) {
     }
     match &app.mode {
         Mode::Normal => {}
-        Mode::Help => popup::help(f, theme, area),
+        Mode::Help => popup::help(f, app, theme, area),
         Mode::Tune(form) => popup::tune(f, app, form, theme, area),
+        Mode::GoTo(form) => popup::go_to(f, app, form, theme, area),
         Mode::ConfirmQuit => popup::confirm_quit(f, theme, area),
     }
 }

@@ -1,4 +1,5 @@
-//! Overlays: help, the tune form, the quit confirmation, the end of a failed run.
+//! Overlays: help, the tune form, the go-to-step form, the quit confirmation,
+//! the end of a failed run.
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier};
@@ -6,9 +7,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
+use super::thousands;
 use super::Theme;
-use crate::dashboard::app::{App, TuneField, TuneForm};
-use crate::dashboard::keys::HINTS;
+use crate::dashboard::app::{App, GoToForm, TuneField, TuneForm};
+use crate::dashboard::keys;
 
 /// A centred rectangle of at most `w × h` inside `area`.
 fn centred(area: Rect, w: u16, h: u16) -> Rect {
@@ -21,9 +23,10 @@ fn centred(area: Rect, w: u16, h: u16) -> Rect {
     r
 }
 
-pub fn help(f: &mut Frame, theme: &Theme, area: Rect) {
-    let r = centred(area, 52, HINTS.len() as u16 + 4);
-    let mut lines: Vec<Line> = HINTS
+pub fn help(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let hints = keys::hints(&app.feed);
+    let r = centred(area, 52, hints.len() as u16 + 4);
+    let mut lines: Vec<Line> = hints
         .iter()
         .map(|(k, what)| {
             let k = if theme.ascii {
@@ -90,6 +93,37 @@ pub fn tune(f: &mut Frame, app: &App, form: &TuneForm, theme: &Theme, area: Rect
     f.render_widget(Paragraph::new(lines).block(theme.block(" tune ")), r);
 }
 
+pub fn go_to(f: &mut Frame, app: &App, form: &GoToForm, theme: &Theme, area: Rect) {
+    let r = centred(area, 40, 6);
+    let last = app.playback().map_or(0, |p| p.last_step());
+    let enter = theme.glyph("↵", "Enter");
+    let note = match &form.error {
+        Some(e) => Line::styled(
+            format!(" {e}"),
+            theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+        ),
+        None => Line::styled(
+            format!(
+                " 0{}{} · {enter} go · Esc cancel",
+                theme.glyph("–", "-"),
+                thousands(last)
+            ),
+            theme.dim(),
+        ),
+    };
+    let lines = vec![
+        Line::from(""),
+        Line::from(vec![
+            Span::raw(" step "),
+            Span::styled(format!("{}_", form.input), Modifier::BOLD),
+        ]),
+        Line::from(""),
+        note,
+    ];
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).block(theme.block(" go to ")), r);
+}
+
 pub fn confirm_quit(f: &mut Frame, theme: &Theme, area: Rect) {
     let r = centred(area, 34, 3);
     f.render_widget(Clear, r);
@@ -107,7 +141,8 @@ pub fn outcome(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let v = app.view();
     let message = v
         .outcome
-        .clone()
+        .as_ref()
+        .and_then(|o| o.message.clone())
         .unwrap_or_else(|| "the run ended with an error".into());
     let title = format!(" {} ", v.state.label().to_lowercase());
     let r = centred(area, 64, 7);

@@ -1,0 +1,87 @@
+//! The dashboard fed from a run directory: `replay` plays a recorded run
+//! back, `attach` follows a run that is still training (over SSH, say).
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+
+use crate::dashboard::{self, app::App};
+use crate::events::{Command, Outcome};
+use crate::run::read::{self, Follower};
+
+/// How often an attached dashboard looks for new rows.
+const POLL: Duration = Duration::from_millis(200);
+
+/// How an attached dashboard ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AttachEnd {
+    /// The user left; the run goes on.
+    Detached,
+    /// The run is over (it may have been stopped from the dashboard).
+    Finished(Outcome),
+}
+
+/// Plays the run in `dir` back in the dashboard, opening at its end, paused.
+pub fn replay(dir: &Path, options: dashboard::Options) -> Result<()> {
+    let mut app = App::replay(read::load(dir)?);
+    dashboard::show(
+        &mut app,
+        |_| Ok(false),
+        None,
+        &AtomicBool::new(false),
+        &options,
+        None,
+    )
+}
+
+/// Follows the run in `dir` live; `space`, `t` and `c` send their commands
+/// through `commands` (without it the view is read-only), `q` detaches and
+/// `Q` asks to stop the run and waits for its end. A run that is already over
+/// is replayed.
+pub fn attach(
+    dir: &Path,
+    options: dashboard::Options,
+    commands: Option<Sender<Command>>,
+) -> Result<AttachEnd> {
+    if let Some(outcome) = read::outcome(dir)? {
+        replay(dir, options)?;
+        return Ok(AttachEnd::Finished(outcome));
+    }
+    let mut follower = Follower::open(dir)?;
+    let mut app = App::attached(commands.is_some());
+    let mut next_poll = Instant::now();
+    let pump = |app: &mut App| -> Result<bool> {
+        if Instant::now() < next_poll {
+            return Ok(false);
+        }
+        let events = follower.poll()?;
+        // Catching up with a long run goes on at once; then every POLL.
+        next_poll = Instant::now()
+            + if follower.behind() {
+                Duration::ZERO
+            } else {
+                POLL
+            };
+        let changed = !events.is_empty();
+        for e in events {
+            app.on_event(e);
+        }
+        Ok(changed)
+    };
+    let interrupt = AtomicBool::new(false);
+    dashboard::show(
+        &mut app,
+        pump,
+        commands.as_ref(),
+        &interrupt,
+        &options,
+        None,
+    )?;
+    Ok(match app.outcome() {
+        Some(o) => AttachEnd::Finished(o.clone()),
+        None => AttachEnd::Detached,
+    })
+}
