@@ -24,6 +24,24 @@ pub struct Cli {
     command: Cmd,
 }
 
+/// How a training process shows itself.
+#[derive(clap::Args, Debug)]
+struct View {
+    /// Log progress as text instead of showing the dashboard.
+    #[arg(long)]
+    headless: bool,
+    /// Draw the dashboard with ASCII characters only.
+    #[arg(long)]
+    ascii: bool,
+}
+
+impl View {
+    /// The dashboard's options, or `None` for the headless log (also without a terminal).
+    fn ui(&self) -> Option<dashboard::Options> {
+        (!self.headless && interactive()).then(|| dashboard::Options::detect(self.ascii))
+    }
+}
+
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Validate an experiment and print the model summary, data shapes and split sizes.
@@ -36,12 +54,8 @@ enum Cmd {
     /// Train an experiment; prints the run directory.
     Train {
         experiment: PathBuf,
-        /// Log progress as text instead of showing the dashboard.
-        #[arg(long)]
-        headless: bool,
-        /// Draw the dashboard with ASCII characters only.
-        #[arg(long)]
-        ascii: bool,
+        #[command(flatten)]
+        view: View,
         /// Override a key: section.key=value (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -55,12 +69,8 @@ enum Cmd {
         /// The checkpoint to continue from: `step-N`, `N` or `best`.
         #[arg(long)]
         from: Option<String>,
-        /// Log progress as text instead of showing the dashboard.
-        #[arg(long)]
-        headless: bool,
-        /// Draw the dashboard with ASCII characters only.
-        #[arg(long)]
-        ascii: bool,
+        #[command(flatten)]
+        view: View,
         /// Override a [train] or [checkpoint] key, e.g. train.epochs=40 to extend a run.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
@@ -170,32 +180,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Check { experiment, sets } => check(&experiment, &sets),
         Cmd::Train {
             experiment,
-            headless,
-            ascii,
+            view,
             sets,
             run_dir,
-        } => {
-            let ui = if headless || !interactive() {
-                None
-            } else {
-                Some(dashboard::Options::detect(ascii))
-            };
-            train_cmd(&experiment, &sets, run_dir, ui)
-        }
+        } => train_cmd(&experiment, &sets, run_dir, view.ui()),
         Cmd::Resume {
             run,
             from,
-            headless,
-            ascii,
+            view,
             sets,
-        } => {
-            let ui = if headless || !interactive() {
-                None
-            } else {
-                Some(dashboard::Options::detect(ascii))
-            };
-            resume_cmd(&run, from.as_deref(), &sets, ui)
-        }
+        } => resume_cmd(&run, from.as_deref(), &sets, view.ui()),
         Cmd::Predict {
             run,
             experiment,
@@ -238,13 +232,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if !interactive() {
                 bail!("attach needs a terminal");
             }
-            let commands = match control::ControlClient::connect(&run) {
-                Ok(client) => Some(control::forwarder(client)),
-                Err(e) => {
-                    eprintln!("note: {e}; showing the run without steering");
-                    None
-                }
-            };
+            let commands = steer(&run);
             match replay::attach(&run, dashboard::Options::detect(ascii), commands)? {
                 replay::AttachEnd::Detached => eprintln!(
                     "detached; the run goes on (rnnlab attach {} to come back)",
@@ -504,6 +492,27 @@ fn resume_cmd(
     };
     let handle = train::spawn(exp, data, model, run, Some(resume));
     follow(handle, run_path, ui)
+}
+
+/// A channel to the run's control socket. A run that is just starting may not
+/// have its socket yet, so this waits a little for it; a finished run needs none.
+fn steer(run: &Path) -> Option<std::sync::mpsc::Sender<Command>> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match control::ControlClient::connect(run) {
+            Ok(client) => return Some(control::forwarder(client)),
+            Err(e) => {
+                if matches!(crate::run::read::outcome(run), Ok(Some(_))) {
+                    return None;
+                }
+                if std::time::Instant::now() > deadline {
+                    eprintln!("note: {e}; showing the run without steering");
+                    return None;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+        }
+    }
 }
 
 /// After the dashboard closes: how the run ended, on stderr.

@@ -211,9 +211,12 @@ fn killed_ten_times_and_resumed_matches_the_uninterrupted_run() {
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         kills += 1;
-        // Every file stays readable after the kill.
+        // Every file stays readable after the kill: replay reads the directory.
         let summary = std::fs::read_to_string(b.join("summary.json")).unwrap();
         serde_json::from_str::<serde_json::Value>(&summary).unwrap();
+        let recorded =
+            rnnlab::run::read::load(&b).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
+        assert!(recorded.outcome.is_none(), "a killed run has no outcome");
         assert!(newest_checkpoint(&b).is_some());
         args = vec![
             "resume".into(),
@@ -259,6 +262,26 @@ fn resume_refuses_bad_input() {
         &["resume", dir.path().to_str().unwrap(), "--headless"],
         "not a run directory",
     );
+    // A checkpoint of another model (2 units instead of 20) is refused by name.
+    let other = dir.path().join("other");
+    train(
+        &other,
+        &["--set", "train.epochs=1", "--set", "model.layers.1.units=2"],
+    );
+    let foreign = run.join("checkpoints/step-22.safetensors");
+    let own = std::fs::read(&foreign).unwrap();
+    std::fs::copy(other.join("checkpoints/step-22.safetensors"), &foreign).unwrap();
+    fail(
+        &["resume", r, "--headless"],
+        "but this model needs [60, 20]",
+    );
+    std::fs::copy(
+        other.join("checkpoints/step-22.state.safetensors"),
+        run.join("checkpoints/step-22.state.safetensors"),
+    )
+    .unwrap();
+    fail(&["resume", r, "--headless"], "step-22.safetensors");
+    std::fs::write(&foreign, own).unwrap();
     let state = run.join("checkpoints/step-22.state.safetensors");
     std::fs::write(&state, b"garbage").unwrap();
     fail(

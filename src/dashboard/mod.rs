@@ -30,6 +30,10 @@ use ui::Theme;
 
 /// Shortest time between two redraws.
 const FRAME: Duration = Duration::from_millis(50);
+/// Shortest time between two redraws for new data alone (no key pressed).
+const DATA_FRAME: Duration = Duration::from_millis(250);
+/// Longest time between two redraws, however slow the terminal.
+const MAX_FRAME: Duration = Duration::from_secs(2);
 /// Events folded into the state per frame at most (the rest wait for the next frame).
 const EVENTS_PER_FRAME: usize = 5_000;
 
@@ -106,13 +110,19 @@ fn event_loop(
     interrupt: &AtomicBool,
     options: &Options,
 ) -> Result<()> {
+    // What the user did is drawn at once (within a frame); new data at most
+    // every DATA_FRAME, which keeps the output small over slow SSH links.
     let mut dirty = true;
+    let mut data_changed = false;
     let mut last_draw = Instant::now() - FRAME;
+    // On a slow link a draw blocks while the terminal drains; spacing frames by a
+    // few draw times keeps the screen current instead of queueing stale frames.
+    let mut frame = FRAME;
     let mut last_tick = Instant::now();
     loop {
-        dirty |= pump(app)?;
+        data_changed |= pump(app)?;
         let now = Instant::now();
-        dirty |= app.advance(now - last_tick);
+        data_changed |= app.advance(now - last_tick);
         last_tick = now;
         let send = |app: &mut App, action| {
             if let Some(cmd) = app.apply(action) {
@@ -128,12 +138,18 @@ fn event_loop(
         if app.should_exit() {
             return Ok(());
         }
-        if dirty && last_draw.elapsed() >= FRAME {
+        if data_changed && last_draw.elapsed() >= frame.max(DATA_FRAME) {
+            dirty = true;
+        }
+        if dirty && last_draw.elapsed() >= frame {
+            let start = Instant::now();
             tui.terminal.draw(|f| ui::render(f, app, &options.theme))?;
             last_draw = Instant::now();
+            frame = (3 * (last_draw - start)).clamp(FRAME, MAX_FRAME);
             dirty = false;
+            data_changed = false;
         }
-        let wait = FRAME
+        let wait = frame
             .saturating_sub(last_draw.elapsed())
             .max(Duration::from_millis(5));
         if event::poll(wait)? {

@@ -29,6 +29,21 @@ use crate::data::{Baseline, Scaler};
 use crate::events::{Event, Status};
 use crate::experiment::Experiment;
 
+/// Columns of `metrics.csv` before the per-group gradient norms.
+pub const METRICS_HEAD: [&str; 7] = [
+    "step",
+    "epoch",
+    "wall_s",
+    "loss",
+    "grad_norm",
+    "lr",
+    "samples_per_s",
+];
+/// Columns of `eval.csv` before the task metrics.
+pub const EVAL_HEAD: [&str; 4] = ["step", "epoch", "wall_s", "valid_loss"];
+/// Columns of `events.csv`.
+pub const EVENTS_HEAD: [&str; 4] = ["step", "wall_s", "kind", "detail"];
+
 /// The run's `summary.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
@@ -99,7 +114,7 @@ impl RunDir {
             Ok(csv::Writer::from_writer(BufWriter::new(f)))
         };
         let mut events = open("events.csv")?;
-        events.write_record(["step", "wall_s", "kind", "detail"])?;
+        events.write_record(EVENTS_HEAD)?;
         let predictions = File::create(path.join("predictions.jsonl")).with_context(|| {
             format!("cannot create {}", path.join("predictions.jsonl").display())
         })?;
@@ -169,17 +184,7 @@ impl RunDir {
                     return Ok(());
                 }
                 self.metrics_header = true;
-                let mut header: Vec<String> = [
-                    "step",
-                    "epoch",
-                    "wall_s",
-                    "loss",
-                    "grad_norm",
-                    "lr",
-                    "samples_per_s",
-                ]
-                .map(String::from)
-                .to_vec();
+                let mut header: Vec<String> = METRICS_HEAD.map(String::from).to_vec();
                 header.extend(info.groups.iter().map(|g| format!("grad_norm.{g}")));
                 self.metrics.write_record(&header)?;
             }
@@ -198,9 +203,7 @@ impl RunDir {
             }
             Event::Eval(e) => {
                 if !self.eval_header {
-                    let mut header: Vec<String> = ["step", "epoch", "wall_s", "valid_loss"]
-                        .map(String::from)
-                        .to_vec();
+                    let mut header: Vec<String> = EVAL_HEAD.map(String::from).to_vec();
                     header.extend(e.metrics.iter().map(|(k, _)| k.clone()));
                     self.eval.write_record(&header)?;
                     self.eval_header = true;

@@ -21,19 +21,8 @@ use serde::Deserialize;
 use crate::events::*;
 use crate::experiment::Experiment;
 
-/// Columns of `metrics.csv` before the per-group gradient norms.
-const METRICS_HEAD: [&str; 7] = [
-    "step",
-    "epoch",
-    "wall_s",
-    "loss",
-    "grad_norm",
-    "lr",
-    "samples_per_s",
-];
-/// Columns of `eval.csv` before the task metrics.
-const EVAL_HEAD: [&str; 4] = ["step", "epoch", "wall_s", "valid_loss"];
-const EVENTS_HEAD: [&str; 4] = ["step", "wall_s", "kind", "detail"];
+use super::{EVAL_HEAD, EVENTS_HEAD, METRICS_HEAD};
+
 /// Bytes read from a file at a time.
 const CHUNK: usize = 4 << 20;
 /// Metrics bytes one [`Follower::poll`] reads at most (~50,000 rows), so

@@ -514,6 +514,9 @@ impl Worker {
             return Ok(());
         }
         self.last_checkpoint_step = Some(self.step);
+        // The logs must hold every row up to the checkpoint before it exists:
+        // a run killed later resumes from it and appends after those rows.
+        self.run.flush()?;
         let (weights, state) = self.checkpoint_files();
         let name = self
             .run
