@@ -294,3 +294,37 @@ fn resume_refuses_bad_input() {
         "step-22.safetensors: not a readable safetensors file",
     );
 }
+
+#[test]
+fn keep_best_keeps_the_best_model_and_resumes_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    train(
+        &run,
+        &[
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "checkpoint.keep_best=true",
+            "--set",
+            "checkpoint.keep_last=1",
+        ],
+    );
+    let ckpt = run.join("checkpoints");
+    assert!(ckpt.join("best.safetensors").is_file());
+    assert!(ckpt.join("best.state.safetensors").is_file());
+    // keep_last prunes periodic checkpoints only.
+    assert_eq!(newest_checkpoint(&run), Some(66));
+    assert!(!ckpt.join("step-44.safetensors").exists());
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let best_step = summary["best_step"].as_u64().unwrap();
+    resume(&run, &["--from", "best"]);
+    let events = std::fs::read_to_string(run.join("events.csv")).unwrap();
+    assert!(events.contains(&format!("{best_step},")), "{events}");
+    assert!(
+        events.contains("run resumed from best.safetensors"),
+        "{events}"
+    );
+    assert_eq!(status(&run), "completed");
+}
