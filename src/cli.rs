@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 
 use crate::data::{self, DataError, Scaler};
 use crate::events::{Command, Status};
-use crate::experiment::{Experiment, ExperimentError};
+use crate::experiment::{Experiment, ExperimentError, TaskKind};
 use crate::model::{Model, WeightsError};
 use crate::run::{self, RunDir};
 use crate::{bench, compare, control, dashboard, headless, replay, table, train};
@@ -285,7 +285,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn check(path: &Path, sets: &[String]) -> Result<ExitCode> {
     let exp = Experiment::load(path, sets)?;
     let data = data::load(&exp)?;
-    let model = Model::for_experiment(&exp);
+    let model = Model::for_experiment(&exp, data.text.as_ref());
     println!("{}: ok", path.display());
     println!("model: {}\n", model.describe());
     print!("{}", model.summary());
@@ -302,11 +302,37 @@ fn check(path: &Path, sets: &[String]) -> Result<ExitCode> {
             )
         }
     };
-    println!("\ndata (samples × steps × features):");
-    println!("  train {:>7}  {}", data.train.len, shape(data.train.len));
-    println!("  valid {:>7}  {}", data.valid.len, shape(data.valid.len));
-    println!("  test  {:>7}  {}", data.test.len, shape(data.test.len));
-    let per_epoch = data.train.len.div_ceil(exp.train.batch_size) as u64;
+    match &data.text {
+        Some(text) => {
+            let (unit, baseline) = match exp.task.kind {
+                TaskKind::Classify => ("sentences", "majority-class accuracy"),
+                _ => ("characters", "unigram bits per character"),
+            };
+            println!(
+                "\ndata ({unit}, vocabulary of {} tokens{}):",
+                text.vocab.len(),
+                if text.classes.is_empty() {
+                    String::new()
+                } else {
+                    format!(", classes {}", text.classes.join(", "))
+                }
+            );
+            for (i, part) in ["train", "valid", "test "].iter().enumerate() {
+                println!(
+                    "  {part} {:>7}  {baseline} {:.4}",
+                    text.len(i),
+                    text.baseline(i)
+                );
+            }
+        }
+        None => {
+            println!("\ndata (samples × steps × features):");
+            println!("  train {:>7}  {}", data.train.len, shape(data.train.len));
+            println!("  valid {:>7}  {}", data.valid.len, shape(data.valid.len));
+            println!("  test  {:>7}  {}", data.test.len, shape(data.test.len));
+        }
+    }
+    let per_epoch = data.batches_per_epoch(exp.train.batch_size) as u64;
     let mut total = per_epoch * exp.train.epochs as u64;
     if exp.train.max_steps > 0 {
         total = total.min(exp.train.max_steps);
@@ -338,7 +364,7 @@ fn train_cmd(
 ) -> Result<ExitCode> {
     let exp = Experiment::load(path, sets)?;
     let data = data::load(&exp)?;
-    let model = Model::for_experiment(&exp);
+    let model = Model::for_experiment(&exp, data.text.as_ref());
     let run = RunDir::create(&exp, run_dir, &data.scaler)?;
     let run_path = run.path.clone();
     println!("{}", run_path.display());
@@ -437,7 +463,7 @@ fn resume_cmd(
     }
     let exp = Experiment::load(&run_path.join("experiment.toml"), sets)?;
     let data = data::load(&exp)?;
-    let mut model = Model::for_experiment(&exp);
+    let mut model = Model::for_experiment(&exp, data.text.as_ref());
     let weights = match from {
         Some("best") => run_path.join("checkpoints/best.safetensors"),
         Some(name) => {
@@ -559,7 +585,14 @@ fn predict(
         }
         _ => bail!("give a run directory, or --experiment with --weights"),
     };
-    let mut model = Model::for_experiment(&exp);
+    if exp.model.embedding.is_some() {
+        bail!(
+            "`rnnlab predict` reads numeric windows from a CSV; this is a text model ({:?}): \
+             its predictions and samples are in the run's predictions.jsonl",
+            exp.task.kind
+        );
+    }
+    let mut model = Model::for_experiment(&exp, None);
     model.load_weights(&weights)?;
     let window = exp.data.window;
     let features = exp.input_features();

@@ -14,6 +14,8 @@ pub enum Event {
     Eval(EvalStats),
     /// The model's predictions for a few fixed validation examples, after each evaluation.
     Predictions(Predictions),
+    /// Gradients inside the recurrent layers, every `train.flow_every` steps.
+    Flow(FlowStats),
     /// A discrete happening: pause, resume, tune, checkpoint, stop, finish, diverged.
     Note(Note),
     /// The run is over; no more events follow.
@@ -41,6 +43,9 @@ pub struct RunInfo {
     pub horizon: usize,
     /// What a prediction is of, e.g. `sunspots`.
     pub target: String,
+    /// Text generation: the sampling temperature at the start (tunable live).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
 }
 
 /// Per-step figures (one row of `metrics.csv`).
@@ -70,11 +75,57 @@ pub struct EvalStats {
     pub metrics: Vec<(String, f64)>,
 }
 
+/// Where the gradient goes inside the recurrent layers at one step (one row
+/// of `flow.csv`): the picture of vanishing gradients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FlowStats {
+    pub step: u64,
+    /// Per recurrent layer (`layers.0`, …): ‖∂L/∂h_t‖ for t = 0 … T-1 over the batch.
+    pub time: Vec<(String, Vec<f64>)>,
+    /// Per gate of each LSTM/GRU layer, e.g. `("layers.0.f", 0.02)`: the
+    /// gradient norm of the gate's weights and biases, before clipping.
+    pub gates: Vec<(String, f64)>,
+}
+
 /// Predictions at one evaluation, in original units.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Predictions {
     pub step: u64,
     pub examples: Vec<Example>,
+    /// Text tasks: classified sentences, or text sampled from the model.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub texts: Vec<TextSample>,
+}
+
+/// Where a [`TextSample`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TextKind {
+    /// A validation sentence, with its true class.
+    Valid,
+    /// A probe sentence from the experiment (`task.probes`).
+    Probe,
+    /// Text generated from `task.prime`.
+    Sample,
+}
+
+/// One sentence and the model's class for it, or one generated text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextSample {
+    pub kind: TextKind,
+    /// The sentence; for a sample, the prime.
+    pub text: String,
+    /// The true class (validation sentences).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truth: Option<String>,
+    /// The predicted class, or the generated continuation.
+    pub predicted: String,
+    /// The predicted class's probability (sentences).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probability: Option<f64>,
+    /// The sampling temperature (samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
 }
 
 /// One validation example: the input window of the target series (empty when

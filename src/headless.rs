@@ -140,7 +140,7 @@ impl Log {
                     self.line(format!("step {}: {} {}", n.step, n.kind.as_str(), n.detail));
                 }
             }
-            Event::Predictions(_) => {}
+            Event::Predictions(_) | Event::Flow(_) => {}
             Event::Finished(o) => {
                 let message = o
                     .message

@@ -78,7 +78,7 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> Result<Row> {
         row.rnnlab = b.valid.mse;
         return Ok(row);
     }
-    let model = Model::for_experiment(&exp);
+    let model = Model::for_experiment(&exp, data.text.as_ref());
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let dir = runs_dir.join(format!("{}-{stamp}", exp.name));
     let run = RunDir::create(&exp, Some(dir.clone()), &data.scaler)?;

@@ -309,6 +309,23 @@ fn newest_checkpoint(run: &Path) -> PathBuf {
 /// (file under tests/invalid, substrings stderr must contain).
 const INVALID: &[(&str, &[&str])] = &[
     (
+        "classify_without_embedding.toml",
+        &[
+            "tests/invalid/classify_without_embedding.toml:11:3: ",
+            "`model.embedding`",
+            "text tasks need an embedding",
+            "add embedding = 32 to [model]",
+        ],
+    ),
+    (
+        "embedding_on_numbers.toml",
+        &[
+            "tests/invalid/embedding_on_numbers.toml:10:13: ",
+            "`model.embedding`",
+            "this experiment's inputs are numbers",
+        ],
+    ),
+    (
         "unknown_key.toml",
         &[
             "tests/invalid/unknown_key.toml:11:1: ",
@@ -768,6 +785,235 @@ fn missing_csv_error_names_the_absolute_resolved_path() {
 // ---------------------------------------------------------------------------
 // 4. End-to-end training and the run directory
 // ---------------------------------------------------------------------------
+
+/// The adding problem over `steps` steps with two layers of `cell` (and
+/// `extra` keys on each layer), for a few steps only.
+fn adding(name: &str, steps: usize, cell: &str, extra: &str) -> String {
+    format!(
+        r#"name = "{name}"
+
+[data]
+source = "synthetic"
+generator = "adding"
+count = 200
+window = {steps}
+
+[task]
+kind = "regress"
+
+[[model.layers]]
+cell = "{cell}"
+units = 16
+{extra}
+
+[[model.layers]]
+cell = "{cell}"
+units = 16
+{extra}
+
+[train]
+max_steps = 10
+flow_every = 5
+"#
+    )
+}
+
+/// `flow.csv` as (gate columns, per-layer ‖∂L/∂h_t‖ of the last row, steps recorded).
+fn flow(run: &Path) -> (Vec<String>, Vec<Vec<f64>>, Vec<u64>) {
+    let (header, rows) = read_csv(&run.join("flow.csv"));
+    assert_eq!(header[0], "step");
+    let gates: Vec<String> = header
+        .iter()
+        .filter_map(|c| c.strip_prefix("gate.").map(String::from))
+        .collect();
+    let last = rows.last().expect("flow rows");
+    let mut layers: Vec<Vec<f64>> = Vec::new();
+    for (c, v) in header.iter().zip(last) {
+        if let Some(rest) = c.strip_prefix("dh.") {
+            let v: f64 = v.parse().unwrap();
+            assert!(v.is_finite() && v >= 0.0, "{c} = {v}");
+            if rest.ends_with(".t0") {
+                layers.push(Vec::new());
+            }
+            layers.last_mut().unwrap().push(v);
+        }
+    }
+    let steps = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    (gates, layers, steps)
+}
+
+#[test]
+fn gradient_flow_through_time_is_recorded_and_vanishes_in_a_tanh_rnn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (gates, tanh, steps) = flow(&train(
+        &experiment(tmp.path(), "tanh", &adding("tanh", 60, "rnn", "")),
+        tmp.path(),
+        "tanh",
+        &[],
+    ));
+    assert!(gates.is_empty(), "a simple RNN has no gates: {gates:?}");
+    assert_eq!(
+        steps,
+        vec![1, 5, 10],
+        "the first step, then every flow_every"
+    );
+    assert_eq!(tanh.len(), 2);
+    assert!(tanh.iter().all(|l| l.len() == 60));
+    // The error signal fades by orders of magnitude on its way back to t = 0…
+    let ratio = |l: &[f64]| l[0] / l[l.len() - 1];
+    assert!(ratio(&tanh[0]) < 1e-4, "tanh: {:?}", tanh[0]);
+    // …while identity-initialised ReLU units (IRNN) carry it across the window.
+    let (_, irnn, _) = flow(&train(
+        &experiment(
+            tmp.path(),
+            "irnn",
+            &adding(
+                "irnn",
+                60,
+                "rnn",
+                "activation = \"relu\"\ninit = \"identity\"",
+            ),
+        ),
+        tmp.path(),
+        "irnn",
+        &[],
+    ));
+    assert!(ratio(&irnn[0]) > 1e-2, "irnn: {:?}", irnn[0]);
+    // LSTM and GRU layers add one norm column per gate.
+    let (gates, _, _) = flow(&train(
+        &experiment(tmp.path(), "gru", &adding("gru", 20, "gru", "")),
+        tmp.path(),
+        "gru",
+        &[],
+    ));
+    assert_eq!(
+        gates,
+        [
+            "layers.0.r",
+            "layers.0.z",
+            "layers.0.n",
+            "layers.1.r",
+            "layers.1.z",
+            "layers.1.n"
+        ]
+    );
+}
+
+/// The last `predictions.jsonl` record's text samples.
+fn last_texts(run: &Path) -> Vec<Value> {
+    let text = read(&run.join("predictions.jsonl"));
+    let last: Value = serde_json::from_str(text.lines().last().expect("a record")).unwrap();
+    last["texts"].as_array().expect("texts").clone()
+}
+
+#[test]
+fn sentiment_trains_reports_accuracy_beside_the_majority_and_shows_probes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = root().join("experiments/text/sentiment-gru.toml");
+    let run = train(
+        &exp,
+        tmp.path(),
+        "run",
+        &["train.max_steps=60", "train.eval_every=30"],
+    );
+    let summary = json(&run.join("summary.json"));
+    let test = &summary["test"];
+    for key in ["accuracy", "cross_entropy", "majority_accuracy"] {
+        let v = test[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key}: {summary:#}"));
+        assert!(
+            (0.0..=1.0).contains(&v) || key == "cross_entropy",
+            "{key} = {v}"
+        );
+    }
+    // The 450 test sentences are split at random from a balanced file.
+    assert!((0.4..0.6).contains(&test["majority_accuracy"].as_f64().unwrap()));
+    let texts = last_texts(&run);
+    let probes: Vec<&Value> = texts.iter().filter(|t| t["kind"] == "probe").collect();
+    let valid: Vec<&Value> = texts.iter().filter(|t| t["kind"] == "valid").collect();
+    assert_eq!(probes.len(), 6, "{texts:?}");
+    assert_eq!(valid.len(), 6, "{texts:?}");
+    assert_eq!(probes[1]["text"], "it is not good");
+    for t in &texts {
+        let p = t["probability"].as_f64().unwrap();
+        assert!((0.5..=1.0).contains(&p), "{t}");
+        assert!(["negative", "positive"].contains(&t["predicted"].as_str().unwrap()));
+    }
+    assert!(valid.iter().all(|t| t["truth"].is_string()));
+    // Sentences of every length share one flow.csv: cells past a sentence's end are empty.
+    let (header, rows) = read_csv(&run.join("flow.csv"));
+    assert!(header.contains(&"gate.layers.1.z".to_string()));
+    assert!(rows.iter().any(|r| r.iter().any(String::is_empty)));
+}
+
+#[test]
+fn a_character_model_carries_its_state_learns_and_samples_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let book: String = (0..120)
+        .map(|i| {
+            format!(
+                "It is a truth universally acknowledged, number {}.\n",
+                i % 7
+            )
+        })
+        .collect();
+    write(&tmp.path().join("book.txt"), &book);
+    let exp = experiment(
+        tmp.path(),
+        "chars",
+        r#"name = "chars"
+
+[data]
+source = "text"
+path = "book.txt"
+window = 20
+split = [0.8, 0.1, 0.1]
+
+[task]
+kind = "generate"
+prime = "It is"
+sample_length = 40
+
+[model]
+embedding = 8
+
+[[model.layers]]
+cell = "lstm"
+units = 24
+
+[train]
+learning_rate = 0.02
+batch_size = 4
+epochs = 100
+max_steps = 150
+eval_every = 50
+"#,
+    );
+    let run = train(&exp, tmp.path(), "run", &[]);
+    let summary = json(&run.join("summary.json"));
+    let bpc = summary["test"]["bits_per_char"].as_f64().unwrap();
+    let unigram = summary["test"]["unigram_bits_per_char"].as_f64().unwrap();
+    assert!(bpc < 0.6 * unigram, "{bpc} bits/char vs unigram {unigram}");
+    let texts = last_texts(&run);
+    assert_eq!(texts.len(), 1);
+    assert_eq!(texts[0]["kind"], "sample");
+    assert_eq!(texts[0]["text"], "It is");
+    let sample = texts[0]["predicted"].as_str().unwrap();
+    assert_eq!(sample.chars().count(), 40);
+    assert!(sample.chars().all(|c| book.contains(c)), "{sample:?}");
+    // `rnnlab predict` says where a text model's output is instead of misreading it.
+    let out = rnnlab(&[
+        "predict",
+        s(&run),
+        "--input",
+        s(&tmp.path().join("book.txt")),
+        "--output",
+        s(&tmp.path().join("out.csv")),
+    ]);
+    assert_ne!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("text model"), "{}", out.stderr);
+}
 
 #[test]
 fn train_writes_a_complete_run_directory() {

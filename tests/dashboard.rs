@@ -32,6 +32,7 @@ fn info() -> RunInfo {
         eval_every: 0,
         horizon: 1,
         target: "x".into(),
+        temperature: None,
     }
 }
 
@@ -91,6 +92,7 @@ fn events(steps: u64) -> Vec<Event> {
                         prediction: vec![(50.0f64 / 5.0).sin() * 0.5 + 0.05],
                     })
                     .collect(),
+                texts: Vec::new(),
             }));
             out.push(note(
                 step,
@@ -266,6 +268,181 @@ fn help_lists_every_key() {
     for key in ["space", "tune", "checkpoint", "freeze", "quit", "Ctrl-C"] {
         assert!(s.contains(key), "{key} missing:\n{s}");
     }
+}
+
+/// A gradient-flow snapshot of the two GRU layers over a 50-step window: the
+/// first layer's gradient fading towards t = 0 (vanishing), the second flat.
+fn flow(step: u64) -> Event {
+    let fade = 1.0 + step as f64 / 300.0;
+    Event::Flow(FlowStats {
+        step,
+        time: vec![
+            (
+                "layers.0".into(),
+                (0..50)
+                    .map(|t| 1e-2 * (-(49 - t) as f64 / 4.0 * fade).exp())
+                    .collect(),
+            ),
+            (
+                "layers.1".into(),
+                (0..50).map(|t| 0.05 + t as f64 * 1e-3).collect(),
+            ),
+        ],
+        gates: (0..2)
+            .flat_map(|l| {
+                ["r", "z", "n"].iter().enumerate().map(move |(i, g)| {
+                    (
+                        format!("layers.{l}.{g}"),
+                        0.3 / (1 + i + 2 * l) as f64 / fade,
+                    )
+                })
+            })
+            .collect(),
+    })
+}
+
+#[test]
+fn gradient_panel_cycles_through_time_and_gates() {
+    let mut evs = events(300);
+    for step in [1, 100, 200, 300] {
+        let at = evs
+            .iter()
+            .position(|e| matches!(e, Event::Step(s) if s.step == step))
+            .unwrap();
+        evs.insert(at + 1, flow(step));
+    }
+    let mut app = app_after(evs);
+    app.apply(Action::CycleGrads);
+    let t = screen(&app, UNICODE, 120, 40);
+    let s = text(&t);
+    assert!(s.contains("‖∂L/∂h_t‖ at step 300"), "{s}");
+    assert!(s.contains("vanishing") && s.contains("time step t"), "{s}");
+    insta::assert_snapshot!("flow_through_time_120x40", t.backend());
+    let ascii = text(&screen(&app, ASCII, 80, 24));
+    assert!(
+        ascii.is_ascii() && ascii.contains("|dL/dh_t| at step 300"),
+        "{ascii}"
+    );
+
+    app.apply(Action::CycleGrads);
+    let t = screen(&app, UNICODE, 120, 40);
+    let s = text(&t);
+    assert!(
+        s.contains("gate gradient norms") && s.contains("layers.1.n"),
+        "{s}"
+    );
+    insta::assert_snapshot!("gate_norms_120x40", t.backend());
+
+    app.apply(Action::CycleGrads);
+    assert!(text(&screen(&app, UNICODE, 120, 40)).contains(" gradient norms (log) "));
+
+    // Before any snapshot the view says what it waits for.
+    let mut fresh = app_after(events(10));
+    fresh.apply(Action::CycleGrads);
+    let s = text(&screen(&fresh, UNICODE, 120, 40));
+    assert!(s.contains("waiting for the first snapshot"), "{s}");
+}
+
+fn text_sample(
+    kind: TextKind,
+    text: &str,
+    truth: Option<&str>,
+    predicted: &str,
+    p: f64,
+) -> TextSample {
+    TextSample {
+        kind,
+        text: text.into(),
+        truth: truth.map(String::from),
+        predicted: predicted.into(),
+        probability: Some(p),
+        temperature: None,
+    }
+}
+
+#[test]
+fn classified_sentences_and_probes() {
+    let mut app = app_after(events(100));
+    app.on_event(Event::Predictions(Predictions {
+        step: 100,
+        examples: Vec::new(),
+        texts: vec![
+            text_sample(
+                TextKind::Valid,
+                "Great for the jawbone.",
+                Some("positive"),
+                "positive",
+                0.97,
+            ),
+            text_sample(
+                TextKind::Valid,
+                "I wasn't really impressed.",
+                Some("negative"),
+                "positive",
+                0.61,
+            ),
+            text_sample(TextKind::Probe, "it is good", None, "positive", 0.78),
+            text_sample(TextKind::Probe, "it is not good", None, "negative", 0.99),
+        ],
+    }));
+    let t = screen(&app, UNICODE, 100, 30);
+    let s = text(&t);
+    assert!(
+        s.contains("✓ positive 0.97") && s.contains("✗ positive 0.61"),
+        "{s}"
+    );
+    assert!(
+        s.contains("probe") && s.contains("negative 0.99  it is not good"),
+        "{s}"
+    );
+    insta::assert_snapshot!("classified_sentences_100x30", t.backend());
+    let ascii = text(&screen(&app, ASCII, 100, 30));
+    assert!(
+        ascii.is_ascii() && ascii.contains("+ positive 0.97"),
+        "{ascii}"
+    );
+}
+
+#[test]
+fn sampled_text_and_a_live_temperature() {
+    let mut evs = events(100);
+    if let Event::Started(info) = &mut evs[0] {
+        info.temperature = Some(0.7);
+    }
+    let mut app = app_after(evs);
+    app.on_event(Event::Predictions(Predictions {
+        step: 100,
+        examples: Vec::new(),
+        texts: vec![TextSample {
+            kind: TextKind::Sample,
+            text: "Elizabeth ".into(),
+            truth: None,
+            predicted: "was not the sister of the house,\nand she said to her sister.".into(),
+            probability: None,
+            temperature: Some(0.7),
+        }],
+    }));
+    let t = screen(&app, UNICODE, 100, 30);
+    let s = text(&t);
+    assert!(s.contains("sample at step 100 · temperature 0.7"), "{s}");
+    assert!(s.contains("Elizabeth was not the sister"), "{s}");
+    insta::assert_snapshot!("sampled_text_100x30", t.backend());
+    // The tune form offers the temperature; Enter sends it to the trainer.
+    app.apply(Action::OpenTune);
+    for _ in 0..3 {
+        app.apply(Action::Down);
+    }
+    assert!(text(&screen(&app, UNICODE, 100, 30)).contains("temperature"));
+    for c in "1.2".chars() {
+        app.apply(Action::Type(c));
+    }
+    assert_eq!(
+        app.apply(Action::Confirm),
+        Some(Command::Tune {
+            key: "temperature".into(),
+            value: 1.2
+        })
+    );
 }
 
 #[test]

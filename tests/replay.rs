@@ -47,6 +47,7 @@ fn info() -> RunInfo {
         eval_every: 0,
         horizon: 1,
         target: "x".into(),
+        temperature: None,
     }
 }
 
@@ -62,6 +63,35 @@ fn note(step: u64, kind: NoteKind, detail: &str) -> Event {
         kind,
         detail: detail.into(),
     })
+}
+
+/// A gradient-flow snapshot: powers of two (exact in text both ways), the
+/// first layer's gradient fading towards t = 0.
+fn flow(step: u64) -> FlowStats {
+    let k = (step / 25) as i32;
+    FlowStats {
+        step,
+        time: vec![
+            (
+                "layers.0".into(),
+                (0..10).map(|t| 2f64.powi(t - 12 - k % 3)).collect(),
+            ),
+            (
+                "layers.1".into(),
+                (0..10).map(|t| 2f64.powi(t / 3 - 4)).collect(),
+            ),
+        ],
+        gates: (0..2)
+            .flat_map(|l| {
+                ["r", "z", "n"].iter().enumerate().map(move |(i, g)| {
+                    (
+                        format!("layers.{l}.{g}"),
+                        2f64.powi(-(i as i32) - l - k % 4),
+                    )
+                })
+            })
+            .collect(),
+    }
 }
 
 /// The run of tests/dashboard.rs, finished: decaying loss, an evaluation,
@@ -84,6 +114,9 @@ fn events(steps: u64) -> Vec<Event> {
             samples_per_s: 2100.0,
             group_norms: vec![0.02 * loss.sqrt(), 0.1 * loss.sqrt(), 0.4 * loss.sqrt()],
         }));
+        if step % 25 == 0 {
+            out.push(Event::Flow(flow(step)));
+        }
         if step == 200 {
             out.push(note(200, NoteKind::Tune, "learning_rate 0.005 → 0.001"));
         }
@@ -112,6 +145,7 @@ fn events(steps: u64) -> Vec<Event> {
                         prediction: vec![0.625],
                     })
                     .collect(),
+                texts: Vec::new(),
             }));
             out.push(note(
                 step,
@@ -133,6 +167,7 @@ fn events(steps: u64) -> Vec<Event> {
 fn write_run(dir: &Path, events: &[Event]) {
     fs::create_dir_all(dir).unwrap();
     let (mut metrics, mut eval, mut preds) = (String::new(), String::new(), String::new());
+    let mut flows = String::new();
     let mut notes = csv::Writer::from_writer(Vec::new());
     notes
         .write_record(["step", "wall_s", "kind", "detail"])
@@ -184,6 +219,30 @@ fn write_run(dir: &Path, events: &[Event]) {
                 preds.push_str(&serde_json::to_string(p).unwrap());
                 preds.push('\n');
             }
+            Event::Flow(f) => {
+                if flows.is_empty() {
+                    flows.push_str("step");
+                    for (g, _) in &f.gates {
+                        write!(flows, ",gate.{g}").unwrap();
+                    }
+                    for (layer, n) in &f.time {
+                        for t in 0..n.len() {
+                            write!(flows, ",dh.{layer}.t{t}").unwrap();
+                        }
+                    }
+                    flows.push('\n');
+                }
+                write!(flows, "{}", f.step).unwrap();
+                for v in f
+                    .gates
+                    .iter()
+                    .map(|(_, v)| v)
+                    .chain(f.time.iter().flat_map(|(_, n)| n))
+                {
+                    write!(flows, ",{v}").unwrap();
+                }
+                flows.push('\n');
+            }
             Event::Note(n) => {
                 let (step, wall) = (n.step.to_string(), format!("{:.3}", n.wall_s));
                 notes
@@ -205,6 +264,7 @@ fn write_run(dir: &Path, events: &[Event]) {
     fs::write(dir.join("eval.csv"), eval).unwrap();
     fs::write(dir.join("events.csv"), notes.into_inner().unwrap()).unwrap();
     fs::write(dir.join("predictions.jsonl"), preds).unwrap();
+    fs::write(dir.join("flow.csv"), flows).unwrap();
     summary(dir, status, steps);
 }
 
@@ -552,9 +612,11 @@ fn a_follower_returns_each_complete_line_once_in_order() {
     append(&dir.join("metrics.csv"), &metrics[m1..m2]);
     fs::write(dir.join("eval.csv"), &eval).unwrap();
     fs::write(dir.join("predictions.jsonl"), &preds[..100]).unwrap();
+    fs::copy(full.join("flow.csv"), dir.join("flow.csv")).unwrap();
     append(&dir.join("events.csv"), &notes[n1..n1 + 10]);
     let got = f.poll().unwrap();
-    assert_eq!(got, all[3..69].to_vec());
+    // Steps 2–66 with the flow snapshots at 25 and 50, then the evaluation.
+    assert_eq!(got, all[3..71].to_vec());
     assert!(matches!(got.last(), Some(Event::Eval(_))));
 
     // The rest, and the end.
@@ -562,7 +624,7 @@ fn a_follower_returns_each_complete_line_once_in_order() {
     append(&dir.join("events.csv"), &notes[n1 + 10..]);
     append(&dir.join("metrics.csv"), &metrics[m2..]);
     summary(&dir, "running", 70);
-    assert_eq!(f.poll().unwrap(), all[69..all.len() - 1].to_vec());
+    assert_eq!(f.poll().unwrap(), all[71..all.len() - 1].to_vec());
     summary(&dir, "completed", 70);
     assert_eq!(f.poll().unwrap(), all[all.len() - 1..].to_vec());
     assert_eq!(f.poll().unwrap(), vec![]);

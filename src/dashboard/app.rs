@@ -18,10 +18,12 @@ pub enum TuneField {
     LearningRate,
     ClipGradNorm,
     EvalEvery,
+    /// Text generation only.
+    Temperature,
 }
 
 impl TuneField {
-    pub const ALL: [TuneField; 3] = [
+    const COMMON: [TuneField; 3] = [
         TuneField::LearningRate,
         TuneField::ClipGradNorm,
         TuneField::EvalEvery,
@@ -33,6 +35,7 @@ impl TuneField {
             TuneField::LearningRate => "learning_rate",
             TuneField::ClipGradNorm => "clip_grad_norm",
             TuneField::EvalEvery => "eval_every",
+            TuneField::Temperature => "temperature",
         }
     }
 
@@ -51,6 +54,8 @@ impl TuneField {
             TuneField::EvalEvery => {
                 Err("eval interval must be a whole number ≥ 0 (0 = per epoch)".into())
             }
+            TuneField::Temperature if v.is_finite() && v >= 0.0 => Ok(v),
+            TuneField::Temperature => Err("temperature must be ≥ 0 (0 = likeliest)".into()),
         }
     }
 }
@@ -99,6 +104,8 @@ pub enum Action {
     ToggleLossLog,
     ToggleGradLog,
     ToggleSmoothing,
+    /// Gradient panel: layers over steps → through time → gates.
+    CycleGrads,
     NextExample,
     PrevExample,
     ToggleFreeze,
@@ -134,6 +141,29 @@ pub struct Toggles {
     pub loss_log: bool,
     pub grad_log: bool,
     pub smoothing: bool,
+    pub grads: GradView,
+}
+
+/// What the gradient panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GradView {
+    /// Each layer's gradient norm over the steps.
+    Layers,
+    /// ‖∂L/∂h_t‖ over the time steps of the window, per layer, at the latest snapshot.
+    Time,
+    /// Each LSTM/GRU gate's gradient norm over the steps.
+    Gates,
+}
+
+impl GradView {
+    /// The next view; `Gates` only when the model has gates.
+    pub fn next(self, has_gates: bool) -> GradView {
+        match self {
+            GradView::Layers => GradView::Time,
+            GradView::Time if has_gates => GradView::Gates,
+            _ => GradView::Layers,
+        }
+    }
 }
 
 /// The dashboard: live view, optional frozen copy, and UI state.
@@ -190,6 +220,7 @@ impl App {
                 loss_log: true,
                 grad_log: true,
                 smoothing: true,
+                grads: GradView::Layers,
             },
             example: 0,
             message: None,
@@ -353,6 +384,15 @@ impl App {
                 self.toggles.grad_log = !self.toggles.grad_log;
                 None
             }
+            Action::CycleGrads => {
+                let has_gates = self
+                    .view()
+                    .flow
+                    .as_ref()
+                    .is_some_and(|f| !f.gates.is_empty());
+                self.toggles.grads = self.toggles.grads.next(has_gates);
+                None
+            }
             Action::ToggleSmoothing => {
                 self.toggles.smoothing = !self.toggles.smoothing;
                 None
@@ -466,12 +506,22 @@ impl App {
         self.mode = Mode::GoTo(form);
     }
 
+    /// The tune form's fields for this run (the temperature only when it generates text).
+    pub fn tune_fields(&self) -> Vec<TuneField> {
+        let mut fields = TuneField::COMMON.to_vec();
+        if self.live.temperature.is_some() {
+            fields.push(TuneField::Temperature);
+        }
+        fields
+    }
+
     fn tune_form(&self, field: usize) -> TuneForm {
         let v = &self.live;
-        let input = match TuneField::ALL[field] {
+        let input = match self.tune_fields()[field] {
             TuneField::LearningRate => v.learning_rate.to_string(),
             TuneField::ClipGradNorm => v.clip.to_string(),
             TuneField::EvalEvery => v.eval_every.to_string(),
+            TuneField::Temperature => v.temperature.unwrap_or(0.0).to_string(),
         };
         TuneForm {
             field,
@@ -489,11 +539,13 @@ impl App {
             TuneField::ClipGradNorm => format!("{}", v.clip),
             TuneField::EvalEvery if v.eval_every == 0 => "0 (each epoch)".into(),
             TuneField::EvalEvery => format!("{}", v.eval_every),
+            TuneField::Temperature => format!("{}", v.temperature.unwrap_or(0.0)),
         }
     }
 
     fn apply_tune(&mut self, mut form: TuneForm, action: Action) -> Option<Command> {
-        let n = TuneField::ALL.len();
+        let fields = self.tune_fields();
+        let n = fields.len();
         match action {
             Action::Cancel | Action::ForceStop => {
                 self.mode = Mode::Normal;
@@ -517,7 +569,7 @@ impl App {
                 form.error = None;
             }
             Action::Confirm => {
-                let field = TuneField::ALL[form.field];
+                let field = fields[form.field];
                 match field.parse(&form.input) {
                     Ok(value) => {
                         self.mode = Mode::Normal;

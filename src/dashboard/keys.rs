@@ -5,13 +5,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use super::app::{Action, App, Feed, Mode};
 
 /// Key hints for the help screen while training: (keys, what they do).
-pub const HINTS: [(&str, &str); 11] = [
+pub const HINTS: [(&str, &str); 12] = [
     ("space", "pause / resume training"),
     ("t", "tune hyperparameters"),
     ("c", "checkpoint now"),
     ("l", "loss: log / linear y"),
     ("g", "gradients: log / linear y"),
     ("s", "smoothing on / off"),
+    ("v", "gradients: per layer / through time / per gate"),
     ("←/→ n/p", "previous / next prediction example"),
     ("f", "freeze / unfreeze the view"),
     ("?", "this help"),
@@ -20,13 +21,14 @@ pub const HINTS: [(&str, &str); 11] = [
 ];
 
 /// Key hints for the help screen while attached to a run.
-pub const ATTACHED_HINTS: [(&str, &str); 12] = [
+pub const ATTACHED_HINTS: [(&str, &str); 13] = [
     ("space", "pause / resume training"),
     ("t", "tune hyperparameters"),
     ("c", "checkpoint now"),
     ("l", "loss: log / linear y"),
     ("g", "gradients: log / linear y"),
     ("s", "smoothing on / off"),
+    ("v", "gradients: per layer / through time / per gate"),
     ("←/→ n/p", "previous / next prediction example"),
     ("f", "freeze / unfreeze the view"),
     ("?", "this help"),
@@ -36,7 +38,7 @@ pub const ATTACHED_HINTS: [(&str, &str); 12] = [
 ];
 
 /// Key hints for the help screen of a replay.
-pub const REPLAY_HINTS: [(&str, &str); 12] = [
+pub const REPLAY_HINTS: [(&str, &str); 13] = [
     ("space", "play / pause"),
     ("←/→", "one step back / forward"),
     ("PgUp/PgDn", "a tenth of the run back / forward"),
@@ -47,6 +49,7 @@ pub const REPLAY_HINTS: [(&str, &str); 12] = [
     ("l", "loss: log / linear y"),
     ("G", "gradients: log / linear y"),
     ("s", "smoothing on / off"),
+    ("v", "gradients: per layer / through time / per gate"),
     ("?", "this help"),
     ("q", "quit"),
 ];
@@ -91,6 +94,7 @@ pub fn action(key: KeyEvent, app: &App) -> Option<Action> {
             KeyCode::Char('l') => Some(Action::ToggleLossLog),
             KeyCode::Char('g') => Some(Action::ToggleGradLog),
             KeyCode::Char('s') => Some(Action::ToggleSmoothing),
+            KeyCode::Char('v') => Some(Action::CycleGrads),
             KeyCode::Right | KeyCode::Char('n') => Some(Action::NextExample),
             KeyCode::Left | KeyCode::Char('p') => Some(Action::PrevExample),
             KeyCode::Char('f') => Some(Action::ToggleFreeze),
@@ -119,6 +123,7 @@ fn replay_action(code: KeyCode) -> Option<Action> {
         KeyCode::Char('l') => Action::ToggleLossLog,
         KeyCode::Char('G') => Action::ToggleGradLog,
         KeyCode::Char('s') => Action::ToggleSmoothing,
+        KeyCode::Char('v') => Action::CycleGrads,
         KeyCode::Char('f') => Action::ToggleFreeze,
         KeyCode::Char('t') => Action::OpenTune,
         KeyCode::Char('c') => Action::Checkpoint,

@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 
 use super::history::{Ema, History};
 use crate::events::{
-    EvalStats, Event, Note, NoteKind, Outcome, Predictions, RunInfo, Status, StepStats,
+    EvalStats, Event, FlowStats, Note, NoteKind, Outcome, Predictions, RunInfo, Status, StepStats,
 };
 
 /// Points kept per curve (min/max decimated beyond that).
@@ -66,11 +66,17 @@ pub struct View {
     /// Best validation loss and its step.
     pub best: Option<(u64, f64)>,
     pub grads: Vec<History>,
+    /// The latest gradient-flow snapshot.
+    pub flow: Option<FlowStats>,
+    /// Per-gate gradient norms over the flow snapshots, in the snapshot's gate order.
+    pub gates: Vec<History>,
     pub predictions: Option<Predictions>,
     pub notes: VecDeque<Note>,
     pub learning_rate: f64,
     pub clip: f64,
     pub eval_every: u64,
+    /// Text generation: the sampling temperature.
+    pub temperature: Option<f64>,
     /// How the run ended, once it has.
     pub outcome: Option<Outcome>,
 }
@@ -88,11 +94,14 @@ impl View {
             last_eval: None,
             best: None,
             grads: Vec::new(),
+            flow: None,
+            gates: Vec::new(),
             predictions: None,
             notes: VecDeque::new(),
             learning_rate: 0.0,
             clip: 0.0,
             eval_every: 0,
+            temperature: None,
             outcome: None,
         }
     }
@@ -108,6 +117,7 @@ impl View {
                 self.learning_rate = info.learning_rate;
                 self.clip = info.clip_grad_norm;
                 self.eval_every = info.eval_every;
+                self.temperature = info.temperature;
                 self.info = Some(info);
                 if self.state == RunState::Starting {
                     self.state = RunState::Running;
@@ -132,6 +142,19 @@ impl View {
                 self.last_eval = Some(e);
             }
             Event::Predictions(p) => self.predictions = Some(p),
+            Event::Flow(fl) => {
+                if self.gates.len() != fl.gates.len() {
+                    self.gates = fl
+                        .gates
+                        .iter()
+                        .map(|_| History::new(CURVE_CAPACITY))
+                        .collect();
+                }
+                for (h, (_, n)) in self.gates.iter_mut().zip(&fl.gates) {
+                    h.push(fl.step as f64, *n);
+                }
+                self.flow = Some(fl);
+            }
             Event::Note(n) => {
                 match n.kind {
                     NoteKind::Pause => self.state = RunState::Paused,
@@ -143,6 +166,7 @@ impl View {
                         "learning_rate" => self.learning_rate = new,
                         "clip_grad_norm" => self.clip = new,
                         "eval_every" => self.eval_every = new as u64,
+                        "temperature" => self.temperature = Some(new),
                         _ => {}
                     }
                 }

@@ -8,13 +8,18 @@ mod scale;
 mod source;
 mod synthetic;
 mod table;
+pub mod text;
 mod window;
 
 pub use baseline::Baseline;
 pub use error::DataError;
 pub use scale::Scaler;
 pub use table::read_sequences;
+pub use text::Text;
 pub use window::Split;
+
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 
 use crate::experiment::{Experiment, TaskKind};
 use source::Source;
@@ -43,6 +48,58 @@ pub struct Dataset {
     pub scaler: Scaler,
     /// Reference scores in original units.
     pub baselines: Vec<Baseline>,
+    /// Text tasks: the tokens and their batches (the numeric splits are then empty).
+    pub text: Option<Text>,
+}
+
+impl Dataset {
+    /// Training batches per epoch of `batch` samples (text: see [`Text::plan`]).
+    pub fn batches_per_epoch(&self, batch: usize) -> usize {
+        match &self.text {
+            Some(t) => t.batches_per_epoch(batch, self.window),
+            None => self.train.len.div_ceil(batch),
+        }
+    }
+
+    /// The training batches of one epoch, in order: shuffled sample indices
+    /// (text: see [`Text::plan`]). Depends only on `rng`'s state.
+    pub fn plan(&self, batch: usize, rng: &mut ChaCha8Rng) -> Vec<Vec<usize>> {
+        if let Some(t) = &self.text {
+            return t.plan(batch, self.window, rng);
+        }
+        let mut order: Vec<usize> = (0..self.train.len).collect();
+        order.shuffle(rng);
+        order.chunks(batch).map(<[usize]>::to_vec).collect()
+    }
+
+    /// Fills `x` and `y` with a training batch from [`Dataset::plan`] (laid out
+    /// as [`Split::gather`]; text: token and class ids); returns (sequences, steps).
+    pub fn gather_train(
+        &self,
+        indices: &[usize],
+        batch: usize,
+        x: &mut Vec<f32>,
+        y: &mut Vec<f32>,
+    ) -> (usize, usize) {
+        match &self.text {
+            Some(t) => {
+                let b = t.gather(0, indices, batch, self.window);
+                (*x, *y) = (b.x, b.y);
+                (b.n, b.steps)
+            }
+            None => {
+                self.train.gather(indices, x, y);
+                (indices.len(), self.window)
+            }
+        }
+    }
+
+    /// Whether batches continue each other (a text stream): the state carries over.
+    pub fn is_stream(&self) -> bool {
+        self.text
+            .as_ref()
+            .is_some_and(|t| matches!(t.parts, text::Parts::Stream(_)))
+    }
 }
 
 /// Part names, in split order.
@@ -50,6 +107,9 @@ const PARTS: [&str; 3] = ["train", "valid", "test"];
 
 /// Loads, splits, normalises and windows the data of a validated experiment.
 pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
+    if matches!(exp.task.kind, TaskKind::Classify | TaskKind::Generate) {
+        return load_text(exp);
+    }
     let d = &exp.data;
     let forecast = exp.task.kind == TaskKind::Forecast;
     if forecast && d.season > d.window {
@@ -106,6 +166,39 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         test,
         scaler,
         baselines,
+        text: None,
+    })
+}
+
+/// Loads a text task: token ids in place of values, no scaling.
+fn load_text(exp: &Experiment) -> Result<Dataset, DataError> {
+    let text = Text::load(exp)?;
+    let generate = exp.task.kind == TaskKind::Generate;
+    let outputs = if generate {
+        text.vocab.len()
+    } else {
+        text.classes.len()
+    };
+    let target = if generate { "next character" } else { "class" };
+    Ok(Dataset {
+        features: 1,
+        window: exp.data.window,
+        horizon: 1,
+        outputs,
+        every_step: generate,
+        train: Split::default(),
+        valid: Split::default(),
+        test: Split::default(),
+        scaler: Scaler {
+            columns: vec!["token".into()],
+            offset: vec![0.0],
+            scale: vec![1.0],
+            target: target.into(),
+            target_offset: 0.0,
+            target_scale: 1.0,
+        },
+        baselines: Vec::new(),
+        text: Some(text),
     })
 }
 

@@ -32,6 +32,7 @@ impl Source {
             (Kind::Synthetic, _) => generated(exp),
             (Kind::Csv, Some(path)) if d.layout == Layout::Series => series(exp, path),
             (Kind::Csv, Some(path)) => rows(exp, path),
+            (Kind::Text, _) => Err(DataError::new("text data is read by data::text")),
             (Kind::Csv, None) => Err(DataError::new("CSV data needs a path")
                 .with_hint("set data.path = \"assets/sunspots_monthly.csv\"")),
         }

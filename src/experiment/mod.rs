@@ -129,6 +129,8 @@ impl Experiment {
             (Source::Synthetic, _) => 1,
             (Source::Csv, Layout::Rows) => self.data.features,
             (Source::Csv, Layout::Series) => self.data.columns.len(),
+            // Text: one token id per step.
+            (Source::Text, _) | (Source::Csv, Layout::Sentences) => 1,
         }
     }
 
@@ -136,6 +138,8 @@ impl Experiment {
     pub fn output_size(&self) -> usize {
         match (self.task.kind, self.task.strategy) {
             (TaskKind::Regress, _) => 1,
+            // Classes and the alphabet are known once the text is read.
+            (TaskKind::Classify | TaskKind::Generate, _) => 0,
             (TaskKind::Forecast, Strategy::OneStep | Strategy::Iterative) => 1,
             (TaskKind::Forecast, Strategy::Vector | Strategy::Seq2seq) => self.data.horizon,
         }
@@ -143,6 +147,7 @@ impl Experiment {
 
     /// Whether the head predicts at every time step (seq2seq) rather than the last one.
     pub fn every_step(&self) -> bool {
-        self.task.kind == TaskKind::Forecast && self.task.strategy == Strategy::Seq2seq
+        (self.task.kind == TaskKind::Forecast && self.task.strategy == Strategy::Seq2seq)
+            || self.task.kind == TaskKind::Generate
     }
 }

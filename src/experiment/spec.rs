@@ -104,6 +104,13 @@ pub struct DataSpec {
     /// Synthetic: steps per sequence (default `window + horizon` for forecasting, `window` for adding).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub length: Option<usize>,
+    /// Sentences: the most frequent training words kept in the vocabulary
+    /// (the rest read as the unknown-word token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocab_size: Option<usize>,
+    /// Sentences: a word needs this many training occurrences to get its own token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_count: Option<usize>,
 }
 
 fn one() -> usize {
@@ -124,6 +131,8 @@ fn default_count() -> usize {
 pub enum Source {
     Csv,
     Synthetic,
+    /// A plain UTF-8 text file read one character per step (`task.kind = "generate"`).
+    Text,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -134,6 +143,10 @@ pub enum Layout {
     Series,
     /// Each row is one sequence, time-major, `features` values per step.
     Rows,
+    /// Each row is a sentence (the `columns` text column, default `text`) with
+    /// a class label (the `target` column, default `label`); split at random
+    /// (seeded), not chronologically (`task.kind = "classify"`).
+    Sentences,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,13 +178,28 @@ pub enum Generator {
 }
 
 /// What the model is trained to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
     #[serde(default)]
     pub kind: TaskKind,
     #[serde(default)]
     pub strategy: Strategy,
+    /// Classify: display names of the label values in sorted order (default: the values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub classes: Vec<String>,
+    /// Classify: sentences whose predictions the dashboard shows at each evaluation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub probes: Vec<String>,
+    /// Generate: sampling temperature (default 0.8; tunable live).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// Generate: characters sampled at each evaluation (default 300).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_length: Option<usize>,
+    /// Generate: the text the samples start from (default: a newline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prime: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -182,6 +210,10 @@ pub enum TaskKind {
     Forecast,
     /// Predict explicit targets (e.g. the adding problem).
     Regress,
+    /// Label each sentence with a class (softmax, cross-entropy).
+    Classify,
+    /// Predict the next character at every step; sample text from the model.
+    Generate,
 }
 
 /// The forecasting strategies of the RNN material.
@@ -204,6 +236,9 @@ pub enum Strategy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
+    /// Text tasks: width of the learned token embedding the first layer reads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<usize>,
     pub layers: Vec<LayerSpec>,
 }
 
@@ -252,6 +287,15 @@ impl Cell {
             Cell::Rnn => 1,
             Cell::Lstm => 4,
             Cell::Gru => 3,
+        }
+    }
+    /// Gate names in weight-row order (PyTorch): LSTM i, f, g, o; GRU r, z, n;
+    /// none for a simple RNN.
+    pub fn gate_names(self) -> &'static [&'static str] {
+        match self {
+            Cell::Rnn => &[],
+            Cell::Lstm => &["i", "f", "g", "o"],
+            Cell::Gru => &["r", "z", "n"],
         }
     }
     pub fn name(self) -> &'static str {
@@ -314,6 +358,10 @@ pub struct TrainSpec {
     /// Worker threads for matrix products; 0 = automatic.
     #[serde(default)]
     pub threads: usize,
+    /// Steps between gradient-flow snapshots (‖∂L/∂h_t‖ per step and layer,
+    /// per-gate norms) in `flow.csv` and the dashboard; 0 = off.
+    #[serde(default = "default_flow_every")]
+    pub flow_every: u64,
 }
 
 fn default_lr() -> f64 {
@@ -327,6 +375,9 @@ fn default_batch() -> usize {
 }
 fn default_epochs() -> usize {
     20
+}
+fn default_flow_every() -> u64 {
+    25
 }
 
 impl Default for TrainSpec {
@@ -343,6 +394,7 @@ impl Default for TrainSpec {
             early_stopping: 0,
             eval_every: 0,
             threads: 0,
+            flow_every: default_flow_every(),
         }
     }
 }

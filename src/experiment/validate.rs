@@ -35,6 +35,7 @@ pub fn validate(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
         ));
     }
     validate_data(exp, base)?;
+    validate_text(exp)?;
     validate_task(exp)?;
     validate_model(exp)?;
     validate_train(&exp.train)?;
@@ -51,6 +52,16 @@ fn validate_reference(exp: &Experiment) -> Result<(), Invalid> {
         known.extend(["last_mse", "last_rmse", "last_mae"].map(String::from));
     }
     match exp.task.kind {
+        TaskKind::Classify => {
+            known = ["accuracy", "cross_entropy", "majority_accuracy"]
+                .map(String::from)
+                .to_vec()
+        }
+        TaskKind::Generate => {
+            known = ["bits_per_char", "unigram_bits_per_char"]
+                .map(String::from)
+                .to_vec()
+        }
         TaskKind::Regress => known.push("baseline.mean".into()),
         TaskKind::Forecast => {
             known.push("baseline.naive".into());
@@ -106,7 +117,7 @@ fn validate_data(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
         ));
     }
     match d.source {
-        Source::Csv => {
+        Source::Csv | Source::Text => {
             if d.generator.is_some() {
                 return Err(invalid(
                     "data.generator",
@@ -134,11 +145,16 @@ fn validate_data(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
                 ));
             }
             let full = full.canonicalize().unwrap_or(full);
-            if d.layout == Layout::Series {
+            if d.layout == Layout::Series && d.source == Source::Csv {
                 resolve_columns(d, &full)?;
             }
             d.path = Some(full);
-            d.normalize.get_or_insert(Normalize::Zscore);
+            let text = d.source == Source::Text || d.layout == Layout::Sentences;
+            d.normalize.get_or_insert(if text {
+                Normalize::None
+            } else {
+                Normalize::Zscore
+            });
         }
         Source::Synthetic => {
             let Some(generator) = d.generator else {
@@ -271,8 +287,161 @@ fn resolve_columns(d: &mut DataSpec, path: &Path) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Text tasks: the data, task and model keys that go together, and their defaults.
+fn validate_text(exp: &mut Experiment) -> Result<(), Invalid> {
+    let kind = exp.task.kind;
+    let d = &mut exp.data;
+    let sentences = d.source == Source::Csv && d.layout == Layout::Sentences;
+    let text_file = d.source == Source::Text;
+    match kind {
+        TaskKind::Classify if !sentences => {
+            return Err(invalid(
+                "task.kind",
+                "`classify` reads labelled sentences",
+                "set source = \"csv\" and layout = \"sentences\" in [data]",
+            ))
+        }
+        TaskKind::Generate if !text_file => {
+            return Err(invalid(
+                "task.kind",
+                "`generate` reads a text file one character at a time",
+                "set source = \"text\" and path = \"…txt\" in [data]",
+            ))
+        }
+        TaskKind::Forecast | TaskKind::Regress if sentences || text_file => {
+            return Err(invalid(
+                "task.kind",
+                "text data is for kind = \"classify\" (sentences) or \"generate\" (a text file)",
+                "",
+            ))
+        }
+        _ => {}
+    }
+    let text = sentences || text_file;
+    if text {
+        if exp.task.strategy != Strategy::OneStep {
+            return Err(invalid(
+                "task.strategy",
+                "text tasks have no forecasting strategy",
+                "remove `strategy`",
+            ));
+        }
+        if d.horizon != 1 {
+            return Err(invalid(
+                "data.horizon",
+                "text tasks predict one token ahead",
+                "remove `horizon`",
+            ));
+        }
+        match exp.model.embedding {
+            None => return Err(invalid(
+                "model.embedding",
+                "text tasks need an embedding: the layers read learned word or character vectors",
+                "add embedding = 32 to [model]",
+            )),
+            Some(0) => return Err(invalid("model.embedding", "must be at least 1 (got 0)", "")),
+            Some(_) => {}
+        }
+        if exp.model.layers.is_empty() {
+            return Err(invalid(
+                "model.layers",
+                "text tasks need at least one recurrent layer",
+                "",
+            ));
+        }
+    } else if exp.model.embedding.is_some() {
+        return Err(invalid(
+            "model.embedding",
+            "an embedding reads tokens; this experiment's inputs are numbers",
+            "remove `embedding`, or use a text task (kind = \"classify\" or \"generate\")",
+        ));
+    }
+    if sentences {
+        if d.columns.len() > 1 {
+            return Err(invalid(
+                "data.columns",
+                "sentences come from one text column",
+                "e.g. columns = [\"text\"]",
+            ));
+        }
+        if d.columns.is_empty() {
+            d.columns.push("text".into());
+        }
+        d.target.get_or_insert_with(|| "label".into());
+        d.vocab_size.get_or_insert(crate::data::text::DEFAULT_VOCAB);
+        d.min_count
+            .get_or_insert(crate::data::text::DEFAULT_MIN_COUNT);
+        if d.vocab_size == Some(0) || d.vocab_size == Some(1) {
+            return Err(invalid(
+                "data.vocab_size",
+                "must be at least 2 (the unknown-word token and a word)",
+                "",
+            ));
+        }
+    } else if d.vocab_size.is_some() || d.min_count.is_some() {
+        let key = if d.vocab_size.is_some() {
+            "data.vocab_size"
+        } else {
+            "data.min_count"
+        };
+        return Err(invalid(
+            key,
+            "applies to layout = \"sentences\" only",
+            "remove it",
+        ));
+    }
+    let t = &mut exp.task;
+    if kind != TaskKind::Classify && !(t.classes.is_empty() && t.probes.is_empty()) {
+        let key = if t.classes.is_empty() {
+            "task.probes"
+        } else {
+            "task.classes"
+        };
+        return Err(invalid(
+            key,
+            "applies to kind = \"classify\" only",
+            "remove it",
+        ));
+    }
+    if kind == TaskKind::Generate {
+        let temperature = *t.temperature.get_or_insert(0.8);
+        if !(temperature.is_finite() && temperature >= 0.0) {
+            return Err(invalid(
+                "task.temperature",
+                "must be a number ≥ 0 (0 = always the likeliest)",
+                "e.g. temperature = 0.8",
+            ));
+        }
+        if *t.sample_length.get_or_insert(300) == 0 {
+            return Err(invalid(
+                "task.sample_length",
+                "must be at least 1 (got 0)",
+                "",
+            ));
+        }
+        t.prime.get_or_insert_with(|| "\n".into());
+    } else if t.temperature.is_some() || t.sample_length.is_some() || t.prime.is_some() {
+        let key = if t.temperature.is_some() {
+            "task.temperature"
+        } else if t.sample_length.is_some() {
+            "task.sample_length"
+        } else {
+            "task.prime"
+        };
+        return Err(invalid(
+            key,
+            "applies to kind = \"generate\" only",
+            "remove it",
+        ));
+    }
+    Ok(())
+}
+
 fn validate_task(exp: &Experiment) -> Result<(), Invalid> {
     let d = &exp.data;
+    if matches!(exp.task.kind, TaskKind::Classify | TaskKind::Generate) {
+        return Ok(());
+    }
     if exp.task.kind == TaskKind::Regress {
         if d.generator != Some(Generator::Adding) {
             return Err(invalid(
@@ -295,11 +464,13 @@ fn validate_task(exp: &Experiment) -> Result<(), Invalid> {
         Strategy::Iterative => {
             let single = match d.source {
                 Source::Synthetic => true,
+                Source::Text => false,
                 Source::Csv => match d.layout {
                     Layout::Series => {
                         d.columns.len() == 1 && d.target.as_ref() == d.columns.first()
                     }
                     Layout::Rows => d.features == 1,
+                    Layout::Sentences => false,
                 },
             };
             if single {

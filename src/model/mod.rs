@@ -21,9 +21,23 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use io::WeightsError;
+pub use recurrent::LayerState;
 use recurrent::{recurrence, FlowSink, Mat, Recurrence, Vector};
 
-use crate::experiment::{Cell, Experiment, Init, LayerSpec};
+use crate::data::Text;
+use crate::experiment::{Cell, Experiment, Init, LayerSpec, TaskKind};
+
+/// Every layer's state, carried between consecutive chunks of a stream.
+pub type State = Vec<LayerState>;
+
+/// The training objective.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// Mean squared error against real-valued targets.
+    Mse,
+    /// Softmax cross-entropy (in nats, averaged over predictions); targets are class ids.
+    CrossEntropy,
+}
 
 fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
@@ -66,7 +80,12 @@ pub struct Model {
     pub output: usize,
     /// The head predicts at every time step (seq2seq) instead of the last one.
     pub every_step: bool,
-    /// `layers.{k}.*` for every layer in order, then `head.weight`, `head.bias`.
+    /// Token embedding width; the input is then one token id per step and
+    /// `input` is the vocabulary size.
+    pub embedding: Option<usize>,
+    pub loss: Loss,
+    /// `layers.{k}.*` for every layer in order, then `head.weight`, `head.bias`,
+    /// then `embedding.weight` (vocabulary × width) when there is one.
     pub params: Vec<Param>,
     dev: Cpu,
 }
@@ -77,6 +96,27 @@ struct Tensors {
     layers: Vec<(Mat, Mat, Vector, Vector)>,
     head_wt: Mat,
     head_b: Vector,
+}
+
+/// Options of one [`Model::train_pass`].
+#[derive(Default)]
+pub struct Pass<'a> {
+    /// Random source for dropout; none = no dropout.
+    pub dropout: Option<&'a mut ChaCha8Rng>,
+    /// Carried state (truncated BPTT): start from it, leave the final state in it.
+    pub state: Option<&'a mut State>,
+    /// Record ‖∂L/∂h_t‖ per layer and step.
+    pub flow: bool,
+}
+
+/// Looks up rows of a `vocab × width` table for token ids stored as `f32`.
+fn embed(table: &[f32], width: usize, ids: &[f32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(ids.len() * width);
+    for &id in ids {
+        let row = id as usize * width;
+        out.extend_from_slice(&table[row..row + width]);
+    }
+    out
 }
 
 fn transpose(data: &[f32], rows: usize, cols: usize) -> Vec<f32> {
@@ -93,7 +133,30 @@ impl Model {
     /// A freshly initialised model for an experiment (deterministic in `exp.seed`).
     /// Without recurrent layers it is the linear baseline: a dense layer on the
     /// flattened input window.
-    pub fn for_experiment(exp: &Experiment) -> Model {
+    /// Text tasks need the loaded `text` (its vocabulary and classes).
+    pub fn for_experiment(exp: &Experiment, text: Option<&Text>) -> Model {
+        if let (Some(width), Some(text)) = (exp.model.embedding, text) {
+            let generate = exp.task.kind == TaskKind::Generate;
+            let outputs = if generate {
+                text.vocab.len()
+            } else {
+                text.classes.len()
+            };
+            let mut model = Model::new(&exp.model.layers, width, outputs, generate, exp.seed);
+            let mut rng = ChaCha8Rng::seed_from_u64(exp.seed ^ 0x00e3_bed0);
+            let vocab = text.vocab.len();
+            // N(0, 1), as torch.nn.Embedding.
+            let table = init::normal(&mut rng, vocab * width, 1.0);
+            model.params.push(Param::new(
+                "embedding.weight".into(),
+                vec![vocab, width],
+                table,
+            ));
+            model.embedding = Some(width);
+            model.input = vocab;
+            model.loss = Loss::CrossEntropy;
+            return model;
+        }
         let input = if exp.model.layers.is_empty() {
             exp.input_features() * exp.data.window
         } else {
@@ -172,9 +235,16 @@ impl Model {
             input,
             output,
             every_step,
+            embedding: None,
+            loss: Loss::Mse,
             params,
             dev: Cpu::default(),
         }
+    }
+
+    /// Index of `head.weight` in `params`.
+    fn head_index(&self) -> usize {
+        4 * self.layers.len()
     }
 
     /// Total number of scalar parameters.
@@ -187,9 +257,34 @@ impl Model {
         let mut groups: Vec<(String, Range<usize>)> = (0..self.layers.len())
             .map(|k| (format!("layers.{k}"), 4 * k..4 * k + 4))
             .collect();
-        let n = self.params.len();
-        groups.push(("head".into(), n - 2..n));
+        let head = self.head_index();
+        groups.push(("head".into(), head..head + 2));
+        if self.embedding.is_some() {
+            groups.push(("embedding".into(), head + 2..head + 3));
+        }
         groups
+    }
+
+    /// Gradient norm per gate of every LSTM/GRU layer, e.g. `("layers.0.f", n)`:
+    /// the L2 norm of the gate's rows of W_ih, W_hh, b_ih and b_hh together.
+    /// `grads` are in `params` order and layout.
+    pub fn gate_norms(&self, grads: &[Vec<f32>]) -> Vec<(String, f64)> {
+        let mut out = Vec::new();
+        for (k, l) in self.layers.iter().enumerate() {
+            for (g, name) in l.cell.gate_names().iter().enumerate() {
+                let sq: f64 = grads[4 * k..4 * k + 4]
+                    .iter()
+                    .map(|t| {
+                        // Every tensor of a layer has G·H rows; gate g owns rows g·H..(g+1)·H.
+                        let row = t.len() / (l.cell.gates() * l.units);
+                        let part = &t[g * l.units * row..(g + 1) * l.units * row];
+                        part.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>()
+                    })
+                    .sum();
+                out.push((format!("layers.{k}.{name}"), sq.sqrt()));
+            }
+        }
+        out
     }
 
     /// The stack in one line, e.g. `lstm(64) → gru(32) → dense(1)`.
@@ -205,6 +300,9 @@ impl Model {
         if parts.is_empty() {
             parts.push("flatten".into());
         }
+        if let Some(width) = self.embedding {
+            parts.insert(0, format!("embedding({}×{width})", self.input));
+        }
         parts.push(format!("dense({})", self.output));
         parts.join(" → ")
     }
@@ -217,6 +315,15 @@ impl Model {
         );
         let groups = self.param_groups();
         let mut fan_in = self.input;
+        if let Some(width) = self.embedding {
+            out += &format!(
+                "{:<10} {:<12} {fan_in:>6} {width:>6} {:>10}\n",
+                "embedding",
+                "embedding",
+                fan_in * width
+            );
+            fan_in = width;
+        }
         for ((name, range), l) in groups.iter().zip(&self.layers) {
             let count: usize = self.params[range.clone()]
                 .iter()
@@ -232,7 +339,7 @@ impl Model {
             );
             fan_in = l.units;
         }
-        let (name, range) = groups.last().expect("a head group");
+        let (name, range) = &groups[self.layers.len()];
         let count: usize = self.params[range.clone()]
             .iter()
             .map(|p| p.data.len())
@@ -266,15 +373,16 @@ impl Model {
             .take(self.layers.len())
             .map(|p| (mat_t(&p[0]), mat(&p[1]), vector(&p[2]), vector(&p[3])))
             .collect();
-        let n = self.params.len();
+        let head = self.head_index();
         Tensors {
             layers,
-            head_wt: mat_t(&self.params[n - 2]),
-            head_b: vector(&self.params[n - 1]),
+            head_wt: mat_t(&self.params[head]),
+            head_b: vector(&self.params[head + 1]),
         }
     }
 
     /// The forward pass on time-major input `x` ((steps·batch) × input).
+    #[allow(clippy::too_many_arguments)] // the pass options, spelled out for the tape's sake
     fn forward<T: Tape<f32, Cpu>>(
         &self,
         ts: &Tensors,
@@ -283,7 +391,11 @@ impl Model {
         steps: usize,
         mut dropout: Option<&mut ChaCha8Rng>,
         flow: &[FlowSink],
+        mut state: Option<&mut State>,
     ) -> Mat<T> {
+        if let Some(st) = state.as_deref_mut() {
+            st.resize(self.layers.len(), LayerState::default());
+        }
         let mut h = x;
         let n = self.layers.len();
         for (k, (l, (w_ih_t, w_hh, b_ih, b_hh))) in self.layers.iter().zip(&ts.layers).enumerate() {
@@ -301,7 +413,8 @@ impl Model {
                 steps,
                 last_only: k + 1 == n && !self.every_step,
             };
-            h = recurrence(xp, w_hh, b_hh, r, flow.get(k).cloned());
+            let carried = state.as_deref_mut().map(|st| &mut st[k]);
+            h = recurrence(xp, w_hh, b_hh, r, flow.get(k).cloned(), carried);
             if let Some(rng) = dropout.as_deref_mut() {
                 if l.dropout > 0.0 {
                     let keep = 1.0 - l.dropout as f32;
@@ -332,12 +445,34 @@ impl Model {
     pub fn predict(&self, x: &[f32], batch: usize, steps: usize) -> Vec<f32> {
         let ts = self.tensors();
         let x = self.input_tensor(x, batch, steps);
-        self.forward(&ts, x, batch, steps, None, &[]).as_vec()
+        self.forward(&ts, x, batch, steps, None, &[], None).as_vec()
+    }
+
+    /// As [`Model::predict`], starting from `state` (zeros when empty) and
+    /// leaving the final state in it: one chunk of a stream after another.
+    pub fn predict_from(
+        &self,
+        x: &[f32],
+        batch: usize,
+        steps: usize,
+        state: &mut State,
+    ) -> Vec<f32> {
+        let ts = self.tensors();
+        let x = self.input_tensor(x, batch, steps);
+        self.forward(&ts, x, batch, steps, None, &[], Some(state))
+            .as_vec()
     }
 
     /// Time-major input as a matrix: `(steps·batch) × input`, or for the linear
     /// model (no recurrent layers) the flattened windows, `batch × (steps·features)`.
+    /// With an embedding, `x` holds token ids and the matrix their embeddings.
     fn input_tensor(&self, x: &[f32], batch: usize, steps: usize) -> Mat {
+        if let Some(width) = self.embedding {
+            let table = &self.params[self.head_index() + 2].data;
+            return self
+                .dev
+                .tensor_from_vec(embed(table, width, x), (steps * batch, width));
+        }
         if !self.layers.is_empty() {
             return self
                 .dev
@@ -371,7 +506,38 @@ impl Model {
         steps: usize,
         dropout: Option<&mut ChaCha8Rng>,
     ) -> (f32, Vec<Vec<f32>>) {
-        self.backprop(x, y, batch, steps, dropout, &[])
+        let pass = Pass {
+            dropout,
+            ..Pass::default()
+        };
+        let (loss, grads, _) = self.train_pass(x, y, batch, steps, pass);
+        (loss, grads)
+    }
+
+    /// One training pass: the loss ([`Model::loss`]) against `y` (laid out as
+    /// [`Model::predict`]'s output; class ids for cross-entropy), the gradient
+    /// of every parameter in `params` order and layout, and, when `pass.flow`
+    /// asks for it, ‖∂L/∂h_t‖ per recurrent layer and step.
+    #[allow(clippy::type_complexity)]
+    pub fn train_pass(
+        &self,
+        x: &[f32],
+        y: &[f32],
+        batch: usize,
+        steps: usize,
+        pass: Pass,
+    ) -> (f32, Vec<Vec<f32>>, Vec<Vec<f32>>) {
+        let sinks: Vec<FlowSink> = if pass.flow {
+            self.layers.iter().map(|_| FlowSink::default()).collect()
+        } else {
+            Vec::new()
+        };
+        let (loss, grads) = self.backprop(x, y, (batch, steps), pass, &sinks);
+        let flow = sinks
+            .iter()
+            .map(|s| s.lock().map(|v| v.clone()).unwrap_or_default())
+            .collect();
+        (loss, grads, flow)
     }
 
     /// As [`Model::loss_and_grads`], plus the gradient flow through time: for
@@ -386,31 +552,38 @@ impl Model {
         steps: usize,
         dropout: Option<&mut ChaCha8Rng>,
     ) -> (f32, Vec<Vec<f32>>, Vec<Vec<f32>>) {
-        let sinks: Vec<FlowSink> = self.layers.iter().map(|_| FlowSink::default()).collect();
-        let (loss, grads) = self.backprop(x, y, batch, steps, dropout, &sinks);
-        let flow = sinks
-            .iter()
-            .map(|s| s.lock().map(|v| v.clone()).unwrap_or_default())
-            .collect();
-        (loss, grads, flow)
+        let pass = Pass {
+            dropout,
+            flow: true,
+            state: None,
+        };
+        self.train_pass(x, y, batch, steps, pass)
     }
 
     fn backprop(
         &self,
         x: &[f32],
         y: &[f32],
-        batch: usize,
-        steps: usize,
-        dropout: Option<&mut ChaCha8Rng>,
+        (batch, steps): (usize, usize),
+        pass: Pass,
         flow: &[FlowSink],
     ) -> (f32, Vec<Vec<f32>>) {
         let ts = self.tensors();
-        let x = self
-            .input_tensor(x, batch, steps)
-            .retaped::<OwnedTape<f32, Cpu>>();
-        let out = self.forward(&ts, x, batch, steps, dropout, flow);
-        let target = self.dev.tensor_from_vec(y.to_vec(), *out.shape());
-        let loss = mse_loss(out, target);
+        let input = self.input_tensor(x, batch, steps);
+        let taped = input.retaped::<OwnedTape<f32, Cpu>>();
+        let out = self.forward(&ts, taped, batch, steps, pass.dropout, flow, pass.state);
+        let shape = *out.shape();
+        let loss = match self.loss {
+            Loss::Mse => mse_loss(out, self.dev.tensor_from_vec(y.to_vec(), shape)),
+            Loss::CrossEntropy => {
+                assert_eq!(y.len(), shape.0, "one class id per prediction");
+                let mut onehot = vec![0.0; shape.0 * shape.1];
+                for (row, &class) in y.iter().enumerate() {
+                    onehot[row * shape.1 + class as usize] = 1.0;
+                }
+                cross_entropy_with_logits_loss(out, self.dev.tensor_from_vec(onehot, shape))
+            }
+        };
         let value = loss.array();
         let mut g = loss.backward();
         let mut grads = Vec::with_capacity(self.params.len());
@@ -422,10 +595,22 @@ impl Model {
             grads.push(g.get_or_alloc_mut(b_ih).expect("cpu alloc").to_vec());
             grads.push(g.get_or_alloc_mut(b_hh).expect("cpu alloc").to_vec());
         }
-        let hw = &self.params[self.params.len() - 2].shape;
+        let hw = &self.params[self.head_index()].shape;
         let gw = g.get_or_alloc_mut(&ts.head_wt).expect("cpu alloc").to_vec();
         grads.push(transpose(&gw, hw[1], hw[0]));
         grads.push(g.get_or_alloc_mut(&ts.head_b).expect("cpu alloc").to_vec());
+        if let Some(width) = self.embedding {
+            // Each looked-up row's gradient goes back to its token's row.
+            let rows = g.get_or_alloc_mut(&input).expect("cpu alloc");
+            let mut table = vec![0.0; self.input * width];
+            for (id, row) in x.iter().zip(rows.chunks_exact(width)) {
+                let at = *id as usize * width;
+                for (t, r) in table[at..at + width].iter_mut().zip(row) {
+                    *t += r;
+                }
+            }
+            grads.push(table);
+        }
         (value, grads)
     }
 }
@@ -500,6 +685,93 @@ mod tests {
                         model.params[pi].name
                     );
                 }
+            }
+        }
+    }
+
+    /// A text model: token ids through an embedding, LSTM → GRU, a softmax
+    /// head at every step with cross-entropy, starting from a carried state.
+    fn text_model(every_step: bool) -> Model {
+        let (vocab, width, classes) = (7, 4, 5);
+        let mut model = Model::new(
+            &[layer(Cell::Lstm, 5), layer(Cell::Gru, 3)],
+            width,
+            classes,
+            every_step,
+            11,
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let table = init::normal(&mut rng, vocab * width, 1.0);
+        model.params.push(Param::new(
+            "embedding.weight".into(),
+            vec![vocab, width],
+            table,
+        ));
+        (model.embedding, model.input, model.loss) = (Some(width), vocab, Loss::CrossEntropy);
+        model
+    }
+
+    /// Finite differences for the embedding rows and every tensor of a text
+    /// model under cross-entropy, with and without a carried-in state; the
+    /// state left behind is the one a single pass over both chunks ends in.
+    #[test]
+    fn text_model_gradients_and_carried_state() {
+        for every_step in [true, false] {
+            let mut model = text_model(every_step);
+            let (batch, steps) = (2, 4);
+            // Token 6 never occurs: its embedding row gets no gradient.
+            let x: Vec<f32> = [0, 3, 1, 1, 2, 5, 4, 0].map(|v| v as f32).to_vec();
+            let rows = if every_step { steps * batch } else { batch };
+            let y: Vec<f32> = (0..rows).map(|i| (i * 3 % 5) as f32).collect();
+            let mut warm = State::new();
+            model.predict_from(&x, batch, steps, &mut warm);
+            assert_eq!(warm.len(), 2);
+            assert_eq!(warm[0].c.len(), batch * 5, "an LSTM carries its cell");
+            for start in [State::new(), warm.clone()] {
+                let pass = |m: &Model| {
+                    let mut st = start.clone();
+                    let p = Pass {
+                        state: Some(&mut st),
+                        ..Pass::default()
+                    };
+                    m.train_pass(&x, &y, batch, steps, p)
+                };
+                let (_, grads, _) = pass(&model);
+                let emb = grads.last().unwrap();
+                assert!(emb[6 * 4..].iter().all(|g| *g == 0.0));
+                let eps = 1e-2f32;
+                for (pi, grad) in grads.iter().enumerate() {
+                    let n = model.params[pi].data.len();
+                    for j in [0, n / 3, n / 2, n - 5] {
+                        let orig = model.params[pi].data[j];
+                        model.params[pi].data[j] = orig + eps;
+                        let up = pass(&model).0;
+                        model.params[pi].data[j] = orig - eps;
+                        let down = pass(&model).0;
+                        model.params[pi].data[j] = orig;
+                        let fd = (up - down) / (2.0 * eps);
+                        assert!(
+                            (fd - grad[j]).abs() <= 1e-3 + 2e-2 * grad[j].abs(),
+                            "{}[{j}] (every_step {every_step}): analytic {}, finite difference {fd}",
+                            model.params[pi].name,
+                            grad[j]
+                        );
+                    }
+                }
+            }
+            // Two chunks read one after the other end where one long pass ends.
+            let mut two = State::new();
+            let a = model.predict_from(&x, batch, steps, &mut two);
+            let b = model.predict_from(&x, batch, steps, &mut two);
+            let mut joined = x.clone();
+            joined.extend_from_slice(&x);
+            let mut one = State::new();
+            let all = model.predict_from(&joined, batch, 2 * steps, &mut one);
+            assert_eq!(two, one);
+            if every_step {
+                assert_eq!([a, b].concat(), all);
+            } else {
+                assert_eq!(b, all);
             }
         }
     }

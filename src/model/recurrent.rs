@@ -19,6 +19,14 @@ pub type Vector<T = NoneTape> = Tensor<(usize,), f32, Cpu, T>;
 /// Receives ‖∂L/∂h_t‖ for t = 0..T during the backward pass (gradient flow through time).
 pub type FlowSink = std::sync::Arc<std::sync::Mutex<Vec<f32>>>;
 
+/// A layer's state between consecutive sequences (truncated BPTT, generation):
+/// h, and c for an LSTM, `B × H` each, batch-major. Empty = zeros.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LayerState {
+    pub h: Vec<f32>,
+    pub c: Vec<f32>,
+}
+
 /// The sizes and kind of one layer's recurrence.
 #[derive(Debug, Clone, Copy)]
 pub struct Recurrence {
@@ -79,7 +87,7 @@ fn gemm(
 
 /// What the forward pass keeps for the backward pass.
 struct Saved {
-    /// h_{t-1} for t = 0..=T: `(T+1)·B·H`, starting with the zero state.
+    /// h_{t-1} for t = 0..=T: `(T+1)·B·H`, starting with the initial state.
     hs: Vec<f32>,
     /// LSTM: c_{t-1} for t = 0..=T.
     cs: Vec<f32>,
@@ -91,12 +99,15 @@ struct Saved {
 
 /// Runs the recurrence; records its backward pass on the tape `xp` carries.
 /// When `flow` is given, the backward pass stores ‖∂L/∂h_t‖ per step in it.
+/// When `state` is given, the recurrence starts from it (zeros if empty) and
+/// leaves the final state in it; no gradient flows into the initial state.
 pub fn recurrence<T: Tape<f32, Cpu>>(
     xp: Mat<T>,
     w_hh: &Mat,
     b_hh: &Vector,
     r: Recurrence,
     flow: Option<FlowSink>,
+    state: Option<&mut LayerState>,
 ) -> Mat<T> {
     let (xp, mut tape) = xp.split_tape();
     let (h, b, steps) = (r.units, r.batch, r.steps);
@@ -106,7 +117,14 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     let xpv = xp.as_vec();
     let w = w_hh.as_vec();
     let bias = b_hh.as_vec();
-    let s = forward(&xpv, &w, &bias, r);
+    let s = forward(&xpv, &w, &bias, r, state.as_deref());
+    if let Some(state) = state {
+        let bh = b * h;
+        state.h = s.hs[steps * bh..].to_vec();
+        if r.cell == Cell::Lstm {
+            state.c = s.cs[steps * bh..].to_vec();
+        }
+    }
     let dev = xp.device().clone();
     let out = if r.last_only {
         dev.tensor_from_vec(s.hs[steps * b * h..].to_vec(), (b, h))
@@ -138,7 +156,7 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence) -> Saved {
+fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence, init: Option<&LayerState>) -> Saved {
     let (h, b, steps) = (r.units, r.batch, r.steps);
     let gh = r.cell.gates() * h;
     let bh = b * h;
@@ -160,6 +178,14 @@ fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence) -> Saved {
             Vec::new()
         },
     };
+    if let Some(init) = init {
+        if init.h.len() == bh {
+            s.hs[..bh].copy_from_slice(&init.h);
+        }
+        if r.cell == Cell::Lstm && init.c.len() == bh {
+            s.cs[..bh].copy_from_slice(&init.c);
+        }
+    }
     let mut hp_scratch = vec![0.0; b * gh];
     // W_hhᵀ contiguous (h × gh): the per-step product then reads memory in order.
     let mut wt = vec![0.0; gh * h];

@@ -9,6 +9,9 @@
 //!   eval.csv             one row per evaluation
 //!   events.csv           start, pause, resume, tune, checkpoint, stop, finish, diverged
 //!   predictions.jsonl    per evaluation: a few fixed validation examples, truth and prediction
+//!   flow.csv             every `train.flow_every` steps: per-gate gradient norms (`gate.*`)
+//!                        and ‖∂L/∂h_t‖ per layer and time step (`dh.<layer>.t<k>`, empty
+//!                        past the end of a sequence shorter than the window)
 //!   summary.json         status, best valid loss, test metrics, baselines
 //!   checkpoints/step-<N>.safetensors
 //! ```
@@ -41,6 +44,10 @@ pub const METRICS_HEAD: [&str; 7] = [
 ];
 /// Columns of `eval.csv` before the task metrics.
 pub const EVAL_HEAD: [&str; 4] = ["step", "epoch", "wall_s", "valid_loss"];
+/// Prefix of `flow.csv`'s per-gate gradient-norm columns: `gate.layers.0.f`.
+pub const FLOW_GATE: &str = "gate.";
+/// Prefix of `flow.csv`'s gradient-through-time columns: `dh.layers.0.t12`.
+pub const FLOW_TIME: &str = "dh.";
 /// Columns of `events.csv`.
 pub const EVENTS_HEAD: [&str; 4] = ["step", "wall_s", "kind", "detail"];
 
@@ -72,8 +79,12 @@ pub struct RunDir {
     eval: csv::Writer<BufWriter<File>>,
     events: csv::Writer<BufWriter<File>>,
     predictions: BufWriter<File>,
+    flow: csv::Writer<BufWriter<File>>,
     metrics_header: bool,
     eval_header: bool,
+    flow_header: bool,
+    /// Time columns per layer in `flow.csv`: the window (shorter sequences leave cells empty).
+    flow_width: usize,
     last_flush: Instant,
     keep_last: usize,
 }
@@ -122,9 +133,12 @@ impl RunDir {
             predictions: BufWriter::new(predictions),
             metrics: open("metrics.csv")?,
             eval: open("eval.csv")?,
+            flow: open("flow.csv")?,
             events,
             metrics_header: false,
             eval_header: false,
+            flow_header: false,
+            flow_width: exp.data.window,
             last_flush: Instant::now(),
             keep_last: exp.checkpoint.keep_last,
             path,
@@ -135,7 +149,7 @@ impl RunDir {
     /// step and torn last lines (from a crash) are dropped, the resolved
     /// experiment is rewritten (overrides applied), and the logs are appended to.
     pub fn reopen(exp: &Experiment, path: PathBuf, step: u64) -> Result<RunDir> {
-        for name in ["metrics.csv", "eval.csv", "events.csv"] {
+        for name in ["metrics.csv", "eval.csv", "events.csv", "flow.csv"] {
             truncate_after(&path.join(name), step, true, |line| {
                 line.split(',').next().and_then(|s| s.parse().ok())
             })?;
@@ -164,8 +178,11 @@ impl RunDir {
         Ok(RunDir {
             metrics_header: non_empty("metrics.csv"),
             eval_header: non_empty("eval.csv"),
+            flow_header: non_empty("flow.csv"),
+            flow_width: exp.data.window,
             metrics: writer("metrics.csv")?,
             eval: writer("eval.csv")?,
+            flow: writer("flow.csv")?,
             events: writer("events.csv")?,
             predictions: open("predictions.jsonl")?,
             last_flush: Instant::now(),
@@ -227,6 +244,29 @@ impl RunDir {
                 ])?;
                 self.flush()?;
             }
+            Event::Flow(fl) => {
+                if !self.flow_header {
+                    let mut header = vec!["step".to_string()];
+                    header.extend(fl.gates.iter().map(|(g, _)| format!("{FLOW_GATE}{g}")));
+                    for (layer, _) in &fl.time {
+                        header.extend(
+                            (0..self.flow_width).map(|t| format!("{FLOW_TIME}{layer}.t{t}")),
+                        );
+                    }
+                    self.flow.write_record(&header)?;
+                    self.flow_header = true;
+                }
+                let mut row = vec![fl.step.to_string()];
+                row.extend(fl.gates.iter().map(|(_, v)| v.to_string()));
+                for (_, norms) in &fl.time {
+                    let cells = norms
+                        .iter()
+                        .map(f64::to_string)
+                        .chain(std::iter::repeat(String::new()));
+                    row.extend(cells.take(self.flow_width));
+                }
+                self.flow.write_record(&row)?;
+            }
             Event::Predictions(p) => {
                 serde_json::to_writer(&mut self.predictions, p)?;
                 self.predictions.write_all(b"\n")?;
@@ -245,6 +285,7 @@ impl RunDir {
         self.eval.flush()?;
         self.events.flush()?;
         self.predictions.flush()?;
+        self.flow.flush()?;
         self.last_flush = Instant::now();
         Ok(())
     }

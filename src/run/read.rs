@@ -21,13 +21,16 @@ use serde::Deserialize;
 use crate::events::*;
 use crate::experiment::Experiment;
 
-use super::{EVAL_HEAD, EVENTS_HEAD, METRICS_HEAD};
+use super::{EVAL_HEAD, EVENTS_HEAD, FLOW_GATE, FLOW_TIME, METRICS_HEAD};
 
 /// Bytes read from a file at a time.
 const CHUNK: usize = 4 << 20;
 /// Metrics bytes one [`Follower::poll`] reads at most (~50,000 rows), so
 /// catching up with a long run goes in small bites.
 const POLL_BYTES: u64 = 8 << 20;
+/// Gradient-flow snapshots [`load`] keeps at most (evenly spaced, the last
+/// always), so a long run's replay stays small in memory.
+const MAX_FLOWS: usize = 2000;
 /// Chunks at least this big are parsed on every core.
 const PARALLEL_BYTES: usize = 256 << 10;
 
@@ -141,6 +144,7 @@ pub fn load(dir: &Path) -> Result<Recorded, ReadError> {
     let outcome = outcome(dir)?;
     let mut batch = Batch::default();
     f.read_others(&mut batch)?;
+    thin(&mut batch.flows, MAX_FLOWS);
     // Rows are at least ~48 bytes; unused capacity is never touched, so it costs no memory.
     batch.table.reserve((size / 48) as usize);
     f.read_metrics(&mut batch.table, u64::MAX)?;
@@ -163,6 +167,20 @@ pub fn load(dir: &Path) -> Result<Recorded, ReadError> {
     })
 }
 
+/// Keeps at most `max` of `v`, evenly spaced, the last one always.
+fn thin<T>(v: &mut Vec<T>, max: usize) {
+    let n = v.len();
+    if n <= max || max == 0 {
+        return;
+    }
+    let every = n.div_ceil(max);
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        (n - i).is_multiple_of(every)
+    });
+}
+
 /// Tails a run directory that may still be growing: each [`poll`](Follower::poll)
 /// returns the events of the lines completed since the last one, once each, in order.
 pub struct Follower {
@@ -173,6 +191,9 @@ pub struct Follower {
     eval: Tail,
     events: Tail,
     predictions: Tail,
+    flow: Tail,
+    /// The columns of `flow.csv`, once its header is read.
+    flow_columns: Option<FlowColumns>,
     /// Gradient-norm groups from the metrics header, once read.
     groups: Option<Vec<String>>,
     /// The groups `info.json` announces, once read.
@@ -201,6 +222,8 @@ impl Follower {
             eval: tail("eval.csv", false),
             events: tail("events.csv", true),
             predictions: tail("predictions.jsonl", false),
+            flow: tail("flow.csv", false),
+            flow_columns: None,
             groups: None,
             info_groups: None,
             eval_names: None,
@@ -295,6 +318,16 @@ impl Follower {
             }
             Ok(())
         })?;
+        let columns = &mut self.flow_columns;
+        self.flow.read(u64::MAX, |chunk| {
+            for (at, rec) in records(chunk, false) {
+                match columns {
+                    None => *columns = Some(FlowColumns::parse(rec).map_err(|m| (at, m))?),
+                    Some(c) => batch.flows.push(c.row(rec).map_err(|m| (at, m))?),
+                }
+            }
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -341,6 +374,7 @@ struct Batch {
     table: Table,
     evals: Vec<EvalStats>,
     predictions: Vec<Predictions>,
+    flows: Vec<FlowStats>,
     notes: Vec<Note>,
 }
 
@@ -355,6 +389,7 @@ impl Batch {
             table: Table::default(),
             evals: split(&mut self.evals, |e| e.step > step),
             predictions: split(&mut self.predictions, |p| p.step > step),
+            flows: split(&mut self.flows, |f| f.step > step),
             notes: split(&mut self.notes, |n| n.step > step),
         }
     }
@@ -605,6 +640,75 @@ fn header(rec: &[u8], expected: &[&str]) -> Result<Vec<String>, String> {
     Ok(cols.split_off(expected.len()))
 }
 
+/// The layout of `flow.csv`: `step`, the gate columns, then each layer's time steps.
+struct FlowColumns {
+    gates: Vec<String>,
+    /// (layer, time steps) in column order.
+    layers: Vec<(String, usize)>,
+}
+
+impl FlowColumns {
+    fn parse(rec: &[u8]) -> Result<FlowColumns, String> {
+        let mut c = FlowColumns {
+            gates: Vec::new(),
+            layers: Vec::new(),
+        };
+        for col in header(rec, &["step"])? {
+            if let Some(g) = col.strip_prefix(FLOW_GATE) {
+                if !c.layers.is_empty() {
+                    return Err(format!("gate column `{col}` after the time columns"));
+                }
+                c.gates.push(g.to_string());
+                continue;
+            }
+            let parsed = col
+                .strip_prefix(FLOW_TIME)
+                .and_then(|rest| rest.rsplit_once(".t"))
+                .and_then(|(layer, t)| Some((layer, t.parse::<usize>().ok()?)));
+            let Some((layer, t)) = parsed else {
+                return Err(format!("unexpected column `{col}`"));
+            };
+            match c.layers.last_mut() {
+                Some((name, n)) if name == layer && *n == t => *n += 1,
+                _ if t == 0 => c.layers.push((layer.to_string(), 1)),
+                _ => return Err(format!("column `{col}` out of order")),
+            }
+        }
+        Ok(c)
+    }
+
+    fn row(&self, rec: &[u8]) -> Result<FlowStats, String> {
+        let f: Vec<&[u8]> = rec.split(|&b| b == b',').collect();
+        let width = 1 + self.gates.len() + self.layers.iter().map(|(_, n)| n).sum::<usize>();
+        if f.len() != width {
+            return Err(format!("{} fields, expected {width}", f.len()));
+        }
+        let gates = self
+            .gates
+            .iter()
+            .zip(&f[1..])
+            .map(|(g, v)| Ok((g.clone(), number(v, g)?)))
+            .collect::<Result<_, String>>()?;
+        let mut at = 1 + self.gates.len();
+        let mut time = Vec::with_capacity(self.layers.len());
+        for (layer, n) in &self.layers {
+            // A sequence shorter than the window leaves the rest of its cells empty.
+            let norms = f[at..at + n]
+                .iter()
+                .take_while(|v| !v.is_empty())
+                .map(|v| number(v, layer))
+                .collect::<Result<_, String>>()?;
+            time.push((layer.clone(), norms));
+            at += n;
+        }
+        Ok(FlowStats {
+            step: number(f[0], "step")?,
+            time,
+            gates,
+        })
+    }
+}
+
 fn eval_row(rec: &[u8], names: &[String]) -> Result<EvalStats, String> {
     let f: Vec<&[u8]> = rec.split(|&b| b == b',').collect();
     if f.len() != EVAL_HEAD.len() + names.len() {
@@ -750,6 +854,7 @@ fn reconstruct(dir: &Path, groups: Vec<String>, table: &Table) -> Result<RunInfo
         eval_every: t.eval_every,
         horizon: exp.data.horizon,
         target: target.unwrap_or_default(),
+        temperature: exp.task.temperature,
     })
 }
 
@@ -767,26 +872,33 @@ impl Timeline {
             table,
             evals,
             predictions,
+            flows,
             notes,
         } = batch;
-        let mut others = Vec::with_capacity(evals.len() + predictions.len() + notes.len() + 2);
+        let mut others =
+            Vec::with_capacity(evals.len() + predictions.len() + flows.len() + notes.len() + 2);
         others.extend(start.map(Event::Started));
-        let (mut e, mut p, mut n) = (
+        let (mut e, mut p, mut fl, mut n) = (
             evals.into_iter().peekable(),
             predictions.into_iter().peekable(),
+            flows.into_iter().peekable(),
             notes.into_iter().peekable(),
         );
         loop {
-            let (es, ps, ns) = (
+            let (es, ps, fs, ns) = (
                 e.peek().map(|x| x.step),
                 p.peek().map(|x| x.step),
+                fl.peek().map(|x| x.step),
                 n.peek().map(|x| x.step),
             );
-            let Some(min) = [es, ps, ns].into_iter().flatten().min() else {
+            let Some(min) = [es, ps, fs, ns].into_iter().flatten().min() else {
                 break;
             };
             let at = |s: Option<u64>| s == Some(min);
-            let next = if at(es) {
+            // Within a step the trainer emits the flow snapshot right after the step row.
+            let next = if at(fs) {
+                fl.next().map(Event::Flow)
+            } else if at(es) {
                 let (eval, note) = (e.peek(), n.peek());
                 match (eval, note) {
                     (Some(ev), Some(no)) if at(ns) && no.wall_s < ev.wall_s => {
@@ -807,6 +919,7 @@ impl Timeline {
             let step = match event {
                 Event::Eval(x) => x.step,
                 Event::Predictions(x) => x.step,
+                Event::Flow(x) => x.step,
                 Event::Note(x) => x.step,
                 _ => 0,
             };
@@ -1017,4 +1130,23 @@ fn line_at(path: &Path, offset: u64) -> Option<u64> {
         .read_to_end(&mut bytes)
         .ok()?;
     Some(bytes.iter().filter(|&&b| b == b'\n').count() as u64 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thin;
+
+    #[test]
+    fn thinning_keeps_evenly_spaced_items_and_the_last() {
+        let mut v: Vec<u32> = (1..=10).collect();
+        thin(&mut v, 4);
+        assert_eq!(v, vec![1, 4, 7, 10]);
+        let mut v: Vec<u32> = (1..=5000).collect();
+        thin(&mut v, 2000);
+        assert!(v.len() <= 2000 && v.len() > 1000, "{}", v.len());
+        assert_eq!(v.last(), Some(&5000));
+        let mut short = vec![1, 2, 3];
+        thin(&mut short, 4);
+        assert_eq!(short, vec![1, 2, 3]);
+    }
 }

@@ -5,6 +5,7 @@ mod eval;
 mod optim;
 mod schedule;
 pub mod state;
+pub mod text;
 mod worker;
 
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
@@ -66,6 +67,11 @@ pub fn spawn(
     }
 }
 
+/// Progress that only matters as the latest value: dropped when the front end lags.
+fn droppable(event: &Event) -> bool {
+    matches!(event, Event::Step(_) | Event::Flow(_))
+}
+
 /// The worker's side of the event channel: never blocks. When the front end
 /// lags, step events are dropped (the run directory still has them); other
 /// events wait in a local queue so none is lost.
@@ -90,7 +96,7 @@ impl Outbox {
         }
         self.drain();
         if !self.backlog.is_empty() {
-            if !matches!(event, Event::Step(_)) {
+            if !droppable(&event) {
                 self.backlog.push_back(event);
             }
             return;
@@ -98,7 +104,7 @@ impl Outbox {
         match self.tx.try_send(event) {
             Ok(()) => {}
             Err(TrySendError::Full(e)) => {
-                if !matches!(e, Event::Step(_)) {
+                if !droppable(&e) {
                     self.backlog.push_back(e);
                 }
             }

@@ -6,16 +6,15 @@ use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
 use anyhow::Result;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::state::{self, Position, TrainerState};
-use super::{evaluate, examples, Optimizer, Outbox, Schedule};
+use super::{evaluate, examples, text, Optimizer, Outbox, Schedule};
 use crate::data::Dataset;
 use crate::events::*;
 use crate::experiment::Experiment;
-use crate::model::Model;
+use crate::model::{Model, Pass, State};
 use crate::run::{RunDir, Summary};
 
 /// Validation examples whose predictions are recorded at each evaluation.
@@ -53,6 +52,10 @@ pub struct Worker {
     dropout_rng: ChaCha8Rng,
     /// The checkpoint this run resumed from, if any.
     resumed_from: Option<String>,
+    /// A text stream's state, carried from one chunk to the next within an epoch.
+    carry: State,
+    /// Text generation: the sampling temperature (tunable).
+    temperature: Option<f64>,
 }
 
 /// A checkpoint to continue from.
@@ -85,7 +88,7 @@ impl Worker {
     ) -> Worker {
         let sizes: Vec<usize> = model.params.iter().map(|p| p.data.len()).collect();
         let t = &exp.train;
-        let steps_per_epoch = data.train.len.div_ceil(t.batch_size) as u64;
+        let steps_per_epoch = data.batches_per_epoch(t.batch_size) as u64;
         let mut total = steps_per_epoch * t.epochs as u64;
         if t.max_steps > 0 {
             total = total.min(t.max_steps);
@@ -124,6 +127,8 @@ impl Worker {
             epoch_rng: ChaCha8Rng::seed_from_u64(seed ^ 0x5151_f00d),
             dropout_rng: ChaCha8Rng::seed_from_u64(seed ^ 0xd409_0123),
             resumed_from: None,
+            carry: State::new(),
+            temperature: exp.task.temperature,
             exp,
             data,
             model,
@@ -204,8 +209,17 @@ impl Worker {
                 self.evaluate()?;
             }
             self.checkpoint()?;
-            if self.data.test.len > 0 {
-                let test = evaluate(&self.model, &self.exp, &self.data, &self.data.test);
+            let test = match &self.data.text {
+                Some(t) if t.len(2) > 0 => Some(text::evaluate(&self.model, &self.exp, t, 2)),
+                None if self.data.test.len > 0 => Some(evaluate(
+                    &self.model,
+                    &self.exp,
+                    &self.data,
+                    &self.data.test,
+                )),
+                _ => None,
+            };
+            if let Some(test) = test {
                 self.summary.test = test.metrics.into_iter().collect();
                 self.summary.test.insert("loss".into(), test.loss);
             }
@@ -245,7 +259,7 @@ impl Worker {
             run_dir: self.run.path.display().to_string(),
             model: self.model.describe(),
             parameters: self.model.parameter_count(),
-            steps_per_epoch: self.data.train.len.div_ceil(self.exp.train.batch_size) as u64,
+            steps_per_epoch: self.data.batches_per_epoch(self.exp.train.batch_size) as u64,
             total_steps: self.total,
             epochs: self.exp.train.epochs,
             groups: self
@@ -259,6 +273,7 @@ impl Worker {
             eval_every: self.eval_every,
             horizon: self.data.horizon,
             target: self.data.scaler.target.clone(),
+            temperature: self.temperature,
         };
         self.emit(Event::Started(info))?;
         match self.resumed_from.clone() {
@@ -266,9 +281,7 @@ impl Worker {
             None => self.note(NoteKind::Start, self.model.describe())?,
         }
         self.update_summary()?;
-        let n = self.data.train.len;
         let batch_size = self.exp.train.batch_size;
-        let batches = n.div_ceil(batch_size);
         let (mut x, mut y) = (Vec::new(), Vec::new());
         let mut rate = 0.0f64;
         let groups = self.model.param_groups();
@@ -280,24 +293,42 @@ impl Worker {
             // The order depends only on the generator's state at the epoch's start,
             // so a run resumed mid-epoch sees the same batches.
             let mut rng = self.epoch_rng.clone();
-            let mut order: Vec<usize> = (0..n).collect();
-            order.shuffle(&mut rng);
-            for i in self.next.index..batches {
+            let plan = self.data.plan(batch_size, &mut rng);
+            let stream = self.data.is_stream();
+            if stream && self.next.index == 0 {
+                // Each epoch reads the streams from their start (a resumed run, from zeros).
+                self.carry.clear();
+            }
+            for (i, indices) in plan.iter().enumerate().skip(self.next.index) {
                 if let Some(halt) = self.poll_commands()? {
                     return Ok(Some(halt));
                 }
-                let chunk = &order[i * batch_size..((i + 1) * batch_size).min(n)];
                 let t0 = Instant::now();
                 self.step += 1;
                 self.epoch = epoch;
-                self.data.train.gather(chunk, &mut x, &mut y);
-                let (loss, mut grads) = self.model.loss_and_grads(
-                    &x,
-                    &y,
-                    chunk.len(),
-                    self.data.window,
-                    Some(&mut self.dropout_rng),
-                );
+                let (n, steps) = self.data.gather_train(indices, batch_size, &mut x, &mut y);
+                let every = self.exp.train.flow_every;
+                let snapshot = every > 0 && (self.step == 1 || self.step.is_multiple_of(every));
+                let pass = Pass {
+                    dropout: Some(&mut self.dropout_rng),
+                    state: stream.then_some(&mut self.carry),
+                    flow: snapshot && !self.model.layers.is_empty(),
+                };
+                let (loss, mut grads, time) = self.model.train_pass(&x, &y, n, steps, pass);
+                let flow = (!time.is_empty()).then(|| FlowStats {
+                    step: self.step,
+                    time: time
+                        .into_iter()
+                        .enumerate()
+                        .map(|(k, v)| {
+                            (
+                                format!("layers.{k}"),
+                                v.into_iter().map(f64::from).collect(),
+                            )
+                        })
+                        .collect(),
+                    gates: self.model.gate_norms(&grads),
+                });
                 let group_norms: Vec<f64> = groups
                     .iter()
                     .map(|(_, r)| sq_norm(&grads[r.clone()]).sqrt())
@@ -324,7 +355,7 @@ impl Worker {
                     .collect();
                 self.opt.step(lr, &mut params, &grads);
                 self.next.index = i + 1;
-                let now = chunk.len() as f64 / t0.elapsed().as_secs_f64().max(1e-9);
+                let now = n as f64 / t0.elapsed().as_secs_f64().max(1e-9);
                 rate = if rate == 0.0 {
                     now
                 } else {
@@ -341,6 +372,9 @@ impl Worker {
                     group_norms,
                 };
                 self.emit(Event::Step(stats))?;
+                if let Some(flow) = flow {
+                    self.emit(Event::Flow(flow))?;
+                }
                 if self.eval_every > 0 && self.step.is_multiple_of(self.eval_every) {
                     if let Some(h) = self.evaluate()? {
                         return Ok(Some(h));
@@ -414,6 +448,10 @@ impl Worker {
                 let old = std::mem::replace(&mut self.clip, value);
                 format!("clip_grad_norm {old} → {value}")
             }
+            "temperature" if self.temperature.is_some() && value.is_finite() && value >= 0.0 => {
+                let old = self.temperature.replace(value).unwrap_or(0.0);
+                format!("temperature {old} → {value}")
+            }
             "eval_every" if value >= 0.0 && value.fract() == 0.0 => {
                 let old = std::mem::replace(&mut self.eval_every, value as u64);
                 format!("eval_every {old} → {value}")
@@ -425,7 +463,10 @@ impl Worker {
 
     /// Evaluates on the validation part; returns a halt when early stopping triggers.
     fn evaluate(&mut self) -> Result<Option<Halt>> {
-        let ev = evaluate(&self.model, &self.exp, &self.data, &self.data.valid);
+        let ev = match &self.data.text {
+            Some(t) => text::evaluate(&self.model, &self.exp, t, 1),
+            None => evaluate(&self.model, &self.exp, &self.data, &self.data.valid),
+        };
         self.last_eval_step = Some(self.step);
         let stats = EvalStats {
             step: self.step,
@@ -435,16 +476,27 @@ impl Worker {
             metrics: ev.metrics.clone(),
         };
         self.emit(Event::Eval(stats))?;
-        let examples = examples(
-            &self.model,
-            &self.exp,
-            &self.data,
-            &self.data.valid,
-            PREDICTION_EXAMPLES,
-        );
+        let (examples, texts) = match &self.data.text {
+            Some(t) => {
+                let temperature = self.temperature.unwrap_or(0.0);
+                let texts = text::samples(&self.model, &self.exp, t, self.step, temperature);
+                (Vec::new(), texts)
+            }
+            None => (
+                examples(
+                    &self.model,
+                    &self.exp,
+                    &self.data,
+                    &self.data.valid,
+                    PREDICTION_EXAMPLES,
+                ),
+                Vec::new(),
+            ),
+        };
         self.emit(Event::Predictions(Predictions {
             step: self.step,
             examples,
+            texts,
         }))?;
         let improved = self.summary.best_valid_loss.is_none_or(|b| ev.loss < b);
         if improved {

@@ -11,7 +11,7 @@ use super::{thousands, Theme};
 use crate::dashboard::app::{App, Feed};
 
 /// Short hints, most important first; as many as fit are shown.
-const SHORT: [(&str, &str); 9] = [
+const SHORT: [(&str, &str); 10] = [
     ("space", "pause"),
     ("t", "tune"),
     ("c", "checkpoint"),
@@ -21,9 +21,10 @@ const SHORT: [(&str, &str); 9] = [
     ("s", "smooth"),
     ("←/→", "example"),
     ("f", "freeze"),
+    ("v", "grads view"),
 ];
 
-const ATTACHED: [(&str, &str); 10] = [
+const ATTACHED: [(&str, &str); 11] = [
     ("space", "pause"),
     ("t", "tune"),
     ("c", "checkpoint"),
@@ -34,9 +35,10 @@ const ATTACHED: [(&str, &str); 10] = [
     ("s", "smooth"),
     ("←/→", "example"),
     ("f", "freeze"),
+    ("v", "grads view"),
 ];
 
-const REPLAY: [(&str, &str); 9] = [
+const REPLAY: [(&str, &str); 10] = [
     ("space", "play"),
     ("←/→", "step"),
     ("+/-", "speed"),
@@ -46,6 +48,7 @@ const REPLAY: [(&str, &str); 9] = [
     ("n/p", "example"),
     ("l/G", "log y"),
     ("s", "smooth"),
+    ("v", "grads view"),
 ];
 
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect, full: bool) {

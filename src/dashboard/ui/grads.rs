@@ -1,6 +1,8 @@
-//! Gradient norms: one line per layer over steps (log y by default), the
-//! clipping threshold, and each layer's current norm as a bar, flagged when it
-//! vanishes or explodes.
+//! Gradient norms, three views (`v` cycles): one line per layer over steps
+//! (log y by default) with the clipping threshold and each layer's current
+//! norm as a bar, flagged when it vanishes or explodes; ‖∂L/∂h_t‖ through the
+//! time steps of the window (the picture of vanishing gradients); and the
+//! same lines and bars per LSTM/GRU gate.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
@@ -9,8 +11,9 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 use super::{compact, Theme};
-use crate::dashboard::app::App;
+use crate::dashboard::app::{App, GradView};
 use crate::dashboard::chart::{Chart, Series};
+use crate::dashboard::history::History;
 
 /// Below this fraction of the largest layer's norm a layer's gradient counts as vanishing.
 const VANISHING: f64 = 1e-3;
@@ -31,54 +34,71 @@ pub fn flag(norm: f64, largest: f64, clip: f64) -> Option<&'static str> {
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let v = app.view();
     let log = app.toggles.grad_log;
-    let block = theme.block(format!(
-        " gradient norms{} ",
-        if log { " (log)" } else { "" }
-    ));
+    let suffix = if log { " (log)" } else { "" };
+    match app.toggles.grads {
+        GradView::Layers => {
+            let groups: Vec<String> = v.info.as_ref().map_or(Vec::new(), |i| i.groups.clone());
+            let current = v
+                .last
+                .as_ref()
+                .map_or(Vec::new(), |s| s.group_norms.clone());
+            let title = format!(" gradient norms{suffix} ");
+            norms(
+                f, theme, area, &title, log, v.clip, &groups, &v.grads, &current,
+            );
+        }
+        GradView::Gates => {
+            let (names, current): (Vec<String>, Vec<f64>) = v
+                .flow
+                .as_ref()
+                .map_or_else(Default::default, |fl| fl.gates.iter().cloned().unzip());
+            let title = format!(" gate gradient norms{suffix} ");
+            norms(f, theme, area, &title, log, 0.0, &names, &v.gates, &current);
+        }
+        GradView::Time => through_time(f, app, theme, area),
+    }
+}
+
+/// One line per name over the steps, the clip threshold, and the current
+/// values as bars on a log scale, flagged when vanishing or exploding.
+#[allow(clippy::too_many_arguments)]
+fn norms(
+    f: &mut Frame,
+    theme: &Theme,
+    area: Rect,
+    title: &str,
+    log: bool,
+    clip: f64,
+    names: &[String],
+    histories: &[History],
+    current: &[f64],
+) {
+    let block = theme.block(title.to_string());
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let groups: Vec<String> = v.info.as_ref().map_or(Vec::new(), |i| i.groups.clone());
-    let bar_rows = (groups.len() as u16).min(inner.height.saturating_sub(3) / 2);
+    let bar_rows = (names.len() as u16).min(inner.height.saturating_sub(3) / 2);
     let [plot, bars] =
         Layout::vertical([Constraint::Min(1), Constraint::Length(bar_rows)]).areas(inner);
 
-    let points: Vec<Vec<(f64, f64)>> = v.grads.iter().map(|h| h.points()).collect();
-    const ASCII: [char; 6] = ['0', '1', '2', '3', '4', 'h'];
-    let series: Vec<Series> = points
-        .iter()
-        .enumerate()
-        .map(|(i, p)| Series {
-            points: p,
-            style: theme.series(i),
-            ascii: if i + 1 == points.len() {
-                'h'
-            } else {
-                ASCII[i % 5]
-            },
-        })
-        .collect();
-    let mut chart = Chart::new(series)
+    let points: Vec<Vec<(f64, f64)>> = histories.iter().map(|h| h.points()).collect();
+    let mut chart = Chart::new(series(theme, &points))
         .mode(theme.chart_mode())
         .log_y(log)
         .x_title("step");
-    if v.clip > 0.0 {
-        chart = chart.hline(v.clip, theme.fg(Color::Red));
+    if clip > 0.0 {
+        chart = chart.hline(clip, theme.fg(Color::Red));
     }
     f.render_widget(chart, plot);
 
-    let current: Vec<f64> = v
-        .last
-        .as_ref()
-        .map_or(Vec::new(), |s| s.group_norms.clone());
     let largest = current
         .iter()
         .copied()
         .filter(|n| n.is_finite())
         .fold(0.0, f64::max);
-    let name_w = groups.iter().map(|g| g.len()).max().unwrap_or(0);
+    let name_w = names.iter().map(|g| g.len()).max().unwrap_or(0);
     let bar_w = (bars.width as usize).saturating_sub(name_w + 22).max(1);
     let full = theme.glyph("█", "#");
-    let lines: Vec<Line> = groups
+    let lines: Vec<Line> = names
         .iter()
         .zip(current.iter().chain(std::iter::repeat(&f64::NAN)))
         .enumerate()
@@ -102,16 +122,101 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             ];
             // Before the first step there is nothing to flag.
             let known = i < current.len();
-            if let Some(what) = flag(*n, largest, v.clip).filter(|_| known) {
-                spans.push(Span::styled(
-                    format!(" {}{what}", theme.glyph("⚠ ", "! ")),
-                    theme.fg(Color::Red).add_modifier(Modifier::BOLD),
-                ));
+            if let Some(what) = flag(*n, largest, clip).filter(|_| known) {
+                spans.push(warning(theme, what));
             }
             Line::from(spans)
         })
         .collect();
     f.render_widget(Paragraph::new(lines), bars);
+}
+
+/// ‖∂L/∂h_t‖ against t for each layer at the latest snapshot, and per layer
+/// the ratio of the oldest step's gradient to the newest's: how much of the
+/// error signal reaches the start of the window.
+fn through_time(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
+    let v = app.view();
+    let log = app.toggles.grad_log;
+    let dh = theme.glyph("‖∂L/∂h_t‖", "|dL/dh_t|");
+    let suffix = if log { " (log)" } else { "" };
+    let title = match &v.flow {
+        Some(fl) => format!(" {dh} at step {}{suffix} ", fl.step),
+        None => format!(" {dh} through time{suffix} "),
+    };
+    let block = theme.block(title);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let Some(fl) = &v.flow else {
+        let why = if v.info.as_ref().is_some_and(|i| i.groups.len() > 1) {
+            " waiting for the first snapshot (train.flow_every)"
+        } else {
+            " no recurrent layers"
+        };
+        f.render_widget(Paragraph::new(why), inner);
+        return;
+    };
+    let rows = (fl.time.len() as u16).min(inner.height.saturating_sub(3) / 2);
+    let [plot, bars] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(rows)]).areas(inner);
+    let points: Vec<Vec<(f64, f64)>> = fl
+        .time
+        .iter()
+        .map(|(_, n)| n.iter().enumerate().map(|(t, v)| (t as f64, *v)).collect())
+        .collect();
+    let chart = Chart::new(series(theme, &points))
+        .mode(theme.chart_mode())
+        .log_y(log)
+        .x_title("time step t (0 = oldest input)");
+    f.render_widget(chart, plot);
+    let name_w = fl.time.iter().map(|(g, _)| g.len()).max().unwrap_or(0);
+    let lines: Vec<Line> = fl
+        .time
+        .iter()
+        .enumerate()
+        .take(rows as usize)
+        .map(|(i, (g, n))| {
+            let (first, last) = (
+                n.first().copied().unwrap_or(0.0),
+                n.last().copied().unwrap_or(0.0),
+            );
+            let ratio = if last > 0.0 { first / last } else { f64::NAN };
+            let mut spans = vec![
+                Span::styled(format!(" {g:<name_w$} "), theme.series(i)),
+                Span::raw(format!("t=0 / t=T-1: {}", compact(ratio))),
+            ];
+            if ratio.is_finite() && ratio < VANISHING {
+                spans.push(warning(theme, "vanishing"));
+            } else if ratio.is_finite() && ratio > 1.0 / VANISHING {
+                spans.push(warning(theme, "exploding"));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), bars);
+}
+
+fn series<'a>(theme: &Theme, points: &'a [Vec<(f64, f64)>]) -> Vec<Series<'a>> {
+    const ASCII: [char; 6] = ['0', '1', '2', '3', '4', 'h'];
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Series {
+            points: p,
+            style: theme.series(i),
+            ascii: if i + 1 == points.len() && i > 0 {
+                'h'
+            } else {
+                ASCII[i % 5]
+            },
+        })
+        .collect()
+}
+
+fn warning(theme: &Theme, what: &str) -> Span<'static> {
+    Span::styled(
+        format!(" {}{what}", theme.glyph("⚠ ", "! ")),
+        theme.fg(Color::Red).add_modifier(Modifier::BOLD),
+    )
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::thousands;
 use super::Theme;
-use crate::dashboard::app::{App, GoToForm, TuneField, TuneForm};
+use crate::dashboard::app::{App, GoToForm, TuneForm};
 use crate::dashboard::keys;
 
 /// A centred rectangle of at most `w × h` inside `area`.
@@ -47,14 +47,15 @@ pub fn help(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
 }
 
 pub fn tune(f: &mut Frame, app: &App, form: &TuneForm, theme: &Theme, area: Rect) {
-    let r = centred(area, 56, TuneField::ALL.len() as u16 + 7);
+    let fields = app.tune_fields();
+    let r = centred(area, 56, fields.len() as u16 + 7);
     let (up_down, enter) = (theme.glyph("↑/↓", "up/down"), theme.glyph("↵", "Enter"));
     let mut lines = vec![Line::styled(
         format!(" {up_down} field · type a value · {enter} apply · Esc cancel"),
         theme.dim(),
     )];
     lines.push(Line::from(""));
-    for (i, field) in TuneField::ALL.iter().enumerate() {
+    for (i, field) in fields.iter().enumerate() {
         let selected = i == form.field;
         let marker = if selected {
             theme.glyph("▶", ">")
@@ -83,7 +84,7 @@ pub fn tune(f: &mut Frame, app: &App, form: &TuneForm, theme: &Theme, area: Rect
             theme.fg(Color::Red).add_modifier(Modifier::BOLD),
         ));
     } else {
-        let field = TuneField::ALL[form.field];
+        let field = fields[form.field];
         lines.push(Line::styled(
             format!(" now: {}", app.tune_value(field)),
             theme.dim(),

@@ -1,18 +1,24 @@
 //! Predictions for one of a few fixed validation examples: the input window,
 //! the true future and the model's forecast, refreshed at each evaluation.
+//! Text tasks show classified sentences (validation and probes) or text
+//! sampled from the model.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 use super::{compact, Theme};
 use crate::dashboard::app::App;
 use crate::dashboard::chart::{Chart, Series};
+use crate::events::{Predictions, TextKind};
 
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let v = app.view();
+    if let Some(p) = v.predictions.as_ref().filter(|p| !p.texts.is_empty()) {
+        return texts(f, p, theme, area);
+    }
     let Some(p) = v.predictions.as_ref().filter(|p| !p.examples.is_empty()) else {
         let block = theme.block(" predictions ");
         let inner = block.inner(area);
@@ -97,4 +103,79 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         )));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), legend);
+}
+
+/// Classified sentences, one a line, or the latest generated text, wrapped.
+fn texts(f: &mut Frame, p: &Predictions, theme: &Theme, area: Rect) {
+    let sep = theme.glyph(" · ", " | ");
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c {
+                '\n' => '\n',
+                c if c.is_control() => ' ',
+                c if theme.ascii && !c.is_ascii() => '?',
+                c => c,
+            })
+            .collect()
+    };
+    if let Some(sample) = p.texts.iter().find(|t| t.kind == TextKind::Sample) {
+        let title = format!(
+            " sample at step {}{sep}temperature {} ",
+            p.step,
+            compact(sample.temperature.unwrap_or(0.0))
+        );
+        let block = theme.block(title);
+        let inner = block.inner(area);
+        f.render_widget(block, area);
+        // The prime (dim) runs straight into the generated text.
+        let prime = clean(&sample.text);
+        let mut dim_left = prime.len();
+        let lines: Vec<Line> = format!("{prime}{}", clean(&sample.predicted))
+            .split('\n')
+            .map(|part| {
+                let cut = dim_left.min(part.len());
+                dim_left = dim_left.saturating_sub(part.len() + 1);
+                Line::from(vec![
+                    Span::styled(part[..cut].to_string(), theme.dim()),
+                    Span::raw(part[cut..].to_string()),
+                ])
+            })
+            .collect();
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        return;
+    }
+    let block = theme.block(format!(" predictions{sep}step {} ", p.step));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let class_w = p
+        .texts
+        .iter()
+        .map(|t| t.predicted.chars().count())
+        .max()
+        .unwrap_or(0);
+    let (yes, no) = (theme.glyph("✓", "+"), theme.glyph("✗", "x"));
+    let lines: Vec<Line> = p
+        .texts
+        .iter()
+        .map(|t| {
+            let (mark, style) = match (&t.truth, t.kind) {
+                (Some(truth), _) if *truth == t.predicted => (yes, theme.fg(Color::Green)),
+                (Some(_), _) => (no, theme.fg(Color::Red)),
+                _ => (" ", theme.dim()),
+            };
+            let kind = if t.kind == TextKind::Probe {
+                "probe"
+            } else {
+                "valid"
+            };
+            Line::from(vec![
+                Span::styled(format!(" {kind} "), theme.dim()),
+                Span::styled(format!("{mark} "), style),
+                Span::styled(format!("{:<class_w$} ", t.predicted), theme.series(0)),
+                Span::raw(format!("{:.2}  ", t.probability.unwrap_or(0.0))),
+                Span::raw(clean(&t.text).replace('\n', " ")),
+            ])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
 }
