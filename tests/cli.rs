@@ -425,6 +425,15 @@ const INVALID: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "log_of_zero.toml",
+        &[
+            "tests/invalid/with_zero.csv:4: ",
+            "column `passengers`",
+            "`0` cannot be transformed: data.transform = \"log\" needs values > 0",
+            "transform = \"log1p\"",
+        ],
+    ),
+    (
         "bad_syntax.toml",
         &["tests/invalid/bad_syntax.toml:7:10: ", "invalid TOML"],
     ),

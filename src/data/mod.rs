@@ -8,6 +8,7 @@ mod scale;
 mod source;
 mod synthetic;
 mod table;
+mod transform;
 mod window;
 
 pub use baseline::Baseline;
@@ -18,7 +19,7 @@ pub use window::Split;
 
 use crate::experiment::{Experiment, TaskKind};
 use source::Source;
-use window::{Shape, Truth};
+use window::{Sequence, Shape, Truth};
 
 /// Everything a model trains and is evaluated on, in scaled units.
 #[derive(Debug, Clone)]
@@ -109,13 +110,26 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
     })
 }
 
-/// Fits the scaler on the training part; regression targets stay unscaled.
+/// Fits the scaler on the training part, after `data.transform`; regression
+/// targets stay unscaled.
 fn fit_scaler(exp: &Experiment, source: &Source) -> Scaler {
     let method = exp
         .data
         .normalize
         .unwrap_or(crate::experiment::Normalize::None);
-    let train = &source.parts[0];
+    let transform = exp.data.transform;
+    let transformed =
+        |values: &[f32]| -> Vec<f32> { values.iter().map(|&v| transform.apply(v)).collect() };
+    let train: Vec<Sequence> = source.parts[0]
+        .iter()
+        .map(|s| Sequence {
+            inputs: transformed(&s.inputs),
+            truth: match &s.truth {
+                Truth::Series(v) => Truth::Series(transformed(v)),
+                Truth::Label(l) => Truth::Label(*l),
+            },
+        })
+        .collect();
     let (offset, scale) = scale::fit(
         method,
         train.iter().map(|s| s.inputs.as_slice()),
@@ -140,6 +154,7 @@ fn fit_scaler(exp: &Experiment, source: &Source) -> Scaler {
         target: source.target.clone(),
         target_offset,
         target_scale,
+        transform,
     }
 }
 

@@ -92,6 +92,10 @@ pub struct DataSpec {
     /// What to do with empty or non-numeric cells in a CSV.
     #[serde(default)]
     pub missing: Missing,
+    /// CSV data: a transform of every input column and the target, applied
+    /// before scaling; predictions, metrics and baselines stay in original units.
+    #[serde(default)]
+    pub transform: Transform,
     /// Season length in steps for the seasonal-naive baseline (0 = none).
     #[serde(default)]
     pub season: usize,
@@ -151,6 +155,21 @@ pub enum Missing {
     Error,
     Interpolate,
     Drop,
+}
+
+/// A value transform applied before scaling and inverted on every prediction
+/// (its arithmetic is in `data::transform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// Values as they are.
+    #[default]
+    None,
+    /// Natural logarithm (values must be > 0): turns a seasonal swing that
+    /// grows with the level into one of constant size.
+    Log,
+    /// `ln(1 + x)` (values must be > −1): as `log`, for series with zeros.
+    Log1p,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

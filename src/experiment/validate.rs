@@ -155,6 +155,13 @@ fn validate_data(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
                     "remove `path`, or set source = \"csv\"",
                 ));
             }
+            if d.transform != Transform::None {
+                return Err(invalid(
+                    "data.transform",
+                    "`transform` applies to CSV data; synthetic data is generated in its own units",
+                    "remove `transform`, or set source = \"csv\"",
+                ));
+            }
             if d.count < 10 {
                 return Err(invalid(
                     "data.count",
