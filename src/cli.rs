@@ -596,7 +596,7 @@ fn predict(
     model.load_weights(&weights)?;
     let window = exp.data.window;
     let features = exp.input_features();
-    let mut seqs = data::read_sequences(input, window, features)?;
+    let mut seqs = data::read_sequences(input, window, features, scaler.transform)?;
     let n = seqs.len() / (window * features);
     scaler.scale_inputs(&mut seqs);
     // Sample-major → time-major.

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::experiment::Experiment;
+use crate::data::Baseline;
+use crate::events::Status;
+use crate::experiment::{Experiment, Goal};
 use crate::model::Model;
 use crate::run::{RunDir, Summary};
 use crate::{data, headless, train};
@@ -17,12 +19,41 @@ pub struct Row {
     pub file: String,
     pub label: String,
     pub metric: String,
-    pub rnnlab: f64,
-    pub reference: f64,
+    /// Input steps per sample (`data.window`; the sequence length T of the adding problem).
+    pub window: usize,
+    pub figures: Figures,
     /// Training wall time in seconds (0 for baselines).
     pub seconds: f64,
     /// The run directory, when the row trained a model.
     pub run: Option<PathBuf>,
+}
+
+/// A row's figures, by [`Goal`]; every figure is in original units.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Figures {
+    /// rnnlab's final validation metric beside the published one.
+    Match { rnnlab: f64, published: f64 },
+    /// rnnlab's final validation metric and the threshold to stay below.
+    Below { rnnlab: f64, threshold: f64 },
+    /// Test scores of rnnlab (seq2seq: of the last step's forecast, as the
+    /// baselines') and of the baselines; `target` is the RMSE to beat.
+    Beat {
+        rmse: f64,
+        mae: f64,
+        naive: f64,
+        seasonal_naive: Option<f64>,
+        target: f64,
+    },
+}
+
+impl Figures {
+    fn goal(&self) -> Goal {
+        match self {
+            Figures::Match { .. } => Goal::Match,
+            Figures::Below { .. } => Goal::Below,
+            Figures::Beat { .. } => Goal::Beat,
+        }
+    }
 }
 
 /// The experiment files named: files as they are, directories' `*.toml` sorted by name.
@@ -60,24 +91,52 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> Result<Row> {
         .file_name()
         .map_or(String::new(), |f| f.to_string_lossy().to_string());
     let data = data::load(&exp)?;
+    let baseline = |name: &str| -> Result<&Baseline> {
+        data.baselines
+            .iter()
+            .find(|b| b.name == name)
+            .with_context(|| format!("{}: no `{name}` baseline was computed", path.display()))
+    };
     let mut row = Row {
         file,
         label: reference.label.clone(),
         metric: reference.metric.clone(),
-        rnnlab: f64::NAN,
-        reference: reference.value,
+        window: exp.data.window,
+        figures: Figures::Match {
+            rnnlab: f64::NAN,
+            published: f64::NAN,
+        },
         seconds: 0.0,
         run: None,
     };
-    if let Some(name) = reference.metric.strip_prefix("baseline.") {
-        let b = data
-            .baselines
-            .iter()
-            .find(|b| b.name == name)
-            .with_context(|| format!("{}: no `{name}` baseline was computed", path.display()))?;
-        row.rnnlab = b.valid.mse;
-        return Ok(row);
+    // Validation guarantees a value for every goal but `beat`.
+    let value = reference.value.unwrap_or(f64::NAN);
+    if reference.goal == Goal::Match {
+        if let Some(name) = reference.metric.strip_prefix("baseline.") {
+            row.figures = Figures::Match {
+                rnnlab: baseline(name)?.valid.mse,
+                published: value,
+            };
+            return Ok(row);
+        }
     }
+    let test_rmse = |name: &str| -> Result<f64> {
+        baseline(name)?
+            .test
+            .map(|m| m.rmse)
+            .with_context(|| format!("{}: the test part is empty", path.display()))
+    };
+    let naive = match reference.goal {
+        Goal::Beat => Some((
+            test_rmse("naive")?,
+            (exp.data.season > 0)
+                .then(|| test_rmse("seasonal_naive"))
+                .transpose()?,
+            test_rmse(reference.metric.trim_start_matches("baseline."))?,
+        )),
+        _ => None,
+    };
+    let every_step = exp.every_step();
     let model = Model::for_experiment(&exp, data.text.as_ref());
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     let dir = runs_dir.join(format!("{}-{stamp}", exp.name));
@@ -87,9 +146,54 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> Result<Row> {
     headless::follow(&handle.events);
     handle.join()?;
     row.seconds = start.elapsed().as_secs_f64();
-    row.rnnlab = final_metric(&dir, &reference.metric)?;
+    let summary = completed_summary(&dir)?;
+    row.figures = match (reference.goal, naive) {
+        (Goal::Beat, Some((naive, seasonal_naive, target))) => {
+            let test =
+                |m: &str| {
+                    summary.test.get(m).copied().with_context(|| {
+                        format!("{}: summary.json has no test `{m}`", dir.display())
+                    })
+                };
+            // Seq2seq scores every step; the baselines forecast after the whole window.
+            let last = if every_step { "last_" } else { "" };
+            Figures::Beat {
+                rmse: test(&format!("{last}rmse"))?,
+                mae: test(&format!("{last}mae"))?,
+                naive,
+                seasonal_naive,
+                target,
+            }
+        }
+        (Goal::Below, _) => Figures::Below {
+            rnnlab: final_metric(&dir, &reference.metric)?,
+            threshold: value,
+        },
+        _ => Figures::Match {
+            rnnlab: final_metric(&dir, &reference.metric)?,
+            published: value,
+        },
+    };
     row.run = Some(dir);
     Ok(row)
+}
+
+/// The run's summary, if the run completed.
+fn completed_summary(run: &Path) -> Result<Summary> {
+    let path = run.join("summary.json");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    let summary: Summary = serde_json::from_str(&text)
+        .with_context(|| format!("{} is not a run summary", path.display()))?;
+    if summary.status != Status::Completed {
+        bail!(
+            "{}: the run ended {:?}: {}",
+            run.display(),
+            summary.status,
+            summary.message.unwrap_or_default()
+        );
+    }
+    Ok(summary)
 }
 
 /// The metric at the run's last evaluation (what Keras reports after training).
@@ -107,45 +211,85 @@ fn final_metric(run: &Path, metric: &str) -> Result<f64> {
         .filter_map(|r| r.ok())
         .last()
         .with_context(|| format!("{} has no evaluation", path.display()))?;
-    let summary: Option<Summary> = std::fs::read_to_string(run.join("summary.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    if let Some(s) = summary.filter(|s| s.status != crate::events::Status::Completed) {
-        bail!(
-            "{}: the run ended {:?}: {}",
-            run.display(),
-            s.status,
-            s.message.unwrap_or_default()
-        );
-    }
     last.get(col)
         .and_then(|v| v.parse().ok())
         .with_context(|| format!("{}: bad `{metric}` value", path.display()))
 }
 
-/// The rows as a Markdown table.
+/// The rows as Markdown: one table per goal, in the order the goals first appear.
 pub fn markdown(rows: &[Row]) -> String {
-    let mut out = String::from(
-        "| experiment | model | metric | rnnlab | reference | ratio | training time |\n|---|---|---|---|---|---|---|\n",
-    );
+    let mut goals: Vec<Goal> = Vec::new();
     for r in rows {
-        let time = if r.run.is_some() {
-            headless::clock(r.seconds)
-        } else {
-            "–".into()
-        };
-        out += &format!(
-            "| `{}` | {} | {} | {:.4} | {:.4} | {:.2} | {} |\n",
+        if !goals.contains(&r.figures.goal()) {
+            goals.push(r.figures.goal());
+        }
+    }
+    let tables: Vec<String> = goals
+        .iter()
+        .map(|&goal| {
+            let mut out = String::from(match goal {
+                Goal::Match => "| experiment | model | metric | rnnlab | reference | ratio | training time |\n|---|---|---|---|---|---|---|\n",
+                Goal::Below => "| experiment | model | T (steps) | metric | rnnlab (valid) | goal | reached | training time |\n|---|---|---|---|---|---|---|---|\n",
+                Goal::Beat => "| experiment | model | test RMSE | test MAE | naive RMSE | seasonal-naive RMSE | target | ratio | beaten | training time |\n|---|---|---|---|---|---|---|---|---|---|\n",
+            });
+            for r in rows.iter().filter(|r| r.figures.goal() == goal) {
+                out += &line(r);
+            }
+            out
+        })
+        .collect();
+    tables.join("\n")
+}
+
+/// One Markdown table line.
+fn line(r: &Row) -> String {
+    let time = if r.run.is_some() {
+        headless::clock(r.seconds)
+    } else {
+        "–".into()
+    };
+    let yes = |b: bool| if b { "yes" } else { "**no**" };
+    match &r.figures {
+        Figures::Match { rnnlab, published } => format!(
+            "| `{}` | {} | {} | {rnnlab:.4} | {published:.4} | {:.2} | {time} |\n",
             r.file,
             r.label,
             r.metric,
-            r.rnnlab,
-            r.reference,
-            r.rnnlab / r.reference,
-            time
-        );
+            rnnlab / published,
+        ),
+        Figures::Below { rnnlab, threshold } => format!(
+            "| `{}` | {} | {} | {} | {rnnlab:.4} | < {threshold} | {} | {time} |\n",
+            r.file,
+            r.label,
+            r.window,
+            r.metric,
+            yes(*rnnlab < *threshold),
+        ),
+        Figures::Beat {
+            rmse,
+            mae,
+            naive,
+            seasonal_naive,
+            target,
+        } => format!(
+            "| `{}` | {} | {} | {} | {} | {} | {} | {:.2} | {} | {time} |\n",
+            r.file,
+            r.label,
+            figure(*rmse),
+            figure(*mae),
+            figure(*naive),
+            seasonal_naive.map_or("–".into(), figure),
+            r.metric.trim_start_matches("baseline.").replace('_', "-"),
+            rmse / target,
+            yes(rmse < target),
+        ),
     }
-    out
+}
+
+/// A figure in original units with four significant digits.
+fn figure(v: f64) -> String {
+    let digits = (3.0 - v.abs().log10().floor()).clamp(0.0, 6.0) as usize;
+    format!("{v:.digits$}")
 }
 
 #[cfg(test)]
@@ -158,14 +302,58 @@ mod tests {
             file: "02-linear.toml".into(),
             label: "linear".into(),
             metric: "mse".into(),
-            rnnlab: 0.0021,
-            reference: 0.0042,
+            window: 50,
+            figures: Figures::Match {
+                rnnlab: 0.0021,
+                published: 0.0042,
+            },
             seconds: 75.0,
             run: Some(PathBuf::from("runs/x")),
         }];
         let md = markdown(&rows);
         assert!(
             md.contains("| `02-linear.toml` | linear | mse | 0.0021 | 0.0042 | 0.50 | 1:15 |"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn one_table_per_goal_with_verdicts() {
+        let row = |file: &str, figures| Row {
+            file: file.into(),
+            label: "GRU".into(),
+            metric: "baseline.seasonal_naive".into(),
+            window: 100,
+            figures,
+            seconds: 61.0,
+            run: Some(PathBuf::from("runs/x")),
+        };
+        let beat = |rmse| Figures::Beat {
+            rmse,
+            mae: 8.25,
+            naive: 12.5,
+            seasonal_naive: Some(20.0),
+            target: 20.0,
+        };
+        let below = Figures::Below {
+            rnnlab: 0.0123,
+            threshold: 0.01,
+        };
+        let rows = vec![
+            row("a.toml", beat(10.0)),
+            row("b.toml", below),
+            row("c.toml", beat(1234.6)),
+        ];
+        let md = markdown(&rows);
+        let tables: Vec<&str> = md.split("\n\n").collect();
+        assert_eq!(tables.len(), 2, "{md}");
+        assert!(tables[0].contains("| `a.toml` | GRU | 10.00 | 8.250 | 12.50 | 20.00 | seasonal-naive | 0.50 | yes | 1:01 |"), "{md}");
+        assert!(tables[0].contains("| `c.toml` | GRU | 1235 | 8.250 | 12.50 | 20.00 | seasonal-naive | 61.73 | **no** |"), "{md}");
+        let mut b = rows[1].clone();
+        b.metric = "mse".into();
+        assert!(
+            markdown(&[b])
+                .contains("| `b.toml` | GRU | 100 | mse | 0.0123 | < 0.01 | **no** | 1:01 |"),
             "{md}"
         );
     }

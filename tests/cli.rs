@@ -442,6 +442,15 @@ const INVALID: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "log_of_zero.toml",
+        &[
+            "tests/invalid/with_zero.csv:4: ",
+            "column `passengers`",
+            "`0` cannot be transformed: data.transform = \"log\" needs values > 0",
+            "transform = \"log1p\"",
+        ],
+    ),
+    (
         "bad_syntax.toml",
         &["tests/invalid/bad_syntax.toml:7:10: ", "invalid TOML"],
     ),
@@ -1756,4 +1765,58 @@ fn predict_rejects_bad_weights_and_inputs() {
         out.stderr
     );
     assert!(!out_path.exists());
+}
+
+/// `rnnlab table` trains a `goal = "beat"` experiment and prints its test
+/// scores beside the baselines' test scores, read from the run's summary.
+#[test]
+fn table_compares_test_scores_with_a_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = root().join("assets/sunspots_yearly.csv");
+    let text = format!(
+        "name = \"beat\"\n[data]\nsource = \"csv\"\npath = \"{}\"\ncolumns = [\"sunspots\"]\n\
+         window = 12\nseason = 11\n[[model.layers]]\ncell = \"gru\"\nunits = 4\n[train]\nepochs = 2\n\
+         [reference]\nsource = \"s\"\nlabel = \"tiny GRU\"\nmetric = \"baseline.seasonal_naive\"\ngoal = \"beat\"\n",
+        csv.display()
+    );
+    std::fs::write(tmp.path().join("beat.toml"), text).unwrap();
+    let out = rnnlab_in(tmp.path(), &["table", "beat.toml", "--runs-dir", "runs"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("| experiment | model | test RMSE | test MAE | naive RMSE | seasonal-naive RMSE | target | ratio | beaten |"),
+        "{}",
+        out.stdout
+    );
+    let row = out.stdout.lines().nth(2).unwrap();
+    let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+    assert_eq!(&cells[1..3], ["`beat.toml`", "tiny GRU"], "{row}");
+    let run = std::fs::read_dir(tmp.path().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let rmse = summary["test"]["rmse"].as_f64().unwrap();
+    let seasonal = summary["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "seasonal_naive")
+        .unwrap()["test"]["rmse"]
+        .as_f64()
+        .unwrap();
+    let close = |cell: &str, v: f64| (cell.parse::<f64>().unwrap() - v).abs() <= v * 1e-3;
+    assert!(
+        close(cells[3], rmse) && close(cells[6], seasonal),
+        "{row} vs {rmse}, {seasonal}"
+    );
+    let ratio: f64 = cells[8].parse().unwrap();
+    assert!((ratio - rmse / seasonal).abs() <= 0.0051, "{row}");
+    assert_eq!(
+        cells[9],
+        if rmse < seasonal { "yes" } else { "**no**" },
+        "{row}"
+    );
 }

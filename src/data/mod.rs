@@ -9,6 +9,7 @@ mod source;
 mod synthetic;
 mod table;
 pub mod text;
+mod transform;
 mod window;
 
 pub use baseline::Baseline;
@@ -23,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::experiment::{Experiment, TaskKind};
 use source::Source;
-use window::{Shape, Truth};
+use window::{Sequence, Shape, Truth};
 
 /// Everything a model trains and is evaluated on, in scaled units.
 #[derive(Debug, Clone)]
@@ -196,19 +197,33 @@ fn load_text(exp: &Experiment) -> Result<Dataset, DataError> {
             target: target.into(),
             target_offset: 0.0,
             target_scale: 1.0,
+            transform: Default::default(),
         },
         baselines: Vec::new(),
         text: Some(text),
     })
 }
 
-/// Fits the scaler on the training part; regression targets stay unscaled.
+/// Fits the scaler on the training part, after `data.transform`; regression
+/// targets stay unscaled.
 fn fit_scaler(exp: &Experiment, source: &Source) -> Scaler {
     let method = exp
         .data
         .normalize
         .unwrap_or(crate::experiment::Normalize::None);
-    let train = &source.parts[0];
+    let transform = exp.data.transform;
+    let transformed =
+        |values: &[f32]| -> Vec<f32> { values.iter().map(|&v| transform.apply(v)).collect() };
+    let train: Vec<Sequence> = source.parts[0]
+        .iter()
+        .map(|s| Sequence {
+            inputs: transformed(&s.inputs),
+            truth: match &s.truth {
+                Truth::Series(v) => Truth::Series(transformed(v)),
+                Truth::Label(l) => Truth::Label(*l),
+            },
+        })
+        .collect();
     let (offset, scale) = scale::fit(
         method,
         train.iter().map(|s| s.inputs.as_slice()),
@@ -233,6 +248,7 @@ fn fit_scaler(exp: &Experiment, source: &Source) -> Scaler {
         target: source.target.clone(),
         target_offset,
         target_scale,
+        transform,
     }
 }
 

@@ -3,9 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::DataError;
-use crate::experiment::Normalize;
+use crate::experiment::{Normalize, Transform};
 
-/// Per-column normalisation: `original = scaled * scale + offset`.
+/// Per-column normalisation after a transform:
+/// `original = transform⁻¹(scaled * scale + offset)`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Scaler {
     /// Input column (feature) names, one per feature.
@@ -20,6 +21,9 @@ pub struct Scaler {
     pub target_offset: f32,
     /// The target's scale.
     pub target_scale: f32,
+    /// Applied to inputs and target before the offset and scale (`data.transform`).
+    #[serde(default)]
+    pub transform: Transform,
 }
 
 impl Scaler {
@@ -27,7 +31,7 @@ impl Scaler {
     pub fn scale_inputs(&self, values: &mut [f32]) {
         for step in values.chunks_mut(self.offset.len().max(1)) {
             for ((v, o), s) in step.iter_mut().zip(&self.offset).zip(&self.scale) {
-                *v = (*v - o) / s;
+                *v = (self.transform.apply(*v) - o) / s;
             }
         }
     }
@@ -35,7 +39,7 @@ impl Scaler {
     /// Scales target values in place.
     pub fn scale_target(&self, values: &mut [f32]) {
         for v in values {
-            *v = (*v - self.target_offset) / self.target_scale;
+            *v = (self.transform.apply(*v) - self.target_offset) / self.target_scale;
         }
     }
 
@@ -48,7 +52,14 @@ impl Scaler {
 
     /// One scaled target value in original units.
     pub fn unscale_target_value(&self, value: f32) -> f32 {
-        value * self.target_scale + self.target_offset
+        self.transform
+            .invert(value * self.target_scale + self.target_offset)
+    }
+
+    /// One scaled value of input column `column` in original units.
+    pub fn unscale_input_value(&self, column: usize, value: f32) -> f32 {
+        self.transform
+            .invert(value * self.scale[column] + self.offset[column])
     }
 
     /// The scaler as pretty JSON.
@@ -153,6 +164,7 @@ mod tests {
             target: "c0".into(),
             target_offset: 10.0,
             target_scale: 2.0,
+            transform: Transform::None,
         }
     }
 
@@ -179,6 +191,31 @@ mod tests {
         s.unscale_target(&mut y);
         assert_eq!(y, [14.0]);
         assert_eq!(s.unscale_target_value(0.5), 11.0);
+        assert_eq!(s.unscale_input_value(1, 2.0), 20.0);
+    }
+
+    #[test]
+    fn log_transform_comes_before_scaling() {
+        let mut s = scaler(vec![0.0], vec![2.0]);
+        s.transform = Transform::Log;
+        let e = std::f32::consts::E;
+        let mut x = [e * e];
+        s.scale_inputs(&mut x);
+        assert!((x[0] - 1.0).abs() < 1e-6);
+        assert!((s.unscale_input_value(0, x[0]) - e * e).abs() < 1e-5);
+        let mut y = [e.powi(12)];
+        s.scale_target(&mut y);
+        assert!((y[0] - 1.0).abs() < 1e-6);
+        assert!((s.unscale_target_value(y[0]) / e.powi(12) - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_scaler_without_transform_reads_back_as_none() {
+        let json = scaler(vec![1.0], vec![2.0])
+            .to_json()
+            .replace(",\n  \"transform\": \"none\"", "");
+        assert!(!json.contains("transform"), "{json}");
+        assert_eq!(Scaler::from_json(&json).unwrap().transform, Transform::None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::DataError;
-use crate::experiment::Missing;
+use crate::experiment::{Missing, Transform};
 
 /// Cell texts that mean "no value".
 const MISSING: [&str; 5] = ["", "NA", "NaN", "nan", "null"];
@@ -27,12 +27,14 @@ pub(super) struct RowsTable {
     pub width: usize,
 }
 
-/// Reads `columns` and `target` of a CSV with a header row, resolving missing values.
+/// Reads `columns` and `target` of a CSV with a header row, resolving missing
+/// values and checking every value against `transform`'s domain.
 pub(super) fn read_series(
     path: &Path,
     columns: &[String],
     target: &str,
     missing: Missing,
+    transform: Transform,
 ) -> Result<SeriesTable, DataError> {
     let mut reader = open(path, true)?;
     let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
@@ -61,7 +63,7 @@ pub(super) fn read_series(
         let mut row = Vec::with_capacity(names.len());
         for (name, &i) in names.iter().zip(&index) {
             let text = record.get(i).unwrap_or("");
-            row.push(cell(path, line, name, text, missing)?);
+            row.push(cell(path, line, name, text, missing, transform)?);
         }
         if missing == Missing::Drop && row.iter().any(Option::is_none) {
             continue;
@@ -96,11 +98,13 @@ pub(super) fn read_series(
     })
 }
 
-/// Reads a rows-layout CSV; missing values are interpolated along each row's time steps.
+/// Reads a rows-layout CSV; missing values are interpolated along each row's
+/// time steps; every value is checked against `transform`'s domain.
 pub(super) fn read_rows(
     path: &Path,
     features: usize,
     missing: Missing,
+    transform: Transform,
 ) -> Result<RowsTable, DataError> {
     let records = data_records(path)?;
     let Some((_, first)) = records.first() else {
@@ -128,7 +132,7 @@ pub(super) fn read_rows(
         let row = record
             .iter()
             .enumerate()
-            .map(|(j, text)| cell(path, *line, &(j + 1).to_string(), text, missing))
+            .map(|(j, text)| cell(path, *line, &(j + 1).to_string(), text, missing, transform))
             .collect::<Result<Vec<_>, _>>()?;
         if missing == Missing::Drop && row.iter().any(Option::is_none) {
             continue;
@@ -153,8 +157,14 @@ pub(super) fn read_rows(
 
 /// Reads sequences to predict: each CSV row is one sequence, time-major,
 /// `window × features` values (extra columns are ignored). A first row whose
-/// first cell is not a number is taken as a header and skipped.
-pub fn read_sequences(path: &Path, window: usize, features: usize) -> Result<Vec<f32>, DataError> {
+/// first cell is not a number is taken as a header and skipped. Values are in
+/// original units, so each must be in the domain of the run's `transform`.
+pub fn read_sequences(
+    path: &Path,
+    window: usize,
+    features: usize,
+    transform: Transform,
+) -> Result<Vec<f32>, DataError> {
     let need = window * features;
     let records = data_records(path)?;
     if records.is_empty() {
@@ -184,6 +194,7 @@ pub fn read_sequences(path: &Path, window: usize, features: usize) -> Result<Vec
                     .in_column(column.as_str())
                     .with_hint("every step of a sequence needs a value")
             })?;
+            in_domain(path, *line, &column, value, transform)?;
             values.push(value);
         }
     }
@@ -252,15 +263,20 @@ fn parse(path: &Path, line: usize, column: &str, text: &str) -> Result<Option<f3
     })
 }
 
-/// Parses a cell under the `missing` policy: missing values are an error under `Missing::Error`.
+/// Parses a cell under the `missing` policy (missing values are an error under
+/// `Missing::Error`) and checks it against `transform`'s domain.
 fn cell(
     path: &Path,
     line: usize,
     column: &str,
     text: &str,
     missing: Missing,
+    transform: Transform,
 ) -> Result<Option<f32>, DataError> {
     let value = parse(path, line, column, text)?;
+    if let Some(v) = value {
+        in_domain(path, line, column, v, transform)?;
+    }
     if value.is_none() && missing == Missing::Error {
         let text = text.trim();
         let what = if text.is_empty() {
@@ -275,6 +291,23 @@ fn cell(
             .with_hint("set data.missing = \"interpolate\" or \"drop\""));
     }
     Ok(value)
+}
+
+/// Checks a value against `transform`'s domain, naming the place when it is outside.
+fn in_domain(
+    path: &Path,
+    line: usize,
+    column: &str,
+    value: f32,
+    transform: Transform,
+) -> Result<(), DataError> {
+    transform.check(value).map_err(|(message, fix)| {
+        DataError::new(message)
+            .in_file(path)
+            .at_line(line)
+            .in_column(column)
+            .with_hint(fix)
+    })
 }
 
 /// Fills missing values by linear interpolation between the nearest known
@@ -326,7 +359,8 @@ mod tests {
     fn series_missing_error_names_line_and_column() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "s.csv", GAPPY);
-        let e = read_series(&path, &cols(&["a"]), "a", Missing::Error).unwrap_err();
+        let e =
+            read_series(&path, &cols(&["a"]), "a", Missing::Error, Transform::None).unwrap_err();
         assert_eq!(e.line, Some(3));
         assert_eq!(e.column.as_deref(), Some("a"));
         assert!(e
@@ -338,10 +372,17 @@ mod tests {
     fn series_interpolate_and_drop() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "s.csv", GAPPY);
-        let t = read_series(&path, &cols(&["a", "b"]), "b", Missing::Interpolate).unwrap();
+        let t = read_series(
+            &path,
+            &cols(&["a", "b"]),
+            "b",
+            Missing::Interpolate,
+            Transform::None,
+        )
+        .unwrap();
         assert_eq!(t.inputs, vec![1., 10., 2., 20., 3., 30., 4., 40., 5., 50.]);
         assert_eq!(t.target, vec![10., 20., 30., 40., 50.]);
-        let t = read_series(&path, &cols(&["a"]), "b", Missing::Drop).unwrap();
+        let t = read_series(&path, &cols(&["a"]), "b", Missing::Drop, Transform::None).unwrap();
         assert_eq!(t.inputs, vec![1., 5.]);
         assert_eq!(t.target, vec![10., 50.]);
     }
@@ -350,7 +391,7 @@ mod tests {
     fn non_numeric_cell_is_an_error_whatever_the_policy() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "s.csv", "a\n1\n2\nabc\n");
-        let e = read_series(&path, &cols(&["a"]), "a", Missing::Drop).unwrap_err();
+        let e = read_series(&path, &cols(&["a"]), "a", Missing::Drop, Transform::None).unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (Some(4), Some("a")));
         assert!(e.message.contains("`abc` is not a number"), "{e}");
     }
@@ -359,7 +400,14 @@ mod tests {
     fn all_missing_column_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "s.csv", "a,b\n1,\n2,\n");
-        let e = read_series(&path, &cols(&["a"]), "b", Missing::Interpolate).unwrap_err();
+        let e = read_series(
+            &path,
+            &cols(&["a"]),
+            "b",
+            Missing::Interpolate,
+            Transform::None,
+        )
+        .unwrap_err();
         assert_eq!(e.column.as_deref(), Some("b"));
     }
 
@@ -367,18 +415,49 @@ mod tests {
     fn rows_detect_header_and_check_width() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "r.csv", "x0,y0,x1,y1\n1,2,3,4\n5,,7,8\n");
-        let t = read_rows(&path, 2, Missing::Interpolate).unwrap();
+        let t = read_rows(&path, 2, Missing::Interpolate, Transform::None).unwrap();
         assert_eq!(
             (t.width, t.values),
             (4, vec![1., 2., 3., 4., 5., 8., 7., 8.])
         );
-        let e = read_rows(&path, 3, Missing::Error).unwrap_err();
+        let e = read_rows(&path, 3, Missing::Error, Transform::None).unwrap_err();
         assert!(e.message.contains("not a multiple of data.features = 3"));
         let path = write(&dir, "r2.csv", "1,2\n3\n");
         assert_eq!(
-            read_rows(&path, 1, Missing::Error).unwrap_err().line,
+            read_rows(&path, 1, Missing::Error, Transform::None)
+                .unwrap_err()
+                .line,
             Some(2)
         );
+    }
+
+    #[test]
+    fn values_outside_the_transform_domain_are_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "s.csv", "month,n\nm1,5\nm2,\nm3,0\n");
+        let t = read_series(
+            &path,
+            &cols(&["n"]),
+            "n",
+            Missing::Interpolate,
+            Transform::Log1p,
+        );
+        assert_eq!(t.unwrap().target, vec![5., 2.5, 0.]);
+        let e = read_series(
+            &path,
+            &cols(&["n"]),
+            "n",
+            Missing::Interpolate,
+            Transform::Log,
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(4), Some("n")));
+        assert!(e.to_string().contains("s.csv:4: column `n`: `0` cannot be transformed: data.transform = \"log\" needs values > 0; fix the value"), "{e}");
+        let path = write(&dir, "r.csv", "1,2\n3,-4\n");
+        let e = read_rows(&path, 1, Missing::Error, Transform::Log).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(2), Some("2")));
+        let e = read_sequences(&path, 2, 1, Transform::Log).unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(2), Some("2")));
     }
 
     #[test]
@@ -386,13 +465,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "p.csv", "1,2,3,99\n4,5,6,99\n");
         assert_eq!(
-            read_sequences(&path, 3, 1).unwrap(),
+            read_sequences(&path, 3, 1, Transform::None).unwrap(),
             vec![1., 2., 3., 4., 5., 6.]
         );
-        let e = read_sequences(&path, 5, 1).unwrap_err();
+        let e = read_sequences(&path, 5, 1, Transform::None).unwrap_err();
         assert_eq!(e.line, Some(1));
         let path = write(&dir, "q.csv", "t0,t1\n1,x\n");
-        let e = read_sequences(&path, 2, 1).unwrap_err();
+        let e = read_sequences(&path, 2, 1, Transform::None).unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (Some(2), Some("2")));
     }
 }

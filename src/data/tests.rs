@@ -225,3 +225,43 @@ fn every_shipped_asset_loads() {
         assert!(ds.test.len > 0 && ds.baselines[0].valid.mse > 0.0, "{file}");
     }
 }
+
+#[test]
+fn log_transform_before_scaling_and_baselines_in_original_units() {
+    let dir = tempfile::tempdir().unwrap();
+    ramp(dir.path(), 100);
+    let data = "source = \"csv\"\npath = \"ramp.csv\"\ncolumns = [\"b\"]\nwindow = 5\nseason = 2";
+    let plain = load(&experiment(dir.path(), data, "")).unwrap();
+    let logged = load(&experiment(
+        dir.path(),
+        &format!("{data}\ntransform = \"log\""),
+        "",
+    ))
+    .unwrap();
+    // zscore is fitted on ln(1000..1070): mean near ln(1034.5)
+    assert!((logged.scaler.target_offset - 1034.5f32.ln()).abs() < 1e-3);
+    let first = logged.scaler.unscale_target_value(logged.valid.targets[0]);
+    assert!((first - 1075.0).abs() < 0.05, "{first}");
+    let unscaled = logged.scaler.unscale_input_value(0, logged.valid.inputs[0]);
+    assert!((unscaled - 1070.0).abs() < 0.05, "{unscaled}");
+    // the baselines do not depend on the transform
+    for (p, l) in plain.baselines.iter().zip(&logged.baselines) {
+        assert_eq!((&p.name, p.valid.mse), (&l.name, l.valid.mse));
+    }
+    assert_eq!(logged.baselines[1].valid.mse, 4.0);
+}
+
+#[test]
+fn transform_of_synthetic_data_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "name = \"t\"\n[data]\nsource = \"synthetic\"\ngenerator = \"sine\"\ntransform = \"log\"\n{MODEL}"
+    );
+    let e = Experiment::from_str_at(&text, &dir.path().join("e.toml"), dir.path(), &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`data.transform`") && e.contains("applies to CSV data"),
+        "{e}"
+    );
+}

@@ -30,7 +30,7 @@ pub struct Experiment {
     pub reference: Option<ReferenceSpec>,
 }
 
-/// A published validation figure to compare with.
+/// What `rnnlab table` compares this experiment's result with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReferenceSpec {
@@ -40,11 +40,42 @@ pub struct ReferenceSpec {
     pub label: String,
     /// The compared quantity: a validation metric (`mse`, `rmse`, `mae`,
     /// seq2seq `last_mse`, …) or a baseline (`baseline.naive`,
-    /// `baseline.seasonal_naive`, `baseline.mean`).
+    /// `baseline.seasonal_naive`, `baseline.mean`). With `goal = "beat"`, the
+    /// baseline to beat.
     #[serde(default = "default_metric")]
     pub metric: String,
-    /// The published value.
-    pub value: f64,
+    /// The published value (`match`) or the threshold (`below`); absent for `beat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// How the result is judged.
+    #[serde(default)]
+    pub goal: Goal,
+}
+
+/// How `rnnlab table` judges an experiment's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Goal {
+    /// Reproduce a published figure: the final validation `metric` beside `value`.
+    #[default]
+    Match,
+    /// Reach a final validation `metric` below the threshold `value` (the
+    /// adding problem is "solved" at MSE < 0.01).
+    Below,
+    /// Beat the baseline named by `metric` on the test split, by RMSE in
+    /// original units.
+    Beat,
+}
+
+impl Goal {
+    /// The name used in experiment files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Goal::Match => "match",
+            Goal::Below => "below",
+            Goal::Beat => "beat",
+        }
+    }
 }
 
 fn default_metric() -> String {
@@ -92,6 +123,10 @@ pub struct DataSpec {
     /// What to do with empty or non-numeric cells in a CSV.
     #[serde(default)]
     pub missing: Missing,
+    /// CSV data: a transform of every input column and the target, applied
+    /// before scaling; predictions, metrics and baselines stay in original units.
+    #[serde(default)]
+    pub transform: Transform,
     /// Season length in steps for the seasonal-naive baseline (0 = none).
     #[serde(default)]
     pub season: usize,
@@ -164,6 +199,21 @@ pub enum Missing {
     Error,
     Interpolate,
     Drop,
+}
+
+/// A value transform applied before scaling and inverted on every prediction
+/// (its arithmetic is in `data::transform`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transform {
+    /// Values as they are.
+    #[default]
+    None,
+    /// Natural logarithm (values must be > 0): turns a seasonal swing that
+    /// grows with the level into one of constant size.
+    Log,
+    /// `ln(1 + x)` (values must be > −1): as `log`, for series with zeros.
+    Log1p,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

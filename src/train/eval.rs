@@ -154,7 +154,7 @@ pub fn examples(
                 Some(c) if forecast_task => (0..data.window)
                     .map(|t| {
                         let v = x[(t * n + b) * data.features + c];
-                        (v * scaler.scale[c] + scaler.offset[c]) as f64
+                        scaler.unscale_input_value(c, v) as f64
                     })
                     .collect(),
                 _ => Vec::new(),
