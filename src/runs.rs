@@ -26,8 +26,9 @@ pub struct RunRow {
     pub status: String,
     pub steps: Option<u64>,
     pub best_valid_loss: Option<f64>,
-    /// Test MSE in the data's original units.
-    pub test_mse: Option<f64>,
+    /// The test part's headline metric: MSE in the data's original units,
+    /// accuracy (classify) or bits per character (generate).
+    pub test: Option<(String, f64)>,
     pub wall_s: Option<f64>,
     /// Start time as recorded (RFC 3339).
     pub started: Option<String>,
@@ -114,7 +115,9 @@ pub fn list(dir: &Path) -> Result<Vec<RunRow>> {
             status: status_label(&path, &summary),
             steps: summary.steps,
             best_valid_loss: summary.best_valid_loss,
-            test_mse: summary.test.get("mse").copied(),
+            test: ["mse", "accuracy", "bits_per_char"]
+                .iter()
+                .find_map(|k| summary.test.get(*k).map(|v| (k.to_string(), *v))),
             wall_s: summary.wall_s,
             started: summary.started,
             path,
@@ -132,7 +135,7 @@ pub fn table(rows: &[RunRow]) -> String {
         "status",
         "steps",
         "best valid",
-        "test mse",
+        "test",
         "wall",
         "started",
     ];
@@ -147,7 +150,7 @@ pub fn table(rows: &[RunRow]) -> String {
                 r.status.clone(),
                 opt(r.steps.map(|s| s.to_string())),
                 opt(r.best_valid_loss.map(compact)),
-                opt(r.test_mse.map(compact)),
+                opt(r.test.as_ref().map(|(k, v)| format!("{k} {}", compact(*v)))),
                 opt(r.wall_s.map(hms)),
                 opt(r.started.as_deref().map(local_time)),
             ]

@@ -101,11 +101,11 @@ fn runs_are_listed_by_start_time_with_question_marks_for_the_unknown() {
     assert_eq!(
         runs::table(&rows),
         "\
-name       status     steps  best valid  test mse     wall  started
-c-missing  ?              ?           ?         ?        ?  ?
-d-broken   ?              ?           ?         ?        ?  ?
-b-early    running?      40      0.0125   0.00213  1:02:05  2026-11-26 12:30
-a-late     completed    528      0.0125   0.00213  1:02:05  2026-11-26 12:00
+name       status     steps  best valid         test     wall  started
+c-missing  ?              ?           ?            ?        ?  ?
+d-broken   ?              ?           ?            ?        ?  ?
+b-early    running?      40      0.0125  mse 0.00213  1:02:05  2026-11-26 12:30
+a-late     completed    528      0.0125  mse 0.00213  1:02:05  2026-11-26 12:00
 "
     );
 
@@ -114,7 +114,7 @@ a-late     completed    528      0.0125   0.00213  1:02:05  2026-11-26 12:00
     assert_eq!(json[0]["status"], "?");
     assert_eq!(json[0]["steps"], serde_json::Value::Null);
     assert_eq!(json[3]["steps"], 528);
-    assert_eq!(json[3]["test_mse"], 0.00213);
+    assert_eq!(json[3]["test"], serde_json::json!(["mse", 0.00213]));
     assert_eq!(json[3]["started"], "2026-11-26T12:00:00+01:00");
 }
 
