@@ -45,7 +45,11 @@ fn every_shipped_experiment_is_valid() {
         "{checked:?}"
     );
     assert!(checked.len() >= 6 + 12, "{checked:?}");
-    for name in ["12-seq2seq-gru.toml", "sentiment-gru.toml", "chars-lstm.toml"] {
+    for name in [
+        "12-seq2seq-gru.toml",
+        "sentiment-gru.toml",
+        "chars-lstm.toml",
+    ] {
         assert!(checked.contains(&name.to_string()), "{checked:?}");
     }
 }

@@ -21,7 +21,7 @@ pub type FlowSink = std::sync::Arc<std::sync::Mutex<Vec<f32>>>;
 
 /// A layer's state between consecutive sequences (truncated BPTT, generation):
 /// h, and c for an LSTM, `B × H` each, batch-major. Empty = zeros.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LayerState {
     pub h: Vec<f32>,
     pub c: Vec<f32>,

@@ -15,7 +15,7 @@ use safetensors::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use super::Schedule;
-use crate::model::Model;
+use crate::model::{Model, State};
 
 /// Version of the state format; bumped on incompatible changes.
 pub const FORMAT: u32 = 1;
@@ -54,6 +54,12 @@ pub struct TrainerState {
     pub last_eval_step: Option<u64>,
     /// The model's one-line description, to recognise a foreign checkpoint.
     pub model: String,
+    /// A text stream's state after the last step (truncated BPTT carries it on).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub carry: State,
+    /// Text generation: the sampling temperature as tuned so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
 }
 
 /// A state file that cannot be used to resume this run.

@@ -58,8 +58,8 @@ pub fn evaluate(model: &Model, exp: &Experiment, text: &Text, part: usize) -> Ev
     Evaluation { loss, metrics }
 }
 
-/// What the dashboard shows of a text model at step `step`: a few validation
-/// sentences and the probes with their predicted class, or a sample of
+/// What the dashboard shows of a text model at step `step`: the probes and a
+/// few validation sentences with their predicted class, or a sample of
 /// `task.sample_length` characters from `task.prime` at `temperature`.
 pub fn samples(
     model: &Model,
@@ -83,8 +83,9 @@ pub fn samples(
                 .probes
                 .iter()
                 .map(|p| (TextKind::Probe, p.clone(), None));
-            shown
-                .chain(probes)
+            // Probes first: on a short panel they are what the user asked to see.
+            probes
+                .chain(shown)
                 .map(|(kind, sentence, truth)| {
                     let ids = text.vocab.encode_words(&sentence, exp.data.window);
                     let x: Vec<f32> = ids.iter().map(|&i| i as f32).collect();

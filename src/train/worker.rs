@@ -156,6 +156,10 @@ impl Worker {
         self.schedule = s.schedule;
         self.clip = s.clip;
         self.eval_every = s.eval_every;
+        self.carry = s.carry;
+        if self.temperature.is_some() {
+            self.temperature = s.temperature.or(self.temperature);
+        }
         self.summary.best_valid_loss = s.best_valid_loss;
         self.summary.best_step = s.best_step;
         self.summary.best_valid = s.best_valid;
@@ -546,6 +550,8 @@ impl Worker {
             stale_evals: self.stale_evals,
             last_eval_step: self.last_eval_step,
             model: self.model.describe(),
+            carry: self.carry.clone(),
+            temperature: self.temperature,
         }
     }
 
