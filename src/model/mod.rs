@@ -776,6 +776,59 @@ mod tests {
         }
     }
 
+    /// With two threads a batch is cut in two and each half runs its own
+    /// recurrence: outputs, loss, gradients, flow and carried state match one thread.
+    #[test]
+    fn two_threads_match_one() {
+        let layers = [
+            layer(Cell::Lstm, 6),
+            layer(Cell::Gru, 5),
+            layer(Cell::Rnn, 4),
+        ];
+        for every_step in [false, true] {
+            let model = Model::new(&layers, 3, 2, every_step, 9);
+            let (batch, steps) = (13, 7);
+            let mut rng = ChaCha8Rng::seed_from_u64(4);
+            let x = init::normal(&mut rng, steps * batch * 3, 1.0);
+            let rows = if every_step { steps * batch } else { batch };
+            let y = init::normal(&mut rng, rows * 2, 1.0);
+            let run = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                pool.install(|| {
+                    let mut state = State::new();
+                    model.predict_from(&x, batch, steps, &mut state);
+                    let pass = Pass {
+                        state: Some(&mut state),
+                        flow: true,
+                        ..Pass::default()
+                    };
+                    let (loss, grads, flow) = model.train_pass(&x, &y, batch, steps, pass);
+                    (loss, grads, flow, state)
+                })
+            };
+            let (one, two) = (run(1), run(2));
+            let close = |a: &[f32], b: &[f32]| {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(p, q)| (p - q).abs() <= 1e-6 + 1e-5 * p.abs().max(q.abs()))
+            };
+            assert!(close(&[one.0], &[two.0]));
+            for (g1, g2) in one.1.iter().zip(&two.1) {
+                assert!(close(g1, g2), "{g1:?}\n{g2:?}");
+            }
+            for (f1, f2) in one.2.iter().zip(&two.2) {
+                assert!(close(f1, f2), "{f1:?}\n{f2:?}");
+            }
+            for (s1, s2) in one.3.iter().zip(&two.3) {
+                assert!(close(&s1.h, &s2.h) && close(&s1.c, &s2.c));
+            }
+        }
+    }
+
     /// The linear model (no recurrent layers) is a dense layer on the
     /// flattened window: output = W · [x_0; x_1; …] + b, sample by sample.
     #[test]

@@ -6,6 +6,8 @@
 //! Output: the hidden states `(T·B) × H`, or only the last step `B × H`.
 //! The recurrent weight gradient is one large product over all steps.
 
+use std::borrow::Cow;
+
 use dfdx::prelude::*;
 
 use super::{gru, lstm, rnn};
@@ -117,25 +119,28 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     let xpv = xp.as_vec();
     let w = w_hh.as_vec();
     let bias = b_hh.as_vec();
-    let s = forward(&xpv, &w, &bias, r, state.as_deref());
+    let parts = Parts::new(r);
+    let saved = parts.forward(&xpv, &w, &bias, state.as_deref());
+    let (hs, cs) = parts.states(&saved);
     if let Some(state) = state {
         let bh = b * h;
-        state.h = s.hs[steps * bh..].to_vec();
+        state.h = hs[steps * bh..].to_vec();
         if r.cell == Cell::Lstm {
-            state.c = s.cs[steps * bh..].to_vec();
+            state.c = cs[steps * bh..].to_vec();
         }
     }
     let dev = xp.device().clone();
     let out = if r.last_only {
-        dev.tensor_from_vec(s.hs[steps * b * h..].to_vec(), (b, h))
+        dev.tensor_from_vec(hs[steps * b * h..].to_vec(), (b, h))
     } else {
-        dev.tensor_from_vec(s.hs[b * h..].to_vec(), (steps * b, h))
+        dev.tensor_from_vec(hs[b * h..].to_vec(), (steps * b, h))
     };
+    drop((hs, cs));
     if T::OWNS_TAPE {
         let (out_g, xp_g, w_g, b_g) = (out.ghost(), xp.ghost(), w_hh.ghost(), b_hh.ghost());
         tape.add_backward_op(move |grads| {
             let g_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
-            let (dxp, dw, db, norms) = backward(&g_out, &w, &s, r);
+            let (dxp, dw, db, norms) = parts.backward(&g_out, &w, &saved);
             if let Some(sink) = &flow {
                 if let Ok(mut v) = sink.lock() {
                     *v = norms;
@@ -148,6 +153,176 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         });
     }
     out.put_tape(tape)
+}
+
+/// Rows of a batch never interact, so with two threads the batch is cut in
+/// two and each half runs its own recurrence on its own thread; the recurrent
+/// weight gradients of the halves are summed.
+#[derive(Debug, Clone, Copy)]
+struct Parts {
+    r: Recurrence,
+    /// Rows in the first part (the whole batch when it is not cut).
+    cut: usize,
+}
+
+impl Parts {
+    fn new(r: Recurrence) -> Parts {
+        let two = rayon::current_num_threads() >= 2 && r.batch >= 8;
+        Parts {
+            r,
+            cut: if two { r.batch / 2 } else { r.batch },
+        }
+    }
+
+    /// (first row, rows, the part's recurrence) for each part.
+    fn each(&self) -> Vec<(usize, usize, Recurrence)> {
+        let mut out = vec![(
+            0,
+            self.cut,
+            Recurrence {
+                batch: self.cut,
+                ..self.r
+            },
+        )];
+        let rest = self.r.batch - self.cut;
+        if rest > 0 {
+            out.push((
+                self.cut,
+                rest,
+                Recurrence {
+                    batch: rest,
+                    ..self.r
+                },
+            ));
+        }
+        out
+    }
+
+    fn forward(
+        &self,
+        xp: &[f32],
+        w: &[f32],
+        bias: &[f32],
+        init: Option<&LayerState>,
+    ) -> Vec<Saved> {
+        let (b, gh, h) = (
+            self.r.batch,
+            self.r.cell.gates() * self.r.units,
+            self.r.units,
+        );
+        let run = |(lo, n, r): (usize, usize, Recurrence)| {
+            if n == b {
+                return forward(xp, w, bias, r, init);
+            }
+            let part_init = init.map(|s| LayerState {
+                h: rows(&s.h, 1, b, h, lo, n),
+                c: rows(&s.c, 1, b, h, lo, n),
+            });
+            forward(
+                &rows(xp, r.steps, b, gh, lo, n),
+                w,
+                bias,
+                r,
+                part_init.as_ref(),
+            )
+        };
+        match self.each()[..] {
+            [one] => vec![run(one)],
+            [first, second] => {
+                let (a, z) = rayon::join(|| run(first), || run(second));
+                vec![a, z]
+            }
+            _ => unreachable!("one or two parts"),
+        }
+    }
+
+    /// The hidden (and LSTM cell) states of all parts, time-major over the whole batch.
+    fn states<'a>(&self, saved: &'a [Saved]) -> (Cow<'a, [f32]>, Cow<'a, [f32]>) {
+        let (b, h, steps) = (self.r.batch, self.r.units, self.r.steps);
+        if let [one] = saved {
+            return (Cow::Borrowed(&one.hs), Cow::Borrowed(&one.cs));
+        }
+        let mut hs = vec![0.0; (steps + 1) * b * h];
+        let mut cs = vec![
+            0.0;
+            if self.r.cell == Cell::Lstm {
+                hs.len()
+            } else {
+                0
+            }
+        ];
+        for ((lo, n, _), s) in self.each().into_iter().zip(saved) {
+            put_rows(&mut hs, &s.hs, steps + 1, b, h, lo, n);
+            if !cs.is_empty() {
+                put_rows(&mut cs, &s.cs, steps + 1, b, h, lo, n);
+            }
+        }
+        (Cow::Owned(hs), Cow::Owned(cs))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn backward(
+        &self,
+        g_out: &[f32],
+        w: &[f32],
+        saved: &[Saved],
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+        let r = self.r;
+        let (b, h, gh, steps) = (r.batch, r.units, r.cell.gates() * r.units, r.steps);
+        let out_steps = if r.last_only { 1 } else { steps };
+        let run = |(lo, n, pr): (usize, usize, Recurrence), s: &Saved| {
+            if n == b {
+                return backward(g_out, w, s, pr);
+            }
+            backward(&rows(g_out, out_steps, b, h, lo, n), w, s, pr)
+        };
+        let parts = self.each();
+        if let ([one], [s]) = (&parts[..], saved) {
+            return run(*one, s);
+        }
+        let (a, z) = rayon::join(|| run(parts[0], &saved[0]), || run(parts[1], &saved[1]));
+        let mut dxp = vec![0.0; steps * b * gh];
+        put_rows(&mut dxp, &a.0, steps, b, gh, parts[0].0, parts[0].1);
+        put_rows(&mut dxp, &z.0, steps, b, gh, parts[1].0, parts[1].1);
+        let (mut dw, mut db) = (a.1, a.2);
+        add_into(&mut dw, &z.1);
+        add_into(&mut db, &z.2);
+        let norms =
+            a.3.iter()
+                .zip(&z.3)
+                .map(|(x, y)| (x * x + y * y).sqrt())
+                .collect();
+        (dxp, dw, db, norms)
+    }
+}
+
+/// Rows `lo..lo+n` of each of `steps` time-major blocks of `batch` rows of `cols` values.
+fn rows(x: &[f32], steps: usize, batch: usize, cols: usize, lo: usize, n: usize) -> Vec<f32> {
+    if x.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::with_capacity(steps * n * cols);
+    for t in 0..steps {
+        let at = (t * batch + lo) * cols;
+        out.extend_from_slice(&x[at..at + n * cols]);
+    }
+    out
+}
+
+/// The inverse of [`rows`]: writes `src` into rows `lo..lo+n` of every block of `dst`.
+fn put_rows(
+    dst: &mut [f32],
+    src: &[f32],
+    steps: usize,
+    batch: usize,
+    cols: usize,
+    lo: usize,
+    n: usize,
+) {
+    for t in 0..steps {
+        let at = (t * batch + lo) * cols;
+        dst[at..at + n * cols].copy_from_slice(&src[t * n * cols..(t + 1) * n * cols]);
+    }
 }
 
 fn add_into(dst: &mut [f32], src: &[f32]) {
