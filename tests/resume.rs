@@ -168,9 +168,10 @@ fn newest_checkpoint(run: &Path) -> Option<u64> {
 fn killed_ten_times_and_resumed_matches_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    // Enough work that ten kills, 50–700 ms apart, land before the end.
     let extra = [
         "--set",
-        "train.epochs=6",
+        "train.epochs=20",
         "--set",
         "checkpoint.every_steps=4",
     ];

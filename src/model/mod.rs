@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 
 pub use io::WeightsError;
 pub use recurrent::LayerState;
-use recurrent::{recurrence, FlowSink, Mat, Recurrence, Vector};
+use recurrent::{recurrence, FlowSink, Mat, Recurrence, Vector, Weights};
 
 use crate::data::Text;
 use crate::experiment::{Cell, Experiment, Init, LayerSpec, TaskKind};
@@ -92,7 +92,7 @@ pub struct Model {
 
 /// Parameter tensors of one forward pass (weights transposed where dfdx multiplies by them).
 struct Tensors {
-    /// Per layer: W_ihᵀ (in × G·H), W_hh (G·H × H), b_ih, b_hh.
+    /// Per layer: W_ih (G·H × in), W_hh (G·H × H), b_ih, b_hh.
     layers: Vec<(Mat, Mat, Vector, Vector)>,
     head_wt: Mat,
     head_b: Vector,
@@ -371,7 +371,7 @@ impl Model {
             .params
             .chunks_exact(4)
             .take(self.layers.len())
-            .map(|p| (mat_t(&p[0]), mat(&p[1]), vector(&p[2]), vector(&p[3])))
+            .map(|p| (mat(&p[0]), mat(&p[1]), vector(&p[2]), vector(&p[3])))
             .collect();
         let head = self.head_index();
         Tensors {
@@ -398,13 +398,7 @@ impl Model {
         }
         let mut h = x;
         let n = self.layers.len();
-        for (k, (l, (w_ih_t, w_hh, b_ih, b_hh))) in self.layers.iter().zip(&ts.layers).enumerate() {
-            let rows = steps * batch;
-            let gh = l.cell.gates() * l.units;
-            let bias = b_ih
-                .retaped::<T>()
-                .broadcast_like::<(usize, usize), Axis<0>>(&(rows, gh));
-            let xp = h.matmul(w_ih_t.clone()) + bias;
+        for (k, (l, (w_ih, w_hh, b_ih, b_hh))) in self.layers.iter().zip(&ts.layers).enumerate() {
             let r = Recurrence {
                 cell: l.cell,
                 activation: l.activation(),
@@ -414,7 +408,13 @@ impl Model {
                 last_only: k + 1 == n && !self.every_step,
             };
             let carried = state.as_deref_mut().map(|st| &mut st[k]);
-            h = recurrence(xp, w_hh, b_hh, r, flow.get(k).cloned(), carried);
+            let weights = Weights {
+                w_ih,
+                w_hh,
+                b_ih,
+                b_hh,
+            };
+            h = recurrence(h, weights, r, flow.get(k).cloned(), carried);
             if let Some(rng) = dropout.as_deref_mut() {
                 if l.dropout > 0.0 {
                     let keep = 1.0 - l.dropout as f32;
@@ -587,10 +587,8 @@ impl Model {
         let value = loss.array();
         let mut g = loss.backward();
         let mut grads = Vec::with_capacity(self.params.len());
-        for (i, (w_ih_t, w_hh, b_ih, b_hh)) in ts.layers.iter().enumerate() {
-            let p = &self.params[4 * i].shape;
-            let gw = g.get_or_alloc_mut(w_ih_t).expect("cpu alloc").to_vec();
-            grads.push(transpose(&gw, p[1], p[0]));
+        for (w_ih, w_hh, b_ih, b_hh) in &ts.layers {
+            grads.push(g.get_or_alloc_mut(w_ih).expect("cpu alloc").to_vec());
             grads.push(g.get_or_alloc_mut(w_hh).expect("cpu alloc").to_vec());
             grads.push(g.get_or_alloc_mut(b_ih).expect("cpu alloc").to_vec());
             grads.push(g.get_or_alloc_mut(b_hh).expect("cpu alloc").to_vec());

@@ -1,10 +1,11 @@
 //! One recurrent layer over a whole sequence as a single dfdx op with a
 //! hand-written backward pass (backpropagation through time).
 //!
-//! Input: `xp = X·W_ihᵀ + b_ih` for all time steps at once, `(T·B) × (G·H)`,
-//! time-major; parameters `W_hh` `(G·H) × H` (PyTorch layout) and `b_hh`.
+//! Input: `X`, `(T·B) × in`, time-major; parameters `W_ih` `(G·H) × in`,
+//! `b_ih`, `W_hh` `(G·H) × H` (PyTorch layout) and `b_hh`. The input
+//! projection `X·W_ihᵀ + b_ih` is one product over all time steps.
 //! Output: the hidden states `(T·B) × H`, or only the last step `B × H`.
-//! The recurrent weight gradient is one large product over all steps.
+//! The weight gradients are each one large product over all steps.
 
 use std::borrow::Cow;
 
@@ -99,26 +100,56 @@ struct Saved {
     hps: Vec<f32>,
 }
 
-/// Runs the recurrence; records its backward pass on the tape `xp` carries.
+/// One layer's parameters, PyTorch layout.
+pub struct Weights<'a> {
+    pub w_ih: &'a Mat,
+    pub w_hh: &'a Mat,
+    pub b_ih: &'a Vector,
+    pub b_hh: &'a Vector,
+}
+
+/// Runs the layer; records its backward pass on the tape `x` carries.
 /// When `flow` is given, the backward pass stores ‖∂L/∂h_t‖ per step in it.
 /// When `state` is given, the recurrence starts from it (zeros if empty) and
 /// leaves the final state in it; no gradient flows into the initial state.
 pub fn recurrence<T: Tape<f32, Cpu>>(
-    xp: Mat<T>,
-    w_hh: &Mat,
-    b_hh: &Vector,
+    x: Mat<T>,
+    p: Weights,
     r: Recurrence,
     flow: Option<FlowSink>,
     state: Option<&mut LayerState>,
 ) -> Mat<T> {
-    let (xp, mut tape) = xp.split_tape();
+    let (x, mut tape) = x.split_tape();
     let (h, b, steps) = (r.units, r.batch, r.steps);
     let gh = r.cell.gates() * h;
-    assert_eq!(xp.shape().0, steps * b, "xp rows must be steps × batch");
-    assert_eq!(xp.shape().1, gh, "xp columns must be gates × units");
-    let xpv = xp.as_vec();
-    let w = w_hh.as_vec();
-    let bias = b_hh.as_vec();
+    let input = x.shape().1;
+    assert_eq!(x.shape().0, steps * b, "x rows must be steps × batch");
+    assert_eq!(
+        p.w_ih.shape(),
+        &(gh, input),
+        "W_ih must be (gates × units) × input"
+    );
+    let xv = x.as_vec();
+    let w_ih = p.w_ih.as_vec();
+    // xp = X·W_ihᵀ + b_ih for every step at once.
+    let mut xpv = vec![0.0; steps * b * gh];
+    let b_ih = p.b_ih.as_vec();
+    for row in xpv.chunks_exact_mut(gh) {
+        row.copy_from_slice(&b_ih);
+    }
+    gemm(
+        steps * b,
+        input,
+        gh,
+        &xv,
+        (input, 1),
+        &w_ih,
+        (1, input),
+        1.0,
+        &mut xpv,
+    );
+    let w = p.w_hh.as_vec();
+    let bias = p.b_hh.as_vec();
     let parts = Parts::new(r);
     let saved = parts.forward(&xpv, &w, &bias, state.as_deref());
     let (hs, cs) = parts.states(&saved);
@@ -129,7 +160,8 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
             state.c = cs[steps * bh..].to_vec();
         }
     }
-    let dev = xp.device().clone();
+    drop(xpv);
+    let dev = x.device().clone();
     let out = if r.last_only {
         dev.tensor_from_vec(hs[steps * b * h..].to_vec(), (b, h))
     } else {
@@ -137,7 +169,9 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     };
     drop((hs, cs));
     if T::OWNS_TAPE {
-        let (out_g, xp_g, w_g, b_g) = (out.ghost(), xp.ghost(), w_hh.ghost(), b_hh.ghost());
+        let ghosts = (out.ghost(), x.ghost(), p.w_ih.ghost(), p.b_ih.ghost());
+        let (out_g, x_g, wih_g, bih_g) = ghosts;
+        let (whh_g, bhh_g) = (p.w_hh.ghost(), p.b_hh.ghost());
         tape.add_backward_op(move |grads| {
             let g_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
             let (dxp, dw, db, norms) = parts.backward(&g_out, &w, &saved);
@@ -146,9 +180,36 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
                     *v = norms;
                 }
             }
-            add_into(grads.get_or_alloc_mut(&xp_g)?, &dxp);
-            add_into(grads.get_or_alloc_mut(&w_g)?, &dw);
-            add_into(grads.get_or_alloc_mut(&b_g)?, &db);
+            add_into(grads.get_or_alloc_mut(&whh_g)?, &dw);
+            add_into(grads.get_or_alloc_mut(&bhh_g)?, &db);
+            // ∂W_ih = dxpᵀ·X and ∂X = dxp·W_ih, each one product over all steps.
+            let rows = steps * b;
+            gemm(
+                gh,
+                rows,
+                input,
+                &dxp,
+                (1, gh),
+                &xv,
+                (input, 1),
+                1.0,
+                grads.get_or_alloc_mut(&wih_g)?,
+            );
+            gemm(
+                rows,
+                gh,
+                input,
+                &dxp,
+                (gh, 1),
+                &w_ih,
+                (input, 1),
+                1.0,
+                grads.get_or_alloc_mut(&x_g)?,
+            );
+            let db_ih = grads.get_or_alloc_mut(&bih_g)?;
+            for row in dxp.chunks_exact(gh) {
+                add_into(db_ih, row);
+            }
             Ok(())
         });
     }
