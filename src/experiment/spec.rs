@@ -427,7 +427,7 @@ fn default_epochs() -> usize {
     20
 }
 fn default_flow_every() -> u64 {
-    25
+    50
 }
 
 impl Default for TrainSpec {
