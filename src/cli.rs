@@ -145,17 +145,27 @@ enum Cmd {
         #[arg(long)]
         ascii: bool,
     },
-    /// Time one training step of the standard configurations.
+    /// Time one training step and one inference pass of the standard
+    /// configurations; with --compare, beside PyTorch.
     Bench {
-        /// Steps timed per configuration.
-        #[arg(long, default_value_t = 30)]
-        runs: usize,
+        /// Timed runs per pass and configuration.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..))]
+        runs: u16,
         /// Only configurations whose name contains this.
-        #[arg(long)]
-        only: Option<String>,
+        #[arg(long, visible_alias = "only", value_name = "NAME")]
+        config: Option<String>,
         /// This CPU's peak fp32 GFLOP/s, to report % of peak.
         #[arg(long)]
         peak_gflops: Option<f64>,
+        /// Threads for matrix products (and for PyTorch with --compare).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: u16,
+        /// Also time PyTorch (bench/torch_reference.py) and print the ratio.
+        #[arg(long)]
+        compare: bool,
+        /// The Python interpreter (with torch) for --compare.
+        #[arg(long, default_value = "python3", requires = "compare")]
+        python: String,
     },
 }
 
@@ -265,19 +275,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Bench {
             runs,
-            only,
+            config,
             peak_gflops,
+            threads,
+            compare,
+            python,
         } => {
-            let mut timings = Vec::new();
-            for config in bench::CONFIGS {
-                if only.as_deref().is_some_and(|o| !config.name.contains(o)) {
-                    continue;
+            let opts = bench::Options {
+                runs: runs.into(),
+                filter: config,
+                peak_gflops,
+                threads: threads.into(),
+                compare: compare.then_some(python),
+            };
+            match bench::run(&opts) {
+                Ok(report) => {
+                    print!("{report}");
+                    Ok(ExitCode::SUCCESS)
                 }
-                eprintln!("timing {} ({runs} steps)…", config.name);
-                timings.push(bench::time(config, runs));
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(ExitCode::from(e.exit_code()))
+                }
             }
-            print!("{}", bench::table(&timings, peak_gflops));
-            Ok(ExitCode::SUCCESS)
         }
     }
 }

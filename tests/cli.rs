@@ -1820,3 +1820,52 @@ fn table_compares_test_scores_with_a_baseline() {
         "{row}"
     );
 }
+
+#[test]
+fn bench_times_training_and_inference_as_a_markdown_table() {
+    let out = ok(&[
+        "bench",
+        "--config",
+        "rnn-relu",
+        "--runs",
+        "1",
+        "--threads",
+        "1",
+    ]);
+    let rows: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        rows[0].starts_with("| config | input | T | batch | pass |"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(rows.len(), 4, "{}", out.stdout);
+    assert!(
+        rows[2].starts_with("| rnn-relu-2x128 | 8 | 50 | 32 | train step |"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        rows[3].starts_with("| rnn-relu-2x128 | 8 | 50 | 32 | inference |"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn bench_rejects_an_unknown_configuration_and_a_missing_python() {
+    let out = rnnlab(&["bench", "--config", "lstm-9x9"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("known: lstm-2x64, lstm-2x256"),
+        "{}",
+        out.stderr
+    );
+    let out = rnnlab(&["bench", "--compare", "--python", "/nonexistent/python3"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("could not start `/nonexistent/python3`"),
+        "{}",
+        out.stderr
+    );
+}
