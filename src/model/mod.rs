@@ -11,6 +11,7 @@ mod gru;
 mod init;
 mod io;
 mod lstm;
+mod panel;
 mod recurrent;
 mod rnn;
 

@@ -11,6 +11,7 @@ use std::borrow::Cow;
 
 use dfdx::prelude::*;
 
+use super::panel::Packed;
 use super::{gru, lstm, rnn};
 use crate::experiment::{Activation, Cell};
 
@@ -44,7 +45,7 @@ pub struct Recurrence {
 
 /// `c = a·b + beta·c` with explicit (row, column) strides; `a` is m×k, `b` k×n, `c` m×n row-major.
 #[allow(clippy::too_many_arguments)]
-fn gemm(
+pub(super) fn gemm(
     m: usize,
     k: usize,
     n: usize,
@@ -423,13 +424,8 @@ fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence, init: Option<&Lay
         }
     }
     let mut hp_scratch = vec![0.0; b * gh];
-    // W_hhᵀ contiguous (h × gh): the per-step product then reads memory in order.
-    let mut wt = vec![0.0; gh * h];
-    for (j, row) in w.chunks_exact(h).enumerate() {
-        for (k, v) in row.iter().enumerate() {
-            wt[k * gh + j] = *v;
-        }
-    }
+    // W_hhᵀ (h × gh), packed once for every step's product.
+    let wt = Packed::new(h, gh, w, (1, h));
     for t in 0..steps {
         let hp: &mut [f32] = if r.cell == Cell::Gru {
             &mut s.hps[t * b * gh..(t + 1) * b * gh]
@@ -443,7 +439,7 @@ fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence, init: Option<&Lay
         let h_prev = &before[t * bh..];
         let h_t = &mut after[..bh];
         // hp += h_prev · W_hhᵀ
-        gemm(b, h, gh, h_prev, (h, 1), &wt, (gh, 1), 1.0, hp);
+        wt.mul(b, h_prev, h, 1.0, hp);
         let xp_t = &xp[t * b * gh..(t + 1) * b * gh];
         match r.cell {
             Cell::Rnn => rnn::forward(r.activation, xp_t, hp, h_t),
@@ -493,6 +489,8 @@ fn backward(
     let mut dh_next = vec![0.0; bh];
     let mut dc = vec![0.0; if r.cell == Cell::Lstm { bh } else { 0 }];
     let mut norms = vec![0.0; steps];
+    // W_hh (gh × h), packed once for every step's product.
+    let packed = Packed::new(gh, h, w, (h, 1));
     for t in (0..steps).rev() {
         let g_t: Option<&[f32]> = if r.last_only {
             (t + 1 == steps).then_some(g_out)
@@ -548,7 +546,7 @@ fn backward(
             &dxp[t * b * gh..(t + 1) * b * gh]
         };
         // dh_{t-1} (+)= dhp_t · W_hh
-        gemm(b, gh, h, dhp_t, (gh, 1), w, (h, 1), beta, &mut dh_next);
+        packed.mul(b, dhp_t, gh, beta, &mut dh_next);
     }
     let dhp_all = if r.cell == Cell::Gru { &dhp_gru } else { &dxp };
     // ∂W_hh = Σ_t dhp_tᵀ · h_{t-1}: one (gh × T·B) · (T·B × h) product.

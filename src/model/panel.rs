@@ -1,0 +1,234 @@
+//! The per-step product of a recurrence: a few rows (the batch) times a
+//! weight matrix that is the same at every step. A general GEMM repacks the
+//! weights at every call, which at these sizes costs more than the product;
+//! here they are packed once per sequence into panels of 16 columns, and an
+//! AVX2/FMA kernel keeps a 4 × 16 block of the result in registers while it
+//! reads a panel in order. Other CPUs use matrixmultiply.
+
+/// Columns per panel (two 8-wide vectors).
+const WIDTH: usize = 16;
+
+/// A `k × n` matrix packed into column panels: panel `p` holds columns
+/// `16p ..` as `k` rows of 16 values (zero past column `n`).
+pub struct Packed {
+    k: usize,
+    n: usize,
+    panels: Vec<f32>,
+    /// The matrix row-major, for CPUs without AVX2/FMA.
+    plain: Vec<f32>,
+    fast: bool,
+}
+
+impl Packed {
+    /// Packs the `k × n` matrix whose element (i, j) is `b[i·rs + j·cs]`.
+    pub fn new(k: usize, n: usize, b: &[f32], strides: (usize, usize)) -> Packed {
+        Packed::with_kernel(k, n, b, strides, avx2())
+    }
+
+    /// As [`Packed::new`], with the AVX2 kernel (`fast`, only if the CPU has it) or without.
+    fn with_kernel(k: usize, n: usize, b: &[f32], (rs, cs): (usize, usize), fast: bool) -> Packed {
+        let count = n.div_ceil(WIDTH);
+        let mut panels = Vec::new();
+        let mut plain = Vec::new();
+        if fast {
+            panels = vec![0.0; count * k * WIDTH];
+            for p in 0..count {
+                for i in 0..k {
+                    let row = &mut panels[(p * k + i) * WIDTH..][..WIDTH];
+                    for (jj, v) in row.iter_mut().enumerate() {
+                        let j = p * WIDTH + jj;
+                        if j < n {
+                            *v = b[i * rs + j * cs];
+                        }
+                    }
+                }
+            }
+        } else {
+            plain = (0..k * n).map(|x| b[(x / n) * rs + (x % n) * cs]).collect();
+        }
+        Packed {
+            k,
+            n,
+            panels,
+            plain,
+            fast,
+        }
+    }
+
+    /// `c = a · self + beta · c` for `m` rows: `a` is `m × k` with row stride
+    /// `lda`, `c` is `m × n` row-major.
+    pub fn mul(&self, m: usize, a: &[f32], lda: usize, beta: f32, c: &mut [f32]) {
+        let (k, n) = (self.k, self.n);
+        if m == 0 || n == 0 {
+            return;
+        }
+        assert!(
+            lda >= k && (m - 1) * lda + k <= a.len(),
+            "panel: a too short"
+        );
+        assert!(m * n <= c.len(), "panel: c too short");
+        #[cfg(target_arch = "x86_64")]
+        if self.fast {
+            // SAFETY: the CPU has AVX2 and FMA (checked when packing); the
+            // asserts above bound every index the kernel reads or writes.
+            unsafe { avx2::mul(m, k, n, a, lda, &self.panels, beta, c) };
+            return;
+        }
+        super::recurrent::gemm(m, k, n, a, (lda, 1), &self.plain, (n, 1), beta, c);
+    }
+}
+
+fn avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::WIDTH;
+
+    /// See [`super::Packed::mul`]; `panels` as packed there.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn mul(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        lda: usize,
+        panels: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
+        let mut i = 0;
+        while i + 4 <= m {
+            for p in 0..n.div_ceil(WIDTH) {
+                let wp = w.add(p * k * WIDTH);
+                let (r0, r1, r2, r3) = (
+                    a.add(i * lda),
+                    a.add((i + 1) * lda),
+                    a.add((i + 2) * lda),
+                    a.add((i + 3) * lda),
+                );
+                let mut acc = [_mm256_setzero_ps(); 8];
+                for kk in 0..k {
+                    let w0 = _mm256_loadu_ps(wp.add(kk * WIDTH));
+                    let w1 = _mm256_loadu_ps(wp.add(kk * WIDTH + 8));
+                    let x0 = _mm256_broadcast_ss(&*r0.add(kk));
+                    acc[0] = _mm256_fmadd_ps(x0, w0, acc[0]);
+                    acc[1] = _mm256_fmadd_ps(x0, w1, acc[1]);
+                    let x1 = _mm256_broadcast_ss(&*r1.add(kk));
+                    acc[2] = _mm256_fmadd_ps(x1, w0, acc[2]);
+                    acc[3] = _mm256_fmadd_ps(x1, w1, acc[3]);
+                    let x2 = _mm256_broadcast_ss(&*r2.add(kk));
+                    acc[4] = _mm256_fmadd_ps(x2, w0, acc[4]);
+                    acc[5] = _mm256_fmadd_ps(x2, w1, acc[5]);
+                    let x3 = _mm256_broadcast_ss(&*r3.add(kk));
+                    acc[6] = _mm256_fmadd_ps(x3, w0, acc[6]);
+                    acc[7] = _mm256_fmadd_ps(x3, w1, acc[7]);
+                }
+                for r in 0..4 {
+                    store(c.add((i + r) * n), p, n, acc[2 * r], acc[2 * r + 1], beta);
+                }
+            }
+            i += 4;
+        }
+        for i in i..m {
+            for p in 0..n.div_ceil(WIDTH) {
+                let wp = w.add(p * k * WIDTH);
+                let row = a.add(i * lda);
+                let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+                for kk in 0..k {
+                    let x = _mm256_broadcast_ss(&*row.add(kk));
+                    s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH)), s0);
+                    s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH + 8)), s1);
+                }
+                store(c.add(i * n), p, n, s0, s1, beta);
+            }
+        }
+    }
+
+    /// Panel `p` of an output row: `row[j] = acc[j] + beta·row[j]` for the
+    /// columns of the panel that exist.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store(row: *mut f32, p: usize, n: usize, s0: __m256, s1: __m256, beta: f32) {
+        let start = p * WIDTH;
+        let out = row.add(start);
+        if start + WIDTH <= n {
+            let (mut s0, mut s1) = (s0, s1);
+            if beta != 0.0 {
+                let b = _mm256_set1_ps(beta);
+                s0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(out), s0);
+                s1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(out.add(8)), s1);
+            }
+            _mm256_storeu_ps(out, s0);
+            _mm256_storeu_ps(out.add(8), s1);
+            return;
+        }
+        let mut tmp = [0.0f32; WIDTH];
+        _mm256_storeu_ps(tmp.as_mut_ptr(), s0);
+        _mm256_storeu_ps(tmp.as_mut_ptr().add(8), s1);
+        for (j, v) in tmp.iter().enumerate().take(n - start) {
+            let o = out.add(j);
+            *o = if beta == 0.0 { *v } else { v + beta * *o };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::Packed;
+
+    #[test]
+    fn matches_a_plain_product_for_every_shape_and_layout() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let shapes = [
+            (1, 1, 1),
+            (3, 5, 20),
+            (4, 16, 16),
+            (13, 7, 33),
+            (16, 64, 256),
+            (9, 20, 80),
+        ];
+        for (m, k, n) in shapes {
+            let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let c0: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            // b read as k × n row-major, and as the transpose of an n × k matrix.
+            let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
+            let fast = super::avx2();
+            for (packed, beta) in [
+                (Packed::with_kernel(k, n, &b, (n, 1), fast), 0.0),
+                (Packed::with_kernel(k, n, &bt, (1, k), fast), 1.0),
+                (Packed::with_kernel(k, n, &b, (n, 1), false), 1.0),
+                (Packed::with_kernel(k, n, &bt, (1, k), false), 0.0),
+            ] {
+                let mut c = c0.clone();
+                packed.mul(m, &a, k, beta, &mut c);
+                for i in 0..m {
+                    for j in 0..n {
+                        let dot: f32 = (0..k).map(|kk| a[i * k + kk] * b[kk * n + j]).sum();
+                        let want = dot + beta * c0[i * n + j];
+                        let got = c[i * n + j];
+                        assert!(
+                            (got - want).abs() < 1e-4,
+                            "({m},{k},{n}) [{i},{j}]: {got} vs {want}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
