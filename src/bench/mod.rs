@@ -214,13 +214,7 @@ impl Workload {
         let (loss, grads) = self
             .model
             .loss_and_grads(&self.x, &self.y, c.batch, c.steps, None);
-        let mut params: Vec<&mut [f32]> = self
-            .model
-            .params
-            .iter_mut()
-            .map(|p| &mut p.data[..])
-            .collect();
-        self.opt.step(1e-4, &mut params, &grads);
+        self.opt.update(1e-4, &mut self.model, &grads);
         loss
     }
 

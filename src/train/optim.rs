@@ -2,6 +2,7 @@
 //! (PyTorch's update rules and defaults).
 
 use crate::experiment::Optimizer as Kind;
+use crate::model::Model;
 
 /// An optimizer with its per-parameter state.
 #[derive(Debug, Clone)]
@@ -44,6 +45,14 @@ impl Optimizer {
         self.t = t;
         self.m = m;
         self.v = v;
+    }
+
+    /// Applies one update with learning rate `lr` to every parameter of
+    /// `model` from `grads` (in `model.params` order).
+    pub fn update(&mut self, lr: f64, model: &mut Model, grads: &[Vec<f32>]) {
+        let mut params: Vec<&mut [f32]> =
+            model.params.iter_mut().map(|p| &mut p.data[..]).collect();
+        self.step(lr, &mut params, grads);
     }
 
     /// Applies one update with learning rate `lr` to `params` from `grads`.

@@ -351,13 +351,7 @@ impl Worker {
                     grads.iter_mut().flatten().for_each(|g| *g *= k);
                 }
                 let lr = self.schedule.rate(self.step, self.total);
-                let mut params: Vec<&mut [f32]> = self
-                    .model
-                    .params
-                    .iter_mut()
-                    .map(|p| &mut p.data[..])
-                    .collect();
-                self.opt.step(lr, &mut params, &grads);
+                self.opt.update(lr, &mut self.model, &grads);
                 self.next.index = i + 1;
                 let now = n as f64 / t0.elapsed().as_secs_f64().max(1e-9);
                 rate = if rate == 0.0 {
