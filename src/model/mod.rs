@@ -649,6 +649,23 @@ mod tests {
         }
     }
 
+    /// (loss(θ + eps) − loss(θ − eps)) / 2·eps for element `j` of parameter `pi`.
+    fn central_difference(
+        model: &mut Model,
+        pi: usize,
+        j: usize,
+        eps: f32,
+        loss: impl Fn(&Model) -> f32,
+    ) -> f32 {
+        let orig = model.params[pi].data[j];
+        model.params[pi].data[j] = orig + eps;
+        let up = loss(model);
+        model.params[pi].data[j] = orig - eps;
+        let down = loss(model);
+        model.params[pi].data[j] = orig;
+        (up - down) / (2.0 * eps)
+    }
+
     /// Central finite differences against the analytic gradient of every
     /// parameter tensor of a mixed stack, both head modes.
     #[test]
@@ -670,13 +687,9 @@ mod tests {
             for (pi, grad) in grads.iter().enumerate() {
                 let n = model.params[pi].data.len();
                 for j in [0, n / 2, n - 1] {
-                    let orig = model.params[pi].data[j];
-                    model.params[pi].data[j] = orig + eps;
-                    let (up, _) = model.loss_and_grads(&x, &y, batch, steps, None);
-                    model.params[pi].data[j] = orig - eps;
-                    let (down, _) = model.loss_and_grads(&x, &y, batch, steps, None);
-                    model.params[pi].data[j] = orig;
-                    let fd = (up - down) / (2.0 * eps);
+                    let fd = central_difference(&mut model, pi, j, eps, |m| {
+                        m.loss_and_grads(&x, &y, batch, steps, None).0
+                    });
                     let g = grad[j];
                     assert!(
                         (fd - g).abs() <= 2e-3 + 2e-2 * g.abs(),
@@ -742,13 +755,7 @@ mod tests {
                 for (pi, grad) in grads.iter().enumerate() {
                     let n = model.params[pi].data.len();
                     for j in [0, n / 3, n / 2, n - 5] {
-                        let orig = model.params[pi].data[j];
-                        model.params[pi].data[j] = orig + eps;
-                        let up = pass(&model).0;
-                        model.params[pi].data[j] = orig - eps;
-                        let down = pass(&model).0;
-                        model.params[pi].data[j] = orig;
-                        let fd = (up - down) / (2.0 * eps);
+                        let fd = central_difference(&mut model, pi, j, eps, |m| pass(m).0);
                         assert!(
                             (fd - grad[j]).abs() <= 1e-3 + 2e-2 * grad[j].abs(),
                             "{}[{j}] (every_step {every_step}): analytic {}, finite difference {fd}",
