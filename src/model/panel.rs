@@ -1,12 +1,39 @@
 //! The per-step product of a recurrence: a few rows (the batch) times a
 //! weight matrix that is the same at every step. A general GEMM repacks the
 //! weights at every call, which at these sizes costs more than the product;
-//! here they are packed once per sequence into panels of 16 columns, and an
-//! AVX2/FMA kernel keeps a 4 × 16 block of the result in registers while it
-//! reads a panel in order. Other CPUs use matrixmultiply.
+//! here they are packed once per sequence into panels of 16 columns. The
+//! kernels walk the panels in the outer loop, so a panel stays in cache while
+//! every block of rows is multiplied by it: an AVX-512 kernel keeps an 8 × 32
+//! block of the result in registers (two panels at once), an AVX2/FMA kernel
+//! a 4 × 16 block. Other CPUs use matrixmultiply.
 
-/// Columns per panel (two 8-wide vectors).
+/// Columns per panel (one 16-wide or two 8-wide vectors).
 const WIDTH: usize = 16;
+
+/// Which kernel multiplies by the packed panels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kernel {
+    Avx512,
+    Avx2,
+    /// matrixmultiply on the unpacked matrix.
+    Plain,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs.
+    fn best() -> Kernel {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Kernel::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Kernel::Avx2;
+            }
+        }
+        Kernel::Plain
+    }
+}
 
 /// A `k × n` matrix packed into column panels: panel `p` holds columns
 /// `16p ..` as `k` rows of 16 values (zero past column `n`).
@@ -14,23 +41,30 @@ pub struct Packed {
     k: usize,
     n: usize,
     panels: Vec<f32>,
-    /// The matrix row-major, for CPUs without AVX2/FMA.
+    /// The matrix row-major, for the plain kernel.
     plain: Vec<f32>,
-    fast: bool,
+    kernel: Kernel,
 }
 
 impl Packed {
     /// Packs the `k × n` matrix whose element (i, j) is `b[i·rs + j·cs]`.
     pub fn new(k: usize, n: usize, b: &[f32], strides: (usize, usize)) -> Packed {
-        Packed::with_kernel(k, n, b, strides, avx2())
+        Packed::with_kernel(k, n, b, strides, Kernel::best())
     }
 
-    /// As [`Packed::new`], with the AVX2 kernel (`fast`, only if the CPU has it) or without.
-    fn with_kernel(k: usize, n: usize, b: &[f32], (rs, cs): (usize, usize), fast: bool) -> Packed {
+    fn with_kernel(
+        k: usize,
+        n: usize,
+        b: &[f32],
+        (rs, cs): (usize, usize),
+        kernel: Kernel,
+    ) -> Packed {
         let count = n.div_ceil(WIDTH);
         let mut panels = Vec::new();
         let mut plain = Vec::new();
-        if fast {
+        if kernel == Kernel::Plain {
+            plain = (0..k * n).map(|x| b[(x / n) * rs + (x % n) * cs]).collect();
+        } else {
             panels = vec![0.0; count * k * WIDTH];
             for p in 0..count {
                 for i in 0..k {
@@ -43,15 +77,13 @@ impl Packed {
                     }
                 }
             }
-        } else {
-            plain = (0..k * n).map(|x| b[(x / n) * rs + (x % n) * cs]).collect();
         }
         Packed {
             k,
             n,
             panels,
             plain,
-            fast,
+            kernel,
         }
     }
 
@@ -67,25 +99,122 @@ impl Packed {
             "panel: a too short"
         );
         assert!(m * n <= c.len(), "panel: c too short");
-        #[cfg(target_arch = "x86_64")]
-        if self.fast {
-            // SAFETY: the CPU has AVX2 and FMA (checked when packing); the
-            // asserts above bound every index the kernel reads or writes.
-            unsafe { avx2::mul(m, k, n, a, lda, &self.panels, beta, c) };
-            return;
+        match self.kernel {
+            // SAFETY: the CPU has the kernel's features (checked by
+            // `Kernel::best`, or by the tests that choose one); the asserts
+            // above bound every index the kernel reads or writes.
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx512 => unsafe { avx512::mul(m, k, n, a, lda, &self.panels, beta, c) },
+            #[cfg(target_arch = "x86_64")]
+            Kernel::Avx2 => unsafe { avx2::mul(m, k, n, a, lda, &self.panels, beta, c) },
+            _ => super::recurrent::gemm(m, k, n, a, (lda, 1), &self.plain, (n, 1), beta, c),
         }
-        super::recurrent::gemm(m, k, n, a, (lda, 1), &self.plain, (n, 1), beta, c);
     }
 }
 
-fn avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::WIDTH;
+
+    /// See [`super::Packed::mul`]; `panels` as packed there.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn mul(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        lda: usize,
+        panels: &[f32],
+        beta: f32,
+        c: &mut [f32],
+    ) {
+        let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
+        let count = n.div_ceil(WIDTH);
+        let mut p = 0;
+        while p < count {
+            let pair = p + 1 < count;
+            let mut i = 0;
+            while i < m {
+                let rows = m - i;
+                let (ai, ci) = (a.add(i * lda), c.add(i * n));
+                let r = match (rows, pair) {
+                    (8.., true) => block::<8, 2>(ai, lda, k, w, p, n, beta, ci),
+                    (4.., true) => block::<4, 2>(ai, lda, k, w, p, n, beta, ci),
+                    (_, true) => block::<1, 2>(ai, lda, k, w, p, n, beta, ci),
+                    (8.., false) => block::<8, 1>(ai, lda, k, w, p, n, beta, ci),
+                    (4.., false) => block::<4, 1>(ai, lda, k, w, p, n, beta, ci),
+                    (_, false) => block::<1, 1>(ai, lda, k, w, p, n, beta, ci),
+                };
+                i += r;
+            }
+            p += if pair { 2 } else { 1 };
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
+
+    /// Rows `0..R` of `a` times panels `p..p+P`, into the same rows of `c`; returns `R`.
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn block<const R: usize, const P: usize>(
+        a: *const f32,
+        lda: usize,
+        k: usize,
+        w: *const f32,
+        p: usize,
+        n: usize,
+        beta: f32,
+        c: *mut f32,
+    ) -> usize {
+        let w0 = w.add(p * k * WIDTH);
+        // With one panel, the second accumulators repeat the first and are not stored.
+        let w1 = if P == 2 { w0.add(k * WIDTH) } else { w0 };
+        let mut acc0 = [_mm512_setzero_ps(); R];
+        let mut acc1 = [_mm512_setzero_ps(); R];
+        for kk in 0..k {
+            let v0 = _mm512_loadu_ps(w0.add(kk * WIDTH));
+            let v1 = if P == 2 {
+                _mm512_loadu_ps(w1.add(kk * WIDTH))
+            } else {
+                v0
+            };
+            for r in 0..R {
+                let x = _mm512_set1_ps(*a.add(r * lda + kk));
+                acc0[r] = _mm512_fmadd_ps(x, v0, acc0[r]);
+                if P == 2 {
+                    acc1[r] = _mm512_fmadd_ps(x, v1, acc1[r]);
+                }
+            }
+        }
+        for r in 0..R {
+            store(c.add(r * n), p, n, acc0[r], beta);
+            if P == 2 {
+                store(c.add(r * n), p + 1, n, acc1[r], beta);
+            }
+        }
+        R
+    }
+
+    /// Panel `p` of an output row: `row[j] = v[j] + beta·row[j]` for the
+    /// columns of the panel that exist.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn store(row: *mut f32, p: usize, n: usize, v: __m512, beta: f32) {
+        let start = p * WIDTH;
+        let mask: __mmask16 = if start + WIDTH <= n {
+            0xffff
+        } else {
+            (1u16 << (n - start)) - 1
+        };
+        let out = row.add(start);
+        let v = if beta == 0.0 {
+            v
+        } else {
+            _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask, out), v)
+        };
+        _mm512_mask_storeu_ps(out, mask, v);
     }
 }
 
@@ -109,10 +238,10 @@ mod avx2 {
         c: &mut [f32],
     ) {
         let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
-        let mut i = 0;
-        while i + 4 <= m {
-            for p in 0..n.div_ceil(WIDTH) {
-                let wp = w.add(p * k * WIDTH);
+        for p in 0..n.div_ceil(WIDTH) {
+            let wp = w.add(p * k * WIDTH);
+            let mut i = 0;
+            while i + 4 <= m {
                 let (r0, r1, r2, r3) = (
                     a.add(i * lda),
                     a.add((i + 1) * lda),
@@ -139,12 +268,9 @@ mod avx2 {
                 for r in 0..4 {
                     store(c.add((i + r) * n), p, n, acc[2 * r], acc[2 * r + 1], beta);
                 }
+                i += 4;
             }
-            i += 4;
-        }
-        for i in i..m {
-            for p in 0..n.div_ceil(WIDTH) {
-                let wp = w.add(p * k * WIDTH);
+            for i in i..m {
                 let row = a.add(i * lda);
                 let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
                 for kk in 0..k {
@@ -189,7 +315,22 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use super::Packed;
+    use super::{Kernel, Packed};
+
+    /// The SIMD kernels this CPU runs.
+    fn available() -> Vec<Kernel> {
+        let mut out = Vec::new();
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                out.push(Kernel::Avx2);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                out.push(Kernel::Avx512);
+            }
+        }
+        out
+    }
 
     #[test]
     fn matches_a_plain_product_for_every_shape_and_layout() {
@@ -201,6 +342,8 @@ mod tests {
             (13, 7, 33),
             (16, 64, 256),
             (9, 20, 80),
+            (17, 9, 48),
+            (32, 256, 1024),
         ];
         for (m, k, n) in shapes {
             let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
@@ -208,13 +351,15 @@ mod tests {
             let c0: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
             // b read as k × n row-major, and as the transpose of an n × k matrix.
             let bt: Vec<f32> = (0..n * k).map(|i| b[(i % k) * n + i / k]).collect();
-            let fast = super::avx2();
-            for (packed, beta) in [
-                (Packed::with_kernel(k, n, &b, (n, 1), fast), 0.0),
-                (Packed::with_kernel(k, n, &bt, (1, k), fast), 1.0),
-                (Packed::with_kernel(k, n, &b, (n, 1), false), 1.0),
-                (Packed::with_kernel(k, n, &bt, (1, k), false), 0.0),
-            ] {
+            let mut packs = vec![
+                (Packed::with_kernel(k, n, &b, (n, 1), Kernel::Plain), 1.0),
+                (Packed::with_kernel(k, n, &bt, (1, k), Kernel::Plain), 0.0),
+            ];
+            for kernel in available() {
+                packs.push((Packed::with_kernel(k, n, &b, (n, 1), kernel), 0.0));
+                packs.push((Packed::with_kernel(k, n, &bt, (1, k), kernel), 1.0));
+            }
+            for (packed, beta) in packs {
                 let mut c = c0.clone();
                 packed.mul(m, &a, k, beta, &mut c);
                 for i in 0..m {
@@ -223,7 +368,7 @@ mod tests {
                         let want = dot + beta * c0[i * n + j];
                         let got = c[i * n + j];
                         assert!(
-                            (got - want).abs() < 1e-4,
+                            (got - want).abs() < 1e-5 * (k as f32 + 10.0),
                             "({m},{k},{n}) [{i},{j}]: {got} vs {want}"
                         );
                     }
