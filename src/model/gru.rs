@@ -1,8 +1,23 @@
 //! GRU cell in PyTorch's formulation, gate order r, z, n:
 //! `r = σ(xp_r + hp_r)`, `z = σ(xp_z + hp_z)`, `n = tanh(xp_n + r ⊙ hp_n)`,
 //! `h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}`, where `hp = W_hh h_{t-1} + b_hh`.
+//!
+//! The loops run over blocks of 16 units ([`super::math::Lanes`]) so that
+//! they vectorise.
 
-use super::{sigmoid, tanh};
+use super::math::{blocks, lanes, load, sigmoid, store, tanh, vectorized};
+
+/// The three `units`-long gate blocks of a row.
+fn split(row: &[f32], units: usize) -> [&[f32]; 3] {
+    std::array::from_fn(|k| &row[k * units..(k + 1) * units])
+}
+
+/// The three `units`-long gate blocks of a row, writable.
+fn split_mut(row: &mut [f32], units: usize) -> [&mut [f32]; 3] {
+    let (r, rest) = row.split_at_mut(units);
+    let (z, n) = rest.split_at_mut(units);
+    [r, z, &mut n[..units]]
+}
 
 /// One step forward. Writes the activated gates r, z, n (B × 3H) and the output.
 pub fn forward(
@@ -13,25 +28,34 @@ pub fn forward(
     gates: &mut [f32],
     h: &mut [f32],
 ) {
-    let hs = units;
-    for (row, (gates, h)) in gates
-        .chunks_exact_mut(3 * hs)
-        .zip(h.chunks_exact_mut(hs))
-        .enumerate()
-    {
-        let xp = &xp[row * 3 * hs..(row + 1) * 3 * hs];
-        let hp = &hp[row * 3 * hs..(row + 1) * 3 * hs];
-        let h_prev = &h_prev[row * hs..(row + 1) * hs];
-        for j in 0..hs {
-            let r = sigmoid(xp[j] + hp[j]);
-            let z = sigmoid(xp[hs + j] + hp[hs + j]);
-            let n = tanh(xp[2 * hs + j] + r * hp[2 * hs + j]);
-            gates[j] = r;
-            gates[hs + j] = z;
-            gates[2 * hs + j] = n;
-            h[j] = (1.0 - z) * n + z * h_prev[j];
-        }
-    }
+    let (hs, gs) = (units, 3 * units);
+    vectorized(
+        #[inline(always)]
+        || {
+            for (row, (g, h)) in gates
+                .chunks_exact_mut(gs)
+                .zip(h.chunks_exact_mut(hs))
+                .enumerate()
+            {
+                let [xr, xz, xn] = split(&xp[row * gs..], hs);
+                let [hr, hz, hn] = split(&hp[row * gs..], hs);
+                let h_prev = &h_prev[row * hs..];
+                let [gr, gz, gn] = split_mut(g, hs);
+                for b in blocks(hs) {
+                    let (xr, xz, xn) = (load(xr, b), load(xz, b), load(xn, b));
+                    let (hr, hz, hn) = (load(hr, b), load(hz, b), load(hn, b));
+                    let hv = load(h_prev, b);
+                    let r = lanes(|l| sigmoid(xr[l] + hr[l]));
+                    let z = lanes(|l| sigmoid(xz[l] + hz[l]));
+                    let n = lanes(|l| tanh(xn[l] + r[l] * hn[l]));
+                    store(gr, b, &r);
+                    store(gz, b, &z);
+                    store(gn, b, &n);
+                    store(h, b, &lanes(|l| (1.0 - z[l]) * n[l] + z[l] * hv[l]));
+                }
+            }
+        },
+    )
 }
 
 /// One step backward. From `dh` (∂L/∂h_t), writes ∂L/∂xp (`dxp`), ∂L/∂hp
@@ -48,29 +72,37 @@ pub fn backward(
     dhp: &mut [f32],
     dh_prev: &mut [f32],
 ) {
-    let hs = units;
-    for (row, ((dxp, dhp), dh_prev)) in dxp
-        .chunks_exact_mut(3 * hs)
-        .zip(dhp.chunks_exact_mut(3 * hs))
-        .zip(dh_prev.chunks_exact_mut(hs))
-        .enumerate()
-    {
-        let g3 = &gates[row * 3 * hs..(row + 1) * 3 * hs];
-        let hp = &hp[row * 3 * hs..(row + 1) * 3 * hs];
-        let base = row * hs;
-        for j in 0..hs {
-            let (r, z, n) = (g3[j], g3[hs + j], g3[2 * hs + j]);
-            let dhj = dh[base + j];
-            let dn = dhj * (1.0 - z) * (1.0 - n * n);
-            let dz = dhj * (h_prev[base + j] - n) * z * (1.0 - z);
-            let dr = dn * hp[2 * hs + j] * r * (1.0 - r);
-            dxp[j] = dr;
-            dxp[hs + j] = dz;
-            dxp[2 * hs + j] = dn;
-            dhp[j] = dr;
-            dhp[hs + j] = dz;
-            dhp[2 * hs + j] = dn * r;
-            dh_prev[j] = dhj * z;
-        }
-    }
+    let (hs, gs) = (units, 3 * units);
+    vectorized(
+        #[inline(always)]
+        || {
+            for (row, ((dxp, dhp), dh_prev)) in dxp
+                .chunks_exact_mut(gs)
+                .zip(dhp.chunks_exact_mut(gs))
+                .zip(dh_prev.chunks_exact_mut(hs))
+                .enumerate()
+            {
+                let [r, z, n] = split(&gates[row * gs..], hs);
+                let [_, _, hn] = split(&hp[row * gs..], hs);
+                let at = row * hs..(row + 1) * hs;
+                let (dh, h_prev) = (&dh[at.clone()], &h_prev[at]);
+                let [dxr, dxz, dxn] = split_mut(dxp, hs);
+                let [dhr, dhz, dhn] = split_mut(dhp, hs);
+                for b in blocks(hs) {
+                    let (r, z, n, hn) = (load(r, b), load(z, b), load(n, b), load(hn, b));
+                    let (dh, hv) = (load(dh, b), load(h_prev, b));
+                    let dn = lanes(|l| dh[l] * (1.0 - z[l]) * (1.0 - n[l] * n[l]));
+                    let dz = lanes(|l| dh[l] * (hv[l] - n[l]) * z[l] * (1.0 - z[l]));
+                    let dr = lanes(|l| dn[l] * hn[l] * r[l] * (1.0 - r[l]));
+                    store(dxr, b, &dr);
+                    store(dxz, b, &dz);
+                    store(dxn, b, &dn);
+                    store(dhr, b, &dr);
+                    store(dhz, b, &dz);
+                    store(dhn, b, &lanes(|l| dn[l] * r[l]));
+                    store(dh_prev, b, &lanes(|l| dh[l] * z[l]));
+                }
+            }
+        },
+    )
 }

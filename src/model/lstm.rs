@@ -2,9 +2,23 @@
 //! `c_t = f ⊙ c_{t-1} + i ⊙ g`, `h_t = o ⊙ tanh(c_t)`.
 //!
 //! Rows are batch items; each row of `xp`/`hp`/`gates` holds the four gates
-//! side by side (4 × H), as in PyTorch's fused weight matrices.
+//! side by side (4 × H), as in PyTorch's fused weight matrices. The loops
+//! run over blocks of 16 units ([`Lanes`]) so that they vectorise.
 
-use super::{sigmoid, tanh};
+use super::math::{blocks, lanes, load, sigmoid, store, tanh, vectorized, Lanes};
+
+/// The four `units`-long gate blocks of a row.
+fn split(row: &[f32], units: usize) -> [&[f32]; 4] {
+    std::array::from_fn(|k| &row[k * units..(k + 1) * units])
+}
+
+/// The four `units`-long gate blocks of a row, writable.
+fn split_mut(row: &mut [f32], units: usize) -> [&mut [f32]; 4] {
+    let (a, rest) = row.split_at_mut(units);
+    let (b, rest) = rest.split_at_mut(units);
+    let (c, d) = rest.split_at_mut(units);
+    [a, b, c, &mut d[..units]]
+}
 
 /// One step forward. Writes the activated gates (B × 4H), the cell state and the output.
 pub fn forward(
@@ -16,30 +30,43 @@ pub fn forward(
     c: &mut [f32],
     h: &mut [f32],
 ) {
-    let hs = units;
-    for (row, ((gates, c), h)) in gates
-        .chunks_exact_mut(4 * hs)
-        .zip(c.chunks_exact_mut(hs))
-        .zip(h.chunks_exact_mut(hs))
-        .enumerate()
-    {
-        let xp = &xp[row * 4 * hs..(row + 1) * 4 * hs];
-        let hp = &hp[row * 4 * hs..(row + 1) * 4 * hs];
-        let c_prev = &c_prev[row * hs..(row + 1) * hs];
-        for j in 0..hs {
-            let i = sigmoid(xp[j] + hp[j]);
-            let f = sigmoid(xp[hs + j] + hp[hs + j]);
-            let g = tanh(xp[2 * hs + j] + hp[2 * hs + j]);
-            let o = sigmoid(xp[3 * hs + j] + hp[3 * hs + j]);
-            let cj = f * c_prev[j] + i * g;
-            gates[j] = i;
-            gates[hs + j] = f;
-            gates[2 * hs + j] = g;
-            gates[3 * hs + j] = o;
-            c[j] = cj;
-            h[j] = o * tanh(cj);
-        }
-    }
+    let (hs, gs) = (units, 4 * units);
+    vectorized(
+        #[inline(always)]
+        || {
+            for (row, ((g, c), h)) in gates
+                .chunks_exact_mut(gs)
+                .zip(c.chunks_exact_mut(hs))
+                .zip(h.chunks_exact_mut(hs))
+                .enumerate()
+            {
+                let [xi, xf, xg, xo] = split(&xp[row * gs..], hs);
+                let [hi, hf, hg, ho] = split(&hp[row * gs..], hs);
+                let c_prev = &c_prev[row * hs..];
+                let [gi, gf, gg, go] = split_mut(g, hs);
+                for b in blocks(hs) {
+                    let sum = |x: &[f32], h: &[f32]| -> Lanes {
+                        let (x, h) = (load(x, b), load(h, b));
+                        lanes(|l| x[l] + h[l])
+                    };
+                    let (ai, af, ag, ao) = (sum(xi, hi), sum(xf, hf), sum(xg, hg), sum(xo, ho));
+                    let cp = load(c_prev, b);
+                    let i = lanes(|l| sigmoid(ai[l]));
+                    let f = lanes(|l| sigmoid(af[l]));
+                    let g = lanes(|l| tanh(ag[l]));
+                    let o = lanes(|l| sigmoid(ao[l]));
+                    let cv = lanes(|l| f[l] * cp[l] + i[l] * g[l]);
+                    let hv = lanes(|l| o[l] * tanh(cv[l]));
+                    store(gi, b, &i);
+                    store(gf, b, &f);
+                    store(gg, b, &g);
+                    store(go, b, &o);
+                    store(c, b, &cv);
+                    store(h, b, &hv);
+                }
+            }
+        },
+    )
 }
 
 /// One step backward. `dh` is ∂L/∂h_t; `dc` holds ∂L/∂c_t from the later step
@@ -54,24 +81,31 @@ pub fn backward(
     dc: &mut [f32],
     da: &mut [f32],
 ) {
-    let hs = units;
-    for (row, (da, dc)) in da
-        .chunks_exact_mut(4 * hs)
-        .zip(dc.chunks_exact_mut(hs))
-        .enumerate()
-    {
-        let g4 = &gates[row * 4 * hs..(row + 1) * 4 * hs];
-        let base = row * hs;
-        for j in 0..hs {
-            let (i, f, g, o) = (g4[j], g4[hs + j], g4[2 * hs + j], g4[3 * hs + j]);
-            let tc = tanh(c[base + j]);
-            let dhj = dh[base + j];
-            let dcj = dc[j] + dhj * o * (1.0 - tc * tc);
-            da[j] = dcj * g * i * (1.0 - i);
-            da[hs + j] = dcj * c_prev[base + j] * f * (1.0 - f);
-            da[2 * hs + j] = dcj * i * (1.0 - g * g);
-            da[3 * hs + j] = dhj * tc * o * (1.0 - o);
-            dc[j] = dcj * f;
-        }
-    }
+    let (hs, gs) = (units, 4 * units);
+    vectorized(
+        #[inline(always)]
+        || {
+            for (row, (da, dc)) in da
+                .chunks_exact_mut(gs)
+                .zip(dc.chunks_exact_mut(hs))
+                .enumerate()
+            {
+                let [i, f, g, o] = split(&gates[row * gs..], hs);
+                let at = row * hs..(row + 1) * hs;
+                let (dh, c_prev, c) = (&dh[at.clone()], &c_prev[at.clone()], &c[at]);
+                let [di, df, dg, d_o] = split_mut(da, hs);
+                for b in blocks(hs) {
+                    let (i, f, g, o) = (load(i, b), load(f, b), load(g, b), load(o, b));
+                    let (dh, cp, cv, dcn) = (load(dh, b), load(c_prev, b), load(c, b), load(dc, b));
+                    let tc = lanes(|l| tanh(cv[l]));
+                    let dcv = lanes(|l| dcn[l] + dh[l] * o[l] * (1.0 - tc[l] * tc[l]));
+                    store(di, b, &lanes(|l| dcv[l] * g[l] * i[l] * (1.0 - i[l])));
+                    store(df, b, &lanes(|l| dcv[l] * cp[l] * f[l] * (1.0 - f[l])));
+                    store(dg, b, &lanes(|l| dcv[l] * i[l] * (1.0 - g[l] * g[l])));
+                    store(d_o, b, &lanes(|l| dh[l] * tc[l] * o[l] * (1.0 - o[l])));
+                    store(dc, b, &lanes(|l| dcv[l] * f[l]));
+                }
+            }
+        },
+    )
 }

@@ -11,6 +11,7 @@ mod gru;
 mod init;
 mod io;
 mod lstm;
+mod math;
 mod panel;
 mod recurrent;
 mod rnn;
@@ -38,22 +39,6 @@ pub enum Loss {
     Mse,
     /// Softmax cross-entropy (in nats, averaged over predictions); targets are class ids.
     CrossEntropy,
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + (-x).exp())
-}
-
-/// tanh through one `exp` (glibc's `tanhf` costs several times as much);
-/// within 2 ulp of `f32::tanh` in the range that matters.
-fn tanh(x: f32) -> f32 {
-    if x.abs() < 0.0625 {
-        // Taylor series; the next term is below 1e-12 here.
-        let x2 = x * x;
-        return x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 - x2 * (17.0 / 315.0))));
-    }
-    let e = (-2.0 * x.abs()).exp();
-    ((1.0 - e) / (1.0 + e)).copysign(x)
 }
 
 /// One named parameter tensor in PyTorch layout.
@@ -624,16 +609,6 @@ fn activation_name(l: &LayerSpec) -> &'static str {
 #[cfg(test)]
 mod tests {
     use std::path::Path;
-
-    #[test]
-    fn fast_tanh_matches_libm() {
-        let mut worst = 0.0f32;
-        for i in -200_000..=200_000 {
-            let x = i as f32 * 1e-4;
-            worst = worst.max((super::tanh(x) - x.tanh()).abs());
-        }
-        assert!(worst < 3e-7, "worst error {worst}");
-    }
 
     use super::*;
     use crate::experiment::Activation;

@@ -3,33 +3,32 @@
 //! `xp` is the input projection with `b_ih` (B × H) and `hp` the recurrent
 //! projection with `b_hh` (B × H).
 
-use super::tanh;
+use super::math::{tanh, vectorized};
 use crate::experiment::Activation;
 
 /// One step forward: `h = φ(xp + hp)`.
 pub fn forward(act: Activation, xp: &[f32], hp: &[f32], h: &mut [f32]) {
-    for ((h, x), r) in h.iter_mut().zip(xp).zip(hp) {
-        let a = x + r;
-        *h = match act {
-            Activation::Tanh => tanh(a),
-            Activation::Relu => a.max(0.0),
-        };
-    }
+    let pairs = h.iter_mut().zip(xp).zip(hp);
+    vectorized(
+        #[inline(always)]
+        || match act {
+            Activation::Tanh => pairs.for_each(|((h, x), r)| *h = tanh(x + r)),
+            Activation::Relu => pairs.for_each(|((h, x), r)| *h = (x + r).max(0.0)),
+        },
+    )
 }
 
 /// One step backward: from `dh` (∂L/∂h_t) and the step's output `h`, the
 /// gradient of the pre-activation, which is both ∂L/∂xp and ∂L/∂hp.
 pub fn backward(act: Activation, dh: &[f32], h: &[f32], da: &mut [f32]) {
-    for ((da, dh), h) in da.iter_mut().zip(dh).zip(h) {
-        *da = match act {
-            Activation::Tanh => dh * (1.0 - h * h),
+    let pairs = da.iter_mut().zip(dh).zip(h);
+    vectorized(
+        #[inline(always)]
+        || match act {
+            Activation::Tanh => pairs.for_each(|((da, dh), h)| *da = dh * (1.0 - h * h)),
             Activation::Relu => {
-                if *h > 0.0 {
-                    *dh
-                } else {
-                    0.0
-                }
+                pairs.for_each(|((da, dh), h)| *da = if *h > 0.0 { *dh } else { 0.0 })
             }
-        };
-    }
+        },
+    )
 }
