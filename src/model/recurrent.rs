@@ -43,7 +43,12 @@ pub struct Recurrence {
     pub last_only: bool,
 }
 
+/// Products with at least this many multiply-adds are split across two threads.
+const PARALLEL_MACS: usize = 1 << 20;
+
 /// `c = a·b + beta·c` with explicit (row, column) strides; `a` is m×k, `b` k×n, `c` m×n row-major.
+/// Large products run on two threads (halves of the rows of `c`, or of its
+/// columns when there are few rows) when the pool has them.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn gemm(
     m: usize,
@@ -68,25 +73,145 @@ pub(super) fn gemm(
         "gemm: b too short"
     );
     assert!(m * n <= c.len(), "gemm: c too short");
-    // SAFETY: the asserts above keep every index the kernel touches inside the slices.
-    unsafe {
-        matrixmultiply::sgemm(
-            m,
-            k,
-            n,
-            1.0,
-            a.as_ptr(),
-            rsa as isize,
-            csa as isize,
-            b.as_ptr(),
-            rsb as isize,
-            csb as isize,
-            beta,
-            c.as_mut_ptr(),
-            n as isize,
-            1,
+    let c = &mut c[..m * n];
+    if m * k * n < PARALLEL_MACS || rayon::current_num_threads() < 2 {
+        // SAFETY: the asserts above keep every index the kernel touches inside the slices.
+        unsafe {
+            sgemm(
+                m,
+                k,
+                n,
+                (a, 0),
+                (rsa, csa),
+                (b, 0),
+                (rsb, csb),
+                beta,
+                c.as_mut_ptr(),
+                n,
+            )
+        };
+        return;
+    }
+    if m >= 64 || m >= n {
+        let top = m / 2;
+        let (c0, c1) = c.split_at_mut(top * n);
+        let (s0, s1) = (Shared(c0.as_mut_ptr()), Shared(c1.as_mut_ptr()));
+        rayon::join(
+            // SAFETY: rows 0..top and top..m of `a` and `c`, inside the asserted bounds.
+            || unsafe {
+                sgemm(
+                    top,
+                    k,
+                    n,
+                    (a, 0),
+                    (rsa, csa),
+                    (b, 0),
+                    (rsb, csb),
+                    beta,
+                    s0.get(),
+                    n,
+                )
+            },
+            || unsafe {
+                let a1 = (a, top * rsa);
+                sgemm(
+                    m - top,
+                    k,
+                    n,
+                    a1,
+                    (rsa, csa),
+                    (b, 0),
+                    (rsb, csb),
+                    beta,
+                    s1.get(),
+                    n,
+                )
+            },
+        );
+    } else {
+        let left = n / 2;
+        let (s0, s1) = (Shared(c.as_mut_ptr()), Shared(c[left..].as_mut_ptr()));
+        rayon::join(
+            // SAFETY: columns 0..left and left..n of `b` and `c` (disjoint
+            // elements of `c`), inside the asserted bounds.
+            || unsafe {
+                sgemm(
+                    m,
+                    k,
+                    left,
+                    (a, 0),
+                    (rsa, csa),
+                    (b, 0),
+                    (rsb, csb),
+                    beta,
+                    s0.get(),
+                    n,
+                )
+            },
+            || unsafe {
+                let b1 = (b, left * csb);
+                sgemm(
+                    m,
+                    k,
+                    n - left,
+                    (a, 0),
+                    (rsa, csa),
+                    b1,
+                    (rsb, csb),
+                    beta,
+                    s1.get(),
+                    n,
+                )
+            },
         );
     }
+}
+
+/// A pointer into `c` that one half of a product writes through.
+#[derive(Clone, Copy)]
+struct Shared(*mut f32);
+// SAFETY: each half writes elements of `c` the other does not touch, and both
+// are joined before `gemm` returns.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// matrixmultiply's sgemm; `a` and `b` start at the given offsets into their
+/// slices, `c` has row stride `ldc`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    (a, a_at): (&[f32], usize),
+    (rsa, csa): (usize, usize),
+    (b, b_at): (&[f32], usize),
+    (rsb, csb): (usize, usize),
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    matrixmultiply::sgemm(
+        m,
+        k,
+        n,
+        1.0,
+        a.as_ptr().add(a_at),
+        rsa as isize,
+        csa as isize,
+        b.as_ptr().add(b_at),
+        rsb as isize,
+        csb as isize,
+        beta,
+        c,
+        ldc as isize,
+        1,
+    );
 }
 
 /// What the forward pass keeps for the backward pass.
@@ -567,4 +692,39 @@ fn backward(
         add_into(&mut db, row);
     }
     (dxp, dw, db, norms)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    use super::{gemm, PARALLEL_MACS};
+
+    /// Large products split by rows or by columns on two threads and equal the plain sum.
+    #[test]
+    fn split_products_match_a_plain_product() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        // Rows split (m ≥ 64), columns split (few rows), and one below the threshold.
+        for (m, k, n) in [(130, 90, 100), (20, 200, 301), (5, 6, 7)] {
+            assert_eq!(m * k * n >= PARALLEL_MACS, m > 5, "the shapes cover both paths");
+            let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            // b stored transposed (n × k), as the weight gradients read it.
+            let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let c0: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let mut c = c0.clone();
+            pool.install(|| gemm(m, k, n, &a, (k, 1), &b, (1, k), 0.5, &mut c));
+            for i in 0..m {
+                for j in 0..n {
+                    let dot: f32 = (0..k).map(|kk| a[i * k + kk] * b[j * k + kk]).sum();
+                    let want = dot + 0.5 * c0[i * n + j];
+                    assert!((c[i * n + j] - want).abs() < 1e-4, "({m},{k},{n}) [{i},{j}]");
+                }
+            }
+        }
+    }
 }
