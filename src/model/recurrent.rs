@@ -278,22 +278,16 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     let bias = p.b_hh.as_vec();
     let parts = Parts::new(r);
     let saved = parts.forward(&xpv, &w, &bias, state.as_deref());
-    let (hs, cs) = parts.states(&saved);
-    if let Some(state) = state {
-        let bh = b * h;
-        state.h = hs[steps * bh..].to_vec();
-        if r.cell == Cell::Lstm {
-            state.c = cs[steps * bh..].to_vec();
-        }
-    }
+    let last = (state.is_some() || r.last_only).then(|| parts.last(&saved));
     drop(xpv);
     let dev = x.device().clone();
-    let out = if r.last_only {
-        dev.tensor_from_vec(hs[steps * b * h..].to_vec(), (b, h))
-    } else {
-        dev.tensor_from_vec(hs[b * h..].to_vec(), (steps * b, h))
+    let out = match &last {
+        Some(last) if r.last_only => dev.tensor_from_vec(last.h.clone(), (b, h)),
+        _ => dev.tensor_from_vec(parts.states(&saved)[b * h..].to_vec(), (steps * b, h)),
     };
-    drop((hs, cs));
+    if let (Some(state), Some(last)) = (state, last) {
+        *state = last;
+    }
     if T::OWNS_TAPE {
         let ghosts = (out.ghost(), x.ghost(), p.w_ih.ghost(), p.b_ih.ghost());
         let (out_g, x_g, wih_g, bih_g) = ghosts;
@@ -398,6 +392,12 @@ impl Parts {
             self.r.units,
         );
         let run = |(lo, n, r): (usize, usize, Recurrence)| {
+            let xp = Rows {
+                data: xp,
+                batch: b,
+                lo,
+                cols: gh,
+            };
             if n == b {
                 return forward(xp, w, bias, r, init);
             }
@@ -405,13 +405,7 @@ impl Parts {
                 h: rows(&s.h, 1, b, h, lo, n),
                 c: rows(&s.c, 1, b, h, lo, n),
             });
-            forward(
-                &rows(xp, r.steps, b, gh, lo, n),
-                w,
-                bias,
-                r,
-                part_init.as_ref(),
-            )
+            forward(xp, w, bias, r, part_init.as_ref())
         };
         match self.each()[..] {
             [one] => vec![run(one)],
@@ -423,28 +417,37 @@ impl Parts {
         }
     }
 
-    /// The hidden (and LSTM cell) states of all parts, time-major over the whole batch.
-    fn states<'a>(&self, saved: &'a [Saved]) -> (Cow<'a, [f32]>, Cow<'a, [f32]>) {
-        let (b, h, steps) = (self.r.batch, self.r.units, self.r.steps);
+    /// The hidden states of all parts, time-major over the whole batch.
+    fn states<'a>(&self, saved: &'a [Saved]) -> Cow<'a, [f32]> {
+        let (b, h, blocks) = (self.r.batch, self.r.units, self.r.steps + 1);
         if let [one] = saved {
-            return (Cow::Borrowed(&one.hs), Cow::Borrowed(&one.cs));
+            return Cow::Borrowed(&one.hs);
         }
-        let mut hs = vec![0.0; (steps + 1) * b * h];
-        let mut cs = vec![
-            0.0;
-            if self.r.cell == Cell::Lstm {
-                hs.len()
-            } else {
-                0
-            }
-        ];
+        let mut all = vec![0.0; blocks * b * h];
         for ((lo, n, _), s) in self.each().into_iter().zip(saved) {
-            put_rows(&mut hs, &s.hs, steps + 1, b, h, lo, n);
-            if !cs.is_empty() {
-                put_rows(&mut cs, &s.cs, steps + 1, b, h, lo, n);
-            }
+            put_rows(&mut all, &s.hs, blocks, b, h, lo, n);
         }
-        (Cow::Owned(hs), Cow::Owned(cs))
+        Cow::Owned(all)
+    }
+
+    /// The final state of all parts (h, and c for an LSTM), batch-major.
+    fn last(&self, saved: &[Saved]) -> LayerState {
+        let (b, h, steps) = (self.r.batch, self.r.units, self.r.steps);
+        let pick = |field: fn(&Saved) -> &[f32]| {
+            let mut out = vec![0.0; b * h];
+            for ((lo, n, _), s) in self.each().into_iter().zip(saved) {
+                out[lo * h..(lo + n) * h].copy_from_slice(&field(s)[steps * n * h..][..n * h]);
+            }
+            out
+        };
+        LayerState {
+            h: pick(|s| &s.hs),
+            c: if self.r.cell == Cell::Lstm {
+                pick(|s| &s.cs)
+            } else {
+                Vec::new()
+            },
+        }
     }
 
     #[allow(clippy::type_complexity)]
@@ -456,12 +459,14 @@ impl Parts {
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
         let r = self.r;
         let (b, h, gh, steps) = (r.batch, r.units, r.cell.gates() * r.units, r.steps);
-        let out_steps = if r.last_only { 1 } else { steps };
-        let run = |(lo, n, pr): (usize, usize, Recurrence), s: &Saved| {
-            if n == b {
-                return backward(g_out, w, s, pr);
-            }
-            backward(&rows(g_out, out_steps, b, h, lo, n), w, s, pr)
+        let run = |(lo, _, pr): (usize, usize, Recurrence), s: &Saved| {
+            let g_out = Rows {
+                data: g_out,
+                batch: b,
+                lo,
+                cols: h,
+            };
+            backward(g_out, w, s, pr)
         };
         let parts = self.each();
         if let ([one], [s]) = (&parts[..], saved) {
@@ -480,6 +485,24 @@ impl Parts {
                 .map(|(x, y)| (x * x + y * y).sqrt())
                 .collect();
         (dxp, dw, db, norms)
+    }
+}
+
+/// One part's rows of a time-major sequence over the whole batch: rows
+/// `lo..` of every block of `batch` rows of `cols` values.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    data: &'a [f32],
+    batch: usize,
+    lo: usize,
+    cols: usize,
+}
+
+impl<'a> Rows<'a> {
+    /// Block `t`'s `n` rows of the part.
+    fn at(&self, t: usize, n: usize) -> &'a [f32] {
+        let start = (t * self.batch + self.lo) * self.cols;
+        &self.data[start..start + n * self.cols]
     }
 }
 
@@ -518,7 +541,7 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence, init: Option<&LayerState>) -> Saved {
+fn forward(xp: Rows, w: &[f32], bias: &[f32], r: Recurrence, init: Option<&LayerState>) -> Saved {
     let (h, b, steps) = (r.units, r.batch, r.steps);
     let gh = r.cell.gates() * h;
     let bh = b * h;
@@ -565,7 +588,7 @@ fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence, init: Option<&Lay
         let h_t = &mut after[..bh];
         // hp += h_prev · W_hhᵀ
         wt.mul(b, h_prev, h, 1.0, hp);
-        let xp_t = &xp[t * b * gh..(t + 1) * b * gh];
+        let xp_t = xp.at(t, b);
         match r.cell {
             Cell::Rnn => rnn::forward(r.activation, xp_t, hp, h_t),
             Cell::Lstm => {
@@ -595,7 +618,7 @@ fn forward(xp: &[f32], w: &[f32], bias: &[f32], r: Recurrence, init: Option<&Lay
 
 /// BPTT: from ∂L/∂output, returns (∂L/∂xp, ∂L/∂W_hh, ∂L/∂b_hh, ‖∂L/∂h_t‖ per step).
 fn backward(
-    g_out: &[f32],
+    g_out: Rows,
     w: &[f32],
     s: &Saved,
     r: Recurrence,
@@ -618,9 +641,9 @@ fn backward(
     let packed = Packed::new(gh, h, w, (h, 1));
     for t in (0..steps).rev() {
         let g_t: Option<&[f32]> = if r.last_only {
-            (t + 1 == steps).then_some(g_out)
+            (t + 1 == steps).then(|| g_out.at(0, b))
         } else {
-            Some(&g_out[t * bh..(t + 1) * bh])
+            Some(g_out.at(t, b))
         };
         match g_t {
             Some(g) => {
@@ -711,7 +734,11 @@ mod tests {
             .unwrap();
         // Rows split (m ≥ 64), columns split (few rows), and one below the threshold.
         for (m, k, n) in [(130, 90, 100), (20, 200, 301), (5, 6, 7)] {
-            assert_eq!(m * k * n >= PARALLEL_MACS, m > 5, "the shapes cover both paths");
+            assert_eq!(
+                m * k * n >= PARALLEL_MACS,
+                m > 5,
+                "the shapes cover both paths"
+            );
             let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
             // b stored transposed (n × k), as the weight gradients read it.
             let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
@@ -722,7 +749,10 @@ mod tests {
                 for j in 0..n {
                     let dot: f32 = (0..k).map(|kk| a[i * k + kk] * b[j * k + kk]).sum();
                     let want = dot + 0.5 * c0[i * n + j];
-                    assert!((c[i * n + j] - want).abs() < 1e-4, "({m},{k},{n}) [{i},{j}]");
+                    assert!(
+                        (c[i * n + j] - want).abs() < 1e-4,
+                        "({m},{k},{n}) [{i},{j}]"
+                    );
                 }
             }
         }
