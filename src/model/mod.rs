@@ -7,6 +7,7 @@
 //! r,z,n), so a checkpoint loads straight into `torch.nn` modules. Each forward
 //! pass builds dfdx tensors from them; gradients come back in the same layout.
 
+mod gemm;
 mod gru;
 mod init;
 mod io;

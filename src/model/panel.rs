@@ -107,7 +107,7 @@ impl Packed {
             Kernel::Avx512 => unsafe { avx512::mul(m, k, n, a, lda, &self.panels, beta, c) },
             #[cfg(target_arch = "x86_64")]
             Kernel::Avx2 => unsafe { avx2::mul(m, k, n, a, lda, &self.panels, beta, c) },
-            _ => super::recurrent::gemm(m, k, n, a, (lda, 1), &self.plain, (n, 1), beta, c),
+            _ => super::gemm::gemm(m, k, n, a, (lda, 1), &self.plain, (n, 1), beta, c),
         }
     }
 }
