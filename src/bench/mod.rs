@@ -305,20 +305,12 @@ pub struct Options {
 }
 
 /// Runs the benchmark and returns its Markdown report; progress goes to stderr.
-/// With `compare`, PyTorch is timed first so that a missing Python or torch
-/// fails fast.
+/// With `compare`, each configuration is timed in PyTorch and then in rnnlab,
+/// one after the other, so that both see the same machine (a shared machine's
+/// speed drifts over minutes); PyTorch goes first so that a missing Python or
+/// torch fails fast.
 pub fn run(opts: &Options) -> Result<String, BenchError> {
     let configs = select(opts.filter.as_deref())?;
-    let torch = match &opts.compare {
-        Some(python) => {
-            eprintln!(
-                "timing PyTorch ({} runs, {} threads)…",
-                opts.runs, opts.threads
-            );
-            Some(reference(python, &configs, opts.runs, opts.threads)?)
-        }
-        None => None,
-    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()
@@ -326,16 +318,23 @@ pub fn run(opts: &Options) -> Result<String, BenchError> {
             threads: opts.threads,
             source,
         })?;
-    let timings: Vec<Timing> = configs
-        .iter()
-        .map(|&config| {
+    let mut torch = Vec::new();
+    let mut timings = Vec::new();
+    for &config in &configs {
+        if let Some(python) = &opts.compare {
             eprintln!(
-                "timing {} ({} runs, {} threads)…",
+                "timing {} in PyTorch ({} runs, {} threads)…",
                 config.name, opts.runs, opts.threads
             );
-            pool.install(|| measure(config, opts.runs))
-        })
-        .collect();
+            torch.extend(reference(python, &[config], opts.runs, opts.threads)?);
+        }
+        eprintln!(
+            "timing {} ({} runs, {} threads)…",
+            config.name, opts.runs, opts.threads
+        );
+        timings.push(pool.install(|| measure(config, opts.runs)));
+    }
+    let torch = opts.compare.is_some().then_some(torch);
     Ok(match torch {
         Some(torch) => compare_table(&timings, &torch, opts.peak_gflops, opts.threads),
         None => table(&timings, opts.peak_gflops),

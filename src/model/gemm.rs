@@ -168,8 +168,44 @@ mod blocked {
                 row.iter_mut().for_each(|v| *v *= beta);
             }
         }
-        let mut bp = vec![0.0f32; KC * NC];
-        let mut ap = vec![0.0f32; MC * KC];
+        // Packing writes every element it later reads (zeros included), so
+        // the buffers are reused between calls without clearing.
+        PACKED.with_borrow_mut(|(bp, ap)| {
+            let kmax = KC.min(k);
+            let (nmax, mmax) = (
+                NC.min(n).next_multiple_of(NR),
+                MC.min(m).next_multiple_of(MR),
+            );
+            if bp.len() < kmax * nmax {
+                bp.resize(kmax * nmax, 0.0);
+            }
+            if ap.len() < kmax * mmax {
+                ap.resize(kmax * mmax, 0.0);
+            }
+            blocks(m, k, n, (a, (rsa, csa)), (b, (rsb, csb)), c, ldc, bp, ap);
+        });
+    }
+
+    thread_local! {
+        /// This thread's packed blocks of `b` and `a`.
+        static PACKED: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
+            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    }
+
+    /// The loops over blocks, with buffers for the packed blocks.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn blocks(
+        m: usize,
+        k: usize,
+        n: usize,
+        (a, (rsa, csa)): (*const f32, (usize, usize)),
+        (b, (rsb, csb)): (*const f32, (usize, usize)),
+        c: *mut f32,
+        ldc: usize,
+        bp: &mut [f32],
+        ap: &mut [f32],
+    ) {
         for jc in (0..n).step_by(NC) {
             let nb = NC.min(n - jc);
             for pc in (0..k).step_by(KC) {

@@ -22,8 +22,11 @@ pub fn load(s: &[f32], (at, len): (usize, usize)) -> Lanes {
     if len == LANES {
         return s[at..at + LANES].try_into().expect("a full block");
     }
+    // An element at a time: a short copy of variable length would be a call.
     let mut v = [0.0; LANES];
-    v[..len].copy_from_slice(&s[at..at + len]);
+    for (v, s) in v.iter_mut().zip(&s[at..at + len]) {
+        *v = *s;
+    }
     v
 }
 
@@ -33,7 +36,9 @@ pub fn store(s: &mut [f32], (at, len): (usize, usize), v: &Lanes) {
     if len == LANES {
         s[at..at + LANES].copy_from_slice(v);
     } else {
-        s[at..at + len].copy_from_slice(&v[..len]);
+        for (s, v) in s[at..at + len].iter_mut().zip(v) {
+            *s = *v;
+        }
     }
 }
 
