@@ -760,16 +760,17 @@ mod tests {
 
     /// With two threads a batch is cut in two and each half runs its own
     /// recurrence: outputs, loss, gradients, flow and carried state match one thread.
+    /// (Every layer is large enough to be split: see `recurrent::Parts`.)
     #[test]
     fn two_threads_match_one() {
         let layers = [
-            layer(Cell::Lstm, 6),
-            layer(Cell::Gru, 5),
-            layer(Cell::Rnn, 4),
+            layer(Cell::Lstm, 48),
+            layer(Cell::Gru, 56),
+            layer(Cell::Rnn, 96),
         ];
         for every_step in [false, true] {
             let model = Model::new(&layers, 3, 2, every_step, 9);
-            let (batch, steps) = (13, 7);
+            let (batch, steps) = (13, 40);
             let mut rng = ChaCha8Rng::seed_from_u64(4);
             let x = init::normal(&mut rng, steps * batch * 3, 1.0);
             let rows = if every_step { steps * batch } else { batch };

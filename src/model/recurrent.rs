@@ -178,7 +178,11 @@ struct Parts {
 
 impl Parts {
     fn new(r: Recurrence) -> Parts {
-        let two = rayon::current_num_threads() >= 2 && r.batch >= 8;
+        // Below this many multiply-adds in the recurrent products, a second
+        // thread costs more (waking it, splitting and merging) than it saves.
+        const TWO_THREADS_MACS: usize = 1 << 20;
+        let macs = r.steps * r.batch * r.units * r.units * r.cell.gates();
+        let two = rayon::current_num_threads() >= 2 && r.batch >= 8 && macs >= TWO_THREADS_MACS;
         Parts {
             r,
             cut: if two { r.batch / 2 } else { r.batch },
@@ -545,4 +549,45 @@ fn backward(
         add_into(&mut db, row);
     }
     (dxp, dw, db, norms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Parts, Recurrence};
+    use crate::experiment::{Activation, Cell};
+
+    /// Two threads only for recurrences with enough work; the sizes of
+    /// `model::tests::two_threads_match_one` are split.
+    #[test]
+    fn only_large_recurrences_are_split() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let r = |cell, units, batch, steps| Recurrence {
+            cell,
+            activation: Activation::Tanh,
+            units,
+            batch,
+            steps,
+            last_only: false,
+        };
+        let parts = |r| pool.install(|| Parts::new(r).each().len());
+        assert_eq!(parts(r(Cell::Rnn, 20, 32, 50)), 1, "Hands-On ML's deep RNN");
+        assert_eq!(parts(r(Cell::Gru, 20, 32, 50)), 2, "the quick start");
+        assert_eq!(parts(r(Cell::Lstm, 64, 32, 50)), 2, "lstm-2x64");
+        for (cell, units) in [(Cell::Lstm, 48), (Cell::Gru, 56), (Cell::Rnn, 96)] {
+            assert_eq!(parts(r(cell, units, 13, 40)), 2, "{cell:?}");
+        }
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        let big = r(Cell::Lstm, 64, 32, 50);
+        assert_eq!(
+            one.install(|| Parts::new(big).each().len()),
+            1,
+            "one thread"
+        );
+    }
 }
