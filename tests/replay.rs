@@ -922,7 +922,8 @@ fn seeking_back_from_a_keyframe_equals_replaying_from_the_start() {
 }
 
 #[test]
-fn a_million_steps_load_and_replay_quickly() {
+/// (How fast: `cargo bench --bench replay`.)
+fn a_million_steps_load_and_replay() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let mut info = info();
@@ -948,24 +949,13 @@ fn a_million_steps_load_and_replay_quickly() {
     )
     .unwrap();
     summary(dir, "completed", 1_000_000);
-    let start = Instant::now();
     let rec = read::load(dir).unwrap();
-    let loaded = start.elapsed();
     assert_eq!(rec.steps(), 1_000_000);
     let mut app = App::replay(rec);
-    let replayed = start.elapsed();
-    eprintln!("1M steps: loaded in {loaded:?}, replayed to the end in {replayed:?}");
-    assert!(replayed < Duration::from_secs(10), "{replayed:?}");
     assert_eq!(app.view().last.as_ref().unwrap().step, 1_000_000);
     assert!(text(&screen(&app, UNICODE)).contains("1,000,000"));
-    let back = Instant::now();
     app.apply(Action::StepBack);
     assert_eq!(app.view().last.as_ref().unwrap().step, 999_999);
-    assert!(
-        back.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        back.elapsed()
-    );
 }
 
 // ---------------------------------------------------------------------------
