@@ -31,7 +31,7 @@ use ui::Theme;
 /// Shortest time between two redraws.
 const FRAME: Duration = Duration::from_millis(50);
 /// Shortest time between two redraws for new data alone (no key pressed).
-const DATA_FRAME: Duration = Duration::from_millis(250);
+const DATA_FRAME: Duration = Duration::from_millis(500);
 /// Longest time between two redraws, however slow the terminal.
 const MAX_FRAME: Duration = Duration::from_secs(2);
 /// Events folded into the state per frame at most (the rest wait for the next frame).
@@ -149,9 +149,17 @@ fn event_loop(
             dirty = false;
             data_changed = false;
         }
-        let wait = frame
-            .saturating_sub(last_draw.elapsed())
-            .max(Duration::from_millis(5));
+        // Sleep until the next redraw can be due; with nothing to show, until
+        // new data could be drawn. A key wakes the poll at once. (Waking
+        // more often takes the CPU from training for nothing.)
+        let wait = if dirty {
+            frame.saturating_sub(last_draw.elapsed())
+        } else if data_changed {
+            frame.max(DATA_FRAME).saturating_sub(last_draw.elapsed())
+        } else {
+            frame.max(DATA_FRAME)
+        }
+        .max(Duration::from_millis(5));
         if event::poll(wait)? {
             match event::read()? {
                 TermEvent::Key(key) => {
