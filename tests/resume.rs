@@ -168,14 +168,18 @@ fn newest_checkpoint(run: &Path) -> Option<u64> {
 fn killed_ten_times_and_resumed_matches_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
-    // Enough work that ten kills, 50–700 ms apart, land before the end.
     let extra = [
         "--set",
         "train.epochs=20",
         "--set",
         "checkpoint.every_steps=4",
     ];
+    let whole = Instant::now();
     train(&a, &extra);
+    // Kills 1/50 to 1/15 of the uninterrupted run's time apart: all ten land
+    // before the end on any machine (a restart makes no progress at first).
+    let ms = whole.elapsed().as_millis() as u64;
+    let (lo, hi) = ((ms / 50).max(10), (ms / 15).max(11));
     let mut rng = Lcg(7);
     let mut kills = 0;
     let mut args: Vec<String> = vec![
@@ -204,7 +208,7 @@ fn killed_ten_times_and_resumed_matches_the_uninterrupted_run() {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        std::thread::sleep(Duration::from_millis(rng.next_ms(50, 700)));
+        std::thread::sleep(Duration::from_millis(rng.next_ms(lo, hi)));
         let finished = child.try_wait().unwrap().is_some();
         if finished {
             break;

@@ -142,8 +142,16 @@ pub fn load(dir: &Path) -> Result<Recorded, ReadError> {
         }
     };
     let outcome = outcome(dir)?;
-    let mut batch = Batch::default();
+    let mut batch = Batch {
+        flow_sample: Some(Sampler::new(MAX_FLOWS)),
+        ..Batch::default()
+    };
     f.read_others(&mut batch)?;
+    batch.flows = batch
+        .flow_sample
+        .take()
+        .map(Sampler::finish)
+        .unwrap_or_default();
     thin(&mut batch.flows, MAX_FLOWS);
     // Rows are at least ~48 bytes; unused capacity is never touched, so it costs no memory.
     batch.table.reserve((size / 48) as usize);
@@ -165,6 +173,56 @@ pub fn load(dir: &Path) -> Result<Recorded, ReadError> {
         outcome,
         timeline,
     })
+}
+
+/// An evenly spaced sample of a stream that never holds more than about
+/// `2·max` items: every `stride`-th item, the stride doubling whenever the
+/// sample fills, and the last item.
+struct Sampler<T> {
+    max: usize,
+    stride: usize,
+    seen: usize,
+    kept: Vec<T>,
+    /// The newest item, when the sample does not hold it.
+    last: Option<T>,
+}
+
+impl<T> Sampler<T> {
+    fn new(max: usize) -> Sampler<T> {
+        Sampler {
+            max: max.max(1),
+            stride: 1,
+            seen: 0,
+            kept: Vec::new(),
+            last: None,
+        }
+    }
+
+    fn push(&mut self, item: T) {
+        if self.seen.is_multiple_of(self.stride) {
+            self.kept.push(item);
+            self.last = None;
+            if self.kept.len() >= 2 * self.max {
+                // Keep the items at even places (multiples of twice the stride).
+                self.last = self.kept.pop();
+                let mut i = 0;
+                self.kept.retain(|_| {
+                    i += 1;
+                    i % 2 == 1
+                });
+                self.stride *= 2;
+            }
+        } else {
+            self.last = Some(item);
+        }
+        self.seen += 1;
+    }
+
+    fn finish(self) -> Vec<T> {
+        let mut kept = self.kept;
+        kept.extend(self.last);
+        kept
+    }
 }
 
 /// Keeps at most `max` of `v`, evenly spaced, the last one always.
@@ -323,7 +381,13 @@ impl Follower {
             for (at, rec) in records(chunk, false) {
                 match columns {
                     None => *columns = Some(FlowColumns::parse(rec).map_err(|m| (at, m))?),
-                    Some(c) => batch.flows.push(c.row(rec).map_err(|m| (at, m))?),
+                    Some(c) => {
+                        let row = c.row(rec).map_err(|m| (at, m))?;
+                        match &mut batch.flow_sample {
+                            Some(sample) => sample.push(row),
+                            None => batch.flows.push(row),
+                        }
+                    }
                 }
             }
             Ok(())
@@ -375,6 +439,8 @@ struct Batch {
     evals: Vec<EvalStats>,
     predictions: Vec<Predictions>,
     flows: Vec<FlowStats>,
+    /// When set, flow rows are sampled into it instead of kept in `flows`.
+    flow_sample: Option<Sampler<FlowStats>>,
     notes: Vec<Note>,
 }
 
@@ -390,6 +456,7 @@ impl Batch {
             evals: split(&mut self.evals, |e| e.step > step),
             predictions: split(&mut self.predictions, |p| p.step > step),
             flows: split(&mut self.flows, |f| f.step > step),
+            flow_sample: None,
             notes: split(&mut self.notes, |n| n.step > step),
         }
     }
@@ -874,6 +941,7 @@ impl Timeline {
             predictions,
             flows,
             notes,
+            ..
         } = batch;
         let mut others =
             Vec::with_capacity(evals.len() + predictions.len() + flows.len() + notes.len() + 2);
@@ -1134,7 +1202,34 @@ fn line_at(path: &Path, offset: u64) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::thin;
+    use super::{thin, Sampler};
+
+    #[test]
+    fn sampling_a_stream_keeps_evenly_spaced_items_the_last_and_little_memory() {
+        for (n, max) in [(5000u32, 100), (7, 4), (199, 100), (200, 100), (1, 3)] {
+            let mut s = Sampler::new(max);
+            let mut most = 0;
+            for i in 0..n {
+                s.push(i);
+                most = most.max(s.kept.len());
+            }
+            assert!(most < 2 * max, "({n},{max}) held {most}");
+            let v = s.finish();
+            assert_eq!(v.last(), Some(&(n - 1)), "({n},{max})");
+            let body = &v[..v.len() - 1];
+            let gaps: Vec<u32> = body.windows(2).map(|w| w[1] - w[0]).collect();
+            assert!(
+                gaps.windows(2).all(|g| g[0] == g[1]),
+                "({n},{max}) {gaps:?}"
+            );
+            assert!(body.first().is_none_or(|&first| first == 0), "({n},{max})");
+            assert!(
+                v.len() >= max.min(n as usize) / 2,
+                "({n},{max}) kept {}",
+                v.len()
+            );
+        }
+    }
 
     #[test]
     fn thinning_keeps_evenly_spaced_items_and_the_last() {
