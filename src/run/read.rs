@@ -153,10 +153,10 @@ pub fn load(dir: &Path) -> Result<Recorded, ReadError> {
         .map(Sampler::finish)
         .unwrap_or_default();
     thin(&mut batch.flows, MAX_FLOWS);
-    // Rows are at least ~48 bytes; unused capacity is never touched, so it costs no memory.
+    // Rows are at least ~48 bytes; unused capacity is never touched, so it
+    // costs no memory (and shrinking it afterwards would copy the table).
     batch.table.reserve((size / 48) as usize);
     f.read_metrics(&mut batch.table, u64::MAX)?;
-    batch.table.shrink_to_fit();
     let info = match (read_json::<RunInfo>(&dir.join("info.json"))?, &f.groups) {
         (Some(info), _) => info,
         (None, Some(groups)) => reconstruct(dir, groups.clone(), &batch.table)?,
@@ -485,12 +485,6 @@ impl Table {
         self.step.reserve(rows);
         self.epoch.reserve(rows);
         self.values.reserve(rows * self.width());
-    }
-
-    fn shrink_to_fit(&mut self) {
-        self.step.shrink_to_fit();
-        self.epoch.shrink_to_fit();
-        self.values.shrink_to_fit();
     }
 
     /// Parses whole `metrics.csv` rows (`chunk` starts at byte `base` of
