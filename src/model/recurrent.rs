@@ -88,10 +88,11 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     let xv = x.as_vec();
     let w_ih = p.w_ih.as_vec();
     // xp = X·W_ihᵀ + b_ih for every step at once.
-    let mut xpv = vec![0.0; steps * b * gh];
     let b_ih = p.b_ih.as_vec();
-    for row in xpv.chunks_exact_mut(gh) {
-        row.copy_from_slice(&b_ih);
+    // Every row starts as the bias (written once, not zeroed first).
+    let mut xpv = Vec::with_capacity(steps * b * gh);
+    for _ in 0..steps * b {
+        xpv.extend_from_slice(&b_ih);
     }
     gemm(
         steps * b,
@@ -307,9 +308,13 @@ impl Parts {
             return run(*one, s);
         }
         let (a, z) = rayon::join(|| run(parts[0], &saved[0]), || run(parts[1], &saved[1]));
-        let mut dxp = vec![0.0; steps * b * gh];
-        put_rows(&mut dxp, &a.0, steps, b, gh, parts[0].0, parts[0].1);
-        put_rows(&mut dxp, &z.0, steps, b, gh, parts[1].0, parts[1].1);
+        // Each step's rows: the first part's, then the second's.
+        let (n0, n1) = (parts[0].1 * gh, parts[1].1 * gh);
+        let mut dxp = Vec::with_capacity(steps * b * gh);
+        for t in 0..steps {
+            dxp.extend_from_slice(&a.0[t * n0..(t + 1) * n0]);
+            dxp.extend_from_slice(&z.0[t * n1..(t + 1) * n1]);
+        }
         let (mut dw, mut db) = (a.1, a.2);
         add_into(&mut dw, &z.1);
         add_into(&mut db, &z.2);
