@@ -6,7 +6,7 @@
 //! that stay in L2, blocks of `a` of `MC × KC` into 8-row slivers that stay
 //! in L1, and a kernel keeps an 8 × 32 block of `c` in registers.
 //! matrixmultiply, which reaches about two thirds of its speed here, does
-//! the small products and runs on other CPUs. Large products are split
+//! the small and the skinny products and runs on other CPUs. Large products are split
 //! across two threads when the pool has them.
 
 /// Products with at least this many multiply-adds are split across two threads.
@@ -14,6 +14,13 @@ pub const PARALLEL_MACS: usize = 1 << 20;
 
 /// Products with at least this many multiply-adds use the blocked AVX-512 path.
 const BLOCKED_MACS: usize = 1 << 16;
+
+/// Whether a product goes through the blocked AVX-512 path: large enough,
+/// and not so skinny (depth or width under 48) that most of each 8 × 32
+/// register block or of each packed block would be padding.
+fn blocked(m: usize, k: usize, n: usize) -> bool {
+    m * k * n >= BLOCKED_MACS && k.min(n) >= 48
+}
 
 /// `c = a·b + beta·c` with explicit (row, column) strides; `a` is m×k, `b` k×n, `c` m×n row-major.
 /// Large products run on two threads (halves of the rows of `c`, or of its
@@ -109,7 +116,7 @@ unsafe impl Sync for Out {}
 unsafe fn serial((m, k, n, sa, sb, beta): Sizes, p: Part, ldc: usize) {
     let (a, b) = (p.a.0.as_ptr().add(p.a.1), p.b.0.as_ptr().add(p.b.1));
     #[cfg(target_arch = "x86_64")]
-    if m * k * n >= BLOCKED_MACS && k > 0 && is_x86_feature_detected!("avx512f") {
+    if blocked(m, k, n) && is_x86_feature_detected!("avx512f") {
         blocked::gemm(m, k, n, (a, sa), (b, sb), beta, p.c.0, ldc);
         return;
     }
@@ -317,7 +324,7 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use super::{gemm, BLOCKED_MACS, PARALLEL_MACS};
+    use super::{blocked, gemm, PARALLEL_MACS};
 
     /// `a·b + beta·c0` summed plainly in f64.
     #[allow(clippy::too_many_arguments)]
@@ -353,7 +360,8 @@ mod tests {
             .unwrap();
         let shapes = [
             (5, 6, 7),      // small: matrixmultiply
-            (9, 300, 33),   // blocked: k past one block, ragged rows and columns
+            (9, 300, 50),   // blocked: k past one block, ragged rows and columns
+            (200, 20, 300), // large but shallow: matrixmultiply
             (130, 90, 100), // split by rows
             (20, 200, 301), // split by columns
             (70, 520, 530), // several blocks in every dimension
@@ -361,8 +369,8 @@ mod tests {
         let mut paths = [0; 3];
         for (m, k, n) in shapes {
             let macs = m * k * n;
-            paths[0] += (macs < BLOCKED_MACS) as usize;
-            paths[1] += (macs >= BLOCKED_MACS) as usize;
+            paths[0] += !blocked(m, k, n) as usize;
+            paths[1] += blocked(m, k, n) as usize;
             paths[2] += (macs >= PARALLEL_MACS) as usize;
             let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
