@@ -4,7 +4,8 @@
 //! On CPUs with AVX-512 they run through a blocked GEMM of our own (BLIS's
 //! loop order): blocks of `b` of `KC × NC` are packed into 16-column panels
 //! that stay in L2, blocks of `a` of `MC × KC` into 8-row slivers that stay
-//! in L1, and a kernel keeps an 8 × 32 block of `c` in registers.
+//! in L1, and the per-step products' kernel (`panel::avx512::block`)
+//! keeps an 8 × 32 block of `c` in registers.
 //! matrixmultiply, which reaches about two thirds of its speed here, does
 //! the small and the skinny products and runs on other CPUs. Large products are split
 //! across two threads when the pool has them.
@@ -140,7 +141,8 @@ unsafe fn serial((m, k, n, sa, sb, beta): Sizes, p: Part, ldc: usize) {
 
 #[cfg(target_arch = "x86_64")]
 mod blocked {
-    use std::arch::x86_64::*;
+    use super::super::panel::avx512::block;
+    use super::super::panel::WIDTH;
 
     /// Rows of `a` per packed block (a multiple of [`MR`]).
     const MC: usize = 64;
@@ -150,8 +152,9 @@ mod blocked {
     const NC: usize = 512;
     /// Rows of the register block.
     const MR: usize = 8;
-    /// Columns of a packed panel; the register block is two panels wide.
-    const NR: usize = 16;
+    /// Columns of a packed panel (the per-step products' panel width, so
+    /// that both use one kernel); the register block is two panels wide.
+    const NR: usize = WIDTH;
 
     /// See [`super::gemm`]; raw pointers with strides, `c` with row stride `ldc`.
     #[allow(clippy::too_many_arguments)]
@@ -255,65 +258,16 @@ mod blocked {
                             let rows = (mb - s * MR).min(MR);
                             let out = c.add((ic + s * MR) * ldc + jc + q * NR);
                             let x = ap.as_ptr().add(s * kb * MR);
+                            let sx = (1, MR);
                             if cols > NR {
-                                kernel::<2>(kb, x, w, out, ldc, rows, cols);
+                                block::<MR, 2>(x, sx, kb, w, out, ldc, rows, cols, 1.0);
                             } else {
-                                kernel::<1>(kb, x, w, out, ldc, rows, cols);
+                                block::<MR, 1>(x, sx, kb, w, out, ldc, rows, cols, 1.0);
                             }
                         }
                         q += 2;
                     }
                 }
-            }
-        }
-    }
-
-    /// `c[..rows][..cols] += x · w` for a sliver `x` (`kb` × 8) and `P`
-    /// consecutive panels `w` (`kb` × 16 each).
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::needless_range_loop)]
-    unsafe fn kernel<const P: usize>(
-        kb: usize,
-        x: *const f32,
-        w: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        rows: usize,
-        cols: usize,
-    ) {
-        let w1 = if P == 2 { w.add(kb * NR) } else { w };
-        let mut acc0 = [_mm512_setzero_ps(); MR];
-        let mut acc1 = [_mm512_setzero_ps(); MR];
-        for kk in 0..kb {
-            let v0 = _mm512_loadu_ps(w.add(kk * NR));
-            let v1 = if P == 2 {
-                _mm512_loadu_ps(w1.add(kk * NR))
-            } else {
-                v0
-            };
-            let xk = x.add(kk * MR);
-            for r in 0..MR {
-                let s = _mm512_set1_ps(*xk.add(r));
-                acc0[r] = _mm512_fmadd_ps(s, v0, acc0[r]);
-                if P == 2 {
-                    acc1[r] = _mm512_fmadd_ps(s, v1, acc1[r]);
-                }
-            }
-        }
-        let mask = |from: usize| -> __mmask16 {
-            let live = cols.saturating_sub(from).min(NR);
-            ((1u32 << live) - 1) as __mmask16
-        };
-        let (m0, m1) = (mask(0), mask(NR));
-        for r in 0..rows {
-            let row = c.add(r * ldc);
-            let old = _mm512_maskz_loadu_ps(m0, row);
-            _mm512_mask_storeu_ps(row, m0, _mm512_add_ps(old, acc0[r]));
-            if P == 2 {
-                let row = row.add(NR);
-                let old = _mm512_maskz_loadu_ps(m1, row);
-                _mm512_mask_storeu_ps(row, m1, _mm512_add_ps(old, acc1[r]));
             }
         }
     }

@@ -8,7 +8,7 @@
 //! a 4 × 16 block. Other CPUs use matrixmultiply.
 
 /// Columns per panel (one 16-wide or two 8-wide vectors).
-const WIDTH: usize = 16;
+pub(super) const WIDTH: usize = 16;
 
 /// Which kernel multiplies by the packed panels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,7 +113,7 @@ impl Packed {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx512 {
+pub(super) mod avx512 {
     use std::arch::x86_64::*;
 
     use super::WIDTH;
@@ -139,14 +139,19 @@ mod avx512 {
             let mut i = 0;
             while i < m {
                 let rows = m - i;
-                let (ai, ci) = (a.add(i * lda), c.add(i * n));
+                let (ai, wp, ci) = (
+                    a.add(i * lda),
+                    w.add(p * k * WIDTH),
+                    c.add(i * n + p * WIDTH),
+                );
+                let (sa, cols) = ((lda, 1), n - p * WIDTH);
                 let r = match (rows, pair) {
-                    (8.., true) => block::<8, 2>(ai, lda, k, w, p, n, beta, ci),
-                    (4.., true) => block::<4, 2>(ai, lda, k, w, p, n, beta, ci),
-                    (_, true) => block::<1, 2>(ai, lda, k, w, p, n, beta, ci),
-                    (8.., false) => block::<8, 1>(ai, lda, k, w, p, n, beta, ci),
-                    (4.., false) => block::<4, 1>(ai, lda, k, w, p, n, beta, ci),
-                    (_, false) => block::<1, 1>(ai, lda, k, w, p, n, beta, ci),
+                    (8.., true) => block::<8, 2>(ai, sa, k, wp, ci, n, 8, cols, beta),
+                    (4.., true) => block::<4, 2>(ai, sa, k, wp, ci, n, 4, cols, beta),
+                    (_, true) => block::<1, 2>(ai, sa, k, wp, ci, n, 1, cols, beta),
+                    (8.., false) => block::<8, 1>(ai, sa, k, wp, ci, n, 8, cols, beta),
+                    (4.., false) => block::<4, 1>(ai, sa, k, wp, ci, n, 4, cols, beta),
+                    (_, false) => block::<1, 1>(ai, sa, k, wp, ci, n, 1, cols, beta),
                 };
                 i += r;
             }
@@ -154,67 +159,66 @@ mod avx512 {
         }
     }
 
-    /// Rows `0..R` of `a` times panels `p..p+P`, into the same rows of `c`; returns `R`.
+    /// The register block, shared with the blocked GEMM: for `r < rows`,
+    /// `c[r][j] = Σ_kk a[r·rs + kk·cs] · w[kk][j] + beta·c[r][j]` over the
+    /// `P` consecutive `k × 16` panels `w`, for the `cols` columns that exist
+    /// (16·P at most); `c` has row stride `ldc`. Computes `R ≥ rows` rows of
+    /// `a` (all must be readable) and returns `R`.
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn block<const R: usize, const P: usize>(
+    pub unsafe fn block<const R: usize, const P: usize>(
         a: *const f32,
-        lda: usize,
+        (rs, cs): (usize, usize),
         k: usize,
         w: *const f32,
-        p: usize,
-        n: usize,
-        beta: f32,
         c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        beta: f32,
     ) -> usize {
-        let w0 = w.add(p * k * WIDTH);
         // With one panel, the second accumulators repeat the first and are not stored.
-        let w1 = if P == 2 { w0.add(k * WIDTH) } else { w0 };
+        let w1 = if P == 2 { w.add(k * WIDTH) } else { w };
         let mut acc0 = [_mm512_setzero_ps(); R];
         let mut acc1 = [_mm512_setzero_ps(); R];
         for kk in 0..k {
-            let v0 = _mm512_loadu_ps(w0.add(kk * WIDTH));
+            let v0 = _mm512_loadu_ps(w.add(kk * WIDTH));
             let v1 = if P == 2 {
                 _mm512_loadu_ps(w1.add(kk * WIDTH))
             } else {
                 v0
             };
+            let ak = a.add(kk * cs);
             for r in 0..R {
-                let x = _mm512_set1_ps(*a.add(r * lda + kk));
+                let x = _mm512_set1_ps(*ak.add(r * rs));
                 acc0[r] = _mm512_fmadd_ps(x, v0, acc0[r]);
                 if P == 2 {
                     acc1[r] = _mm512_fmadd_ps(x, v1, acc1[r]);
                 }
             }
         }
-        for r in 0..R {
-            store(c.add(r * n), p, n, acc0[r], beta);
+        for r in 0..rows.min(R) {
+            let row = c.add(r * ldc);
+            store(row, cols, acc0[r], beta);
             if P == 2 {
-                store(c.add(r * n), p + 1, n, acc1[r], beta);
+                store(row.add(WIDTH), cols.saturating_sub(WIDTH), acc1[r], beta);
             }
         }
         R
     }
 
-    /// Panel `p` of an output row: `row[j] = v[j] + beta·row[j]` for the
-    /// columns of the panel that exist.
+    /// `row[j] = v[j] + beta·row[j]` for the first `cols` (at most 16) columns.
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn store(row: *mut f32, p: usize, n: usize, v: __m512, beta: f32) {
-        let start = p * WIDTH;
-        let mask: __mmask16 = if start + WIDTH <= n {
-            0xffff
-        } else {
-            (1u16 << (n - start)) - 1
-        };
-        let out = row.add(start);
+    unsafe fn store(row: *mut f32, cols: usize, v: __m512, beta: f32) {
+        let mask = ((1u32 << cols.min(WIDTH)) - 1) as __mmask16;
         let v = if beta == 0.0 {
             v
         } else {
-            _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask, out), v)
+            _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask, row), v)
         };
-        _mm512_mask_storeu_ps(out, mask, v);
+        _mm512_mask_storeu_ps(row, mask, v);
     }
 }
 
