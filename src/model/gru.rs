@@ -5,19 +5,9 @@
 //! The loops run over blocks of 16 units ([`super::math::Lanes`]) so that
 //! they vectorise.
 
-use super::math::{blocks, lanes, load, sigmoid, store, tanh, vectorized};
-
-/// The three `units`-long gate blocks of a row.
-fn split(row: &[f32], units: usize) -> [&[f32]; 3] {
-    std::array::from_fn(|k| &row[k * units..(k + 1) * units])
-}
-
-/// The three `units`-long gate blocks of a row, writable.
-fn split_mut(row: &mut [f32], units: usize) -> [&mut [f32]; 3] {
-    let (r, rest) = row.split_at_mut(units);
-    let (z, n) = rest.split_at_mut(units);
-    [r, z, &mut n[..units]]
-}
+use super::math::{
+    blocks, lanes, load, sigmoid, split_gates, split_gates_mut, store, tanh, vectorized,
+};
 
 /// One step forward. Writes the activated gates r, z, n (B × 3H) and the output.
 pub fn forward(
@@ -37,10 +27,10 @@ pub fn forward(
                 .zip(h.chunks_exact_mut(hs))
                 .enumerate()
             {
-                let [xr, xz, xn] = split(&xp[row * gs..], hs);
-                let [hr, hz, hn] = split(&hp[row * gs..], hs);
+                let [xr, xz, xn] = split_gates(&xp[row * gs..], hs);
+                let [hr, hz, hn] = split_gates(&hp[row * gs..], hs);
                 let h_prev = &h_prev[row * hs..];
-                let [gr, gz, gn] = split_mut(g, hs);
+                let [gr, gz, gn] = split_gates_mut(g, hs);
                 for b in blocks(hs) {
                     let (xr, xz, xn) = (load(xr, b), load(xz, b), load(xn, b));
                     let (hr, hz, hn) = (load(hr, b), load(hz, b), load(hn, b));
@@ -82,12 +72,12 @@ pub fn backward(
                 .zip(dh_prev.chunks_exact_mut(hs))
                 .enumerate()
             {
-                let [r, z, n] = split(&gates[row * gs..], hs);
-                let [_, _, hn] = split(&hp[row * gs..], hs);
+                let [r, z, n] = split_gates(&gates[row * gs..], hs);
+                let [_, _, hn] = split_gates(&hp[row * gs..], hs);
                 let at = row * hs..(row + 1) * hs;
                 let (dh, h_prev) = (&dh[at.clone()], &h_prev[at]);
-                let [dxr, dxz, dxn] = split_mut(dxp, hs);
-                let [dhr, dhz, dhn] = split_mut(dhp, hs);
+                let [dxr, dxz, dxn] = split_gates_mut(dxp, hs);
+                let [dhr, dhz, dhn] = split_gates_mut(dhp, hs);
                 for b in blocks(hs) {
                     let (r, z, n, hn) = (load(r, b), load(z, b), load(n, b), load(hn, b));
                     let (dh, hv) = (load(dh, b), load(h_prev, b));

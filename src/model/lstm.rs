@@ -5,20 +5,9 @@
 //! side by side (4 × H), as in PyTorch's fused weight matrices. The loops
 //! run over blocks of 16 units ([`Lanes`]) so that they vectorise.
 
-use super::math::{blocks, lanes, load, sigmoid, store, tanh, vectorized, Lanes};
-
-/// The four `units`-long gate blocks of a row.
-fn split(row: &[f32], units: usize) -> [&[f32]; 4] {
-    std::array::from_fn(|k| &row[k * units..(k + 1) * units])
-}
-
-/// The four `units`-long gate blocks of a row, writable.
-fn split_mut(row: &mut [f32], units: usize) -> [&mut [f32]; 4] {
-    let (a, rest) = row.split_at_mut(units);
-    let (b, rest) = rest.split_at_mut(units);
-    let (c, d) = rest.split_at_mut(units);
-    [a, b, c, &mut d[..units]]
-}
+use super::math::{
+    blocks, lanes, load, sigmoid, split_gates, split_gates_mut, store, tanh, vectorized, Lanes,
+};
 
 /// One step forward. Writes the activated gates (B × 4H), the cell state and the output.
 pub fn forward(
@@ -40,10 +29,10 @@ pub fn forward(
                 .zip(h.chunks_exact_mut(hs))
                 .enumerate()
             {
-                let [xi, xf, xg, xo] = split(&xp[row * gs..], hs);
-                let [hi, hf, hg, ho] = split(&hp[row * gs..], hs);
+                let [xi, xf, xg, xo] = split_gates(&xp[row * gs..], hs);
+                let [hi, hf, hg, ho] = split_gates(&hp[row * gs..], hs);
                 let c_prev = &c_prev[row * hs..];
-                let [gi, gf, gg, go] = split_mut(g, hs);
+                let [gi, gf, gg, go] = split_gates_mut(g, hs);
                 for b in blocks(hs) {
                     let sum = |x: &[f32], h: &[f32]| -> Lanes {
                         let (x, h) = (load(x, b), load(h, b));
@@ -90,10 +79,10 @@ pub fn backward(
                 .zip(dc.chunks_exact_mut(hs))
                 .enumerate()
             {
-                let [i, f, g, o] = split(&gates[row * gs..], hs);
+                let [i, f, g, o] = split_gates(&gates[row * gs..], hs);
                 let at = row * hs..(row + 1) * hs;
                 let (dh, c_prev, c) = (&dh[at.clone()], &c_prev[at.clone()], &c[at]);
-                let [di, df, dg, d_o] = split_mut(da, hs);
+                let [di, df, dg, d_o] = split_gates_mut(da, hs);
                 for b in blocks(hs) {
                     let (i, f, g, o) = (load(i, b), load(f, b), load(g, b), load(o, b));
                     let (dh, cp, cv, dcn) = (load(dh, b), load(c_prev, b), load(c, b), load(dc, b));

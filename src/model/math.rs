@@ -10,6 +10,17 @@ pub const LANES: usize = 16;
 /// A block of values that lives in registers.
 pub type Lanes = [f32; LANES];
 
+/// The `G` gate blocks of a fused row (PyTorch's gate order), `units` each.
+pub fn split_gates<const G: usize>(row: &[f32], units: usize) -> [&[f32]; G] {
+    std::array::from_fn(|k| &row[k * units..(k + 1) * units])
+}
+
+/// The `G` gate blocks of a fused row, writable.
+pub fn split_gates_mut<const G: usize>(row: &mut [f32], units: usize) -> [&mut [f32]; G] {
+    let mut blocks = row[..G * units].chunks_exact_mut(units.max(1));
+    std::array::from_fn(|_| blocks.next().unwrap_or_default())
+}
+
 /// `(start, len)` of the blocks that cover `0..n`; only the last may be short.
 #[inline(always)]
 pub fn blocks(n: usize) -> impl Iterator<Item = (usize, usize)> {
