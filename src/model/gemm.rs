@@ -142,7 +142,7 @@ unsafe fn serial((m, k, n, sa, sb, beta): Sizes, p: Part, ldc: usize) {
 #[cfg(target_arch = "x86_64")]
 mod blocked {
     use super::super::panel::avx512::block;
-    use super::super::panel::WIDTH;
+    use super::super::panel::{pack, WIDTH};
 
     /// Rows of `a` per packed block (a multiple of [`MR`]).
     const MC: usize = 64;
@@ -221,35 +221,16 @@ mod blocked {
             for pc in (0..k).step_by(KC) {
                 let kb = KC.min(k - pc);
                 // Panel q holds columns jc+16q.. as kb rows of 16 (zero past n).
-                for q in 0..nb.div_ceil(NR) {
-                    let panel = &mut bp[q * kb * NR..(q + 1) * kb * NR];
-                    for (kk, row) in panel.chunks_exact_mut(NR).enumerate() {
-                        for (jj, v) in row.iter_mut().enumerate() {
-                            let j = q * NR + jj;
-                            *v = if j < nb {
-                                *b.add((pc + kk) * rsb + (jc + j) * csb)
-                            } else {
-                                0.0
-                            };
-                        }
-                    }
-                }
+                pack(bp, kb, nb, NR, |kk, j| {
+                    *b.add((pc + kk) * rsb + (jc + j) * csb)
+                });
                 for ic in (0..m).step_by(MC) {
                     let mb = MC.min(m - ic);
-                    // Sliver s holds rows ic+8s.. as kb columns of 8 (zero past m).
-                    for s in 0..mb.div_ceil(MR) {
-                        let sliver = &mut ap[s * kb * MR..(s + 1) * kb * MR];
-                        for (kk, col) in sliver.chunks_exact_mut(MR).enumerate() {
-                            for (ii, v) in col.iter_mut().enumerate() {
-                                let i = s * MR + ii;
-                                *v = if i < mb {
-                                    *a.add((ic + i) * rsa + (pc + kk) * csa)
-                                } else {
-                                    0.0
-                                };
-                            }
-                        }
-                    }
+                    // Sliver s holds rows ic+8s.. as kb columns of 8 (zero past
+                    // m): the block of a, transposed, packed as panels of 8.
+                    pack(ap, kb, mb, MR, |kk, i| {
+                        *a.add((ic + i) * rsa + (pc + kk) * csa)
+                    });
                     let mut q = 0;
                     while q * NR < nb {
                         let cols = (nb - q * NR).min(2 * NR);

@@ -46,6 +46,27 @@ pub struct Packed {
     kernel: Kernel,
 }
 
+/// Packs the `rows × cols` matrix `elem(i, j)` into column panels of
+/// `width`: panel `p` holds columns `p·width ..` as `rows` rows of `width`
+/// values, zero past `cols`. `dst` must hold every panel.
+pub(super) fn pack(
+    dst: &mut [f32],
+    rows: usize,
+    cols: usize,
+    width: usize,
+    elem: impl Fn(usize, usize) -> f32,
+) {
+    for p in 0..cols.div_ceil(width) {
+        let panel = &mut dst[p * rows * width..(p + 1) * rows * width];
+        for (i, row) in panel.chunks_exact_mut(width).enumerate() {
+            for (jj, v) in row.iter_mut().enumerate() {
+                let j = p * width + jj;
+                *v = if j < cols { elem(i, j) } else { 0.0 };
+            }
+        }
+    }
+}
+
 impl Packed {
     /// Packs the `k × n` matrix whose element (i, j) is `b[i·rs + j·cs]`.
     pub fn new(k: usize, n: usize, b: &[f32], strides: (usize, usize)) -> Packed {
@@ -66,17 +87,7 @@ impl Packed {
             plain = (0..k * n).map(|x| b[(x / n) * rs + (x % n) * cs]).collect();
         } else {
             panels = vec![0.0; count * k * WIDTH];
-            for p in 0..count {
-                for i in 0..k {
-                    let row = &mut panels[(p * k + i) * WIDTH..][..WIDTH];
-                    for (jj, v) in row.iter_mut().enumerate() {
-                        let j = p * WIDTH + jj;
-                        if j < n {
-                            *v = b[i * rs + j * cs];
-                        }
-                    }
-                }
-            }
+            pack(&mut panels, k, n, WIDTH, |i, j| b[i * rs + j * cs]);
         }
         Packed {
             k,
