@@ -1,11 +1,13 @@
 //! The large products of a layer over all time steps (input projection,
 //! weight and input gradients): `c = a·b + beta·c` with any strides.
 //!
-//! On CPUs with AVX-512 they run through a blocked GEMM of our own (BLIS's
-//! loop order): blocks of `b` of `KC × NC` are packed into 16-column panels
-//! that stay in L2, blocks of `a` of `MC × KC` into 8-row slivers that stay
-//! in L1, and the per-step products' kernel (`panel::avx512::block`)
-//! keeps an 8 × 32 block of `c` in registers.
+//! On CPUs with AVX-512 they run through a blocked GEMM of our own: a band
+//! of columns of `b` is packed over the full depth into 16-column panels,
+//! then each block of `MC` rows of `a` is packed one `KC`-deep block at a
+//! time into 8-row slivers and multiplied by the band with the per-step
+//! products' kernel (`panel::avx512::block`, an 8 × 32 block of `c` in
+//! registers), so each block of `c` stays in cache until it is finished.
+//! Packing reads its source in memory order and prefetches the next block.
 //! matrixmultiply, which reaches about two thirds of its speed here, does
 //! the small and the skinny products and runs on other CPUs. Large products are split
 //! across two threads when the pool has them.
@@ -145,11 +147,13 @@ mod blocked {
     use super::super::panel::{pack, WIDTH};
 
     /// Rows of `a` per packed block (a multiple of [`MR`]).
-    const MC: usize = 64;
-    /// Depth of a packed block.
-    const KC: usize = 256;
-    /// Columns of `b` per packed block (a multiple of [`NR`]).
-    const NC: usize = 512;
+    const MC: usize = 96;
+    /// Depth of a packed block: a pair of panels (`KC × 32`) stays in L1
+    /// while every sliver of the block of `a` is multiplied by it.
+    const KC: usize = 128;
+    /// The most values of `b` packed at once (16 MB); wider products are
+    /// done in bands of columns.
+    const B_MAX: usize = 1 << 22;
     /// Rows of the register block.
     const MR: usize = 8;
     /// Columns of a packed panel (the per-step products' panel width, so
@@ -157,6 +161,13 @@ mod blocked {
     const NR: usize = WIDTH;
 
     /// See [`super::gemm`]; raw pointers with strides, `c` with row stride `ldc`.
+    ///
+    /// A band of columns of `b` is packed whole, over the full depth; then
+    /// each block of rows of `a` is packed one depth block at a time and
+    /// multiplied by the band. The block of `c` is thus finished before the
+    /// next is started: it stays in L2 across the depth, where looping over
+    /// the depth outside the rows would stream all of `c` through memory
+    /// once per depth block.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn gemm(
@@ -169,87 +180,187 @@ mod blocked {
         c: *mut f32,
         ldc: usize,
     ) {
-        // c = beta·c first; the blocks then accumulate into it.
-        for i in 0..m {
-            let row = std::slice::from_raw_parts_mut(c.add(i * ldc), n);
-            if beta == 0.0 {
-                row.fill(0.0);
-            } else if beta != 1.0 {
-                row.iter_mut().for_each(|v| *v *= beta);
-            }
-        }
-        // Packing writes every element it later reads (zeros included), so
-        // the buffers are reused between calls without clearing.
-        PACKED.with_borrow_mut(|(bp, ap)| {
-            let kmax = KC.min(k);
-            let (nmax, mmax) = (
-                NC.min(n).next_multiple_of(NR),
-                MC.min(m).next_multiple_of(MR),
-            );
-            if bp.len() < kmax * nmax {
-                bp.resize(kmax * nmax, 0.0);
-            }
-            if ap.len() < kmax * mmax {
-                ap.resize(kmax * mmax, 0.0);
-            }
-            blocks(m, k, n, (a, (rsa, csa)), (b, (rsb, csb)), c, ldc, bp, ap);
-        });
+        let band = (B_MAX / k).max(2 * NR) / (2 * NR) * (2 * NR);
+        in_bands(
+            band,
+            m,
+            k,
+            n,
+            (a, (rsa, csa)),
+            (b, (rsb, csb)),
+            beta,
+            c,
+            ldc,
+        );
     }
 
-    thread_local! {
-        /// This thread's packed blocks of `b` and `a`.
-        static PACKED: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
-            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
-    }
-
-    /// The loops over blocks, with buffers for the packed blocks.
+    /// [`gemm`] in bands of `band` columns (a multiple of 32).
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
-    unsafe fn blocks(
+    pub(super) unsafe fn in_bands(
+        band: usize,
         m: usize,
         k: usize,
         n: usize,
         (a, (rsa, csa)): (*const f32, (usize, usize)),
         (b, (rsb, csb)): (*const f32, (usize, usize)),
+        beta: f32,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let band = band.min(n);
+        // Packing writes every element it later reads (zeros included), so
+        // the buffers are reused between calls without clearing.
+        PACKED.with_borrow_mut(|(bp, ap)| {
+            let (bmax, amax) = (
+                k * band.next_multiple_of(NR),
+                KC.min(k) * MC.min(m).next_multiple_of(MR),
+            );
+            if bp.len() < bmax {
+                bp.resize(bmax, 0.0);
+            }
+            if ap.len() < amax {
+                ap.resize(amax, 0.0);
+            }
+            for jc in (0..n).step_by(band) {
+                let nb = band.min(n - jc);
+                let b = (b.add(jc * csb), (rsb, csb));
+                let c = c.add(jc);
+                band_product(m, k, nb, (a, (rsa, csa)), b, beta, c, ldc, bp, ap);
+            }
+        });
+    }
+
+    thread_local! {
+        /// This thread's packed band of `b` and block of `a`.
+        static PACKED: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
+            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    }
+
+    /// `c = a·b + beta·c` for one band (`n` columns) of `b` and `c`.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn band_product(
+        m: usize,
+        k: usize,
+        n: usize,
+        (a, (rsa, csa)): (*const f32, (usize, usize)),
+        (b, (rsb, csb)): (*const f32, (usize, usize)),
+        beta: f32,
         c: *mut f32,
         ldc: usize,
         bp: &mut [f32],
         ap: &mut [f32],
     ) {
-        for jc in (0..n).step_by(NC) {
-            let nb = NC.min(n - jc);
+        // Depth block pc of the band, at pc·stride: panel q holds columns
+        // 16q.. as kb rows of 16 (zero past n).
+        let stride = n.next_multiple_of(NR);
+        for pc in (0..k).step_by(KC) {
+            let kb = KC.min(k - pc);
+            pack::<NR>(&mut bp[pc * stride..], kb, n, b.add(pc * rsb), (rsb, csb));
+        }
+        // Block (ic, pc) of a: sliver s holds rows ic+8s.. as kb columns of
+        // 8 (zero past m), i.e. the block transposed, in panels of 8.
+        let block_of_a = |ic: usize, pc: usize| {
+            let size = (KC.min(k - pc), MC.min(m - ic));
+            (a.add(ic * rsa + pc * csa), size, (csa, rsa))
+        };
+        for ic in (0..m).step_by(MC) {
+            let mb = MC.min(m - ic);
             for pc in (0..k).step_by(KC) {
-                let kb = KC.min(k - pc);
-                // Panel q holds columns jc+16q.. as kb rows of 16 (zero past n).
-                pack(bp, kb, nb, NR, |kk, j| {
-                    *b.add((pc + kk) * rsb + (jc + j) * csb)
-                });
-                for ic in (0..m).step_by(MC) {
-                    let mb = MC.min(m - ic);
-                    // Sliver s holds rows ic+8s.. as kb columns of 8 (zero past
-                    // m): the block of a, transposed, packed as panels of 8.
-                    pack(ap, kb, mb, MR, |kk, i| {
-                        *a.add((ic + i) * rsa + (pc + kk) * csa)
-                    });
-                    let mut q = 0;
-                    while q * NR < nb {
-                        let cols = (nb - q * NR).min(2 * NR);
-                        let w = bp.as_ptr().add(q * kb * NR);
-                        for s in 0..mb.div_ceil(MR) {
-                            let rows = (mb - s * MR).min(MR);
-                            let out = c.add((ic + s * MR) * ldc + jc + q * NR);
-                            let x = ap.as_ptr().add(s * kb * MR);
-                            let sx = (1, MR);
-                            if cols > NR {
-                                block::<MR, 2>(x, sx, kb, w, out, ldc, rows, cols, 1.0);
-                            } else {
-                                block::<MR, 1>(x, sx, kb, w, out, ldc, rows, cols, 1.0);
-                            }
+                let (src, (kb, _), strides) = block_of_a(ic, pc);
+                pack::<MR>(ap, kb, mb, src, strides);
+                // The next block of a is fetched into L2 while this one is multiplied.
+                let next = if pc + KC < k {
+                    (ic, pc + KC)
+                } else {
+                    (ic + MC, 0)
+                };
+                let mut ahead = match next {
+                    (ic, pc) if ic < m => Ahead::new(block_of_a(ic, pc)),
+                    _ => Ahead::none(),
+                };
+                let (pairs, slivers) = (n.div_ceil(2 * NR), mb.div_ceil(MR));
+                let per_block = ahead.lines.div_ceil(pairs * slivers);
+                // The first depth block scales c by beta; the rest add to it.
+                let beta = if pc == 0 { beta } else { 1.0 };
+                let w0 = bp.as_ptr().add(pc * stride);
+                for q in (0..pairs).map(|p| 2 * p) {
+                    let (w, cols) = (w0.add(q * kb * NR), (n - q * NR).min(2 * NR));
+                    for s in 0..slivers {
+                        let rows = (mb - s * MR).min(MR);
+                        let out = c.add((ic + s * MR) * ldc + q * NR);
+                        let x = (ap.as_ptr().add(s * kb * MR), (1, MR));
+                        ahead.issue(per_block);
+                        if cols > NR {
+                            block::<MR, 2>(x.0, x.1, kb, w, out, ldc, rows, cols, beta);
+                        } else {
+                            block::<MR, 1>(x.0, x.1, kb, w, out, ldc, rows, cols, beta);
                         }
-                        q += 2;
                     }
                 }
             }
+        }
+    }
+
+    /// Software prefetch, into L2, of the cache lines of a strided block
+    /// that is contiguous along one of its dimensions, a few lines at a time.
+    struct Ahead {
+        src: *const f32,
+        /// Distance between runs (the block's rows or columns), in values.
+        stride: usize,
+        /// Cache lines per run.
+        per_run: usize,
+        /// Lines in all.
+        lines: usize,
+        /// The next line to fetch.
+        next: usize,
+    }
+
+    impl Ahead {
+        /// The block of `rows × cols` whose element (i, j) is at `src + i·rs + j·cs`.
+        fn new(
+            (src, (rows, cols), (rs, cs)): (*const f32, (usize, usize), (usize, usize)),
+        ) -> Ahead {
+            let (runs, len, stride) = match (rs, cs) {
+                (_, 1) => (rows, cols, rs),
+                (1, _) => (cols, rows, cs),
+                _ => (0, 0, 0),
+            };
+            // A run may straddle one more line than its length fills.
+            let per_run = (len * 4).div_ceil(64) + 1;
+            Ahead {
+                src,
+                stride,
+                per_run,
+                lines: runs * per_run,
+                next: 0,
+            }
+        }
+
+        fn none() -> Ahead {
+            Ahead {
+                src: std::ptr::null(),
+                stride: 0,
+                per_run: 1,
+                lines: 0,
+                next: 0,
+            }
+        }
+
+        /// Fetches the next `count` lines.
+        #[inline]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn issue(&mut self, count: usize) {
+            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+            let end = self.lines.min(self.next + count);
+            for line in self.next..end {
+                let (run, l) = (line / self.per_run, line % self.per_run);
+                // Prefetches never fault: the address need not be in bounds.
+                let p = self.src.wrapping_add(run * self.stride + l * 16);
+                _mm_prefetch::<_MM_HINT_T1>(p as *const i8);
+            }
+            self.next = end;
         }
     }
 }
@@ -300,6 +411,7 @@ mod tests {
             (130, 90, 100), // split by rows
             (20, 200, 301), // split by columns
             (70, 520, 530), // several blocks in every dimension
+            (200, 300, 70), // several row and depth blocks on each thread
         ];
         let mut paths = [0; 3];
         for (m, k, n) in shapes {
@@ -325,5 +437,33 @@ mod tests {
             }
         }
         assert!(paths.iter().all(|&p| p > 0), "every path is covered");
+    }
+
+    /// A product wider than the packed band (which takes 16 MB of `b` at
+    /// once) is done in bands of columns; here with a band of 32 or 64.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_product_in_bands_matches_the_plain_one() {
+        if !is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let (m, k, n) = (37, 150, 100);
+        let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let c0: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        for band in [32, 64] {
+            let want = plain((m, k, n), &a, (k, 1), &b, (n, 1), 0.5, &c0);
+            let mut c = c0.clone();
+            let (pa, pb) = ((a.as_ptr(), (k, 1)), (b.as_ptr(), (n, 1)));
+            // SAFETY: the CPU has AVX-512; the slices hold every element the strides address.
+            unsafe { blocked::in_bands(band, m, k, n, pa, pb, 0.5, c.as_mut_ptr(), n) };
+            for (i, (got, want)) in c.iter().zip(&want).enumerate() {
+                assert!(
+                    (got - want).abs() < 1e-3,
+                    "band {band} [{i}]: {got} vs {want}"
+                );
+            }
+        }
     }
 }

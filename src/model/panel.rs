@@ -46,22 +46,54 @@ pub struct Packed {
     kernel: Kernel,
 }
 
-/// Packs the `rows × cols` matrix `elem(i, j)` into column panels of
-/// `width`: panel `p` holds columns `p·width ..` as `rows` rows of `width`
-/// values, zero past `cols`. `dst` must hold every panel.
-pub(super) fn pack(
+/// Packs the `rows × cols` matrix whose element (i, j) is `src[i·rs + j·cs]`
+/// into column panels of `W`: panel `p` holds columns `p·W ..` as `rows`
+/// rows of `W` values, zero past `cols`. The source is read in its memory
+/// order (row by row when `cs == 1`, else column by column), which matters
+/// when it is large: walking it across its stride misses the cache at every
+/// element.
+///
+/// # Safety
+/// Every element (i, j) with `i < rows`, `j < cols` must be readable.
+pub(super) unsafe fn pack<const W: usize>(
     dst: &mut [f32],
     rows: usize,
     cols: usize,
-    width: usize,
-    elem: impl Fn(usize, usize) -> f32,
+    src: *const f32,
+    (rs, cs): (usize, usize),
 ) {
-    for p in 0..cols.div_ceil(width) {
-        let panel = &mut dst[p * rows * width..(p + 1) * rows * width];
-        for (i, row) in panel.chunks_exact_mut(width).enumerate() {
-            for (jj, v) in row.iter_mut().enumerate() {
-                let j = p * width + jj;
-                *v = if j < cols { elem(i, j) } else { 0.0 };
+    let panels = cols.div_ceil(W);
+    assert!(dst.len() >= panels * rows * W, "pack: dst too short");
+    let d = dst.as_mut_ptr();
+    if cs == 1 {
+        for i in 0..rows {
+            let row = src.add(i * rs);
+            for p in 0..panels {
+                let out = d.add((p * rows + i) * W);
+                let n = W.min(cols - p * W);
+                if n == W {
+                    std::ptr::copy_nonoverlapping(row.add(p * W), out, W);
+                } else {
+                    std::ptr::copy_nonoverlapping(row.add(p * W), out, n);
+                    std::ptr::write_bytes(out.add(n), 0, W - n);
+                }
+            }
+        }
+        return;
+    }
+    for p in 0..panels {
+        let panel = d.add(p * rows * W);
+        for jj in 0..W {
+            let j = p * W + jj;
+            if j < cols {
+                let col = src.add(j * cs);
+                for i in 0..rows {
+                    *panel.add(i * W + jj) = *col.add(i * rs);
+                }
+            } else {
+                for i in 0..rows {
+                    *panel.add(i * W + jj) = 0.0;
+                }
             }
         }
     }
@@ -86,8 +118,13 @@ impl Packed {
         if kernel == Kernel::Plain {
             plain = (0..k * n).map(|x| b[(x / n) * rs + (x % n) * cs]).collect();
         } else {
+            assert!(
+                k == 0 || n == 0 || (k - 1) * rs + (n - 1) * cs < b.len(),
+                "panel: b too short"
+            );
             panels = vec![0.0; count * k * WIDTH];
-            pack(&mut panels, k, n, WIDTH, |i, j| b[i * rs + j * cs]);
+            // SAFETY: the assert bounds every element read.
+            unsafe { pack::<WIDTH>(&mut panels, k, n, b.as_ptr(), (rs, cs)) };
         }
         Packed {
             k,
