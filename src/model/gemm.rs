@@ -143,14 +143,14 @@ unsafe fn serial((m, k, n, sa, sb, beta): Sizes, p: Part, ldc: usize) {
 
 #[cfg(target_arch = "x86_64")]
 mod blocked {
-    use super::super::panel::avx512::block;
+    use super::super::panel::avx512::{block, DEPTH};
     use super::super::panel::{pack, WIDTH};
 
     /// Rows of `a` per packed block (a multiple of [`MR`]).
     const MC: usize = 96;
     /// Depth of a packed block: a pair of panels (`KC × 32`) stays in L1
     /// while every sliver of the block of `a` is multiplied by it.
-    const KC: usize = 128;
+    const KC: usize = DEPTH;
     /// The most values of `b` packed at once (16 MB); wider products are
     /// done in bands of columns.
     const B_MAX: usize = 1 << 22;
@@ -293,9 +293,9 @@ mod blocked {
                         let x = (ap.as_ptr().add(s * kb * MR), (1, MR));
                         ahead.issue(per_block);
                         if cols > NR {
-                            block::<MR, 2>(x.0, x.1, kb, w, out, ldc, rows, cols, beta);
+                            block::<MR, 2>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
                         } else {
-                            block::<MR, 1>(x.0, x.1, kb, w, out, ldc, rows, cols, beta);
+                            block::<MR, 1>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
                         }
                     }
                 }

@@ -63,6 +63,21 @@ pub fn lanes(f: impl Fn(usize) -> f32) -> Lanes {
     v
 }
 
+/// `dst = a + b` and returns Σ dst², summed in a vector's lanes.
+#[inline(always)]
+pub fn add_and_sum_squares(dst: &mut [f32], a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    for at in blocks(dst.len()) {
+        let (x, y) = (load(a, at), load(b, at));
+        let v = lanes(|l| x[l] + y[l]);
+        for (acc, v) in acc.iter_mut().zip(&v) {
+            *acc += v * v;
+        }
+        store(dst, at, &v);
+    }
+    acc.iter().sum()
+}
+
 /// `e^x` within 2 ulp for |x| ≤ 87 (Cephes' `expf`); clamped to
 /// `[e^-87.3, e^88.3]` outside, which the cells never tell apart.
 #[inline(always)]

@@ -166,6 +166,10 @@ pub(super) mod avx512 {
 
     use super::WIDTH;
 
+    /// Depth of the blocks multiplied at once: a pair of panels of this
+    /// depth (16 KB) stays in L1 beside the slivers it multiplies.
+    pub const DEPTH: usize = 128;
+
     /// See [`super::Packed::mul`]; `panels` as packed there.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
@@ -180,37 +184,61 @@ pub(super) mod avx512 {
         c: &mut [f32],
     ) {
         let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
-        let count = n.div_ceil(WIDTH);
-        let mut p = 0;
-        while p < count {
-            let pair = p + 1 < count;
-            let mut i = 0;
-            while i < m {
-                let rows = m - i;
-                let (ai, wp, ci) = (
-                    a.add(i * lda),
-                    w.add(p * k * WIDTH),
-                    c.add(i * n + p * WIDTH),
-                );
-                let (sa, cols) = ((lda, 1), n - p * WIDTH);
-                let r = match (rows, pair) {
-                    (8.., true) => block::<8, 2>(ai, sa, k, wp, ci, n, 8, cols, beta),
-                    (4.., true) => block::<4, 2>(ai, sa, k, wp, ci, n, 4, cols, beta),
-                    (_, true) => block::<1, 2>(ai, sa, k, wp, ci, n, 1, cols, beta),
-                    (8.., false) => block::<8, 1>(ai, sa, k, wp, ci, n, 8, cols, beta),
-                    (4.., false) => block::<4, 1>(ai, sa, k, wp, ci, n, 4, cols, beta),
-                    (_, false) => block::<1, 1>(ai, sa, k, wp, ci, n, 1, cols, beta),
-                };
-                i += r;
+        let (count, ws) = (n.div_ceil(WIDTH), k * WIDTH);
+        // Whole groups of 8 rows are packed into slivers (8 values per k,
+        // side by side), so the kernel broadcasts from one pointer at fixed
+        // offsets; the rows left over are read in place.
+        let whole = m / 8 * 8;
+        SLIVERS.with_borrow_mut(|x| {
+            if x.len() < whole * k {
+                x.resize(whole * k, 0.0);
             }
-            p += if pair { 2 } else { 1 };
-        }
+            super::pack::<8>(x, k, whole, a, (1, lda));
+            let mut p = 0;
+            while p < count {
+                let pair = p + 1 < count;
+                let (wp, cols) = (w.add(p * ws), n - p * WIDTH);
+                // DEPTH rows of the panels at a time, so that they stay in L1
+                // while every sliver is multiplied by them.
+                for kc in (0..k).step_by(DEPTH) {
+                    let (kb, wk) = (DEPTH.min(k - kc), (wp.add(kc * WIDTH), ws));
+                    let beta = if kc == 0 { beta } else { 1.0 };
+                    for s in 0..whole / 8 {
+                        let xs = x.as_ptr().add(s * 8 * k + kc * 8);
+                        let ci = c.add(s * 8 * n + p * WIDTH);
+                        if pair {
+                            block::<8, 2>(xs, (1, 8), kb, wk, ci, n, 8, cols, beta);
+                        } else {
+                            block::<8, 1>(xs, (1, 8), kb, wk, ci, n, 8, cols, beta);
+                        }
+                    }
+                }
+                let mut i = whole;
+                while i < m {
+                    let (ai, ci) = (a.add(i * lda), c.add(i * n + p * WIDTH));
+                    let (sa, wk) = ((lda, 1), (wp, ws));
+                    i += match (m - i, pair) {
+                        (4.., true) => block::<4, 2>(ai, sa, k, wk, ci, n, 4, cols, beta),
+                        (_, true) => block::<1, 2>(ai, sa, k, wk, ci, n, 1, cols, beta),
+                        (4.., false) => block::<4, 1>(ai, sa, k, wk, ci, n, 4, cols, beta),
+                        (_, false) => block::<1, 1>(ai, sa, k, wk, ci, n, 1, cols, beta),
+                    };
+                }
+                p += if pair { 2 } else { 1 };
+            }
+        });
+    }
+
+    thread_local! {
+        /// This thread's rows of `a`, packed in slivers of 8.
+        static SLIVERS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
     }
 
     /// The register block, shared with the blocked GEMM: for `r < rows`,
     /// `c[r][j] = Σ_kk a[r·rs + kk·cs] · w[kk][j] + beta·c[r][j]` over the
-    /// `P` consecutive `k × 16` panels `w`, for the `cols` columns that exist
-    /// (16·P at most); `c` has row stride `ldc`. Computes `R ≥ rows` rows of
+    /// `P` panels `w` (`k × 16` each, the second `ws` values after the
+    /// first), for the `cols` columns that exist (16·P at most); `c` has row
+    /// stride `ldc`. Computes `R ≥ rows` rows of
     /// `a` (all must be readable) and returns `R`.
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
     #[inline]
@@ -219,7 +247,7 @@ pub(super) mod avx512 {
         a: *const f32,
         (rs, cs): (usize, usize),
         k: usize,
-        w: *const f32,
+        (w, ws): (*const f32, usize),
         c: *mut f32,
         ldc: usize,
         rows: usize,
@@ -227,7 +255,7 @@ pub(super) mod avx512 {
         beta: f32,
     ) -> usize {
         // With one panel, the second accumulators repeat the first and are not stored.
-        let w1 = if P == 2 { w.add(k * WIDTH) } else { w };
+        let w1 = if P == 2 { w.add(ws) } else { w };
         let mut acc0 = [_mm512_setzero_ps(); R];
         let mut acc1 = [_mm512_setzero_ps(); R];
         for kk in 0..k {
@@ -396,6 +424,7 @@ mod tests {
             (9, 20, 80),
             (17, 9, 48),
             (32, 256, 1024),
+            (21, 300, 40),
         ];
         for (m, k, n) in shapes {
             let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();

@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use dfdx::prelude::*;
 
 use super::gemm::gemm;
+use super::math::{add_and_sum_squares, vectorized};
 use super::panel::Packed;
 use super::{gru, lstm, rnn};
 use crate::experiment::{Activation, Cell};
@@ -474,6 +475,8 @@ fn backward(
     };
     let mut dh = vec![0.0; bh];
     let mut dh_next = vec![0.0; bh];
+    // ∂L/∂h_t at the steps whose output is not used.
+    let no_output = vec![0.0; if r.last_only { bh } else { 0 }];
     let mut dc = vec![0.0; if r.cell == Cell::Lstm { bh } else { 0 }];
     let mut norms = vec![0.0; steps];
     // W_hh (gh × h), packed once for every step's product.
@@ -484,15 +487,9 @@ fn backward(
         } else {
             Some(g_out.at(t, b))
         };
-        match g_t {
-            Some(g) => {
-                for ((d, n), g) in dh.iter_mut().zip(&dh_next).zip(g) {
-                    *d = n + g;
-                }
-            }
-            None => dh.copy_from_slice(&dh_next),
-        }
-        norms[t] = dh.iter().map(|v| v * v).sum::<f32>().sqrt();
+        // dh = dh_next + ∂L/∂h_t from the output, and its norm.
+        let g = g_t.unwrap_or(&no_output);
+        norms[t] = vectorized(|| add_and_sum_squares(&mut dh, &dh_next, g)).sqrt();
         let h_t = &s.hs[(t + 1) * bh..(t + 2) * bh];
         let h_prev = &s.hs[t * bh..(t + 1) * bh];
         let dxp_t = &mut dxp[t * b * gh..(t + 1) * b * gh];
