@@ -1,44 +1,30 @@
 //! LSTM cell in PyTorch's formulation, gate order i, f, g, o:
 //! `c_t = f ⊙ c_{t-1} + i ⊙ g`, `h_t = o ⊙ tanh(c_t)`.
 //!
-//! Rows are batch items; each row of `xp`/`hp`/`gates` holds the four gates
+//! Rows are batch items; each row of the gates holds the four gates
 //! side by side (4 × H), as in PyTorch's fused weight matrices. The loops
 //! run over blocks of 16 units ([`Lanes`]) so that they vectorise.
 
-use super::math::{
-    blocks, lanes, load, sigmoid, split_gates, split_gates_mut, store, tanh, vectorized, Lanes,
-};
+use super::math::{blocks, lanes, load, sigmoid, split_gates_mut, store, tanh, vectorized};
 
-/// One step forward. Writes the activated gates (B × 4H), the cell state and the output.
-pub fn forward(
-    units: usize,
-    xp: &[f32],
-    hp: &[f32],
-    c_prev: &[f32],
-    gates: &mut [f32],
-    c: &mut [f32],
-    h: &mut [f32],
-) {
+/// One step forward. `a` holds the pre-activation gates (B × 4H, both
+/// projections and both biases) on entry and the activated gates on exit,
+/// which the backward pass needs; writes the cell state and the output.
+pub fn forward(units: usize, a: &mut [f32], c_prev: &[f32], c: &mut [f32], h: &mut [f32]) {
     let (hs, gs) = (units, 4 * units);
     vectorized(
         #[inline(always)]
         || {
-            for (row, ((g, c), h)) in gates
+            for (row, ((a, c), h)) in a
                 .chunks_exact_mut(gs)
                 .zip(c.chunks_exact_mut(hs))
                 .zip(h.chunks_exact_mut(hs))
                 .enumerate()
             {
-                let [xi, xf, xg, xo] = split_gates(&xp[row * gs..], hs);
-                let [hi, hf, hg, ho] = split_gates(&hp[row * gs..], hs);
                 let c_prev = &c_prev[row * hs..];
-                let [gi, gf, gg, go] = split_gates_mut(g, hs);
+                let [gi, gf, gg, go] = split_gates_mut(a, hs);
                 for b in blocks(hs) {
-                    let sum = |x: &[f32], h: &[f32]| -> Lanes {
-                        let (x, h) = (load(x, b), load(h, b));
-                        lanes(|l| x[l] + h[l])
-                    };
-                    let (ai, af, ag, ao) = (sum(xi, hi), sum(xf, hf), sum(xg, hg), sum(xo, ho));
+                    let (ai, af, ag, ao) = (load(gi, b), load(gf, b), load(gg, b), load(go, b));
                     let cp = load(c_prev, b);
                     let i = lanes(|l| sigmoid(ai[l]));
                     let f = lanes(|l| sigmoid(af[l]));
@@ -59,39 +45,37 @@ pub fn forward(
 }
 
 /// One step backward. `dh` is ∂L/∂h_t; `dc` holds ∂L/∂c_t from the later step
-/// on entry and ∂L/∂c_{t-1} on exit. Writes ∂L/∂(pre-activation gates), which
-/// is both ∂L/∂xp and ∂L/∂hp.
+/// on entry and ∂L/∂c_{t-1} on exit. `a` holds the activated gates on entry
+/// and ∂L/∂(pre-activation gates) on exit, which is both ∂L/∂xp and ∂L/∂hp.
 pub fn backward(
     units: usize,
     dh: &[f32],
-    gates: &[f32],
+    a: &mut [f32],
     c_prev: &[f32],
     c: &[f32],
     dc: &mut [f32],
-    da: &mut [f32],
 ) {
     let (hs, gs) = (units, 4 * units);
     vectorized(
         #[inline(always)]
         || {
-            for (row, (da, dc)) in da
+            for (row, (a, dc)) in a
                 .chunks_exact_mut(gs)
                 .zip(dc.chunks_exact_mut(hs))
                 .enumerate()
             {
-                let [i, f, g, o] = split_gates(&gates[row * gs..], hs);
                 let at = row * hs..(row + 1) * hs;
                 let (dh, c_prev, c) = (&dh[at.clone()], &c_prev[at.clone()], &c[at]);
-                let [di, df, dg, d_o] = split_gates_mut(da, hs);
+                let [gi, gf, gg, go] = split_gates_mut(a, hs);
                 for b in blocks(hs) {
-                    let (i, f, g, o) = (load(i, b), load(f, b), load(g, b), load(o, b));
+                    let (i, f, g, o) = (load(gi, b), load(gf, b), load(gg, b), load(go, b));
                     let (dh, cp, cv, dcn) = (load(dh, b), load(c_prev, b), load(c, b), load(dc, b));
                     let tc = lanes(|l| tanh(cv[l]));
                     let dcv = lanes(|l| dcn[l] + dh[l] * o[l] * (1.0 - tc[l] * tc[l]));
-                    store(di, b, &lanes(|l| dcv[l] * g[l] * i[l] * (1.0 - i[l])));
-                    store(df, b, &lanes(|l| dcv[l] * cp[l] * f[l] * (1.0 - f[l])));
-                    store(dg, b, &lanes(|l| dcv[l] * i[l] * (1.0 - g[l] * g[l])));
-                    store(d_o, b, &lanes(|l| dh[l] * tc[l] * o[l] * (1.0 - o[l])));
+                    store(gi, b, &lanes(|l| dcv[l] * g[l] * i[l] * (1.0 - i[l])));
+                    store(gf, b, &lanes(|l| dcv[l] * cp[l] * f[l] * (1.0 - f[l])));
+                    store(gg, b, &lanes(|l| dcv[l] * i[l] * (1.0 - g[l] * g[l])));
+                    store(go, b, &lanes(|l| dh[l] * tc[l] * o[l] * (1.0 - o[l])));
                     store(dc, b, &lanes(|l| dcv[l] * f[l]));
                 }
             }

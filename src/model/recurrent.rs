@@ -45,14 +45,13 @@ pub struct Recurrence {
     pub last_only: bool,
 }
 
-/// What the forward pass keeps for the backward pass.
+/// What the forward pass keeps for the backward pass, besides the gates,
+/// which it leaves in the input projection's buffer.
 struct Saved {
     /// h_{t-1} for t = 0..=T: `(T+1)·B·H`, starting with the initial state.
     hs: Vec<f32>,
     /// LSTM: c_{t-1} for t = 0..=T.
     cs: Vec<f32>,
-    /// LSTM/GRU: activated gates per step, `T·B·G·H`.
-    gates: Vec<f32>,
     /// GRU: the recurrent projections `hp` per step.
     hps: Vec<f32>,
 }
@@ -88,12 +87,17 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     );
     let xv = x.as_vec();
     let w_ih = p.w_ih.as_vec();
-    // xp = X·W_ihᵀ + b_ih for every step at once.
-    let b_ih = p.b_ih.as_vec();
+    let (b_ih, b_hh) = (p.b_ih.as_vec(), p.b_hh.as_vec());
+    // a = X·W_ihᵀ + b_ih for every step at once; plus b_hh where the cell
+    // adds the two projections before anything else (LSTM, simple RNN).
     // Every row starts as the bias (written once, not zeroed first).
-    let mut xpv = Vec::with_capacity(steps * b * gh);
+    let row_bias: Vec<f32> = match r.cell {
+        Cell::Gru => b_ih,
+        _ => b_ih.iter().zip(&b_hh).map(|(i, h)| i + h).collect(),
+    };
+    let mut a = Vec::with_capacity(steps * b * gh);
     for _ in 0..steps * b {
-        xpv.extend_from_slice(&b_ih);
+        a.extend_from_slice(&row_bias);
     }
     gemm(
         steps * b,
@@ -104,14 +108,13 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         &w_ih,
         (1, input),
         1.0,
-        &mut xpv,
+        &mut a,
     );
     let w = p.w_hh.as_vec();
-    let bias = p.b_hh.as_vec();
     let parts = Parts::new(r);
-    let saved = parts.forward(&xpv, &w, &bias, state.as_deref());
+    // The steps turn `a` into the activated gates.
+    let saved = parts.forward(&mut a, &w, &b_hh, state.as_deref());
     let last = (state.is_some() || r.last_only).then(|| parts.last(&saved));
-    drop(xpv);
     let dev = x.device().clone();
     let out = match &last {
         Some(last) if r.last_only => dev.tensor_from_vec(last.h.clone(), (b, h)),
@@ -126,7 +129,8 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         let (whh_g, bhh_g) = (p.w_hh.ghost(), p.b_hh.ghost());
         tape.add_backward_op(move |grads| {
             let g_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
-            let (dxp, dw, db, norms) = parts.backward(&g_out, &w, &saved);
+            // The gates in `a` become ∂L/∂a (= ∂L/∂xp).
+            let (dw, db, norms) = parts.backward(&g_out, &w, &saved, &mut a);
             if let Some(sink) = &flow {
                 if let Ok(mut v) = sink.lock() {
                     *v = norms;
@@ -134,13 +138,13 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
             }
             add_into(grads.get_or_alloc_mut(&whh_g)?, &dw);
             add_into(grads.get_or_alloc_mut(&bhh_g)?, &db);
-            // ∂W_ih = dxpᵀ·X and ∂X = dxp·W_ih, each one product over all steps.
+            // ∂W_ih = aᵀ·X and ∂X = a·W_ih, each one product over all steps.
             let rows = steps * b;
             gemm(
                 gh,
                 rows,
                 input,
-                &dxp,
+                &a,
                 (1, gh),
                 &xv,
                 (input, 1),
@@ -151,17 +155,14 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
                 rows,
                 gh,
                 input,
-                &dxp,
+                &a,
                 (gh, 1),
                 &w_ih,
                 (input, 1),
                 1.0,
                 grads.get_or_alloc_mut(&x_g)?,
             );
-            let db_ih = grads.get_or_alloc_mut(&bih_g)?;
-            for row in dxp.chunks_exact(gh) {
-                add_into(db_ih, row);
-            }
+            add_into(grads.get_or_alloc_mut(&bih_g)?, &column_sums(&a, gh));
             Ok(())
         });
     }
@@ -169,8 +170,8 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
 }
 
 /// Rows of a batch never interact, so with two threads the batch is cut in
-/// two and each half runs its own recurrence on its own thread; the recurrent
-/// weight gradients of the halves are summed.
+/// two and each half runs its own recurrence on its own thread, on its own
+/// rows of the shared buffers.
 #[derive(Debug, Clone, Copy)]
 struct Parts {
     r: Recurrence,
@@ -215,11 +216,27 @@ impl Parts {
         out
     }
 
+    /// Each part's rows of every step of a time-major `(T·B) × cols` buffer.
+    fn split<'a>(&self, x: &'a mut [f32], cols: usize) -> Vec<Vec<&'a mut [f32]>> {
+        let count = self.each().len();
+        let mut out: Vec<Vec<&mut [f32]>> = (0..count).map(|_| Vec::new()).collect();
+        for block in x.chunks_exact_mut(self.r.batch * cols) {
+            let (first, second) = block.split_at_mut(self.cut * cols);
+            out[0].push(first);
+            if let Some(rest) = out.get_mut(1) {
+                rest.push(second);
+            }
+        }
+        out
+    }
+
+    /// Runs the steps; `a` holds the input projections (with their biases,
+    /// see [`recurrence`]) on entry and the gates on exit.
     fn forward(
         &self,
-        xp: &[f32],
+        a: &mut [f32],
         w: &[f32],
-        bias: &[f32],
+        b_hh: &[f32],
         init: Option<&LayerState>,
     ) -> Vec<Saved> {
         let (b, gh, h) = (
@@ -227,27 +244,26 @@ impl Parts {
             self.r.cell.gates() * self.r.units,
             self.r.units,
         );
-        let run = |(lo, n, r): (usize, usize, Recurrence)| {
-            let xp = Rows {
-                data: xp,
-                batch: b,
-                lo,
-                cols: gh,
-            };
+        let run = |(lo, n, r): (usize, usize, Recurrence), a: Vec<&mut [f32]>| {
             if n == b {
-                return forward(xp, w, bias, r, init);
+                return forward(a, w, b_hh, r, init);
             }
             let part_init = init.map(|s| LayerState {
                 h: rows(&s.h, 1, b, h, lo, n),
                 c: rows(&s.c, 1, b, h, lo, n),
             });
-            forward(xp, w, bias, r, part_init.as_ref())
+            forward(a, w, b_hh, r, part_init.as_ref())
         };
+        let mut steps = self.split(a, gh).into_iter();
         match self.each()[..] {
-            [one] => vec![run(one)],
+            [one] => vec![run(one, steps.next().unwrap_or_default())],
             [first, second] => {
-                let (a, z) = rayon::join(|| run(first), || run(second));
-                vec![a, z]
+                let (a0, a1) = (
+                    steps.next().unwrap_or_default(),
+                    steps.next().unwrap_or_default(),
+                );
+                let (x, y) = rayon::join(|| run(first, a0), || run(second, a1));
+                vec![x, y]
             }
             _ => unreachable!("one or two parts"),
         }
@@ -286,45 +302,73 @@ impl Parts {
         }
     }
 
-    #[allow(clippy::type_complexity)]
+    /// BPTT from ∂L/∂output: turns the gates in `a` into ∂L/∂a and returns
+    /// (∂L/∂W_hh, ∂L/∂b_hh, ‖∂L/∂h_t‖ per step).
     fn backward(
         &self,
         g_out: &[f32],
         w: &[f32],
         saved: &[Saved],
-    ) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+        a: &mut [f32],
+    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let r = self.r;
         let (b, h, gh, steps) = (r.batch, r.units, r.cell.gates() * r.units, r.steps);
-        let run = |(lo, _, pr): (usize, usize, Recurrence), s: &Saved| {
+        // ∂L/∂hp; the same as ∂L/∂a except for the GRU's candidate gate.
+        let mut dhp = vec![
+            0.0;
+            if r.cell == Cell::Gru {
+                steps * b * gh
+            } else {
+                0
+            }
+        ];
+        let run = |(lo, _, pr): (usize, usize, Recurrence), s: &Saved, a, dhp| {
             let g_out = Rows {
                 data: g_out,
                 batch: b,
                 lo,
                 cols: h,
             };
-            backward(g_out, w, s, pr)
+            backward(g_out, w, s, a, dhp, pr)
         };
         let parts = self.each();
-        if let ([one], [s]) = (&parts[..], saved) {
-            return run(*one, s);
-        }
-        let (a, z) = rayon::join(|| run(parts[0], &saved[0]), || run(parts[1], &saved[1]));
-        // Each step's rows: the first part's, then the second's.
-        let (n0, n1) = (parts[0].1 * gh, parts[1].1 * gh);
-        let mut dxp = Vec::with_capacity(steps * b * gh);
-        for t in 0..steps {
-            dxp.extend_from_slice(&a.0[t * n0..(t + 1) * n0]);
-            dxp.extend_from_slice(&z.0[t * n1..(t + 1) * n1]);
-        }
-        let (mut dw, mut db) = (a.1, a.2);
-        add_into(&mut dw, &z.1);
-        add_into(&mut db, &z.2);
-        let norms =
-            a.3.iter()
-                .zip(&z.3)
-                .map(|(x, y)| (x * x + y * y).sqrt())
-                .collect();
-        (dxp, dw, db, norms)
+        let mut a_parts = self.split(a, gh).into_iter();
+        let mut dhp_parts = self.split(&mut dhp, gh).into_iter();
+        let mut next = || {
+            let a = a_parts.next().unwrap_or_default();
+            (a, dhp_parts.next().unwrap_or_default())
+        };
+        let norms = match (&parts[..], saved) {
+            ([one], [s]) => {
+                let (a, dhp) = next();
+                run(*one, s, a, dhp)
+            }
+            ([p0, p1], [s0, s1]) => {
+                let ((a0, dhp0), (a1, dhp1)) = (next(), next());
+                let (x, y) = rayon::join(|| run(*p0, s0, a0, dhp0), || run(*p1, s1, a1, dhp1));
+                x.iter()
+                    .zip(&y)
+                    .map(|(x, y)| (x * x + y * y).sqrt())
+                    .collect()
+            }
+            _ => unreachable!("one or two parts"),
+        };
+        let dhp: &[f32] = if r.cell == Cell::Gru { &dhp } else { a };
+        // ∂W_hh = Σ_t dhp_tᵀ · h_{t-1}: one (gh × T·B) · (T·B × h) product.
+        let mut dw = vec![0.0; gh * h];
+        let hs = self.states(saved);
+        gemm(
+            gh,
+            steps * b,
+            h,
+            dhp,
+            (1, gh),
+            &hs[..steps * b * h],
+            (h, 1),
+            0.0,
+            &mut dw,
+        );
+        (dw, column_sums(dhp, gh), norms)
     }
 }
 
@@ -381,7 +425,24 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-fn forward(xp: Rows, w: &[f32], bias: &[f32], r: Recurrence, init: Option<&LayerState>) -> Saved {
+/// The sums of the columns of a row-major matrix of `cols` columns.
+fn column_sums(x: &[f32], cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; cols];
+    for row in x.chunks_exact(cols) {
+        add_into(&mut out, row);
+    }
+    out
+}
+
+/// One part's steps forward; `a[t]` is the part's rows of step `t` (see
+/// [`Parts::forward`]).
+fn forward(
+    mut a: Vec<&mut [f32]>,
+    w: &[f32],
+    b_hh: &[f32],
+    r: Recurrence,
+    init: Option<&LayerState>,
+) -> Saved {
     let (h, b, steps) = (r.units, r.batch, r.steps);
     let gh = r.cell.gates() * h;
     let bh = b * h;
@@ -391,11 +452,6 @@ fn forward(xp: Rows, w: &[f32], bias: &[f32], r: Recurrence, init: Option<&Layer
             vec![0.0; (steps + 1) * bh]
         } else {
             Vec::new()
-        },
-        gates: if r.cell == Cell::Rnn {
-            Vec::new()
-        } else {
-            vec![0.0; steps * b * gh]
         },
         hps: if r.cell == Cell::Gru {
             vec![0.0; steps * b * gh]
@@ -411,68 +467,51 @@ fn forward(xp: Rows, w: &[f32], bias: &[f32], r: Recurrence, init: Option<&Layer
             s.cs[..bh].copy_from_slice(&init.c);
         }
     }
-    let mut hp_scratch = vec![0.0; b * gh];
     // W_hhᵀ (h × gh), packed once for every step's product.
     let wt = Packed::new(h, gh, w, (1, h));
-    for t in 0..steps {
-        let hp: &mut [f32] = if r.cell == Cell::Gru {
-            &mut s.hps[t * b * gh..(t + 1) * b * gh]
-        } else {
-            &mut hp_scratch
-        };
-        for row in hp.chunks_exact_mut(gh) {
-            row.copy_from_slice(bias);
-        }
+    for (t, a) in a.iter_mut().enumerate().take(steps) {
         let (before, after) = s.hs.split_at_mut((t + 1) * bh);
         let h_prev = &before[t * bh..];
         let h_t = &mut after[..bh];
-        // hp += h_prev · W_hhᵀ
-        wt.mul(b, h_prev, h, 1.0, hp);
-        let xp_t = xp.at(t, b);
         match r.cell {
-            Cell::Rnn => rnn::forward(r.activation, xp_t, hp, h_t),
-            Cell::Lstm => {
-                let (cb, ca) = s.cs.split_at_mut((t + 1) * bh);
-                lstm::forward(
-                    h,
-                    xp_t,
-                    hp,
-                    &cb[t * bh..],
-                    &mut s.gates[t * b * gh..(t + 1) * b * gh],
-                    &mut ca[..bh],
-                    h_t,
-                );
+            Cell::Rnn => {
+                // a += h_prev · W_hhᵀ
+                wt.mul(b, h_prev, h, 1.0, a);
+                rnn::forward(r.activation, a, h_t);
             }
-            Cell::Gru => gru::forward(
-                h,
-                xp_t,
-                hp,
-                h_prev,
-                &mut s.gates[t * b * gh..(t + 1) * b * gh],
-                h_t,
-            ),
+            Cell::Lstm => {
+                wt.mul(b, h_prev, h, 1.0, a);
+                let (cb, ca) = s.cs.split_at_mut((t + 1) * bh);
+                lstm::forward(h, a, &cb[t * bh..], &mut ca[..bh], h_t);
+            }
+            Cell::Gru => {
+                // hp = h_prev · W_hhᵀ + b_hh, kept apart: r gates its candidate part.
+                let hp = &mut s.hps[t * b * gh..(t + 1) * b * gh];
+                for row in hp.chunks_exact_mut(gh) {
+                    row.copy_from_slice(b_hh);
+                }
+                wt.mul(b, h_prev, h, 1.0, hp);
+                gru::forward(h, a, hp, h_prev, h_t);
+            }
         }
     }
     s
 }
 
-/// BPTT: from ∂L/∂output, returns (∂L/∂xp, ∂L/∂W_hh, ∂L/∂b_hh, ‖∂L/∂h_t‖ per step).
+/// One part's BPTT from ∂L/∂output: turns the gates in `a` (as in
+/// [`forward`]) into ∂L/∂a, writes ∂L/∂hp to `dhp` (GRU only) and returns
+/// ‖∂L/∂h_t‖ per step.
 fn backward(
     g_out: Rows,
     w: &[f32],
     s: &Saved,
+    mut a: Vec<&mut [f32]>,
+    mut dhp: Vec<&mut [f32]>,
     r: Recurrence,
-) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+) -> Vec<f32> {
     let (h, b, steps) = (r.units, r.batch, r.steps);
     let gh = r.cell.gates() * h;
     let bh = b * h;
-    let mut dxp = vec![0.0; steps * b * gh];
-    // ∂L/∂hp per step; equal to ∂L/∂xp except for the GRU's candidate gate.
-    let mut dhp_gru = if r.cell == Cell::Gru {
-        vec![0.0; steps * b * gh]
-    } else {
-        Vec::new()
-    };
     let mut dh = vec![0.0; bh];
     let mut dh_next = vec![0.0; bh];
     // ∂L/∂h_t at the steps whose output is not used.
@@ -492,65 +531,27 @@ fn backward(
         norms[t] = vectorized(|| add_and_sum_squares(&mut dh, &dh_next, g)).sqrt();
         let h_t = &s.hs[(t + 1) * bh..(t + 2) * bh];
         let h_prev = &s.hs[t * bh..(t + 1) * bh];
-        let dxp_t = &mut dxp[t * b * gh..(t + 1) * b * gh];
-        let beta = match r.cell {
+        let a_t = &mut *a[t];
+        let (dhp_t, beta): (&[f32], f32) = match r.cell {
             Cell::Rnn => {
-                rnn::backward(r.activation, &dh, h_t, dxp_t);
-                0.0
+                rnn::backward(r.activation, &dh, h_t, a_t);
+                (a_t, 0.0)
             }
             Cell::Lstm => {
-                lstm::backward(
-                    h,
-                    &dh,
-                    &s.gates[t * b * gh..(t + 1) * b * gh],
-                    &s.cs[t * bh..(t + 1) * bh],
-                    &s.cs[(t + 1) * bh..(t + 2) * bh],
-                    &mut dc,
-                    dxp_t,
-                );
-                0.0
+                let (c_prev, c) = (&s.cs[t * bh..(t + 1) * bh], &s.cs[(t + 1) * bh..]);
+                lstm::backward(h, &dh, a_t, c_prev, &c[..bh], &mut dc);
+                (a_t, 0.0)
             }
             Cell::Gru => {
-                gru::backward(
-                    h,
-                    &dh,
-                    &s.gates[t * b * gh..(t + 1) * b * gh],
-                    &s.hps[t * b * gh..(t + 1) * b * gh],
-                    h_prev,
-                    dxp_t,
-                    &mut dhp_gru[t * b * gh..(t + 1) * b * gh],
-                    &mut dh_next,
-                );
-                1.0
+                let hp = &s.hps[t * b * gh..(t + 1) * b * gh];
+                gru::backward(h, &dh, a_t, hp, h_prev, dhp[t], &mut dh_next);
+                (dhp[t], 1.0)
             }
-        };
-        let dhp_t: &[f32] = if r.cell == Cell::Gru {
-            &dhp_gru[t * b * gh..(t + 1) * b * gh]
-        } else {
-            &dxp[t * b * gh..(t + 1) * b * gh]
         };
         // dh_{t-1} (+)= dhp_t · W_hh
         packed.mul(b, dhp_t, gh, beta, &mut dh_next);
     }
-    let dhp_all = if r.cell == Cell::Gru { &dhp_gru } else { &dxp };
-    // ∂W_hh = Σ_t dhp_tᵀ · h_{t-1}: one (gh × T·B) · (T·B × h) product.
-    let mut dw = vec![0.0; gh * h];
-    gemm(
-        gh,
-        steps * b,
-        h,
-        dhp_all,
-        (1, gh),
-        &s.hs[..steps * bh],
-        (h, 1),
-        0.0,
-        &mut dw,
-    );
-    let mut db = vec![0.0; gh];
-    for row in dhp_all.chunks_exact(gh) {
-        add_into(&mut db, row);
-    }
-    (dxp, dw, db, norms)
+    norms
 }
 
 #[cfg(test)]

@@ -1,19 +1,18 @@
 //! Simple RNN cell: `h_t = φ(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`, φ = tanh or ReLU.
 //!
-//! `xp` is the input projection with `b_ih` (B × H) and `hp` the recurrent
-//! projection with `b_hh` (B × H).
+//! `a` is the pre-activation (B × H): both projections and both biases.
 
 use super::math::{tanh, vectorized};
 use crate::experiment::Activation;
 
-/// One step forward: `h = φ(xp + hp)`.
-pub fn forward(act: Activation, xp: &[f32], hp: &[f32], h: &mut [f32]) {
-    let pairs = h.iter_mut().zip(xp).zip(hp);
+/// One step forward: `h = φ(a)`.
+pub fn forward(act: Activation, a: &[f32], h: &mut [f32]) {
+    let pairs = h.iter_mut().zip(a);
     vectorized(
         #[inline(always)]
         || match act {
-            Activation::Tanh => pairs.for_each(|((h, x), r)| *h = tanh(x + r)),
-            Activation::Relu => pairs.for_each(|((h, x), r)| *h = (x + r).max(0.0)),
+            Activation::Tanh => pairs.for_each(|(h, a)| *h = tanh(*a)),
+            Activation::Relu => pairs.for_each(|(h, a)| *h = a.max(0.0)),
         },
     )
 }
