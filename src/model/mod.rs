@@ -393,6 +393,7 @@ impl Model {
                 batch,
                 steps,
                 last_only: k + 1 == n && !self.every_step,
+                input_grad: k > 0 || self.embedding.is_some(),
             };
             let carried = state.as_deref_mut().map(|st| &mut st[k]);
             let weights = Weights {

@@ -43,6 +43,8 @@ pub struct Recurrence {
     pub steps: usize,
     /// Output only the last step's hidden state.
     pub last_only: bool,
+    /// Compute ∂L/∂X; not needed when X is the data.
+    pub input_grad: bool,
 }
 
 /// What the forward pass keeps for the backward pass, besides the gates,
@@ -151,17 +153,19 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
                 1.0,
                 grads.get_or_alloc_mut(&wih_g)?,
             );
-            gemm(
-                rows,
-                gh,
-                input,
-                &a,
-                (gh, 1),
-                &w_ih,
-                (input, 1),
-                1.0,
-                grads.get_or_alloc_mut(&x_g)?,
-            );
+            if r.input_grad {
+                gemm(
+                    rows,
+                    gh,
+                    input,
+                    &a,
+                    (gh, 1),
+                    &w_ih,
+                    (input, 1),
+                    1.0,
+                    grads.get_or_alloc_mut(&x_g)?,
+                );
+            }
             add_into(grads.get_or_alloc_mut(&bih_g)?, &column_sums(&a, gh));
             Ok(())
         });
@@ -574,6 +578,7 @@ mod tests {
             batch,
             steps,
             last_only: false,
+            input_grad: true,
         };
         let parts = |r| pool.install(|| Parts::new(r).each().len());
         assert_eq!(parts(r(Cell::Rnn, 20, 32, 50)), 1, "Hands-On ML's deep RNN");
