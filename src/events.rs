@@ -54,6 +54,7 @@ pub struct StepStats {
     pub step: u64,
     pub epoch: usize,
     pub wall_s: f64,
+    /// The loss and the norms are f32 values (the model's precision).
     pub loss: f64,
     /// Global L2 norm of all gradients, before clipping.
     pub grad_norm: f64,

@@ -26,6 +26,7 @@ pub enum AttachEnd {
 
 /// Plays the run in `dir` back in the dashboard, opening at its end, paused.
 pub fn replay(dir: &Path, options: dashboard::Options) -> Result<()> {
+    no_huge_pages();
     let mut app = App::replay(read::load(dir)?);
     dashboard::show(
         &mut app,
@@ -84,4 +85,15 @@ pub fn attach(
         Some(o) => AttachEnd::Finished(o.clone()),
         None => AttachEnd::Detached,
     })
+}
+
+/// Turns transparent huge pages off for this process. A replay holds a few
+/// large tables read in order, which huge pages make no faster but round up
+/// in 2 MB steps: a million-step run took 96 MB with them, 60 MB without.
+fn no_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE sets a flag of this process; no memory is touched.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+    }
 }

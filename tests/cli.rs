@@ -1094,12 +1094,13 @@ fn train_writes_a_complete_run_directory() {
         let loss: f64 = row[3].parse().unwrap();
         assert!(loss.is_finite() && loss > 0.0, "loss {loss}");
         assert_eq!(row[5], "0.005", "lr column");
-        // The global norm is the L2 norm of the group norms.
+        // The global norm is the L2 norm of the group norms (each recorded
+        // at f32 precision).
         let groups: Vec<f64> = row[7..].iter().map(|v| v.parse().unwrap()).collect();
         let global: f64 = row[4].parse().unwrap();
         let from_groups = groups.iter().map(|g| g * g).sum::<f64>().sqrt();
         assert!(
-            close(global, from_groups, 1e-9),
+            close(global, from_groups, 1e-6),
             "grad_norm {global} vs groups {from_groups}"
         );
     }

@@ -104,15 +104,17 @@ fn events(steps: u64) -> Vec<Event> {
     for step in 1..=steps {
         let wobble = ((step * 7919) % 13) as f64 / 13.0;
         let loss = 0.3 * (-(step as f64) / 60.0).exp() + 0.003 * (1.0 + wobble);
+        // The loss and the norms are f32 values, as the trainer records them.
+        let f32 = |v: f64| f64::from(v as f32);
         out.push(Event::Step(StepStats {
             step,
             epoch: ((step - 1) / 66 + 1) as usize,
             wall_s: wall(step),
-            loss,
+            loss: f32(loss),
             grad_norm: 0.5,
             lr: if step > 200 { 0.001 } else { 0.005 },
             samples_per_s: 2100.0,
-            group_norms: vec![0.02 * loss.sqrt(), 0.1 * loss.sqrt(), 0.4 * loss.sqrt()],
+            group_norms: [0.02, 0.1, 0.4].map(|k| f32(k * loss.sqrt())).to_vec(),
         }));
         if step % 25 == 0 {
             out.push(Event::Flow(flow(step)));
@@ -895,7 +897,7 @@ fn seeking_back_from_a_keyframe_equals_replaying_from_the_start() {
             step,
             epoch: 9,
             wall_s: wall(step),
-            loss: 1.0 / step as f64,
+            loss: f64::from(1.0 / step as f32),
             grad_norm: 0.25,
             lr: 0.001,
             samples_per_s: 2100.0,

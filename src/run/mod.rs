@@ -210,12 +210,13 @@ impl RunDir {
                     s.step.to_string(),
                     s.epoch.to_string(),
                     format!("{:.3}", s.wall_s),
-                    s.loss.to_string(),
-                    s.grad_norm.to_string(),
+                    (s.loss as f32).to_string(),
+                    (s.grad_norm as f32).to_string(),
                     s.lr.to_string(),
                     format!("{:.1}", s.samples_per_s),
                 ];
-                row.extend(s.group_norms.iter().map(f64::to_string));
+                // The loss and the norms at f32, the precision they are computed at.
+                row.extend(s.group_norms.iter().map(|&n| (n as f32).to_string()));
                 self.metrics.write_record(&row)?;
             }
             Event::Eval(e) => {

@@ -116,12 +116,12 @@ impl Recorded {
 
     /// The step number of the `i`-th step row (0-based).
     pub fn step_number(&self, i: usize) -> u64 {
-        self.timeline.table.step[i]
+        self.timeline.table.step(i)
     }
 
     /// How many step rows have a step number of at most `step`.
     pub fn rows_through(&self, step: u64) -> usize {
-        self.timeline.table.step.partition_point(|&s| s <= step)
+        self.timeline.table.rows_through(step)
     }
 }
 
@@ -331,7 +331,7 @@ impl Follower {
             self.finished = outcome.is_some();
             outcome
         } else {
-            self.last_step = batch.table.step.last().copied().unwrap_or(self.last_step);
+            self.last_step = batch.table.last_step().unwrap_or(self.last_step);
             self.held = batch.hold_after(self.last_step);
             None
         };
@@ -462,29 +462,115 @@ impl Batch {
     }
 }
 
-/// Step rows column-wise: step numbers, epochs, and row-major floats
-/// (`wall_s, loss, grad_norm, lr, samples_per_s`, then one norm per group).
+/// Step rows column-wise and compact (about 36 bytes a row with three
+/// groups): step numbers as runs of consecutive numbers, epochs and learning
+/// rates as runs of equal values, wall time and throughput as f64, and the
+/// loss and gradient norms as f32, the precision they are recorded at.
 #[derive(Default)]
 struct Table {
     groups: usize,
-    step: Vec<u64>,
-    epoch: Vec<u32>,
-    values: Vec<f64>,
+    rows: usize,
+    /// (first row, its step) of each run of consecutive step numbers.
+    steps: Vec<(usize, u64)>,
+    /// (first row, epoch) of each run of rows in one epoch.
+    epochs: Vec<(usize, u32)>,
+    /// (first row, rate) of each run of rows at one learning rate.
+    lrs: Vec<(usize, f64)>,
+    /// `wall_s, samples_per_s` per row.
+    wide: Vec<f64>,
+    /// `loss, grad_norm`, then one norm per group, per row.
+    narrow: Vec<f32>,
+}
+
+/// The run holding `row`: the last whose first row is at most `row`.
+fn run_at<T: Copy>(runs: &[(usize, T)], row: usize) -> (usize, T) {
+    runs[runs.partition_point(|&(first, _)| first <= row) - 1]
+}
+
+/// Appends `value` at `row` to runs of equal values (`same` tells equal).
+fn extend_runs<T: Copy>(
+    runs: &mut Vec<(usize, T)>,
+    row: usize,
+    value: T,
+    same: impl Fn(T, T) -> bool,
+) {
+    if !runs.last().is_some_and(|&(_, v)| same(v, value)) {
+        runs.push((row, value));
+    }
+}
+
+/// One parsed `metrics.csv` row.
+struct Row {
+    step: u64,
+    epoch: u32,
+    lr: f64,
+    wide: [f64; 2],
 }
 
 impl Table {
-    fn width(&self) -> usize {
-        5 + self.groups
+    fn narrow_width(&self) -> usize {
+        2 + self.groups
     }
 
     fn len(&self) -> usize {
-        self.step.len()
+        self.rows
     }
 
     fn reserve(&mut self, rows: usize) {
-        self.step.reserve(rows);
-        self.epoch.reserve(rows);
-        self.values.reserve(rows * self.width());
+        self.wide.reserve(2 * rows);
+        self.narrow.reserve(rows * self.narrow_width());
+    }
+
+    /// Appends a row whose loss and norms are already on `narrow`.
+    fn push(&mut self, r: Row) {
+        let row = self.rows;
+        let next = self
+            .steps
+            .last()
+            .map(|&(first, step)| step + (row - first) as u64);
+        if next != Some(r.step) {
+            self.steps.push((row, r.step));
+        }
+        extend_runs(&mut self.epochs, row, r.epoch, |a, b| a == b);
+        extend_runs(&mut self.lrs, row, r.lr, |a, b| a.to_bits() == b.to_bits());
+        self.wide.extend_from_slice(&r.wide);
+        self.rows += 1;
+    }
+
+    /// Appends the rows of `other`.
+    fn append(&mut self, other: Table) {
+        for i in 0..other.rows {
+            self.push(Row {
+                step: other.step(i),
+                epoch: run_at(&other.epochs, i).1,
+                lr: run_at(&other.lrs, i).1,
+                wide: [other.wide[2 * i], other.wide[2 * i + 1]],
+            });
+        }
+        self.narrow.extend_from_slice(&other.narrow);
+    }
+
+    fn step(&self, i: usize) -> u64 {
+        let (first, step) = run_at(&self.steps, i);
+        step + (i - first) as u64
+    }
+
+    fn last_step(&self) -> Option<u64> {
+        self.rows.checked_sub(1).map(|i| self.step(i))
+    }
+
+    /// How many rows have a step number of at most `step` (rows are in step order).
+    fn rows_through(&self, step: u64) -> usize {
+        let (mut lo, mut hi) = (0, self.rows);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self.step(mid) <= step {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
     }
 
     /// Parses whole `metrics.csv` rows (`chunk` starts at byte `base` of
@@ -518,10 +604,7 @@ impl Table {
             })
             .collect();
         for t in tables {
-            let t = t?;
-            self.step.extend_from_slice(&t.step);
-            self.epoch.extend_from_slice(&t.epoch);
-            self.values.extend_from_slice(&t.values);
+            self.append(t?);
         }
         Ok(())
     }
@@ -531,19 +614,19 @@ impl Table {
         let mut at = 0;
         while at < chunk.len() {
             let start = at;
-            if let Some((step, epoch)) = self
+            if let Some(row) = self
                 .parse_row(chunk, &mut at)
                 .map_err(|m| (base + start, m))?
             {
-                self.step.push(step);
-                self.epoch.push(epoch);
+                self.push(row);
             }
         }
         Ok(())
     }
 
-    /// Parses the row at `at` (`None` for a blank line) and moves past its newline.
-    fn parse_row(&mut self, chunk: &str, at: &mut usize) -> Result<Option<(u64, u32)>, String> {
+    /// Parses the row at `at` (`None` for a blank line) and moves past its
+    /// newline; its loss and norms go onto `narrow`.
+    fn parse_row(&mut self, chunk: &str, at: &mut usize) -> Result<Option<Row>, String> {
         let start = *at;
         for blank in ["\n", "\r\n"] {
             if chunk[start..].starts_with(blank) {
@@ -551,19 +634,35 @@ impl Table {
                 return Ok(None);
             }
         }
-        let fields = 2 + self.width();
+        let fields = 5 + self.narrow_width();
         let names = METRICS_HEAD
             .iter()
             .chain(std::iter::repeat(&"gradient norm"));
-        let (mut step, mut epoch) = (0, 0);
+        let mut row = Row {
+            step: 0,
+            epoch: 0,
+            lr: 0.0,
+            wide: [0.0; 2],
+        };
+        let narrow = self.narrow.len();
         for (col, name) in names.take(fields).enumerate() {
             let rest = &chunk[*at..];
             let field = &rest[..field_len(rest.as_bytes())];
             let bad = || format!("{name}: `{field}` is not a number");
+            let wide = || float(field).ok_or_else(bad);
             match col {
-                0 => step = field.parse().map_err(|_| bad())?,
-                1 => epoch = field.parse().map_err(|_| bad())?,
-                _ => self.values.push(float(field).ok_or_else(bad)?),
+                0 => row.step = field.parse().map_err(|_| bad())?,
+                1 => row.epoch = field.parse().map_err(|_| bad())?,
+                2 => row.wide[0] = wide()?,
+                5 => row.lr = wide()?,
+                6 => row.wide[1] = wide()?,
+                _ => match field.parse::<f32>() {
+                    Ok(v) => self.narrow.push(v),
+                    Err(_) => {
+                        self.narrow.truncate(narrow);
+                        return Err(bad());
+                    }
+                },
             }
             *at += field.len();
             let last = col + 1 == fields;
@@ -572,6 +671,7 @@ impl Table {
                 ([b'\r', b'\n', ..], true) => 2,
                 ([], true) => 0,
                 _ => {
+                    self.narrow.truncate(narrow);
                     let line = chunk[start..].lines().next().unwrap_or_default();
                     *at = start + line.len() + 1;
                     let found = line.split(',').count();
@@ -579,25 +679,25 @@ impl Table {
                 }
             };
         }
-        Ok(Some((step, epoch)))
+        Ok(Some(row))
     }
 
     fn wall_s(&self, i: usize) -> f64 {
-        self.values[i * self.width()]
+        self.wide[2 * i]
     }
 
     fn get(&self, i: usize) -> StepStats {
-        let w = self.width();
-        let v = &self.values[i * w..(i + 1) * w];
+        let w = self.narrow_width();
+        let v = &self.narrow[i * w..(i + 1) * w];
         StepStats {
-            step: self.step[i],
-            epoch: self.epoch[i] as usize,
-            wall_s: v[0],
-            loss: v[1],
-            grad_norm: v[2],
-            lr: v[3],
-            samples_per_s: v[4],
-            group_norms: v[5..].to_vec(),
+            step: self.step(i),
+            epoch: run_at(&self.epochs, i).1 as usize,
+            wall_s: self.wide[2 * i],
+            loss: f64::from(v[0]),
+            grad_norm: f64::from(v[1]),
+            lr: run_at(&self.lrs, i).1,
+            samples_per_s: self.wide[2 * i + 1],
+            group_norms: v[2..].iter().map(|&x| f64::from(x)).collect(),
         }
     }
 }
@@ -892,11 +992,9 @@ fn reconstruct(dir: &Path, groups: Vec<String>, table: &Table) -> Result<RunInfo
     let target = read_json::<serde_json::Value>(&dir.join("scaler.json"))?
         .and_then(|s| s.get("target")?.as_str().map(String::from));
     let t = &exp.train;
-    let last = table.step.last().copied().unwrap_or(0);
+    let last = table.last_step().unwrap_or(0);
     // An epoch's steps, if a later epoch shows where the first one ended.
-    let first = table.epoch.first().copied().unwrap_or(1);
-    let per_epoch = table.epoch.iter().position(|&e| e != first);
-    let per_epoch = per_epoch.map_or(last, |n| n as u64);
+    let per_epoch = table.epochs.get(1).map_or(last, |&(row, _)| row as u64);
     let mut total = per_epoch * t.epochs as u64;
     if t.max_steps > 0 {
         total = total.min(t.max_steps);
@@ -985,7 +1083,7 @@ impl Timeline {
                 Event::Note(x) => x.step,
                 _ => 0,
             };
-            while rows < table.len() && table.step[rows] <= step {
+            while rows < table.len() && table.step(rows) <= step {
                 rows += 1;
             }
             anchors.push(if matches!(event, Event::Started(_)) {
@@ -1196,7 +1294,64 @@ fn line_at(path: &Path, offset: u64) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{thin, Sampler};
+    use super::{thin, Sampler, Table};
+
+    /// Rows read back exactly, in one piece or appended from two, with step
+    /// numbers, epochs and rates kept as runs.
+    #[test]
+    fn the_step_table_reads_rows_back_exactly_and_keeps_runs_short() {
+        let rows = [
+            (1, 1, 0.1, "0.25"),
+            (2, 1, 0.1, "0.125"),
+            (3, 2, 0.1, "0.3333333"),
+            (7, 2, 0.05, "0.1391985"),
+            (8, 2, 0.05, "1e-7"),
+            (9, 3, 0.1, "NaN"),
+        ];
+        let text: String = rows
+            .iter()
+            .map(|(step, epoch, lr, loss)| {
+                format!("{step},{epoch},{step}.125,{loss},0.5,{lr},99.5,0.25,0.75\n")
+            })
+            .collect();
+        let table = |pieces: &[&str]| {
+            let mut whole = Table {
+                groups: 2,
+                ..Table::default()
+            };
+            for piece in pieces {
+                let mut t = Table {
+                    groups: 2,
+                    ..Table::default()
+                };
+                t.parse_rows(piece, 0).unwrap();
+                whole.append(t);
+            }
+            whole
+        };
+        let cut = text.match_indices('\n').nth(2).unwrap().0 + 1;
+        for t in [table(&[&text]), table(&[&text[..cut], &text[cut..]])] {
+            assert_eq!(t.len(), rows.len());
+            for (i, (step, epoch, lr, loss)) in rows.iter().enumerate() {
+                let s = t.get(i);
+                assert_eq!((s.step, s.epoch, s.lr), (*step, *epoch, *lr), "row {i}");
+                let want = f64::from(loss.parse::<f32>().unwrap());
+                assert!(
+                    s.loss == want || (s.loss.is_nan() && want.is_nan()),
+                    "row {i}"
+                );
+                assert_eq!(s.wall_s, *step as f64 + 0.125);
+                assert_eq!((s.grad_norm, s.samples_per_s), (0.5, 99.5));
+                assert_eq!(s.group_norms, vec![0.25, 0.75]);
+            }
+            assert_eq!((t.steps.len(), t.epochs.len(), t.lrs.len()), (2, 3, 3));
+            assert_eq!(
+                (t.rows_through(0), t.rows_through(5), t.rows_through(7)),
+                (0, 3, 4)
+            );
+            assert_eq!((t.rows_through(9), t.last_step()), (6, Some(9)));
+        }
+    }
 
     #[test]
     fn sampling_a_stream_keeps_evenly_spaced_items_the_last_and_little_memory() {

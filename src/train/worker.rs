@@ -364,10 +364,10 @@ impl Worker {
                     epoch,
                     wall_s: secs(self.start),
                     loss: loss as f64,
-                    grad_norm,
+                    grad_norm: f64::from(grad_norm as f32),
                     lr,
                     samples_per_s: rate,
-                    group_norms,
+                    group_norms: group_norms.iter().map(|&n| f64::from(n as f32)).collect(),
                 };
                 self.emit(Event::Step(stats))?;
                 if let Some(flow) = flow {
