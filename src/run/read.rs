@@ -656,9 +656,9 @@ impl Table {
                 2 => row.wide[0] = wide()?,
                 5 => row.lr = wide()?,
                 6 => row.wide[1] = wide()?,
-                _ => match field.parse::<f32>() {
-                    Ok(v) => self.narrow.push(v),
-                    Err(_) => {
+                _ => match float32(field) {
+                    Some(v) => self.narrow.push(v),
+                    None => {
                         self.narrow.truncate(narrow);
                         return Err(bad());
                     }
@@ -743,6 +743,19 @@ fn float(field: &str) -> Option<f64> {
     clinger(field.as_bytes()).or_else(|| field.parse().ok())
 }
 
+/// Parses a number exactly as `f32::from_str` does, short plain decimals fast.
+fn float32(field: &str) -> Option<f32> {
+    const POW10: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+    match decimal(field.as_bytes()) {
+        // Both exact in f32, so the quotient is correctly rounded (Clinger).
+        Some((negative, w, scale)) if w <= 1 << 24 && scale < POW10.len() => {
+            let v = w as f32 / POW10[scale];
+            Some(if negative { -v } else { v })
+        }
+        _ => field.parse().ok(),
+    }
+}
+
 /// A plain decimal whose digits fit in 2^53, fast and exactly: an exact
 /// integer divided by an exact power of ten is correctly rounded (Clinger).
 fn clinger(field: &[u8]) -> Option<f64> {
@@ -750,6 +763,17 @@ fn clinger(field: &[u8]) -> Option<f64> {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
     ];
+    let (negative, w, scale) = decimal(field)?;
+    if w > 1 << 53 || scale >= POW10.len() {
+        return None;
+    }
+    let v = w as f64 / POW10[scale];
+    Some(if negative { -v } else { v })
+}
+
+/// A plain decimal of at most 17 characters (`-`, digits and one `.`): its
+/// sign, its digits as an integer and how many follow the point.
+fn decimal(field: &[u8]) -> Option<(bool, u64, usize)> {
     // Longer fields rarely fit (shortest round-trip output has up to 17
     // digits); leave them to `from_str` at once.
     if field.len() > 17 {
@@ -771,11 +795,7 @@ fn clinger(field: &[u8]) -> Option<f64> {
             _ => return None,
         }
     }
-    if !any || w > 1 << 53 || scale >= POW10.len() {
-        return None;
-    }
-    let v = w as f64 / POW10[scale];
-    Some(if negative { -v } else { v })
+    any.then_some((negative, w, scale))
 }
 
 /// The gradient-norm groups named by the `metrics.csv` header.
@@ -1294,7 +1314,52 @@ fn line_at(path: &Path, offset: u64) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::{thin, Sampler, Table};
+    use super::{float, float32, thin, Sampler, Table};
+
+    /// The fast paths parse exactly as `from_str` does: shortest forms of
+    /// f32 and f64 values, and short decimals of every scale.
+    #[test]
+    fn numbers_parse_exactly_as_from_str_does() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let bits = next();
+            let v = f32::from_bits(bits as u32);
+            if v.is_finite() {
+                assert_eq!(
+                    float32(&v.to_string()).map(f32::to_bits),
+                    Some(v.to_bits()),
+                    "{v}"
+                );
+            }
+            let digits = format!("{}", bits % 10u64.pow((bits >> 60) as u32 % 12 + 1));
+            let at = (bits >> 40) as usize % (digits.len() + 1);
+            let text = format!("{}.{}", &digits[..at], &digits[at..]);
+            let want32: f32 = text.parse().unwrap();
+            assert_eq!(
+                float32(&text).map(f32::to_bits),
+                Some(want32.to_bits()),
+                "{text}"
+            );
+            let want64: f64 = text.parse().unwrap();
+            assert_eq!(
+                float(&text).map(f64::to_bits),
+                Some(want64.to_bits()),
+                "{text}"
+            );
+        }
+        assert_eq!(float32("-0.5"), Some(-0.5));
+        assert!(float32("NaN").is_some_and(f32::is_nan));
+        assert_eq!(
+            (float32("1e-7"), float32("x"), float32(".")),
+            (Some(1e-7), None, None)
+        );
+    }
 
     /// Rows read back exactly, in one piece or appended from two, with step
     /// numbers, epochs and rates kept as runs.
