@@ -166,7 +166,12 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
                     grads.get_or_alloc_mut(&x_g)?,
                 );
             }
-            add_into(grads.get_or_alloc_mut(&bih_g)?, &column_sums(&a, gh));
+            // ∂b_ih: the column sums of ∂L/∂a, which are ∂b_hh's but for the GRU.
+            let db_ih = match r.cell {
+                Cell::Gru => column_sums(&a, gh),
+                _ => db,
+            };
+            add_into(grads.get_or_alloc_mut(&bih_g)?, &db_ih);
             Ok(())
         });
     }
@@ -432,9 +437,16 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
 /// The sums of the columns of a row-major matrix of `cols` columns.
 fn column_sums(x: &[f32], cols: usize) -> Vec<f32> {
     let mut out = vec![0.0; cols];
-    for row in x.chunks_exact(cols) {
-        add_into(&mut out, row);
-    }
+    vectorized(
+        #[inline(always)]
+        || {
+            for row in x.chunks_exact(cols) {
+                for (o, v) in out.iter_mut().zip(row) {
+                    *o += v;
+                }
+            }
+        },
+    );
     out
 }
 
