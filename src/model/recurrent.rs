@@ -253,6 +253,8 @@ impl Parts {
             self.r.cell.gates() * self.r.units,
             self.r.units,
         );
+        // W_hhᵀ (h × gh), packed once for every step of both halves.
+        let w = &Packed::new(h, gh, w, (1, h));
         let run = |(lo, n, r): (usize, usize, Recurrence), a: Vec<&mut [f32]>| {
             if n == b {
                 return forward(a, w, b_hh, r, init);
@@ -331,6 +333,8 @@ impl Parts {
                 0
             }
         ];
+        // W_hh (gh × h), packed once for every step of both halves.
+        let w = &Packed::new(gh, h, w, (h, 1));
         let run = |(lo, _, pr): (usize, usize, Recurrence), s: &Saved, a, dhp| {
             let g_out = Rows {
                 data: g_out,
@@ -451,10 +455,10 @@ fn column_sums(x: &[f32], cols: usize) -> Vec<f32> {
 }
 
 /// One part's steps forward; `a[t]` is the part's rows of step `t` (see
-/// [`Parts::forward`]).
+/// [`Parts::forward`]), `wt` is W_hhᵀ packed.
 fn forward(
     mut a: Vec<&mut [f32]>,
-    w: &[f32],
+    wt: &Packed,
     b_hh: &[f32],
     r: Recurrence,
     init: Option<&LayerState>,
@@ -483,8 +487,6 @@ fn forward(
             s.cs[..bh].copy_from_slice(&init.c);
         }
     }
-    // W_hhᵀ (h × gh), packed once for every step's product.
-    let wt = Packed::new(h, gh, w, (1, h));
     for (t, a) in a.iter_mut().enumerate().take(steps) {
         let (before, after) = s.hs.split_at_mut((t + 1) * bh);
         let h_prev = &before[t * bh..];
@@ -516,10 +518,10 @@ fn forward(
 
 /// One part's BPTT from ∂L/∂output: turns the gates in `a` (as in
 /// [`forward`]) into ∂L/∂a, writes ∂L/∂hp to `dhp` (GRU only) and returns
-/// ‖∂L/∂h_t‖ per step.
+/// ‖∂L/∂h_t‖ per step; `packed` is W_hh packed.
 fn backward(
     g_out: Rows,
-    w: &[f32],
+    packed: &Packed,
     s: &Saved,
     mut a: Vec<&mut [f32]>,
     mut dhp: Vec<&mut [f32]>,
@@ -534,8 +536,6 @@ fn backward(
     let no_output = vec![0.0; if r.last_only { bh } else { 0 }];
     let mut dc = vec![0.0; if r.cell == Cell::Lstm { bh } else { 0 }];
     let mut norms = vec![0.0; steps];
-    // W_hh (gh × h), packed once for every step's product.
-    let packed = Packed::new(gh, h, w, (h, 1));
     for t in (0..steps).rev() {
         let g_t: Option<&[f32]> = if r.last_only {
             (t + 1 == steps).then(|| g_out.at(0, b))
