@@ -120,7 +120,17 @@ unsafe fn serial((m, k, n, sa, sb, beta): Sizes, p: Part, ldc: usize) {
     let (a, b) = (p.a.0.as_ptr().add(p.a.1), p.b.0.as_ptr().add(p.b.1));
     #[cfg(target_arch = "x86_64")]
     if blocked(m, k, n) && is_x86_feature_detected!("avx512f") {
-        blocked::gemm(m, k, n, (a, sa), (b, sb), beta, p.c.0, ldc);
+        blocked::gemm(
+            blocked::band(k),
+            m,
+            k,
+            n,
+            (a, sa),
+            (b, sb),
+            beta,
+            p.c.0,
+            ldc,
+        );
         return;
     }
     matrixmultiply::sgemm(
@@ -160,10 +170,17 @@ mod blocked {
     /// that both use one kernel); the register block is two panels wide.
     const NR: usize = WIDTH;
 
-    /// See [`super::gemm`]; raw pointers with strides, `c` with row stride `ldc`.
+    /// Columns of `b` packed at once for a product of depth `k`: as many
+    /// as fit in 16 MB, a multiple of the register block's 32.
+    pub fn band(k: usize) -> usize {
+        (B_MAX / k.max(1)).max(2 * NR) / (2 * NR) * (2 * NR)
+    }
+
+    /// See [`super::gemm`]; raw pointers with strides, `c` with row stride
+    /// `ldc`, in bands of `band` columns of `b` (a multiple of 32, see [`band`]).
     ///
-    /// A band of columns of `b` is packed whole, over the full depth; then
-    /// each block of rows of `a` is packed one depth block at a time and
+    /// Each band of `b` is packed whole, over the full depth; then each
+    /// block of rows of `a` is packed one depth block at a time and
     /// multiplied by the band. The block of `c` is thus finished before the
     /// next is started: it stays in L2 across the depth, where looping over
     /// the depth outside the rows would stream all of `c` through memory
@@ -171,33 +188,6 @@ mod blocked {
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        (a, (rsa, csa)): (*const f32, (usize, usize)),
-        (b, (rsb, csb)): (*const f32, (usize, usize)),
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-    ) {
-        let band = (B_MAX / k).max(2 * NR) / (2 * NR) * (2 * NR);
-        in_bands(
-            band,
-            m,
-            k,
-            n,
-            (a, (rsa, csa)),
-            (b, (rsb, csb)),
-            beta,
-            c,
-            ldc,
-        );
-    }
-
-    /// [`gemm`] in bands of `band` columns (a multiple of 32).
-    #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn in_bands(
         band: usize,
         m: usize,
         k: usize,
@@ -457,7 +447,7 @@ mod tests {
             let mut c = c0.clone();
             let (pa, pb) = ((a.as_ptr(), (k, 1)), (b.as_ptr(), (n, 1)));
             // SAFETY: the CPU has AVX-512; the slices hold every element the strides address.
-            unsafe { blocked::in_bands(band, m, k, n, pa, pb, 0.5, c.as_mut_ptr(), n) };
+            unsafe { blocked::gemm(band, m, k, n, pa, pb, 0.5, c.as_mut_ptr(), n) };
             for (i, (got, want)) in c.iter().zip(&want).enumerate() {
                 assert!(
                     (got - want).abs() < 1e-3,
