@@ -7,8 +7,6 @@
 //! Output: the hidden states `(T·B) × H`, or only the last step `B × H`.
 //! The weight gradients are each one large product over all steps.
 
-use std::borrow::Cow;
-
 use dfdx::prelude::*;
 
 use super::gemm::gemm;
@@ -48,14 +46,22 @@ pub struct Recurrence {
 }
 
 /// What the forward pass keeps for the backward pass, besides the gates,
-/// which it leaves in the input projection's buffer.
+/// which it leaves in the input projection's buffer. Time-major over the
+/// whole batch; each part of the batch writes its own rows.
 struct Saved {
     /// h_{t-1} for t = 0..=T: `(T+1)·B·H`, starting with the initial state.
     hs: Vec<f32>,
     /// LSTM: c_{t-1} for t = 0..=T.
     cs: Vec<f32>,
-    /// GRU: the recurrent projections `hp` per step.
+    /// GRU: the recurrent projections `hp` per step, `T·B·(G·H)`.
     hps: Vec<f32>,
+}
+
+/// One part's rows of each block of [`Saved`]'s buffers.
+struct PartSaved<'a> {
+    hs: Vec<&'a mut [f32]>,
+    cs: Vec<&'a mut [f32]>,
+    hps: Vec<&'a mut [f32]>,
 }
 
 /// One layer's parameters, PyTorch layout.
@@ -87,9 +93,9 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         &(gh, input),
         "W_ih must be (gates × units) × input"
     );
-    let xv = x.as_vec();
-    let w_ih = p.w_ih.as_vec();
-    let (b_ih, b_hh) = (p.b_ih.as_vec(), p.b_hh.as_vec());
+    let xv = values(&x);
+    let w_ih = values(p.w_ih);
+    let (b_ih, b_hh) = (values(p.b_ih), values(p.b_hh));
     // a = X·W_ihᵀ + b_ih for every step at once; plus b_hh where the cell
     // adds the two projections before anything else (LSTM, simple RNN).
     // Every row starts as the bias (written once, not zeroed first).
@@ -112,7 +118,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         1.0,
         &mut a,
     );
-    let w = p.w_hh.as_vec();
+    let w = values(p.w_hh);
     let parts = Parts::new(r);
     // The steps turn `a` into the activated gates.
     let saved = parts.forward(&mut a, &w, &b_hh, state.as_deref());
@@ -120,7 +126,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     let dev = x.device().clone();
     let out = match &last {
         Some(last) if r.last_only => dev.tensor_from_vec(last.h.clone(), (b, h)),
-        _ => dev.tensor_from_vec(parts.states(&saved)[b * h..].to_vec(), (steps * b, h)),
+        _ => dev.tensor_from_vec(saved.hs[b * h..].to_vec(), (steps * b, h)),
     };
     if let (Some(state), Some(last)) = (state, last) {
         *state = last;
@@ -241,72 +247,70 @@ impl Parts {
 
     /// Runs the steps; `a` holds the input projections (with their biases,
     /// see [`recurrence`]) on entry and the gates on exit.
-    fn forward(
-        &self,
-        a: &mut [f32],
-        w: &[f32],
-        b_hh: &[f32],
-        init: Option<&LayerState>,
-    ) -> Vec<Saved> {
-        let (b, gh, h) = (
-            self.r.batch,
-            self.r.cell.gates() * self.r.units,
-            self.r.units,
-        );
+    fn forward(&self, a: &mut [f32], w: &[f32], b_hh: &[f32], init: Option<&LayerState>) -> Saved {
+        let r = self.r;
+        let (b, h, steps) = (r.batch, r.units, r.steps);
+        let (gh, bh) = (r.cell.gates() * h, b * h);
+        let mut s = Saved {
+            hs: vec![0.0; (steps + 1) * bh],
+            cs: if r.cell == Cell::Lstm {
+                vec![0.0; (steps + 1) * bh]
+            } else {
+                Vec::new()
+            },
+            hps: if r.cell == Cell::Gru {
+                vec![0.0; steps * b * gh]
+            } else {
+                Vec::new()
+            },
+        };
+        if let Some(init) = init {
+            if init.h.len() == bh {
+                s.hs[..bh].copy_from_slice(&init.h);
+            }
+            if r.cell == Cell::Lstm && init.c.len() == bh {
+                s.cs[..bh].copy_from_slice(&init.c);
+            }
+        }
         // W_hhᵀ (h × gh), packed once for every step of both halves.
         let w = &Packed::new(h, gh, w, (1, h));
-        let run = |(lo, n, r): (usize, usize, Recurrence), a: Vec<&mut [f32]>| {
-            if n == b {
-                return forward(a, w, b_hh, r, init);
-            }
-            let part_init = init.map(|s| LayerState {
-                h: rows(&s.h, 1, b, h, lo, n),
-                c: rows(&s.c, 1, b, h, lo, n),
-            });
-            forward(a, w, b_hh, r, part_init.as_ref())
+        let mut a = self.split(a, gh).into_iter();
+        let mut hs = self.split(&mut s.hs, h).into_iter();
+        let mut cs = self.split(&mut s.cs, h).into_iter();
+        let mut hps = self.split(&mut s.hps, gh).into_iter();
+        let mut next = || {
+            let a = a.next().unwrap_or_default();
+            let part = PartSaved {
+                hs: hs.next().unwrap_or_default(),
+                cs: cs.next().unwrap_or_default(),
+                hps: hps.next().unwrap_or_default(),
+            };
+            (a, part)
         };
-        let mut steps = self.split(a, gh).into_iter();
         match self.each()[..] {
-            [one] => vec![run(one, steps.next().unwrap_or_default())],
-            [first, second] => {
-                let (a0, a1) = (
-                    steps.next().unwrap_or_default(),
-                    steps.next().unwrap_or_default(),
+            [(_, _, r)] => {
+                let (a, part) = next();
+                forward(a, part, w, b_hh, r);
+            }
+            [(_, _, r0), (_, _, r1)] => {
+                let ((a0, s0), (a1, s1)) = (next(), next());
+                rayon::join(
+                    || forward(a0, s0, w, b_hh, r0),
+                    || forward(a1, s1, w, b_hh, r1),
                 );
-                let (x, y) = rayon::join(|| run(first, a0), || run(second, a1));
-                vec![x, y]
             }
             _ => unreachable!("one or two parts"),
         }
+        s
     }
 
-    /// The hidden states of all parts, time-major over the whole batch.
-    fn states<'a>(&self, saved: &'a [Saved]) -> Cow<'a, [f32]> {
-        let (b, h, blocks) = (self.r.batch, self.r.units, self.r.steps + 1);
-        if let [one] = saved {
-            return Cow::Borrowed(&one.hs);
-        }
-        let mut all = vec![0.0; blocks * b * h];
-        for ((lo, n, _), s) in self.each().into_iter().zip(saved) {
-            put_rows(&mut all, &s.hs, blocks, b, h, lo, n);
-        }
-        Cow::Owned(all)
-    }
-
-    /// The final state of all parts (h, and c for an LSTM), batch-major.
-    fn last(&self, saved: &[Saved]) -> LayerState {
-        let (b, h, steps) = (self.r.batch, self.r.units, self.r.steps);
-        let pick = |field: fn(&Saved) -> &[f32]| {
-            let mut out = vec![0.0; b * h];
-            for ((lo, n, _), s) in self.each().into_iter().zip(saved) {
-                out[lo * h..(lo + n) * h].copy_from_slice(&field(s)[steps * n * h..][..n * h]);
-            }
-            out
-        };
+    /// The final state (h, and c for an LSTM), batch-major.
+    fn last(&self, saved: &Saved) -> LayerState {
+        let (bh, steps) = (self.r.batch * self.r.units, self.r.steps);
         LayerState {
-            h: pick(|s| &s.hs),
+            h: saved.hs[steps * bh..].to_vec(),
             c: if self.r.cell == Cell::Lstm {
-                pick(|s| &s.cs)
+                saved.cs[steps * bh..].to_vec()
             } else {
                 Vec::new()
             },
@@ -319,7 +323,7 @@ impl Parts {
         &self,
         g_out: &[f32],
         w: &[f32],
-        saved: &[Saved],
+        saved: &Saved,
         a: &mut [f32],
     ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
         let r = self.r;
@@ -335,14 +339,20 @@ impl Parts {
         ];
         // W_hh (gh × h), packed once for every step of both halves.
         let w = &Packed::new(gh, h, w, (h, 1));
-        let run = |(lo, _, pr): (usize, usize, Recurrence), s: &Saved, a, dhp| {
-            let g_out = Rows {
-                data: g_out,
+        let run = |(lo, _, pr): (usize, usize, Recurrence), a, dhp| {
+            let rows = |data, cols| Rows {
+                data,
                 batch: b,
                 lo,
-                cols: h,
+                cols,
             };
-            backward(g_out, w, s, a, dhp, pr)
+            let s = PartRows {
+                g_out: rows(g_out, h),
+                hs: rows(&saved.hs, h),
+                cs: rows(&saved.cs, h),
+                hps: rows(&saved.hps, gh),
+            };
+            backward(s, w, a, dhp, pr)
         };
         let parts = self.each();
         let mut a_parts = self.split(a, gh).into_iter();
@@ -351,14 +361,14 @@ impl Parts {
             let a = a_parts.next().unwrap_or_default();
             (a, dhp_parts.next().unwrap_or_default())
         };
-        let norms = match (&parts[..], saved) {
-            ([one], [s]) => {
+        let norms = match parts[..] {
+            [one] => {
                 let (a, dhp) = next();
-                run(*one, s, a, dhp)
+                run(one, a, dhp)
             }
-            ([p0, p1], [s0, s1]) => {
+            [p0, p1] => {
                 let ((a0, dhp0), (a1, dhp1)) = (next(), next());
-                let (x, y) = rayon::join(|| run(*p0, s0, a0, dhp0), || run(*p1, s1, a1, dhp1));
+                let (x, y) = rayon::join(|| run(p0, a0, dhp0), || run(p1, a1, dhp1));
                 x.iter()
                     .zip(&y)
                     .map(|(x, y)| (x * x + y * y).sqrt())
@@ -369,14 +379,13 @@ impl Parts {
         let dhp: &[f32] = if r.cell == Cell::Gru { &dhp } else { a };
         // ∂W_hh = Σ_t dhp_tᵀ · h_{t-1}: one (gh × T·B) · (T·B × h) product.
         let mut dw = vec![0.0; gh * h];
-        let hs = self.states(saved);
         gemm(
             gh,
             steps * b,
             h,
             dhp,
             (1, gh),
-            &hs[..steps * b * h],
+            &saved.hs[..steps * b * h],
             (h, 1),
             0.0,
             &mut dw,
@@ -403,33 +412,13 @@ impl<'a> Rows<'a> {
     }
 }
 
-/// Rows `lo..lo+n` of each of `steps` time-major blocks of `batch` rows of `cols` values.
-fn rows(x: &[f32], steps: usize, batch: usize, cols: usize, lo: usize, n: usize) -> Vec<f32> {
-    if x.is_empty() {
-        return Vec::new();
-    }
-    let mut out = Vec::with_capacity(steps * n * cols);
-    for t in 0..steps {
-        let at = (t * batch + lo) * cols;
-        out.extend_from_slice(&x[at..at + n * cols]);
-    }
-    out
-}
-
-/// The inverse of [`rows`]: writes `src` into rows `lo..lo+n` of every block of `dst`.
-fn put_rows(
-    dst: &mut [f32],
-    src: &[f32],
-    steps: usize,
-    batch: usize,
-    cols: usize,
-    lo: usize,
-    n: usize,
-) {
-    for t in 0..steps {
-        let at = (t * batch + lo) * cols;
-        dst[at..at + n * cols].copy_from_slice(&src[t * n * cols..(t + 1) * n * cols]);
-    }
+/// A tensor's values in one copy. Every tensor a recurrence gets is
+/// contiguous and row-major (made from a `Vec`, or by an element-wise op on
+/// such tensors); dfdx's `as_vec` would walk it one index at a time.
+fn values<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
+    let mut v = vec![0.0; t.shape().num_elements()];
+    t.copy_into(&mut v);
+    v
 }
 
 fn add_into(dst: &mut [f32], src: &[f32]) {
@@ -455,42 +444,13 @@ fn column_sums(x: &[f32], cols: usize) -> Vec<f32> {
 }
 
 /// One part's steps forward; `a[t]` is the part's rows of step `t` (see
-/// [`Parts::forward`]), `wt` is W_hhᵀ packed.
-fn forward(
-    mut a: Vec<&mut [f32]>,
-    wt: &Packed,
-    b_hh: &[f32],
-    r: Recurrence,
-    init: Option<&LayerState>,
-) -> Saved {
-    let (h, b, steps) = (r.units, r.batch, r.steps);
-    let gh = r.cell.gates() * h;
-    let bh = b * h;
-    let mut s = Saved {
-        hs: vec![0.0; (steps + 1) * bh],
-        cs: if r.cell == Cell::Lstm {
-            vec![0.0; (steps + 1) * bh]
-        } else {
-            Vec::new()
-        },
-        hps: if r.cell == Cell::Gru {
-            vec![0.0; steps * b * gh]
-        } else {
-            Vec::new()
-        },
-    };
-    if let Some(init) = init {
-        if init.h.len() == bh {
-            s.hs[..bh].copy_from_slice(&init.h);
-        }
-        if r.cell == Cell::Lstm && init.c.len() == bh {
-            s.cs[..bh].copy_from_slice(&init.c);
-        }
-    }
-    for (t, a) in a.iter_mut().enumerate().take(steps) {
-        let (before, after) = s.hs.split_at_mut((t + 1) * bh);
-        let h_prev = &before[t * bh..];
-        let h_t = &mut after[..bh];
+/// [`Parts::forward`]), `s` its rows of the saved states, with the initial
+/// state in place; `wt` is W_hhᵀ packed.
+fn forward(mut a: Vec<&mut [f32]>, mut s: PartSaved, wt: &Packed, b_hh: &[f32], r: Recurrence) {
+    let (h, b) = (r.units, r.batch);
+    for (t, a) in a.iter_mut().enumerate().take(r.steps) {
+        let (before, after) = s.hs.split_at_mut(t + 1);
+        let (h_prev, h_t) = (&*before[t], &mut *after[0]);
         match r.cell {
             Cell::Rnn => {
                 // a += h_prev · W_hhᵀ
@@ -499,13 +459,13 @@ fn forward(
             }
             Cell::Lstm => {
                 wt.mul(b, h_prev, h, 1.0, a);
-                let (cb, ca) = s.cs.split_at_mut((t + 1) * bh);
-                lstm::forward(h, a, &cb[t * bh..], &mut ca[..bh], h_t);
+                let (cb, ca) = s.cs.split_at_mut(t + 1);
+                lstm::forward(h, a, cb[t], ca[0], h_t);
             }
             Cell::Gru => {
                 // hp = h_prev · W_hhᵀ + b_hh, kept apart: r gates its candidate part.
-                let hp = &mut s.hps[t * b * gh..(t + 1) * b * gh];
-                for row in hp.chunks_exact_mut(gh) {
+                let hp = &mut *s.hps[t];
+                for row in hp.chunks_exact_mut(b_hh.len()) {
                     row.copy_from_slice(b_hh);
                 }
                 wt.mul(b, h_prev, h, 1.0, hp);
@@ -513,22 +473,27 @@ fn forward(
             }
         }
     }
-    s
+}
+
+/// One part's rows of ∂L/∂output and of the saved states.
+struct PartRows<'a> {
+    g_out: Rows<'a>,
+    hs: Rows<'a>,
+    cs: Rows<'a>,
+    hps: Rows<'a>,
 }
 
 /// One part's BPTT from ∂L/∂output: turns the gates in `a` (as in
 /// [`forward`]) into ∂L/∂a, writes ∂L/∂hp to `dhp` (GRU only) and returns
 /// ‖∂L/∂h_t‖ per step; `packed` is W_hh packed.
 fn backward(
-    g_out: Rows,
+    s: PartRows,
     packed: &Packed,
-    s: &Saved,
     mut a: Vec<&mut [f32]>,
     mut dhp: Vec<&mut [f32]>,
     r: Recurrence,
 ) -> Vec<f32> {
     let (h, b, steps) = (r.units, r.batch, r.steps);
-    let gh = r.cell.gates() * h;
     let bh = b * h;
     let mut dh = vec![0.0; bh];
     let mut dh_next = vec![0.0; bh];
@@ -538,15 +503,14 @@ fn backward(
     let mut norms = vec![0.0; steps];
     for t in (0..steps).rev() {
         let g_t: Option<&[f32]> = if r.last_only {
-            (t + 1 == steps).then(|| g_out.at(0, b))
+            (t + 1 == steps).then(|| s.g_out.at(0, b))
         } else {
-            Some(g_out.at(t, b))
+            Some(s.g_out.at(t, b))
         };
         // dh = dh_next + ∂L/∂h_t from the output, and its norm.
         let g = g_t.unwrap_or(&no_output);
         norms[t] = vectorized(|| add_and_sum_squares(&mut dh, &dh_next, g)).sqrt();
-        let h_t = &s.hs[(t + 1) * bh..(t + 2) * bh];
-        let h_prev = &s.hs[t * bh..(t + 1) * bh];
+        let (h_prev, h_t) = (s.hs.at(t, b), s.hs.at(t + 1, b));
         let a_t = &mut *a[t];
         let (dhp_t, beta): (&[f32], f32) = match r.cell {
             Cell::Rnn => {
@@ -554,18 +518,17 @@ fn backward(
                 (a_t, 0.0)
             }
             Cell::Lstm => {
-                let (c_prev, c) = (&s.cs[t * bh..(t + 1) * bh], &s.cs[(t + 1) * bh..]);
-                lstm::backward(h, &dh, a_t, c_prev, &c[..bh], &mut dc);
+                let (c_prev, c) = (s.cs.at(t, b), s.cs.at(t + 1, b));
+                lstm::backward(h, &dh, a_t, c_prev, c, &mut dc);
                 (a_t, 0.0)
             }
             Cell::Gru => {
-                let hp = &s.hps[t * b * gh..(t + 1) * b * gh];
-                gru::backward(h, &dh, a_t, hp, h_prev, dhp[t], &mut dh_next);
+                gru::backward(h, &dh, a_t, s.hps.at(t, b), h_prev, dhp[t], &mut dh_next);
                 (dhp[t], 1.0)
             }
         };
         // dh_{t-1} (+)= dhp_t · W_hh
-        packed.mul(b, dhp_t, gh, beta, &mut dh_next);
+        packed.mul(b, dhp_t, r.cell.gates() * h, beta, &mut dh_next);
     }
     norms
 }
