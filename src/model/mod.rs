@@ -14,6 +14,7 @@ mod io;
 mod lstm;
 mod math;
 mod panel;
+mod par;
 mod recurrent;
 mod rnn;
 

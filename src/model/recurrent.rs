@@ -12,6 +12,7 @@ use dfdx::prelude::*;
 use super::gemm::gemm;
 use super::math::{add_and_sum_squares, vectorized};
 use super::panel::Packed;
+use super::par;
 use super::{gru, lstm, rnn};
 use crate::experiment::{Activation, Cell};
 
@@ -103,10 +104,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         Cell::Gru => b_ih,
         _ => b_ih.iter().zip(&b_hh).map(|(i, h)| i + h).collect(),
     };
-    let mut a = Vec::with_capacity(steps * b * gh);
-    for _ in 0..steps * b {
-        a.extend_from_slice(&row_bias);
-    }
+    let mut a = par::repeat_rows(&row_bias, steps * b);
     gemm(
         steps * b,
         input,
@@ -126,7 +124,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     let dev = x.device().clone();
     let out = match &last {
         Some(last) if r.last_only => dev.tensor_from_vec(last.h.clone(), (b, h)),
-        _ => dev.tensor_from_vec(saved.hs[b * h..].to_vec(), (steps * b, h)),
+        _ => dev.tensor_from_vec(par::copy(&saved.hs[b * h..]), (steps * b, h)),
     };
     if let (Some(state), Some(last)) = (state, last) {
         *state = last;
@@ -136,16 +134,17 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         let (out_g, x_g, wih_g, bih_g) = ghosts;
         let (whh_g, bhh_g) = (p.w_hh.ghost(), p.b_hh.ghost());
         tape.add_backward_op(move |grads| {
-            let g_out = grads.get_or_alloc_mut(&out_g)?.to_vec();
+            // Taken out of `grads` while the others are written, then put back.
+            let g_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
             // The gates in `a` become ∂L/∂a (= ∂L/∂xp).
-            let (dw, db, norms) = parts.backward(&g_out, &w, &saved, &mut a);
+            let bptt = parts.backward(&g_out, &w, &saved, &mut a);
             if let Some(sink) = &flow {
                 if let Ok(mut v) = sink.lock() {
-                    *v = norms;
+                    *v = bptt.norms;
                 }
             }
-            add_into(grads.get_or_alloc_mut(&whh_g)?, &dw);
-            add_into(grads.get_or_alloc_mut(&bhh_g)?, &db);
+            add_into(grads.get_or_alloc_mut(&whh_g)?, &bptt.dw_hh);
+            add_into(grads.get_or_alloc_mut(&bhh_g)?, &bptt.db_hh);
             // ∂W_ih = aᵀ·X and ∂X = a·W_ih, each one product over all steps.
             let rows = steps * b;
             gemm(
@@ -172,12 +171,8 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
                     grads.get_or_alloc_mut(&x_g)?,
                 );
             }
-            // ∂b_ih: the column sums of ∂L/∂a, which are ∂b_hh's but for the GRU.
-            let db_ih = match r.cell {
-                Cell::Gru => column_sums(&a, gh),
-                _ => db,
-            };
-            add_into(grads.get_or_alloc_mut(&bih_g)?, &db_ih);
+            add_into(grads.get_or_alloc_mut(&bih_g)?, &bptt.db_ih);
+            **grads.get_or_alloc_mut(&out_g)? = g_out;
             Ok(())
         });
     }
@@ -317,15 +312,8 @@ impl Parts {
         }
     }
 
-    /// BPTT from ∂L/∂output: turns the gates in `a` into ∂L/∂a and returns
-    /// (∂L/∂W_hh, ∂L/∂b_hh, ‖∂L/∂h_t‖ per step).
-    fn backward(
-        &self,
-        g_out: &[f32],
-        w: &[f32],
-        saved: &Saved,
-        a: &mut [f32],
-    ) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    /// BPTT from ∂L/∂output: turns the gates in `a` into ∂L/∂a.
+    fn backward(&self, g_out: &[f32], w: &[f32], saved: &Saved, a: &mut [f32]) -> Bptt {
         let r = self.r;
         let (b, h, gh, steps) = (r.batch, r.units, r.cell.gates() * r.units, r.steps);
         // ∂L/∂hp; the same as ∂L/∂a except for the GRU's candidate gate.
@@ -361,24 +349,26 @@ impl Parts {
             let a = a_parts.next().unwrap_or_default();
             (a, dhp_parts.next().unwrap_or_default())
         };
-        let norms = match parts[..] {
+        let mut out = match parts[..] {
             [one] => {
                 let (a, dhp) = next();
                 run(one, a, dhp)
             }
             [p0, p1] => {
                 let ((a0, dhp0), (a1, dhp1)) = (next(), next());
-                let (x, y) = rayon::join(|| run(p0, a0, dhp0), || run(p1, a1, dhp1));
-                x.iter()
-                    .zip(&y)
-                    .map(|(x, y)| (x * x + y * y).sqrt())
-                    .collect()
+                let (mut x, y) = rayon::join(|| run(p0, a0, dhp0), || run(p1, a1, dhp1));
+                for (x, y) in x.norms.iter_mut().zip(&y.norms) {
+                    *x = (*x * *x + y * y).sqrt();
+                }
+                add_into(&mut x.db_hh, &y.db_hh);
+                add_into(&mut x.db_ih, &y.db_ih);
+                x
             }
             _ => unreachable!("one or two parts"),
         };
         let dhp: &[f32] = if r.cell == Cell::Gru { &dhp } else { a };
+        out.dw_hh = vec![0.0; gh * h];
         // ∂W_hh = Σ_t dhp_tᵀ · h_{t-1}: one (gh × T·B) · (T·B × h) product.
-        let mut dw = vec![0.0; gh * h];
         gemm(
             gh,
             steps * b,
@@ -388,10 +378,23 @@ impl Parts {
             &saved.hs[..steps * b * h],
             (h, 1),
             0.0,
-            &mut dw,
+            &mut out.dw_hh,
         );
-        (dw, column_sums(dhp, gh), norms)
+        if r.cell != Cell::Gru {
+            out.db_ih.clone_from(&out.db_hh);
+        }
+        out
     }
+}
+
+/// What BPTT returns besides ∂L/∂a, which it leaves in the gates' buffer.
+struct Bptt {
+    dw_hh: Vec<f32>,
+    db_hh: Vec<f32>,
+    /// The column sums of ∂L/∂a: ∂b_hh's but for the GRU.
+    db_ih: Vec<f32>,
+    /// ‖∂L/∂h_t‖ per step.
+    norms: Vec<f32>,
 }
 
 /// One part's rows of a time-major sequence over the whole batch: rows
@@ -427,20 +430,14 @@ fn add_into(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// The sums of the columns of a row-major matrix of `cols` columns.
-fn column_sums(x: &[f32], cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; cols];
-    vectorized(
-        #[inline(always)]
-        || {
-            for row in x.chunks_exact(cols) {
-                for (o, v) in out.iter_mut().zip(row) {
-                    *o += v;
-                }
-            }
-        },
-    );
-    out
+/// Adds the sums of the columns of `x`, row-major with `out.len()` columns, to `out`.
+#[inline(always)]
+fn add_column_sums(out: &mut [f32], x: &[f32]) {
+    for row in x.chunks_exact(out.len()) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
 }
 
 /// One part's steps forward; `a[t]` is the part's rows of step `t` (see
@@ -485,22 +482,28 @@ struct PartRows<'a> {
 
 /// One part's BPTT from ∂L/∂output: turns the gates in `a` (as in
 /// [`forward`]) into ∂L/∂a, writes ∂L/∂hp to `dhp` (GRU only) and returns
-/// ‖∂L/∂h_t‖ per step; `packed` is W_hh packed.
+/// its share of the bias gradients and ‖∂L/∂h_t‖ per step (all but ∂W_hh,
+/// which is left empty); `packed` is W_hh packed.
 fn backward(
     s: PartRows,
     packed: &Packed,
     mut a: Vec<&mut [f32]>,
     mut dhp: Vec<&mut [f32]>,
     r: Recurrence,
-) -> Vec<f32> {
+) -> Bptt {
     let (h, b, steps) = (r.units, r.batch, r.steps);
-    let bh = b * h;
+    let (bh, gh) = (b * h, r.cell.gates() * h);
     let mut dh = vec![0.0; bh];
     let mut dh_next = vec![0.0; bh];
     // ∂L/∂h_t at the steps whose output is not used.
     let no_output = vec![0.0; if r.last_only { bh } else { 0 }];
     let mut dc = vec![0.0; if r.cell == Cell::Lstm { bh } else { 0 }];
-    let mut norms = vec![0.0; steps];
+    let mut out = Bptt {
+        dw_hh: Vec::new(),
+        db_hh: vec![0.0; gh],
+        db_ih: vec![0.0; if r.cell == Cell::Gru { gh } else { 0 }],
+        norms: vec![0.0; steps],
+    };
     for t in (0..steps).rev() {
         let g_t: Option<&[f32]> = if r.last_only {
             (t + 1 == steps).then(|| s.g_out.at(0, b))
@@ -509,7 +512,7 @@ fn backward(
         };
         // dh = dh_next + ∂L/∂h_t from the output, and its norm.
         let g = g_t.unwrap_or(&no_output);
-        norms[t] = vectorized(|| add_and_sum_squares(&mut dh, &dh_next, g)).sqrt();
+        out.norms[t] = vectorized(|| add_and_sum_squares(&mut dh, &dh_next, g)).sqrt();
         let (h_prev, h_t) = (s.hs.at(t, b), s.hs.at(t + 1, b));
         let a_t = &mut *a[t];
         let (dhp_t, beta): (&[f32], f32) = match r.cell {
@@ -524,13 +527,16 @@ fn backward(
             }
             Cell::Gru => {
                 gru::backward(h, &dh, a_t, s.hps.at(t, b), h_prev, dhp[t], &mut dh_next);
+                vectorized(|| add_column_sums(&mut out.db_ih, a_t));
                 (dhp[t], 1.0)
             }
         };
+        // The bias gradients while the step's rows are in cache.
+        vectorized(|| add_column_sums(&mut out.db_hh, dhp_t));
         // dh_{t-1} (+)= dhp_t · W_hh
-        packed.mul(b, dhp_t, r.cell.gates() * h, beta, &mut dh_next);
+        packed.mul(b, dhp_t, gh, beta, &mut dh_next);
     }
-    norms
+    out
 }
 
 #[cfg(test)]
