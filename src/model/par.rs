@@ -18,6 +18,18 @@ pub fn repeat_rows(row: &[f32], rows: usize) -> Vec<f32> {
     }
 }
 
+/// `n` zeros.
+pub fn zeros(n: usize) -> Vec<f32> {
+    // SAFETY: every value is written.
+    unsafe {
+        build(n, 1, |_, out| {
+            for v in out {
+                v.write(0.0);
+            }
+        })
+    }
+}
+
 /// A copy of `src`, as a vector.
 pub fn copy(src: &[f32]) -> Vec<f32> {
     // SAFETY: every value is written.
@@ -65,7 +77,7 @@ unsafe fn build(
 
 #[cfg(test)]
 mod tests {
-    use super::{copy, repeat_rows};
+    use super::{copy, repeat_rows, zeros};
 
     /// Both sizes: on the calling thread, and in two halves.
     #[test]
@@ -79,6 +91,7 @@ mod tests {
             let want: Vec<f32> = row.iter().copied().cycle().take(3 * rows).collect();
             assert_eq!(pool.install(|| repeat_rows(&row, rows)), want);
             assert_eq!(pool.install(|| copy(&want)), want);
+            assert_eq!(pool.install(|| zeros(rows)), vec![0.0; rows]);
         }
         assert!(repeat_rows(&[], 5).is_empty());
     }

@@ -247,9 +247,9 @@ impl Parts {
         let (b, h, steps) = (r.batch, r.units, r.steps);
         let (gh, bh) = (r.cell.gates() * h, b * h);
         let mut s = Saved {
-            hs: vec![0.0; (steps + 1) * bh],
+            hs: par::zeros((steps + 1) * bh),
             cs: if r.cell == Cell::Lstm {
-                vec![0.0; (steps + 1) * bh]
+                par::zeros((steps + 1) * bh)
             } else {
                 Vec::new()
             },
@@ -419,7 +419,7 @@ impl<'a> Rows<'a> {
 /// contiguous and row-major (made from a `Vec`, or by an element-wise op on
 /// such tensors); dfdx's `as_vec` would walk it one index at a time.
 fn values<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
-    let mut v = vec![0.0; t.shape().num_elements()];
+    let mut v = par::zeros(t.shape().num_elements());
     t.copy_into(&mut v);
     v
 }
