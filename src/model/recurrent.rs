@@ -512,7 +512,11 @@ fn backward(
         };
         // dh = dh_next + ∂L/∂h_t from the output, and its norm.
         let g = g_t.unwrap_or(&no_output);
-        out.norms[t] = vectorized(|| add_and_sum_squares(&mut dh, &dh_next, g)).sqrt();
+        out.norms[t] = vectorized(
+            #[inline(always)]
+            || add_and_sum_squares(&mut dh, &dh_next, g),
+        )
+        .sqrt();
         let (h_prev, h_t) = (s.hs.at(t, b), s.hs.at(t + 1, b));
         let a_t = &mut *a[t];
         let (dhp_t, beta): (&[f32], f32) = match r.cell {
@@ -527,12 +531,18 @@ fn backward(
             }
             Cell::Gru => {
                 gru::backward(h, &dh, a_t, s.hps.at(t, b), h_prev, dhp[t], &mut dh_next);
-                vectorized(|| add_column_sums(&mut out.db_ih, a_t));
+                vectorized(
+                    #[inline(always)]
+                    || add_column_sums(&mut out.db_ih, a_t),
+                );
                 (dhp[t], 1.0)
             }
         };
         // The bias gradients while the step's rows are in cache.
-        vectorized(|| add_column_sums(&mut out.db_hh, dhp_t));
+        vectorized(
+            #[inline(always)]
+            || add_column_sums(&mut out.db_hh, dhp_t),
+        );
         // dh_{t-1} (+)= dhp_t · W_hh
         packed.mul(b, dhp_t, gh, beta, &mut dh_next);
     }
