@@ -10,7 +10,9 @@
 //! Packing reads its source in memory order and prefetches the next block.
 //! matrixmultiply, which reaches about two thirds of its speed here, does
 //! the small and the skinny products and runs on other CPUs. Large products are split
-//! across two threads when the pool has them.
+//! across two threads when the pool has them; split by rows, the halves share
+//! one packed copy of a large `b` (the weight gradients' 6.5 MB of inputs),
+//! packed half by each thread.
 
 /// Products with at least this many multiply-adds are split across two threads.
 pub const PARALLEL_MACS: usize = 1 << 20;
@@ -66,6 +68,14 @@ pub fn gemm(
     }
     if m >= 64 || m >= n {
         let top = m / 2;
+        #[cfg(target_arch = "x86_64")]
+        if blocked::shares_band(top, k, n) && is_x86_feature_detected!("avx512f") {
+            let (pa, pb) = ((a.as_ptr(), (rsa, csa)), (b.as_ptr(), (rsb, csb)));
+            // SAFETY: the asserts above keep every index inside the slices;
+            // the halves write rows 0..top and top..m of `c`.
+            unsafe { blocked::gemm_shared_band(top, m, k, n, pa, pb, beta, Out(c.as_mut_ptr())) };
+            return;
+        }
         let lower = Part {
             a: (a, top * rsa),
             b: (b, 0),
@@ -110,6 +120,14 @@ struct Out(*mut f32);
 // both are joined before `gemm` returns.
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
+
+impl Out {
+    /// The pointer (a method, so closures capture the `Sync` wrapper).
+    #[cfg(target_arch = "x86_64")]
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
 
 /// One part on the calling thread; `c` has row stride `ldc`.
 ///
@@ -199,56 +217,165 @@ mod blocked {
         ldc: usize,
     ) {
         let band = band.min(n);
-        // Packing writes every element it later reads (zeros included), so
-        // the buffers are reused between calls without clearing.
-        PACKED.with_borrow_mut(|(bp, ap)| {
-            let (bmax, amax) = (
-                k * band.next_multiple_of(NR),
-                KC.min(k) * MC.min(m).next_multiple_of(MR),
-            );
-            if bp.len() < bmax {
-                bp.resize(bmax, 0.0);
-            }
-            if ap.len() < amax {
-                ap.resize(amax, 0.0);
-            }
+        BAND.with_borrow_mut(|bp| {
+            grow(bp, k * band.next_multiple_of(NR));
             for jc in (0..n).step_by(band) {
                 let nb = band.min(n - jc);
                 let b = (b.add(jc * csb), (rsb, csb));
-                let c = c.add(jc);
-                band_product(m, k, nb, (a, (rsa, csa)), b, beta, c, ldc, bp, ap);
+                pack_band(0, k, nb, b, bp);
+                multiply(m, k, nb, (a, (rsa, csa)), bp, beta, c.add(jc), ldc);
             }
         });
     }
 
-    thread_local! {
-        /// This thread's packed band of `b` and block of `a`.
-        static PACKED: std::cell::RefCell<(Vec<f32>, Vec<f32>)> =
-            const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    /// Whether a product split by rows (`top` rows in the first half) packs
+    /// `b` once for both halves: each half would go through the blocked path,
+    /// `b` fits in one band, and it is large enough (a MB) that packing it
+    /// twice costs more than a second join.
+    pub fn shares_band(top: usize, k: usize, n: usize) -> bool {
+        super::blocked(top, k, n) && n <= band(k) && k * n >= 1 << 18
     }
 
-    /// `c = a·b + beta·c` for one band (`n` columns) of `b` and `c`.
+    /// A product split by rows between two threads (rows `..top` and
+    /// `top..m`) that packs `b` once, the two halves of its depth on two
+    /// threads, then multiplies each half of `a` by it.
+    ///
+    /// # Safety
+    /// As [`gemm`], with `c` of row stride `n`.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
-    unsafe fn band_product(
+    pub unsafe fn gemm_shared_band(
+        top: usize,
         m: usize,
         k: usize,
         n: usize,
         (a, (rsa, csa)): (*const f32, (usize, usize)),
+        (b, sb): (*const f32, (usize, usize)),
+        beta: f32,
+        c: super::Out,
+    ) {
+        let stride = n.next_multiple_of(NR);
+        BAND.with_borrow_mut(|bp| {
+            grow(bp, k * stride);
+            // Depth blocks ..half and half.. of the packed band.
+            let half = k.div_ceil(KC) / 2 * KC;
+            let (first, second) = bp.split_at_mut(half * stride);
+            let b = Shared(b);
+            rayon::join(
+                // SAFETY (both): depth blocks of `b` inside the caller's bounds.
+                || unsafe { pack_band(0, half, n, (b.get(), sb), first) },
+                || unsafe { pack_band(half, k, n, (b.get(), sb), second) },
+            );
+            let (bp, a, c) = (&*bp, Shared(a), c);
+            rayon::join(
+                // SAFETY (both): rows ..top and top.. of `a` and `c`.
+                || unsafe { multiply(top, k, n, (a.get(), (rsa, csa)), bp, beta, c.get(), n) },
+                || unsafe {
+                    let a = a.get().add(top * rsa);
+                    multiply(
+                        m - top,
+                        k,
+                        n,
+                        (a, (rsa, csa)),
+                        bp,
+                        beta,
+                        c.get().add(top * n),
+                        n,
+                    )
+                },
+            );
+        });
+    }
+
+    /// A read-only pointer shared by the two halves of a product.
+    #[derive(Clone, Copy)]
+    struct Shared(*const f32);
+    // SAFETY: only read, while the caller's slice is borrowed.
+    unsafe impl Send for Shared {}
+    unsafe impl Sync for Shared {}
+
+    impl Shared {
+        /// The pointer (a method, so closures capture the `Sync` wrapper).
+        fn get(self) -> *const f32 {
+            self.0
+        }
+    }
+
+    thread_local! {
+        /// This thread's packed band of `b`.
+        static BAND: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+        /// This thread's packed block of `a`.
+        static BLOCK: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+
+    /// Packing writes every element it later reads (zeros included), so the
+    /// buffers are reused between calls without clearing; they only grow.
+    fn grow(v: &mut Vec<f32>, len: usize) {
+        if v.len() < len {
+            v.resize(len, 0.0);
+        }
+    }
+
+    /// Packs depth rows `from..to` of a band of `n` columns of `b` (`b`
+    /// points at the band's row 0) into `bp`, which holds those depth blocks:
+    /// depth block pc at (pc − from)·stride, panel q of it holding columns
+    /// 16q.. as kb rows of 16 (zero past n). `from` is a multiple of `KC`.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pack_band(
+        from: usize,
+        to: usize,
+        n: usize,
         (b, (rsb, csb)): (*const f32, (usize, usize)),
+        bp: &mut [f32],
+    ) {
+        let stride = n.next_multiple_of(NR);
+        for pc in (from..to).step_by(KC) {
+            let kb = KC.min(to - pc);
+            pack::<NR>(
+                &mut bp[(pc - from) * stride..],
+                kb,
+                n,
+                b.add(pc * rsb),
+                (rsb, csb),
+            );
+        }
+    }
+
+    /// `c = a·b + beta·c` for one band (`n` columns) of `b` and `c`, with
+    /// the band packed by [`pack_band`] in `bp`.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn multiply(
+        m: usize,
+        k: usize,
+        n: usize,
+        (a, (rsa, csa)): (*const f32, (usize, usize)),
+        bp: &[f32],
         beta: f32,
         c: *mut f32,
         ldc: usize,
-        bp: &mut [f32],
+    ) {
+        BLOCK.with_borrow_mut(|ap| {
+            grow(ap, KC.min(k) * MC.min(m).next_multiple_of(MR));
+            multiply_with(m, k, n, (a, (rsa, csa)), bp, beta, c, ldc, ap);
+        });
+    }
+
+    /// [`multiply`] with this thread's block buffer.
+    #[allow(clippy::too_many_arguments)]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn multiply_with(
+        m: usize,
+        k: usize,
+        n: usize,
+        (a, (rsa, csa)): (*const f32, (usize, usize)),
+        bp: &[f32],
+        beta: f32,
+        c: *mut f32,
+        ldc: usize,
         ap: &mut [f32],
     ) {
-        // Depth block pc of the band, at pc·stride: panel q holds columns
-        // 16q.. as kb rows of 16 (zero past n).
         let stride = n.next_multiple_of(NR);
-        for pc in (0..k).step_by(KC) {
-            let kb = KC.min(k - pc);
-            pack::<NR>(&mut bp[pc * stride..], kb, n, b.add(pc * rsb), (rsb, csb));
-        }
         // Block (ic, pc) of a: sliver s holds rows ic+8s.. as kb columns of
         // 8 (zero past m), i.e. the block transposed, in panels of 8.
         let block_of_a = |ic: usize, pc: usize| {
@@ -400,15 +527,17 @@ mod tests {
             (200, 20, 300), // large but shallow: matrixmultiply
             (130, 90, 100), // split by rows
             (20, 200, 301), // split by columns
-            (70, 520, 530), // several blocks in every dimension
+            (70, 520, 530), // several blocks in every dimension; b packed once for both halves
             (200, 300, 70), // several row and depth blocks on each thread
         ];
-        let mut paths = [0; 3];
+        let mut paths = [0; 4];
         for (m, k, n) in shapes {
             let macs = m * k * n;
             paths[0] += !blocked(m, k, n) as usize;
             paths[1] += blocked(m, k, n) as usize;
             paths[2] += (macs >= PARALLEL_MACS) as usize;
+            let rows = macs >= PARALLEL_MACS && (m >= 64 || m >= n);
+            paths[3] += (rows && blocked::shares_band(m / 2, k, n)) as usize;
             let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
             let c0: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
