@@ -7,6 +7,8 @@
 //! time into 8-row slivers and multiplied by the band with the per-step
 //! products' kernel (`panel::avx512::block`, an 8 × 32 block of `c` in
 //! registers), so each block of `c` stays in cache until it is finished.
+//! Deep products with a small `c` (the weight gradients: depth T·B) go the
+//! other way round, each depth block of the band over all rows of `a`.
 //! Packing reads its source in memory order and prefetches the next block.
 //! matrixmultiply, which reaches about two thirds of its speed here, does
 //! the small and the skinny products and runs on other CPUs. Large products are split
@@ -184,6 +186,8 @@ mod blocked {
     const B_MAX: usize = 1 << 22;
     /// Rows of the register block.
     const MR: usize = 8;
+    /// Values of c (m × n) up to which a deep product goes depth-first.
+    const C_SMALL: usize = 1 << 18;
     /// Columns of a packed panel (the per-step products' panel width, so
     /// that both use one kernel); the register block is two panels wide.
     const NR: usize = WIDTH;
@@ -202,7 +206,10 @@ mod blocked {
     /// multiplied by the band. The block of `c` is thus finished before the
     /// next is started: it stays in L2 across the depth, where looping over
     /// the depth outside the rows would stream all of `c` through memory
-    /// once per depth block.
+    /// once per depth block. When `c` is small and the product deep, that
+    /// is the better order: the band's depth block stays in L2 instead of
+    /// the whole band streaming from L3 once per block of rows (see
+    /// [`multiply_with`]).
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn gemm(
@@ -382,38 +389,47 @@ mod blocked {
             let size = (KC.min(k - pc), MC.min(m - ic));
             (a.add(ic * rsa + pc * csa), size, (csa, rsa))
         };
-        for ic in (0..m).step_by(MC) {
+        // Deep products with a small c (the weight gradients) go depth block
+        // by depth block, each over all rows, so the band's block stays in L2
+        // while c passes; the rest go block of rows by block of rows.
+        let depth_outer = m * n <= C_SMALL && k >= 4 * KC;
+        let (ics, pcs) = (m.div_ceil(MC), k.div_ceil(KC));
+        let at = |i: usize| {
+            let (r, d) = if depth_outer {
+                (i % ics, i / ics)
+            } else {
+                (i / pcs, i % pcs)
+            };
+            (r * MC, d * KC)
+        };
+        for i in 0..ics * pcs {
+            let (ic, pc) = at(i);
             let mb = MC.min(m - ic);
-            for pc in (0..k).step_by(KC) {
-                let (src, (kb, _), strides) = block_of_a(ic, pc);
-                pack::<MR>(ap, kb, mb, src, strides);
-                // The next block of a is fetched into L2 while this one is multiplied.
-                let next = if pc + KC < k {
-                    (ic, pc + KC)
-                } else {
-                    (ic + MC, 0)
-                };
-                let mut ahead = match next {
-                    (ic, pc) if ic < m => Ahead::new(block_of_a(ic, pc)),
-                    _ => Ahead::none(),
-                };
-                let (pairs, slivers) = (n.div_ceil(2 * NR), mb.div_ceil(MR));
-                let per_block = ahead.lines.div_ceil(pairs * slivers);
-                // The first depth block scales c by beta; the rest add to it.
-                let beta = if pc == 0 { beta } else { 1.0 };
-                let w0 = bp.as_ptr().add(pc * stride);
-                for q in (0..pairs).map(|p| 2 * p) {
-                    let (w, cols) = (w0.add(q * kb * NR), (n - q * NR).min(2 * NR));
-                    for s in 0..slivers {
-                        let rows = (mb - s * MR).min(MR);
-                        let out = c.add((ic + s * MR) * ldc + q * NR);
-                        let x = (ap.as_ptr().add(s * kb * MR), (1, MR));
-                        ahead.issue(per_block);
-                        if cols > NR {
-                            block::<MR, 2>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
-                        } else {
-                            block::<MR, 1>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
-                        }
+            let (src, (kb, _), strides) = block_of_a(ic, pc);
+            pack::<MR>(ap, kb, mb, src, strides);
+            // The next block of a is fetched into L2 while this one is multiplied.
+            let mut ahead = if i + 1 < ics * pcs {
+                let (ic, pc) = at(i + 1);
+                Ahead::new(block_of_a(ic, pc))
+            } else {
+                Ahead::none()
+            };
+            let (pairs, slivers) = (n.div_ceil(2 * NR), mb.div_ceil(MR));
+            let per_block = ahead.lines.div_ceil(pairs * slivers);
+            // The first depth block scales c by beta; the rest add to it.
+            let beta = if pc == 0 { beta } else { 1.0 };
+            let w0 = bp.as_ptr().add(pc * stride);
+            for q in (0..pairs).map(|p| 2 * p) {
+                let (w, cols) = (w0.add(q * kb * NR), (n - q * NR).min(2 * NR));
+                for s in 0..slivers {
+                    let rows = (mb - s * MR).min(MR);
+                    let out = c.add((ic + s * MR) * ldc + q * NR);
+                    let x = (ap.as_ptr().add(s * kb * MR), (1, MR));
+                    ahead.issue(per_block);
+                    if cols > NR {
+                        block::<MR, 2>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
+                    } else {
+                        block::<MR, 1>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
                     }
                 }
             }
@@ -529,6 +545,7 @@ mod tests {
             (20, 200, 301), // split by columns
             (70, 520, 530), // several blocks in every dimension; b packed once for both halves
             (200, 300, 70), // several row and depth blocks on each thread
+            (250, 600, 64), // deep with a small c: depth-first, several row blocks
         ];
         let mut paths = [0; 4];
         for (m, k, n) in shapes {
