@@ -763,6 +763,80 @@ mod tests {
     /// With two threads a batch is cut in two and each half runs its own
     /// recurrence: outputs, loss, gradients, flow and carried state match one thread.
     /// (Every layer is large enough to be split: see `recurrent::Parts`.)
+    /// A layer projects an input of at most `recurrent::NARROW_INPUT` values
+    /// step by step, a wider one in one product over all steps: the same
+    /// model with one more input, always zero, takes the other path and
+    /// gives the same loss, gradients and states.
+    #[test]
+    fn narrow_and_wide_inputs_agree() {
+        for first in [Cell::Lstm, Cell::Gru, Cell::Rnn] {
+            // The third layer's input (80) is wide in both models.
+            let layers = [
+                layer(first, 24),
+                layer(Cell::Gru, 80),
+                layer(Cell::Lstm, 16),
+            ];
+            let (batch, steps, input) = (5, 9, recurrent::NARROW_INPUT);
+            let narrow = Model::new(&layers, input, 2, true, 3);
+            let mut wide = Model::new(&layers, input + 1, 2, true, 3);
+            let mut rng = ChaCha8Rng::seed_from_u64(8);
+            for (w, n) in wide.params.iter_mut().zip(&narrow.params) {
+                if w.shape == n.shape {
+                    w.data.clone_from(&n.data);
+                } else {
+                    // weight_ih of the first layer: the narrow one's columns, then any.
+                    for (row, src) in w
+                        .data
+                        .chunks_exact_mut(input + 1)
+                        .zip(n.data.chunks_exact(input))
+                    {
+                        row[..input].copy_from_slice(src);
+                        row[input] = rng.gen_range(-1.0..1.0);
+                    }
+                }
+            }
+            let x = init::normal(&mut rng, steps * batch * input, 1.0);
+            let x_wide: Vec<f32> = x
+                .chunks_exact(input)
+                .flat_map(|row| row.iter().copied().chain([0.0]))
+                .collect();
+            let y = init::normal(&mut rng, steps * batch * 2, 1.0);
+            let run = |model: &Model, x: &[f32]| {
+                let mut state = State::new();
+                let pass = Pass {
+                    state: Some(&mut state),
+                    ..Pass::default()
+                };
+                let (loss, grads, _) = model.train_pass(x, &y, batch, steps, pass);
+                (loss, grads, state)
+            };
+            let (a, b) = (run(&narrow, &x), run(&wide, &x_wide));
+            let close = |p: &[f32], q: &[f32]| {
+                p.len() == q.len()
+                    && p.iter()
+                        .zip(q)
+                        .all(|(p, q)| (p - q).abs() <= 1e-6 + 1e-5 * p.abs().max(q.abs()))
+            };
+            assert!(close(&[a.0], &[b.0]), "{first:?}: loss {} vs {}", a.0, b.0);
+            for ((ga, gb), p) in a.1.iter().zip(&b.1).zip(&narrow.params) {
+                let gb: Vec<f32> = if ga.len() == gb.len() {
+                    gb.clone()
+                } else {
+                    gb.chunks_exact(input + 1)
+                        .flat_map(|r| r[..input].to_vec())
+                        .collect()
+                };
+                assert!(close(ga, &gb), "{first:?}: {}", p.name);
+            }
+            for (sa, sb) in a.2.iter().zip(&b.2) {
+                assert!(
+                    close(&sa.h, &sb.h) && close(&sa.c, &sb.c),
+                    "{first:?}: state"
+                );
+            }
+        }
+    }
+
     #[test]
     fn two_threads_match_one() {
         let layers = [

@@ -105,21 +105,28 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         _ => b_ih.iter().zip(&b_hh).map(|(i, h)| i + h).collect(),
     };
     let mut a = par::repeat_rows(&row_bias, steps * b);
-    gemm(
-        steps * b,
-        input,
-        gh,
-        &xv,
-        (input, 1),
-        &w_ih,
-        (1, input),
-        1.0,
-        &mut a,
-    );
+    // A narrow input (the data, an embedding) is projected step by step
+    // instead, while the step's rows of `a` are in cache: a product over all
+    // steps of so little depth is bound by writing and re-reading `a`.
+    let narrow = input <= NARROW_INPUT;
+    if !narrow {
+        gemm(
+            steps * b,
+            input,
+            gh,
+            &xv,
+            (input, 1),
+            &w_ih,
+            (1, input),
+            1.0,
+            &mut a,
+        );
+    }
     let w = values(p.w_hh);
     let parts = Parts::new(r);
     // The steps turn `a` into the activated gates.
-    let saved = parts.forward(&mut a, &w, &b_hh, state.as_deref());
+    let x_steps = narrow.then_some((&xv[..], &w_ih[..]));
+    let saved = parts.forward(&mut a, &w, x_steps, &b_hh, state.as_deref());
     let last = (state.is_some() || r.last_only).then(|| parts.last(&saved));
     let dev = x.device().clone();
     let out = match &last {
@@ -178,6 +185,9 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     }
     out.put_tape(tape)
 }
+
+/// Inputs at most this wide are projected step by step (see [`recurrence`]).
+pub(super) const NARROW_INPUT: usize = 64;
 
 /// Rows of a batch never interact, so with two threads the batch is cut in
 /// two and each half runs its own recurrence on its own thread, on its own
@@ -241,8 +251,16 @@ impl Parts {
     }
 
     /// Runs the steps; `a` holds the input projections (with their biases,
-    /// see [`recurrence`]) on entry and the gates on exit.
-    fn forward(&self, a: &mut [f32], w: &[f32], b_hh: &[f32], init: Option<&LayerState>) -> Saved {
+    /// see [`recurrence`]) on entry and the gates on exit. With `x` = (X,
+    /// W_ih), `a` holds only the biases and each step adds its input's projection.
+    fn forward(
+        &self,
+        a: &mut [f32],
+        w: &[f32],
+        x: Option<(&[f32], &[f32])>,
+        b_hh: &[f32],
+        init: Option<&LayerState>,
+    ) -> Saved {
         let r = self.r;
         let (b, h, steps) = (r.batch, r.units, r.steps);
         let (gh, bh) = (r.cell.gates() * h, b * h);
@@ -267,8 +285,23 @@ impl Parts {
                 s.cs[..bh].copy_from_slice(&init.c);
             }
         }
-        // W_hhᵀ (h × gh), packed once for every step of both halves.
+        // W_hhᵀ (h × gh), and W_ihᵀ, packed once for every step of both halves.
         let w = &Packed::new(h, gh, w, (1, h));
+        let wx = x.map(|(xv, w_ih)| {
+            let input = w_ih.len() / gh;
+            (Packed::new(input, gh, w_ih, (1, input)), xv, input)
+        });
+        let x_of = |lo| {
+            wx.as_ref().map(|(p, data, cols)| {
+                let rows = Rows {
+                    data,
+                    batch: b,
+                    lo,
+                    cols: *cols,
+                };
+                (p, rows)
+            })
+        };
         let mut a = self.split(a, gh).into_iter();
         let mut hs = self.split(&mut s.hs, h).into_iter();
         let mut cs = self.split(&mut s.cs, h).into_iter();
@@ -285,13 +318,14 @@ impl Parts {
         match self.each()[..] {
             [(_, _, r)] => {
                 let (a, part) = next();
-                forward(a, part, w, b_hh, r);
+                forward(a, part, w, x_of(0), b_hh, r);
             }
-            [(_, _, r0), (_, _, r1)] => {
+            [(lo0, _, r0), (lo1, _, r1)] => {
                 let ((a0, s0), (a1, s1)) = (next(), next());
+                let (x0, x1) = (x_of(lo0), x_of(lo1));
                 rayon::join(
-                    || forward(a0, s0, w, b_hh, r0),
-                    || forward(a1, s1, w, b_hh, r1),
+                    || forward(a0, s0, w, x0, b_hh, r0),
+                    || forward(a1, s1, w, x1, b_hh, r1),
                 );
             }
             _ => unreachable!("one or two parts"),
@@ -442,10 +476,22 @@ fn add_column_sums(out: &mut [f32], x: &[f32]) {
 
 /// One part's steps forward; `a[t]` is the part's rows of step `t` (see
 /// [`Parts::forward`]), `s` its rows of the saved states, with the initial
-/// state in place; `wt` is W_hhᵀ packed.
-fn forward(mut a: Vec<&mut [f32]>, mut s: PartSaved, wt: &Packed, b_hh: &[f32], r: Recurrence) {
+/// state in place; `wt` is W_hhᵀ packed; `x`, W_ihᵀ packed and the part's
+/// rows of the input, when each step adds its input's projection to `a[t]`.
+fn forward(
+    mut a: Vec<&mut [f32]>,
+    mut s: PartSaved,
+    wt: &Packed,
+    x: Option<(&Packed, Rows)>,
+    b_hh: &[f32],
+    r: Recurrence,
+) {
     let (h, b) = (r.units, r.batch);
     for (t, a) in a.iter_mut().enumerate().take(r.steps) {
+        if let Some((wx, rows)) = x {
+            // a += x_t · W_ihᵀ
+            wx.mul(b, rows.at(t, b), rows.cols, 1.0, a);
+        }
         let (before, after) = s.hs.split_at_mut(t + 1);
         let (h_prev, h_t) = (&*before[t], &mut *after[0]);
         match r.cell {
