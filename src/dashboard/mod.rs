@@ -31,7 +31,7 @@ use ui::Theme;
 /// Shortest time between two redraws.
 const FRAME: Duration = Duration::from_millis(50);
 /// Shortest time between two redraws for new data alone (no key pressed).
-const DATA_FRAME: Duration = Duration::from_millis(500);
+const DATA_FRAME: Duration = Duration::from_secs(1);
 /// Longest time between two redraws, however slow the terminal.
 const MAX_FRAME: Duration = Duration::from_secs(2);
 /// Events folded into the state per frame at most (the rest wait for the next frame).
