@@ -760,23 +760,28 @@ mod tests {
         }
     }
 
-    /// With two threads a batch is cut in two and each half runs its own
-    /// recurrence: outputs, loss, gradients, flow and carried state match one thread.
-    /// (Every layer is large enough to be split: see `recurrent::Parts`.)
-    /// A layer projects an input of at most `recurrent::NARROW_INPUT` values
+    /// A layer projects a narrow input (see `recurrent::per_step_input`)
     /// step by step, a wider one in one product over all steps: the same
     /// model with one more input, always zero, takes the other path and
     /// gives the same loss, gradients and states.
     #[test]
     fn narrow_and_wide_inputs_agree() {
         for first in [Cell::Lstm, Cell::Gru, Cell::Rnn] {
-            // The third layer's input (80) is wide in both models.
+            // The third layer, a GRU fed 80 values, is wide in both models.
             let layers = [
                 layer(first, 24),
-                layer(Cell::Gru, 80),
-                layer(Cell::Lstm, 16),
+                layer(Cell::Lstm, 80),
+                layer(Cell::Gru, 16),
             ];
-            let (batch, steps, input) = (5, 9, recurrent::NARROW_INPUT);
+            let input = recurrent::PER_STEP_INPUT
+                .iter()
+                .find(|(c, _)| *c == first)
+                .map_or(0, |(_, n)| *n);
+            assert!(
+                recurrent::per_step_input(first, input)
+                    && !recurrent::per_step_input(first, input + 1)
+            );
+            let (batch, steps) = (5, 9);
             let narrow = Model::new(&layers, input, 2, true, 3);
             let mut wide = Model::new(&layers, input + 1, 2, true, 3);
             let mut rng = ChaCha8Rng::seed_from_u64(8);
@@ -837,6 +842,9 @@ mod tests {
         }
     }
 
+    /// With two threads a batch is cut in two and each half runs its own
+    /// recurrence: outputs, loss, gradients, flow and carried state match one thread.
+    /// (Every layer is large enough to be split: see `recurrent::Parts`.)
     #[test]
     fn two_threads_match_one() {
         let layers = [

@@ -105,10 +105,9 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         _ => b_ih.iter().zip(&b_hh).map(|(i, h)| i + h).collect(),
     };
     let mut a = par::repeat_rows(&row_bias, steps * b);
-    // A narrow input (the data, an embedding) is projected step by step
-    // instead, while the step's rows of `a` are in cache: a product over all
-    // steps of so little depth is bound by writing and re-reading `a`.
-    let narrow = input <= NARROW_INPUT;
+    // A narrow input is projected step by step instead, while the step's
+    // rows of `a` are in cache (see `per_step_input`).
+    let narrow = per_step_input(r.cell, input);
     if !narrow {
         gemm(
             steps * b,
@@ -186,8 +185,20 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     out.put_tape(tape)
 }
 
-/// Inputs at most this wide are projected step by step (see [`recurrence`]).
-pub(super) const NARROW_INPUT: usize = 64;
+/// The widest input each cell projects step by step (see [`per_step_input`]).
+pub(super) const PER_STEP_INPUT: [(Cell, usize); 3] =
+    [(Cell::Lstm, 256), (Cell::Rnn, 256), (Cell::Gru, 64)];
+
+/// Whether a layer adds its input's projection step by step (with the
+/// per-step kernel, while the step's rows of the gates' buffer are in cache)
+/// rather than in one product over all steps before them, which with little
+/// depth is bound by writing and re-reading the buffer. Limits measured on
+/// the `rnnlab bench` configurations: the GRU, whose steps already make a
+/// second product (its recurrent projection is kept apart), was faster with
+/// one product over all steps for an input of 128.
+pub(super) fn per_step_input(cell: Cell, input: usize) -> bool {
+    PER_STEP_INPUT.iter().any(|&(c, n)| c == cell && input <= n)
+}
 
 /// Rows of a batch never interact, so with two threads the batch is cut in
 /// two and each half runs its own recurrence on its own thread, on its own
