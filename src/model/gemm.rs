@@ -209,7 +209,7 @@ mod blocked {
     /// once per depth block. When `c` is small and the product deep, that
     /// is the better order: the band's depth block stays in L2 instead of
     /// the whole band streaming from L3 once per block of rows (see
-    /// [`multiply_with`]).
+    /// [`multiply`]).
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn gemm(
@@ -362,26 +362,10 @@ mod blocked {
         c: *mut f32,
         ldc: usize,
     ) {
-        BLOCK.with_borrow_mut(|ap| {
-            grow(ap, KC.min(k) * MC.min(m).next_multiple_of(MR));
-            multiply_with(m, k, n, (a, (rsa, csa)), bp, beta, c, ldc, ap);
-        });
-    }
-
-    /// [`multiply`] with this thread's block buffer.
-    #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx512f")]
-    unsafe fn multiply_with(
-        m: usize,
-        k: usize,
-        n: usize,
-        (a, (rsa, csa)): (*const f32, (usize, usize)),
-        bp: &[f32],
-        beta: f32,
-        c: *mut f32,
-        ldc: usize,
-        ap: &mut [f32],
-    ) {
+        // This thread's block buffer, taken out while in use (no closure, so
+        // the loops below stay in this AVX-512 function).
+        let mut ap = BLOCK.take();
+        grow(&mut ap, KC.min(k) * MC.min(m).next_multiple_of(MR));
         let stride = n.next_multiple_of(NR);
         // Block (ic, pc) of a: sliver s holds rows ic+8s.. as kb columns of
         // 8 (zero past m), i.e. the block transposed, in panels of 8.
@@ -406,7 +390,7 @@ mod blocked {
             let (ic, pc) = at(i);
             let mb = MC.min(m - ic);
             let (src, (kb, _), strides) = block_of_a(ic, pc);
-            pack::<MR>(ap, kb, mb, src, strides);
+            pack::<MR>(&mut ap, kb, mb, src, strides);
             // The next block of a is fetched into L2 while this one is multiplied.
             let mut ahead = if i + 1 < ics * pcs {
                 let (ic, pc) = at(i + 1);
@@ -434,6 +418,7 @@ mod blocked {
                 }
             }
         }
+        BLOCK.set(ap);
     }
 
     /// Software prefetch, into L2, of the cache lines of a strided block
