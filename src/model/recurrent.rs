@@ -143,13 +143,13 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
             // Taken out of `grads` while the others are written, then put back.
             let g_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
             // The gates in `a` become ∂L/∂a (= ∂L/∂xp).
-            let bptt = parts.backward(&g_out, &w, &saved, &mut a);
+            let (dw_hh, bptt) = parts.backward(&g_out, &w, &saved, &mut a);
             if let Some(sink) = &flow {
                 if let Ok(mut v) = sink.lock() {
                     *v = bptt.norms;
                 }
             }
-            add_into(grads.get_or_alloc_mut(&whh_g)?, &bptt.dw_hh);
+            add_into(grads.get_or_alloc_mut(&whh_g)?, &dw_hh);
             add_into(grads.get_or_alloc_mut(&bhh_g)?, &bptt.db_hh);
             // ∂W_ih = aᵀ·X and ∂X = a·W_ih, each one product over all steps.
             let rows = steps * b;
@@ -283,7 +283,7 @@ impl Parts {
                 Vec::new()
             },
             hps: if r.cell == Cell::Gru {
-                vec![0.0; steps * b * gh]
+                par::zeros(steps * b * gh)
             } else {
                 Vec::new()
             },
@@ -357,8 +357,9 @@ impl Parts {
         }
     }
 
-    /// BPTT from ∂L/∂output: turns the gates in `a` into ∂L/∂a.
-    fn backward(&self, g_out: &[f32], w: &[f32], saved: &Saved, a: &mut [f32]) -> Bptt {
+    /// BPTT from ∂L/∂output: turns the gates in `a` into ∂L/∂a; returns
+    /// ∂L/∂W_hh and the rest.
+    fn backward(&self, g_out: &[f32], w: &[f32], saved: &Saved, a: &mut [f32]) -> (Vec<f32>, Bptt) {
         let r = self.r;
         let (b, h, gh, steps) = (r.batch, r.units, r.cell.gates() * r.units, r.steps);
         // ∂L/∂hp; the same as ∂L/∂a except for the GRU's candidate gate.
@@ -412,7 +413,7 @@ impl Parts {
             _ => unreachable!("one or two parts"),
         };
         let dhp: &[f32] = if r.cell == Cell::Gru { &dhp } else { a };
-        out.dw_hh = vec![0.0; gh * h];
+        let mut dw_hh = vec![0.0; gh * h];
         // ∂W_hh = Σ_t dhp_tᵀ · h_{t-1}: one (gh × T·B) · (T·B × h) product.
         gemm(
             gh,
@@ -423,18 +424,18 @@ impl Parts {
             &saved.hs[..steps * b * h],
             (h, 1),
             0.0,
-            &mut out.dw_hh,
+            &mut dw_hh,
         );
         if r.cell != Cell::Gru {
             out.db_ih.clone_from(&out.db_hh);
         }
-        out
+        (dw_hh, out)
     }
 }
 
-/// What BPTT returns besides ∂L/∂a, which it leaves in the gates' buffer.
+/// What BPTT returns besides ∂L/∂a, which it leaves in the gates' buffer,
+/// and ∂L/∂W_hh.
 struct Bptt {
-    dw_hh: Vec<f32>,
     db_hh: Vec<f32>,
     /// The column sums of ∂L/∂a: ∂b_hh's but for the GRU.
     db_ih: Vec<f32>,
@@ -539,8 +540,8 @@ struct PartRows<'a> {
 
 /// One part's BPTT from ∂L/∂output: turns the gates in `a` (as in
 /// [`forward`]) into ∂L/∂a, writes ∂L/∂hp to `dhp` (GRU only) and returns
-/// its share of the bias gradients and ‖∂L/∂h_t‖ per step (all but ∂W_hh,
-/// which is left empty); `packed` is W_hh packed.
+/// its share of the bias gradients and ‖∂L/∂h_t‖ per step; `packed` is
+/// W_hh packed.
 fn backward(
     s: PartRows,
     packed: &Packed,
@@ -556,7 +557,6 @@ fn backward(
     let no_output = vec![0.0; if r.last_only { bh } else { 0 }];
     let mut dc = vec![0.0; if r.cell == Cell::Lstm { bh } else { 0 }];
     let mut out = Bptt {
-        dw_hh: Vec::new(),
         db_hh: vec![0.0; gh],
         db_ih: vec![0.0; if r.cell == Cell::Gru { gh } else { 0 }],
         norms: vec![0.0; steps],
