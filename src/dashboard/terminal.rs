@@ -5,6 +5,7 @@
 //! library's warning cannot corrupt the screen. Leaving — normally, on error
 //! or from the panic hook — restores the file descriptors, the main screen,
 //! cooked mode and the cursor. No mouse capture: copy and paste keep working.
+//! Each frame reaches the terminal in one write (see [`FrameWriter`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -26,7 +27,7 @@ static HOOK: Once = Once::new();
 
 /// The dashboard's terminal; leaving it (or dropping it) restores everything.
 pub struct Tui {
-    pub terminal: Terminal<CrosstermBackend<File>>,
+    pub terminal: Terminal<CrosstermBackend<FrameWriter<File>>>,
 }
 
 impl Tui {
@@ -40,7 +41,7 @@ impl Tui {
         terminal::enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         execute!(out, terminal::EnterAlternateScreen, cursor::Hide)?;
-        let terminal = Terminal::new(CrosstermBackend::new(tty))?;
+        let terminal = Terminal::new(CrosstermBackend::new(FrameWriter::new(tty)))?;
         Ok(Tui { terminal })
     }
 
@@ -52,7 +53,50 @@ impl Tui {
 
 impl Drop for Tui {
     fn drop(&mut self) {
+        // A frame cut short by an error goes out before the screen is left;
+        // after a panic has restored the terminal, nothing more is written.
+        if ACTIVE.load(Ordering::SeqCst) {
+            let _ = self.terminal.backend_mut().flush();
+        }
         restore();
+    }
+}
+
+/// Holds what the drawing code writes until ratatui flushes the frame, then
+/// writes it in one go. crossterm writes every escape sequence and cell in
+/// pieces: unbuffered, a 16-epoch quick start made 16,000 `write` calls to
+/// the terminal, each a wake-up of tmux or sshd (which may send it as a
+/// packet of its own); now it makes one per frame. Unlike a `BufWriter`,
+/// it writes nothing when dropped.
+pub struct FrameWriter<W: Write> {
+    out: W,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> FrameWriter<W> {
+    /// Frames for `out`.
+    pub fn new(out: W) -> FrameWriter<W> {
+        FrameWriter {
+            out,
+            pending: Vec::with_capacity(64 * 1024),
+        }
+    }
+}
+
+impl<W: Write> Write for FrameWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            // Cleared even when the write fails: a frame is not sent twice.
+            let result = self.out.write_all(&self.pending);
+            self.pending.clear();
+            result?;
+        }
+        self.out.flush()
     }
 }
 
@@ -129,4 +173,71 @@ pub fn locale_is_utf8() -> bool {
 /// Whether colour is wanted: `NO_COLOR` (any non-empty value) turns it off.
 pub fn colour_wanted() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FrameWriter;
+    use crate::dashboard::app::App;
+    use crate::dashboard::ui::{render, Theme};
+    use ratatui::backend::CrosstermBackend;
+    use ratatui::Terminal;
+    use std::io::{self, Write};
+
+    /// Counts the writes that reach it.
+    #[derive(Default)]
+    struct Counting {
+        writes: usize,
+        bytes: Vec<u8>,
+    }
+
+    impl Write for &mut Counting {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes += 1;
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_frame_is_one_write() {
+        let mut sink = Counting::default();
+        let app = App::new(true);
+        let theme = Theme {
+            ascii: false,
+            color: true,
+        };
+        {
+            let backend = CrosstermBackend::new(FrameWriter::new(&mut sink));
+            let mut terminal = Terminal::with_options(
+                backend,
+                ratatui::TerminalOptions {
+                    viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 100, 30)),
+                },
+            )
+            .unwrap();
+            for _ in 0..2 {
+                terminal.draw(|f| render(f, &app, &theme)).unwrap();
+            }
+        }
+        assert!(sink.bytes.len() > 1000, "a frame was drawn");
+        assert!(
+            sink.writes <= 3,
+            "{} writes for two frames: output is not buffered",
+            sink.writes
+        );
+    }
+
+    #[test]
+    fn nothing_is_written_on_drop() {
+        let mut sink = Counting::default();
+        {
+            let mut w = FrameWriter::new(&mut sink);
+            w.write_all(b"half a frame").unwrap();
+        }
+        assert_eq!(sink.writes, 0);
+    }
 }
