@@ -11,6 +11,9 @@ use crate::events::{Event, NoteKind, RunInfo, StepStats};
 
 /// Seconds between log lines when no evaluation happens.
 const LOG_EVERY: Duration = Duration::from_secs(10);
+/// Shortest time between two wake-ups. The trainer sends an event per step;
+/// a reader blocked on each would cost the trainer a wake-up call per step.
+const WAKE_EVERY: Duration = Duration::from_millis(100);
 
 /// Formats seconds as `h:mm:ss` or `m:ss`.
 pub fn clock(seconds: f64) -> String {
@@ -22,15 +25,19 @@ pub fn clock(seconds: f64) -> String {
     }
 }
 
-/// Consumes the event stream until the run finishes, writing to stderr.
+/// Consumes the event stream until the run finishes, writing to stderr:
+/// everything queued at once, then a pause of [`WAKE_EVERY`].
 pub fn follow(events: &Receiver<Event>) {
     let mut log = Log::new();
-    for event in events.iter() {
-        let done = matches!(event, Event::Finished(_));
-        log.on(&event);
-        if done {
-            break;
+    'run: while let Ok(first) = events.recv() {
+        for event in std::iter::once(first).chain(events.try_iter()) {
+            let done = matches!(event, Event::Finished(_));
+            log.on(&event);
+            if done {
+                break 'run;
+            }
         }
+        std::thread::sleep(WAKE_EVERY);
     }
     log.bar.finish_and_clear();
 }
