@@ -1839,7 +1839,15 @@ fn bench_times_training_and_inference_as_a_markdown_table() {
         "{}",
         out.stdout
     );
-    assert_eq!(rows.len(), 4, "{}", out.stdout);
+    assert_eq!(rows.len(), 6, "{}", out.stdout);
+    assert_eq!(rows[4], "", "{}", out.stdout);
+    assert!(
+        rows[5].starts_with("Machine: ")
+            && rows[5].contains(" logical CPUs; products in ")
+            && rows[5].ends_with(", 1 thread."),
+        "{}",
+        out.stdout
+    );
     assert!(
         rows[2].starts_with("| rnn-relu-2x128 | 8 | 50 | 32 | train step |"),
         "{}",

@@ -335,8 +335,29 @@ pub fn run(opts: &Options) -> Result<String, BenchError> {
         timings.push(pool.install(|| measure(config, opts.runs)));
     }
     let torch = opts.compare.is_some().then_some(torch);
-    Ok(match torch {
+    let report = match torch {
         Some(torch) => compare_table(&timings, &torch, opts.peak_gflops, opts.threads),
         None => table(&timings, opts.peak_gflops),
-    })
+    };
+    Ok(format!("{report}\n{}\n", machine(opts.threads)))
+}
+
+/// What the figures were measured on: the CPU, its logical CPUs, the
+/// instructions of the products and the threads they used.
+fn machine(threads: usize) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                let (key, value) = l.split_once(':')?;
+                (key.trim() == "model name").then(|| value.trim().to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("an {} CPU", std::env::consts::ARCH));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!(
+        "Machine: {cpu}, {cpus} logical CPUs; products in {}, {threads} thread{}.",
+        crate::model::instructions(),
+        if threads == 1 { "" } else { "s" }
+    )
 }

@@ -25,6 +25,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use io::WeightsError;
+pub use panel::instructions;
 pub use recurrent::LayerState;
 use recurrent::{recurrence, FlowSink, Mat, Recurrence, Vector, Weights};
 

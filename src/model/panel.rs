@@ -19,6 +19,15 @@ enum Kernel {
     Plain,
 }
 
+/// The instructions the matrix products of this CPU run on, for reports.
+pub fn instructions() -> &'static str {
+    match Kernel::best() {
+        Kernel::Avx512 => "AVX-512",
+        Kernel::Avx2 => "AVX2/FMA",
+        Kernel::Plain => "matrixmultiply (no AVX2/FMA)",
+    }
+}
+
 impl Kernel {
     /// The fastest kernel this CPU runs.
     fn best() -> Kernel {
