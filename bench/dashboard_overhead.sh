@@ -28,7 +28,7 @@ headless() {
 }
 
 dashboard() {
-  tmux new-session -d -s "$session" -x 120 -y 40 "$bin ${train[*]} --run-dir $1; sleep 60"
+  tmux new-session -d -s "$session" -x 120 -y 40 "$(printf '%q ' "$bin" "${train[@]}" --run-dir "$1"); sleep 60"
   # summary.json says "running" until the run ends.
   until [[ -f $1/summary.json ]] && ! grep -q '"running"' "$1/summary.json"; do sleep 2; done
   tmux send-keys -t "$session" q
