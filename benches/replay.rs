@@ -18,8 +18,8 @@ use std::time::Instant;
 
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use rnnlab::dashboard::app::App;
-use rnnlab::dashboard::ui::{render, Theme};
+use rnnlab::frontend::tui::app::App;
+use rnnlab::frontend::tui::ui::{render, Theme};
 use rnnlab::run::read;
 
 fn main() {

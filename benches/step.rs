@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rnnlab::bench::{Workload, CONFIGS};
+use rnnlab::cli::bench::{Workload, CONFIGS};
 
 fn steps(c: &mut Criterion) {
     for config in CONFIGS {

@@ -3,22 +3,30 @@
 //! rnnlab: train deep stacked recurrent networks (simple RNN, LSTM, GRU) from
 //! experiment files, on dfdx, and record every run to a directory.
 //!
-//! Data flows one way: [`experiment`] → [`data`] → [`model`] → [`train`] →
-//! [`events`] → sinks ([`run`] directory, headless log).
+//! Data flows one way (see `ARCHITECTURE.md` at the repository root):
+//!
+//! ```text
+//! experiment → data → model → train → events → run directory / dashboard / headless log
+//!                       │                         ▲
+//!                    kernels            run::read (replay, attach, compare, runs)
+//! ```
+//!
+//! - Pipeline stages: [`experiment`], [`data`], [`model`] (on [`kernels`]),
+//!   [`train`], [`events`], [`run`].
+//! - Front ends: [`frontend`] (dashboard, headless log, replay and attach, compare).
+//! - Commands: [`cli`], the only module that uses `anyhow` and picks exit codes.
 
-pub mod bench;
-pub mod cli;
-pub mod compare;
-pub mod control;
-pub mod dashboard;
+pub mod error;
+pub mod fmt;
+
 pub mod data;
 pub mod events;
 pub mod experiment;
-pub mod headless;
-pub mod metrics;
+pub mod kernels;
 pub mod model;
-pub mod replay;
 pub mod run;
-pub mod runs;
-pub mod table;
 pub mod train;
+
+pub mod frontend;
+
+pub mod cli;

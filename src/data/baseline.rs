@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::window::Cut;
-use crate::metrics::Metrics;
+use crate::data::metrics::Metrics;
 
 /// A simple predictor's scores on the validation and test parts, in original units.
 #[derive(Serialize, Deserialize, Clone, Debug)]

@@ -80,6 +80,12 @@ impl fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
+impl crate::error::Failure for DataError {
+    fn kind(&self) -> crate::error::Kind {
+        crate::error::Kind::BadInput
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

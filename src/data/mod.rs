@@ -3,19 +3,20 @@
 //! training part, cuts windows into [`Split`]s, and scores simple [`Baseline`]s.
 
 mod baseline;
+mod csv_read;
 mod error;
+pub mod metrics;
 mod scale;
 mod source;
 mod synthetic;
-mod table;
 pub mod text;
 mod transform;
 mod window;
 
 pub use baseline::Baseline;
+pub use csv_read::read_sequences;
 pub use error::DataError;
 pub use scale::Scaler;
-pub use table::read_sequences;
 pub use text::Text;
 pub use window::Split;
 

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::window::{Sequence, Truth};
-use super::{synthetic, table, DataError};
+use super::{csv_read, synthetic, DataError};
 use crate::experiment::{Experiment, Generator, Layout, Source as Kind, TaskKind};
 
 /// Raw (unscaled) sequences of the three parts, with their names.
@@ -93,7 +93,7 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
             .with_hint("name them in data.columns"));
     }
     let target = d.target.as_ref().unwrap_or(&d.columns[0]);
-    let t = table::read_series(path, &d.columns, target, d.missing, d.transform)?;
+    let t = csv_read::read_series(path, &d.columns, target, d.missing, d.transform)?;
     let f = d.columns.len();
     let sizes = split_sizes(t.target.len(), d.split);
     let mut start = 0;
@@ -120,7 +120,7 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
 fn rows(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
     let d = &exp.data;
     let f = d.features;
-    let t = table::read_rows(path, f, d.missing, d.transform)?;
+    let t = csv_read::read_rows(path, f, d.missing, d.transform)?;
     let steps = t.width / f;
     if steps < d.window + d.horizon {
         return Err(DataError::new(format!(

@@ -151,3 +151,9 @@ impl Experiment {
             || self.task.kind == TaskKind::Generate
     }
 }
+
+impl crate::error::Failure for ExperimentError {
+    fn kind(&self) -> crate::error::Kind {
+        crate::error::Kind::BadInput
+    }
+}

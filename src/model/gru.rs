@@ -2,10 +2,10 @@
 //! `r = σ(xp_r + hp_r)`, `z = σ(xp_z + hp_z)`, `n = tanh(xp_n + r ⊙ hp_n)`,
 //! `h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}`, where `hp = W_hh h_{t-1} + b_hh`.
 //!
-//! The loops run over blocks of 16 units ([`super::math::Lanes`]) so that
+//! The loops run over blocks of 16 units ([`crate::kernels::math::Lanes`]) so that
 //! they vectorise.
 
-use super::math::{
+use crate::kernels::math::{
     blocks, lanes, load, sigmoid, split_gates, split_gates_mut, store, tanh, vectorized,
 };
 

@@ -93,3 +93,9 @@ impl Model {
         self.load_safetensors(&bytes, path)
     }
 }
+
+impl crate::error::Failure for WeightsError {
+    fn kind(&self) -> crate::error::Kind {
+        crate::error::Kind::BadInput
+    }
+}

@@ -5,7 +5,9 @@
 //! side by side (4 × H), as in PyTorch's fused weight matrices. The loops
 //! run over blocks of 16 units ([`Lanes`]) so that they vectorise.
 
-use super::math::{blocks, lanes, load, sigmoid, split_gates_mut, store, tanh, vectorized};
+use crate::kernels::math::{
+    blocks, lanes, load, sigmoid, split_gates_mut, store, tanh, vectorized,
+};
 
 /// One step forward. `a` holds the pre-activation gates (B × 4H, both
 /// projections and both biases) on entry and the activated gates on exit,

@@ -7,14 +7,10 @@
 //! r,z,n), so a checkpoint loads straight into `torch.nn` modules. Each forward
 //! pass builds dfdx tensors from them; gradients come back in the same layout.
 
-mod gemm;
 mod gru;
 mod init;
 mod io;
 mod lstm;
-mod math;
-mod panel;
-mod par;
 mod recurrent;
 mod rnn;
 
@@ -24,8 +20,8 @@ use dfdx::prelude::*;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+pub use crate::kernels::instructions;
 pub use io::WeightsError;
-pub use panel::instructions;
 pub use recurrent::LayerState;
 use recurrent::{recurrence, FlowSink, Mat, Recurrence, Vector, Weights};
 

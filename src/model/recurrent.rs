@@ -9,12 +9,12 @@
 
 use dfdx::prelude::*;
 
-use super::gemm::gemm;
-use super::math::{add_and_sum_squares, vectorized};
-use super::panel::Packed;
-use super::par;
 use super::{gru, lstm, rnn};
 use crate::experiment::{Activation, Cell};
+use crate::kernels::gemm::gemm;
+use crate::kernels::math::{add_and_sum_squares, vectorized};
+use crate::kernels::panel::Packed;
+use crate::kernels::par;
 
 /// A row-major matrix of runtime size.
 pub type Mat<T = NoneTape> = Tensor<(usize, usize), f32, Cpu, T>;

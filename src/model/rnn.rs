@@ -2,8 +2,8 @@
 //!
 //! `a` is the pre-activation (B × H): both projections and both biases.
 
-use super::math::{tanh, vectorized};
 use crate::experiment::Activation;
+use crate::kernels::math::{tanh, vectorized};
 
 /// One step forward: `h = φ(a)`.
 pub fn forward(act: Activation, a: &[f32], h: &mut [f32]) {

@@ -1,10 +1,10 @@
 //! Evaluation of a model on a split: the loss in training units and the task
 //! metrics in the data's original units.
 
+use crate::data::metrics::Metrics;
 use crate::data::{Dataset, Split};
 use crate::events::Example;
 use crate::experiment::{Experiment, Strategy, TaskKind};
-use crate::metrics::Metrics;
 use crate::model::Model;
 
 /// Samples per forward pass during evaluation.

@@ -20,7 +20,7 @@ use crate::data::Dataset;
 use crate::events::{Command, Event, Outcome};
 use crate::experiment::Experiment;
 use crate::model::Model;
-use crate::run::RunDir;
+use crate::run::{RunDir, RunError};
 
 /// Events buffered between the worker and a front end before step events are dropped.
 const CHANNEL_CAPACITY: usize = 4096;
@@ -29,15 +29,41 @@ const CHANNEL_CAPACITY: usize = 4096;
 pub struct Handle {
     pub events: Receiver<Event>,
     pub commands: Sender<Command>,
-    thread: JoinHandle<anyhow::Result<Outcome>>,
+    thread: JoinHandle<Result<Outcome, RunError>>,
+}
+
+/// Why training ended without an outcome.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// The run directory could not be written.
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("the training thread panicked: {0}")]
+    Panicked(String),
+}
+
+impl crate::error::Failure for TrainError {
+    fn kind(&self) -> crate::error::Kind {
+        match self {
+            TrainError::Run(e) => e.kind(),
+            TrainError::Panicked(_) => crate::error::Kind::Failure,
+        }
+    }
 }
 
 impl Handle {
     /// Waits for the worker and returns how the run ended.
-    pub fn join(self) -> anyhow::Result<Outcome> {
+    pub fn join(self) -> Result<Outcome, TrainError> {
         match self.thread.join() {
-            Ok(result) => result,
-            Err(_) => anyhow::bail!("the training thread panicked"),
+            Ok(result) => Ok(result?),
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                Err(TrainError::Panicked(why))
+            }
         }
     }
 }

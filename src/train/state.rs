@@ -159,3 +159,9 @@ pub fn decode(
     let v = read("v")?;
     Ok((state, (m, v)))
 }
+
+impl crate::error::Failure for StateError {
+    fn kind(&self) -> crate::error::Kind {
+        crate::error::Kind::BadInput
+    }
+}

@@ -5,7 +5,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::Instant;
 
-use anyhow::Result;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -15,7 +14,9 @@ use crate::data::Dataset;
 use crate::events::*;
 use crate::experiment::Experiment;
 use crate::model::{Model, Pass, State};
-use crate::run::{RunDir, Summary};
+use crate::run::{RunDir, RunError, Summary};
+
+type Result<T> = std::result::Result<T, RunError>;
 
 /// Validation examples whose predictions are recorded at each evaluation.
 const PREDICTION_EXAMPLES: usize = 8;
@@ -190,21 +191,35 @@ impl Worker {
 
     /// Runs to the end; the run directory's summary says how it ended.
     pub fn run(mut self) -> Result<Outcome> {
-        if self.exp.train.threads > 0 {
-            // Best effort: the global pool can only be configured once per process.
-            let _ = rayon::ThreadPoolBuilder::new()
-                .num_threads(self.exp.train.threads)
-                .build_global();
-        }
-        let result = self.train();
-        let (status, message) = match result {
-            Ok(None) => (Status::Completed, None),
-            Ok(Some(Halt::EarlyStop)) => (Status::Completed, Some("early stopping".to_string())),
-            Ok(Some(Halt::Stop)) => (Status::Stopped, None),
-            Ok(Some(Halt::Diverged(m))) => (Status::Diverged, Some(m)),
-            Err(e) => (Status::Failed, Some(format!("{e:#}"))),
+        // A pool of this run's own (`train.threads`; 0 = one per CPU), so that
+        // runs in one process (`rnnlab table`) each get their own setting.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(self.exp.train.threads)
+            .thread_name(|i| format!("rnnlab-worker-{i}"))
+            .build();
+        let pool = match pool {
+            Ok(pool) => pool,
+            Err(e) => {
+                let message = format!(
+                    "cannot start {} threads for `train.threads`: {e}; use fewer (0 = one per CPU)",
+                    self.exp.train.threads
+                );
+                return self.finish(Status::Failed, Some(message));
+            }
         };
-        self.finish(status, message)
+        pool.install(|| {
+            let (status, message) = match self.train() {
+                Ok(None) => (Status::Completed, None),
+                Ok(Some(Halt::EarlyStop)) => {
+                    (Status::Completed, Some("early stopping".to_string()))
+                }
+                Ok(Some(Halt::Stop)) => (Status::Stopped, None),
+                Ok(Some(Halt::Diverged(m))) => (Status::Diverged, Some(m)),
+                Err(e) => (Status::Failed, Some(format!("{e:#}"))),
+            };
+            // The final evaluation runs on the same threads as training.
+            self.finish(status, message)
+        })
     }
 
     fn finish(&mut self, status: Status, message: Option<String>) -> Result<Outcome> {
@@ -422,7 +437,7 @@ impl Worker {
                 Command::Pause if !paused => {
                     paused = true;
                     self.note(NoteKind::Pause, String::new())?;
-                    self.run.flush()?;
+                    self.run.flush_all()?;
                 }
                 Command::Resume if paused => {
                     paused = false;
@@ -568,7 +583,7 @@ impl Worker {
         self.last_checkpoint_step = Some(self.step);
         // The logs must hold every row up to the checkpoint before it exists:
         // a run killed later resumes from it and appends after those rows.
-        self.run.flush()?;
+        self.run.flush_all()?;
         let (weights, state) = self.checkpoint_files();
         let name = self
             .run

@@ -1,0 +1,362 @@
+//! `rnnlab bench`: the time of one training step (forward, MSE, backward,
+//! Adam) and of one inference pass (forward only) for standard
+//! configurations, as median and spread over many runs; optionally beside
+//! PyTorch's times for the same work (`scripts/torch_bench.py`).
+
+mod report;
+mod torch;
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::experiment::{Activation, Cell, Init, LayerSpec, Optimizer as Kind};
+use crate::model::Model;
+use crate::train::Optimizer;
+
+pub use report::{compare_table, table};
+pub use torch::{reference, TorchTiming};
+
+/// One benchmark configuration: a stack of `layers` equal recurrent layers of
+/// `units` units and a linear head with one output on the last step.
+#[derive(Debug, Clone, Copy)]
+pub struct Config {
+    /// The name used by `--config` and in tables.
+    pub name: &'static str,
+    pub cell: Cell,
+    /// Only used by simple RNN layers.
+    pub activation: Activation,
+    pub layers: usize,
+    pub units: usize,
+    /// Input features per step.
+    pub input: usize,
+    /// Sequence length T.
+    pub steps: usize,
+    pub batch: usize,
+}
+
+/// The configurations every performance figure of rnnlab refers to.
+pub const CONFIGS: [Config; 4] = [
+    Config {
+        name: "lstm-2x64",
+        cell: Cell::Lstm,
+        activation: Activation::Tanh,
+        layers: 2,
+        units: 64,
+        input: 1,
+        steps: 50,
+        batch: 32,
+    },
+    Config {
+        name: "lstm-2x256",
+        cell: Cell::Lstm,
+        activation: Activation::Tanh,
+        layers: 2,
+        units: 256,
+        input: 32,
+        steps: 100,
+        batch: 64,
+    },
+    Config {
+        name: "gru-2x128",
+        cell: Cell::Gru,
+        activation: Activation::Tanh,
+        layers: 2,
+        units: 128,
+        input: 8,
+        steps: 50,
+        batch: 32,
+    },
+    Config {
+        name: "rnn-relu-2x128",
+        cell: Cell::Rnn,
+        activation: Activation::Relu,
+        layers: 2,
+        units: 128,
+        input: 8,
+        steps: 50,
+        batch: 32,
+    },
+];
+
+/// Untimed steps before timing starts.
+const WARMUP: usize = 3;
+
+impl Config {
+    /// Matrix-product FLOPs of one forward pass (the head is negligible).
+    pub fn forward_flops(&self) -> f64 {
+        let gh = (self.cell.gates() * self.units) as f64;
+        let tb = (self.steps * self.batch) as f64;
+        let mut fan_in = self.input as f64;
+        let mut forward = 0.0;
+        for _ in 0..self.layers {
+            forward += 2.0 * tb * (fan_in + self.units as f64) * gh;
+            fan_in = self.units as f64;
+        }
+        forward
+    }
+
+    /// Matrix-product FLOPs of a training step: the forward products, and
+    /// twice as many in the backward pass.
+    pub fn train_flops(&self) -> f64 {
+        3.0 * self.forward_flops()
+    }
+
+    /// The cell as `scripts/torch_bench.py` names it.
+    fn torch_cell(&self) -> &'static str {
+        match (self.cell, self.activation) {
+            (Cell::Lstm, _) => "lstm",
+            (Cell::Gru, _) => "gru",
+            (Cell::Rnn, Activation::Relu) => "rnn-relu",
+            (Cell::Rnn, Activation::Tanh) => "rnn-tanh",
+        }
+    }
+}
+
+/// Why a benchmark could not run.
+#[derive(Debug, Error)]
+pub enum BenchError {
+    #[error("no benchmark configuration matches `{name}`; known: {}", known())]
+    UnknownConfig { name: String },
+    #[error("could not start `{python}`: {source}\n  hint: install Python 3 with torch, or pass --python PATH")]
+    Python {
+        python: String,
+        source: std::io::Error,
+    },
+    #[error("{message}\n  hint: `{python} -m pip install torch`, or pass --python PATH to a Python that has it")]
+    TorchMissing { python: String, message: String },
+    #[error("scripts/torch_bench.py not found (looked at {})\n  hint: run from the repository root", .looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    ScriptMissing { looked: Vec<PathBuf> },
+    #[error("the PyTorch reference failed ({status}):\n{stderr}")]
+    ScriptFailed { status: String, stderr: String },
+    #[error("unexpected output from the PyTorch reference: {0}")]
+    BadOutput(String),
+    #[error("could not start {threads} threads: {source}")]
+    Threads {
+        threads: usize,
+        source: rayon::ThreadPoolBuildError,
+    },
+}
+
+impl crate::error::Failure for BenchError {
+    fn kind(&self) -> crate::error::Kind {
+        match self {
+            BenchError::UnknownConfig { .. } => crate::error::Kind::BadInput,
+            _ => crate::error::Kind::Failure,
+        }
+    }
+}
+
+fn known() -> String {
+    CONFIGS.map(|c| c.name).join(", ")
+}
+
+/// The configurations whose name contains `filter` (all without one); an
+/// error when none does.
+pub fn select(filter: Option<&str>) -> Result<Vec<Config>, BenchError> {
+    let chosen: Vec<Config> = CONFIGS
+        .into_iter()
+        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
+        .collect();
+    match (chosen.is_empty(), filter) {
+        (true, Some(name)) => Err(BenchError::UnknownConfig { name: name.into() }),
+        _ => Ok(chosen),
+    }
+}
+
+/// A model, its optimizer and random data for one configuration: what one
+/// training step or inference pass works on.
+pub struct Workload {
+    config: Config,
+    model: Model,
+    opt: Optimizer,
+    x: Vec<f32>,
+    y: Vec<f32>,
+}
+
+impl Workload {
+    /// A freshly initialised model (PyTorch's init) and inputs and targets
+    /// drawn from U(-1, 1), all from fixed seeds.
+    pub fn new(config: Config) -> Workload {
+        let layer = LayerSpec {
+            cell: config.cell,
+            units: config.units,
+            activation: (config.cell == Cell::Rnn).then_some(config.activation),
+            dropout: 0.0,
+            init: Init::Pytorch,
+            forget_bias: None,
+        };
+        let model = Model::new(&vec![layer; config.layers], config.input, 1, false, 0);
+        let sizes: Vec<usize> = model.params.iter().map(|p| p.data.len()).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(0);
+        let mut uniform =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.gen_range(-1.0..1.0)).collect() };
+        let x = uniform(config.steps * config.batch * config.input);
+        let y = uniform(config.batch);
+        Workload {
+            config,
+            model,
+            opt: Optimizer::new(Kind::Adam, 0.0, &sizes),
+            x,
+            y,
+        }
+    }
+
+    /// One training step: forward, MSE, backward and an Adam update. Returns
+    /// the loss.
+    pub fn train_step(&mut self) -> f32 {
+        let c = self.config;
+        let (loss, grads) = self
+            .model
+            .loss_and_grads(&self.x, &self.y, c.batch, c.steps, None);
+        self.opt.update(1e-4, &mut self.model, &grads);
+        loss
+    }
+
+    /// One inference pass: the forward pass alone. Returns the predictions.
+    pub fn infer(&self) -> Vec<f32> {
+        let c = self.config;
+        self.model.predict(&self.x, c.batch, c.steps)
+    }
+}
+
+/// Median and spread of repeated timings, in milliseconds (nearest rank).
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Stats {
+    pub median: f64,
+    pub p10: f64,
+    pub p90: f64,
+}
+
+impl Stats {
+    /// Summarises at least one timing.
+    fn of(mut ms: Vec<f64>) -> Stats {
+        ms.sort_by(f64::total_cmp);
+        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
+        Stats {
+            median: at(0.5),
+            p10: at(0.1),
+            p90: at(0.9),
+        }
+    }
+}
+
+/// rnnlab's timings of one configuration.
+#[derive(Debug, Clone)]
+pub struct Timing {
+    pub config: Config,
+    /// One training step.
+    pub train: Stats,
+    /// One forward pass.
+    pub infer: Stats,
+    pub runs: usize,
+}
+
+/// Times `runs` (at least one) training steps and then `runs` inference passes of
+/// `config`, each after a short warm-up.
+pub fn measure(config: Config, runs: usize) -> Timing {
+    let runs = runs.max(1);
+    let mut work = Workload::new(config);
+    let timed = |f: &mut dyn FnMut()| {
+        for _ in 0..WARMUP {
+            f();
+        }
+        let ms = (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        Stats::of(ms)
+    };
+    let train = timed(&mut || {
+        std::hint::black_box(work.train_step());
+    });
+    let infer = timed(&mut || {
+        std::hint::black_box(work.infer());
+    });
+    Timing {
+        config,
+        train,
+        infer,
+        runs,
+    }
+}
+
+/// What `rnnlab bench` was asked to do.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Timed runs per pass and configuration.
+    pub runs: usize,
+    /// Only configurations whose name contains this.
+    pub filter: Option<String>,
+    /// The CPU's peak fp32 GFLOP/s, for `% of peak`.
+    pub peak_gflops: Option<f64>,
+    /// Threads for matrix products (rnnlab) and `torch.set_num_threads`.
+    pub threads: usize,
+    /// Also time PyTorch with this Python interpreter.
+    pub compare: Option<String>,
+}
+
+/// Runs the benchmark and returns its Markdown report; progress goes to stderr.
+/// With `compare`, each configuration is timed in PyTorch and then in rnnlab,
+/// one after the other, so that both see the same machine (a shared machine's
+/// speed drifts over minutes); PyTorch goes first so that a missing Python or
+/// torch fails fast.
+pub fn run(opts: &Settings) -> Result<String, BenchError> {
+    let configs = select(opts.filter.as_deref())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()
+        .map_err(|source| BenchError::Threads {
+            threads: opts.threads,
+            source,
+        })?;
+    let mut torch = Vec::new();
+    let mut timings = Vec::new();
+    for &config in &configs {
+        if let Some(python) = &opts.compare {
+            eprintln!(
+                "timing {} in PyTorch ({} runs, {} threads)…",
+                config.name, opts.runs, opts.threads
+            );
+            torch.extend(reference(python, &[config], opts.runs, opts.threads)?);
+        }
+        eprintln!(
+            "timing {} ({} runs, {} threads)…",
+            config.name, opts.runs, opts.threads
+        );
+        timings.push(pool.install(|| measure(config, opts.runs)));
+    }
+    let torch = opts.compare.is_some().then_some(torch);
+    let report = match torch {
+        Some(torch) => compare_table(&timings, &torch, opts.peak_gflops, opts.threads),
+        None => table(&timings, opts.peak_gflops),
+    };
+    Ok(format!("{report}\n{}\n", machine(opts.threads)))
+}
+
+/// What the figures were measured on: the CPU, its logical CPUs, the
+/// instructions of the products and the threads they used.
+fn machine(threads: usize) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                let (key, value) = l.split_once(':')?;
+                (key.trim() == "model name").then(|| value.trim().to_string())
+            })
+        })
+        .unwrap_or_else(|| format!("an {} CPU", std::env::consts::ARCH));
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!(
+        "Machine: {cpu}, {cpus} logical CPUs; products in {}, {threads} thread{}.",
+        crate::model::instructions(),
+        if threads == 1 { "" } else { "s" }
+    )
+}

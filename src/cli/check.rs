@@ -1,0 +1,101 @@
+//! `rnnlab check`: validates an experiment and prints the model summary,
+//! data shapes, split sizes and baselines.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::error::CliResult;
+use super::output;
+use crate::data;
+use crate::experiment::{Experiment, TaskKind};
+use crate::model::Model;
+
+/// `rnnlab check EXP`: validates the experiment and describes what it would train.
+pub fn check(path: &Path, sets: &[String]) -> CliResult<ExitCode> {
+    let mut out = String::new();
+    let exp = Experiment::load(path, sets)?;
+    let data = data::load(&exp)?;
+    let model = Model::for_experiment(&exp, data.text.as_ref());
+    let _ = writeln!(out, "{}: ok", path.display());
+    let _ = writeln!(out, "model: {}\n", model.describe());
+    let _ = write!(out, "{}", model.summary());
+    let shape = |n: usize| {
+        if data.every_step {
+            format!(
+                "x {n}×{}×{}  y {n}×{}×{}",
+                data.window, data.features, data.window, data.outputs
+            )
+        } else {
+            format!(
+                "x {n}×{}×{}  y {n}×{}",
+                data.window, data.features, data.outputs
+            )
+        }
+    };
+    match &data.text {
+        Some(text) => {
+            let (unit, baseline) = match exp.task.kind {
+                TaskKind::Classify => ("sentences", "majority-class accuracy"),
+                _ => ("characters", "unigram bits per character"),
+            };
+            let _ = writeln!(
+                out,
+                "\ndata ({unit}, vocabulary of {} tokens{}):",
+                text.vocab.len(),
+                if text.classes.is_empty() {
+                    String::new()
+                } else {
+                    format!(", classes {}", text.classes.join(", "))
+                }
+            );
+            for (i, part) in ["train", "valid", "test "].iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "  {part} {:>7}  {baseline} {:.4}",
+                    text.len(i),
+                    text.baseline(i)
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(out, "\ndata (samples × steps × features):");
+            let _ = writeln!(
+                out,
+                "  train {:>7}  {}",
+                data.train.len,
+                shape(data.train.len)
+            );
+            let _ = writeln!(
+                out,
+                "  valid {:>7}  {}",
+                data.valid.len,
+                shape(data.valid.len)
+            );
+            let _ = writeln!(
+                out,
+                "  test  {:>7}  {}",
+                data.test.len,
+                shape(data.test.len)
+            );
+        }
+    }
+    let per_epoch = data.batches_per_epoch(exp.train.batch_size) as u64;
+    let mut total = per_epoch * exp.train.epochs as u64;
+    if exp.train.max_steps > 0 {
+        total = total.min(exp.train.max_steps);
+    }
+    let _ = writeln!(out,
+        "\ntraining: {total} steps ({} epochs × {per_epoch} steps of batch {}, max_steps {}), {:?} lr {}",
+        exp.train.epochs,
+        exp.train.batch_size,
+        exp.train.max_steps,
+        exp.train.optimizer,
+        exp.train.learning_rate
+    );
+    for b in &data.baselines {
+        let _ = writeln!(out, "baseline {}: valid mse {:.6}", b.name, b.valid.mse);
+    }
+    output::print(&out)?;
+    Ok(ExitCode::SUCCESS)
+}

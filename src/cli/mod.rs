@@ -1,0 +1,255 @@
+//! The command line: one file per command family. This is the only module
+//! that uses `anyhow` and chooses exit codes (0 success, 1 the run failed or
+//! diverged, 2 bad input; see [`crate::error`]).
+
+pub mod bench;
+mod check;
+pub mod compare;
+pub mod error;
+mod output;
+mod predict;
+pub mod reference;
+pub mod runs;
+mod train;
+mod watch;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::frontend::tui::ui::Theme;
+use error::CliResult;
+
+/// Train deep stacked RNNs (simple RNN, LSTM, GRU) from experiment files.
+#[derive(Parser, Debug)]
+#[command(name = "rnnlab", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+/// How a training process shows itself.
+#[derive(clap::Args, Debug)]
+struct ViewArgs {
+    /// Log progress as text instead of showing the dashboard.
+    #[arg(long)]
+    headless: bool,
+    /// Draw the dashboard with ASCII characters only.
+    #[arg(long)]
+    ascii: bool,
+}
+
+impl ViewArgs {
+    /// The dashboard's theme, or `None` for the headless log (also without a terminal).
+    fn dashboard(&self) -> Option<Theme> {
+        (!self.headless && interactive()).then(|| Theme::detect(self.ascii))
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Validate an experiment and print the model summary, data shapes and split sizes.
+    Check {
+        experiment: PathBuf,
+        /// Override a key: section.key=value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Train an experiment; prints the run directory.
+    Train {
+        experiment: PathBuf,
+        #[command(flatten)]
+        view: ViewArgs,
+        /// Override a key: section.key=value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Where to write the run (default: runs/<name>-<YYYYmmdd-HHMMSS>).
+        #[arg(long)]
+        run_dir: Option<PathBuf>,
+    },
+    /// Continue a run from its newest checkpoint (or --from), in the same run directory.
+    Resume {
+        run: PathBuf,
+        /// The checkpoint to continue from: `step-N`, `N` or `best`.
+        #[arg(long)]
+        from: Option<String>,
+        #[command(flatten)]
+        view: ViewArgs,
+        /// Override a [train] or [checkpoint] key, e.g. train.epochs=40 to extend a run.
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Predict with a trained model: one output row per input sequence, original units.
+    Predict {
+        /// A run directory (uses its newest checkpoint).
+        run: Option<PathBuf>,
+        /// Experiment file, with --weights, instead of a run directory.
+        #[arg(long, requires = "weights", conflicts_with = "run")]
+        experiment: Option<PathBuf>,
+        /// Weights file (safetensors) for --experiment.
+        #[arg(long, requires = "experiment")]
+        weights: Option<PathBuf>,
+        /// CSV, one sequence per row: window × features values, time-major.
+        #[arg(long)]
+        input: PathBuf,
+        /// CSV to write.
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Run experiments that carry a [reference] and print a Markdown table
+    /// of rnnlab's validation figures beside the published ones.
+    Table {
+        /// Experiment files or directories of them (e.g. experiments/homl).
+        #[arg(required = true)]
+        experiments: Vec<PathBuf>,
+        /// Override a key in every experiment: section.key=value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+        /// Where the runs go.
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+        /// Also write the table to this file.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Show a run training in another process (e.g. headless over SSH) and steer it.
+    Attach {
+        run: PathBuf,
+        /// Draw with ASCII characters only.
+        #[arg(long)]
+        ascii: bool,
+    },
+    /// Play a recorded run back in the dashboard.
+    Replay {
+        run: PathBuf,
+        /// Draw with ASCII characters only.
+        #[arg(long)]
+        ascii: bool,
+    },
+    /// List the runs in a directory: status, steps, best valid loss, test metric, wall time.
+    Runs {
+        /// The directory holding run directories.
+        #[arg(default_value = "runs")]
+        dir: PathBuf,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Overlay runs' loss curves and gradient norms (or print them with --csv / --json).
+    Compare {
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// Long-format CSV: run,step,loss,valid_loss,grad_norm.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Per-run summary as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Draw with ASCII characters only.
+        #[arg(long)]
+        ascii: bool,
+    },
+    /// Time one training step and one inference pass of the standard
+    /// configurations; with --compare, beside PyTorch.
+    Bench {
+        /// Timed runs per pass and configuration.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..))]
+        runs: u16,
+        /// Only configurations whose name contains this.
+        #[arg(long, visible_alias = "only", value_name = "NAME")]
+        config: Option<String>,
+        /// This CPU's peak fp32 GFLOP/s, to report % of peak.
+        #[arg(long)]
+        peak_gflops: Option<f64>,
+        /// Threads for matrix products (and for PyTorch with --compare).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: u16,
+        /// Also time PyTorch (scripts/torch_bench.py) and print the ratio.
+        #[arg(long)]
+        compare: bool,
+        /// The Python interpreter (with torch) for --compare.
+        #[arg(long, default_value = "python3", requires = "compare")]
+        python: String,
+    },
+}
+
+/// Runs the command line and turns its result into the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = crate::kernels::simd::from_env()
+        .map_err(error::CliError::from)
+        .and_then(|_| run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::note(&format!("error: {e}"));
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> CliResult<ExitCode> {
+    match cli.command {
+        Cmd::Check { experiment, sets } => check::check(&experiment, &sets),
+        Cmd::Train {
+            experiment,
+            view,
+            sets,
+            run_dir,
+        } => train::train(&experiment, &sets, run_dir, view.dashboard()),
+        Cmd::Resume {
+            run,
+            from,
+            view,
+            sets,
+        } => train::resume(&run, from.as_deref(), &sets, view.dashboard()),
+        Cmd::Predict {
+            run,
+            experiment,
+            weights,
+            input,
+            output,
+        } => predict::predict(run, experiment, weights, &input, &output),
+        Cmd::Table {
+            experiments,
+            sets,
+            runs_dir,
+            output,
+        } => reference::command(&experiments, &sets, &runs_dir, output.as_deref()),
+        Cmd::Replay { run, ascii } => watch::replay(&run, ascii),
+        Cmd::Attach { run, ascii } => watch::attach(&run, ascii),
+        Cmd::Runs { dir, json } => runs::command(&dir, json),
+        Cmd::Compare {
+            runs,
+            csv,
+            json,
+            ascii,
+        } => compare::command(&runs, csv, json, ascii),
+        Cmd::Bench {
+            runs,
+            config,
+            peak_gflops,
+            threads,
+            compare,
+            python,
+        } => {
+            let settings = bench::Settings {
+                runs: runs.into(),
+                filter: config,
+                peak_gflops,
+                threads: threads.into(),
+                compare: compare.then_some(python),
+            };
+            output::print(&bench::run(&settings)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Whether a person is at a terminal: the dashboard needs stdin and stdout on a tty.
+fn interactive() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}

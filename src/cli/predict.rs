@@ -1,0 +1,88 @@
+//! `rnnlab predict`: forecasts with a trained model from a CSV of input
+//! windows, in the data's original units.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use super::error::{bad_input, fail, CliResult};
+use super::output;
+use crate::data::{self, Scaler};
+use crate::experiment::Experiment;
+use crate::model::Model;
+use crate::run;
+use crate::train;
+
+/// `rnnlab predict`: one output row per input sequence, in original units.
+pub fn predict(
+    run_dir: Option<PathBuf>,
+    experiment: Option<PathBuf>,
+    weights: Option<PathBuf>,
+    input: &Path,
+    output: &Path,
+) -> CliResult<ExitCode> {
+    let (exp, weights, scaler) = match (run_dir, experiment, weights) {
+        (Some(dir), None, None) => {
+            let exp = Experiment::load(&dir.join("experiment.toml"), &[])?;
+            let Some((_, newest)) = run::checkpoints(&dir)?.pop() else {
+                bad_input!("{} has no checkpoint yet", dir.display());
+            };
+            let scaler_path = dir.join("scaler.json");
+            let text = match std::fs::read_to_string(&scaler_path) {
+                Ok(text) => text,
+                Err(e) => bad_input!("cannot read {}: {e}", scaler_path.display()),
+            };
+            (exp, newest, Scaler::from_json(&text)?)
+        }
+        (None, Some(exp), Some(w)) => {
+            let exp = Experiment::load(&exp, &[])?;
+            // The normalisation is refitted on the training part, as in training.
+            let scaler = data::load(&exp)?.scaler;
+            (exp, w, scaler)
+        }
+        _ => bad_input!("give a run directory, or --experiment with --weights"),
+    };
+    if exp.model.embedding.is_some() {
+        bad_input!(
+            "`rnnlab predict` reads numeric windows from a CSV; this is a text model ({:?}): \
+             its predictions and samples are in the run's predictions.jsonl",
+            exp.task.kind
+        );
+    }
+    let mut model = Model::for_experiment(&exp, None);
+    model.load_weights(&weights)?;
+    let window = exp.data.window;
+    let features = exp.input_features();
+    let mut seqs = data::read_sequences(input, window, features, scaler.transform)?;
+    let n = seqs.len() / (window * features);
+    scaler.scale_inputs(&mut seqs);
+    // Sample-major → time-major.
+    let mut x = vec![0.0; seqs.len()];
+    for b in 0..n {
+        for t in 0..window {
+            let src = (b * window + t) * features;
+            let dst = (t * n + b) * features;
+            x[dst..dst + features].copy_from_slice(&seqs[src..src + features]);
+        }
+    }
+    let mut y = train::forecast(&model, &exp, &x, n, window);
+    scaler.unscale_target(&mut y);
+    let k = y.len() / n.max(1);
+    let written = (|| -> Result<(), csv::Error> {
+        let mut w = csv::Writer::from_path(output)?;
+        let header: Vec<String> = (1..=k).map(|i| format!("y_{i}")).collect();
+        w.write_record(&header)?;
+        for row in y.chunks(k.max(1)) {
+            w.write_record(row.iter().map(|v| v.to_string()))?;
+        }
+        w.flush()?;
+        Ok(())
+    })();
+    if let Err(e) = written {
+        fail!("cannot write {}: {e}", output.display());
+    }
+    output::note(&format!(
+        "wrote {n} predictions × {k} values to {}",
+        output.display()
+    ));
+    Ok(ExitCode::SUCCESS)
+}

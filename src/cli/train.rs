@@ -1,0 +1,201 @@
+//! `rnnlab train` and `rnnlab resume`: start a trainer, show it in the
+//! dashboard or the headless log, and serve its control socket until it ends.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::error::{bad_input, CliResult};
+use super::output;
+use crate::data;
+use crate::events::{Command, Outcome, Status};
+use crate::experiment::{Experiment, ExperimentError};
+use crate::frontend::{headless, tui, tui::ui::Theme};
+use crate::model::Model;
+use crate::run::control::{self, ControlError, ControlServer};
+use crate::run::read::summary::read_summary;
+use crate::run::{self, RunDir};
+use crate::train;
+
+/// `rnnlab train EXP`: prints the run directory, then trains.
+pub fn train(
+    path: &Path,
+    sets: &[String],
+    run_dir: Option<PathBuf>,
+    dashboard: Option<Theme>,
+) -> CliResult<ExitCode> {
+    let exp = Experiment::load(path, sets)?;
+    let data = data::load(&exp)?;
+    let model = Model::for_experiment(&exp, data.text.as_ref());
+    let run = RunDir::create(&exp, run_dir, &data.scaler)?;
+    let run_path = run.path.clone();
+    output::println(&run_path.display().to_string())?;
+    let handle = train::spawn(exp, data, model, run, None);
+    supervise(handle, &run_path, dashboard)
+}
+
+/// Keys `resume --set` may change: the run's data and model are fixed.
+const RESUMABLE: [&str; 2] = ["train.", "checkpoint."];
+
+/// `rnnlab resume RUN`: continues a run in its own directory.
+pub fn resume(
+    run_path: &Path,
+    from: Option<&str>,
+    sets: &[String],
+    dashboard: Option<Theme>,
+) -> CliResult<ExitCode> {
+    for set in sets {
+        if !RESUMABLE.iter().any(|p| set.trim_start().starts_with(p)) {
+            return Err(ExperimentError {
+                file: run_path.join("experiment.toml"),
+                location: None,
+                key: None,
+                set_by: Some(set.clone()),
+                message: "a resumed run keeps its data and model; only [train] and [checkpoint] keys can change".into(),
+                hint: Some("e.g. --set train.epochs=40 extends the run; start a new run to change anything else".into()),
+            }
+            .into());
+        }
+    }
+    if !run_path.join("metrics.csv").is_file() {
+        bad_input!(
+            "{} is not a run directory (no metrics.csv)",
+            run_path.display()
+        );
+    }
+    if control::is_live(run_path) {
+        bad_input!(
+            "{} is still training in another process; attach to it with `rnnlab attach {}`",
+            run_path.display(),
+            run_path.display()
+        );
+    }
+    let exp = Experiment::load(&run_path.join("experiment.toml"), sets)?;
+    let data = data::load(&exp)?;
+    let mut model = Model::for_experiment(&exp, data.text.as_ref());
+    let weights = match from {
+        Some("best") => run_path.join("checkpoints/best.safetensors"),
+        Some(name) => {
+            let stem = name.trim_end_matches(".safetensors");
+            let stem = if stem.starts_with("step-") {
+                stem.to_string()
+            } else {
+                format!("step-{stem}")
+            };
+            run_path
+                .join("checkpoints")
+                .join(format!("{stem}.safetensors"))
+        }
+        None => {
+            let mut all = run::checkpoints(run_path)?;
+            all.retain(|(_, p)| run::state_path(p).is_file());
+            match all.pop() {
+                Some((_, p)) => p,
+                None => bad_input!("{} has no checkpoint to resume from", run_path.display()),
+            }
+        }
+    };
+    if !weights.is_file() {
+        bad_input!(
+            "no checkpoint {}; see the checkpoints/ folder of the run",
+            weights.display()
+        );
+    }
+    model.load_weights(&weights)?;
+    let state_file = run::state_path(&weights);
+    let bytes = match std::fs::read(&state_file) {
+        Ok(bytes) => bytes,
+        Err(e) => bad_input!(
+            "cannot read {} (the checkpoint's training state): {e}",
+            state_file.display()
+        ),
+    };
+    let (state, (m, v)) = train::state::decode(&bytes, &state_file, &model)?;
+    let started = read_summary(run_path).started;
+    let run = RunDir::reopen(&exp, run_path.to_path_buf(), state.step)?;
+    let from = weights
+        .file_name()
+        .map_or(String::new(), |n| n.to_string_lossy().to_string());
+    output::println(&run_path.display().to_string())?;
+    let resume = train::Resume {
+        state,
+        m,
+        v,
+        from,
+        started,
+    };
+    let handle = train::spawn(exp, data, model, run, Some(resume));
+    supervise(handle, run_path, dashboard)
+}
+
+/// Shows a running trainer in the dashboard or the headless log until it ends,
+/// while `rnnlab attach` can steer it through the run's control socket.
+fn supervise(
+    handle: train::Handle,
+    run_path: &Path,
+    dashboard: Option<Theme>,
+) -> CliResult<ExitCode> {
+    let server = match ControlServer::start(run_path, handle.commands.clone()) {
+        Ok(server) => Some(server),
+        Err(e @ ControlError::AlreadyRunning { .. }) => {
+            let _ = handle.commands.send(Command::Stop);
+            let _ = handle.join();
+            return Err(e.into());
+        }
+        Err(e) => {
+            output::note(&format!(
+                "warning: {e}; `rnnlab attach` cannot steer this run"
+            ));
+            None
+        }
+    };
+    // Ctrl-C (SIGINT) stops cleanly: final checkpoint, summary status `stopped`.
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    let stop = handle.commands.clone();
+    let headless = dashboard.is_none();
+    let _ = ctrlc::set_handler(move || {
+        flag.store(true, Ordering::SeqCst);
+        if headless {
+            let _ = stop.send(Command::Stop);
+        }
+    });
+    match dashboard {
+        Some(theme) => {
+            let log = run_path.join("dashboard.log");
+            tui::run(
+                &handle.events,
+                Some(&handle.commands),
+                interrupt,
+                theme,
+                Some(&log),
+            )?;
+        }
+        None => headless::log(&handle.events),
+    }
+    let outcome = handle.join()?;
+    drop(server);
+    if !headless {
+        report(run_path, &outcome);
+    }
+    Ok(match outcome.status {
+        Status::Completed | Status::Stopped => ExitCode::SUCCESS,
+        Status::Diverged | Status::Failed | Status::Running => ExitCode::from(1),
+    })
+}
+
+/// After the dashboard closes: how the run ended, on stderr.
+pub(super) fn report(run: &Path, outcome: &Outcome) {
+    let status = format!("{:?}", outcome.status).to_lowercase();
+    let message = outcome
+        .message
+        .as_deref()
+        .map_or(String::new(), |m| format!(": {m}"));
+    output::note(&format!("{status} after {} steps{message}", outcome.steps));
+    let summary = read_summary(run);
+    if let (Some(best), Some(step)) = (summary.best_valid_loss, summary.best_step) {
+        output::note(&format!("best valid loss {best:.6} at step {step}"));
+    }
+    output::note(&format!("run directory: {}", run.display()));
+}

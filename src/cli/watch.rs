@@ -1,0 +1,63 @@
+//! `rnnlab replay` and `rnnlab attach`: the dashboard fed from a run directory.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::mpsc::Sender;
+use std::time::{Duration, Instant};
+
+use super::error::{bad_input, CliResult};
+use super::{interactive, output};
+use crate::events::Command;
+use crate::frontend::replay::{self, AttachEnd};
+use crate::frontend::tui::ui::Theme;
+use crate::run::control::{self, ControlClient};
+use crate::run::read;
+
+/// `rnnlab replay RUN`.
+pub fn replay(run: &Path, ascii: bool) -> CliResult<ExitCode> {
+    if !interactive() {
+        bad_input!(
+            "replay needs a terminal; `rnnlab compare {} --json` prints the run's figures",
+            run.display()
+        );
+    }
+    replay::replay(run, Theme::detect(ascii))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rnnlab attach RUN`.
+pub fn attach(run: &Path, ascii: bool) -> CliResult<ExitCode> {
+    if !interactive() {
+        bad_input!("attach needs a terminal");
+    }
+    let commands = steer(run);
+    match replay::attach(run, Theme::detect(ascii), commands)? {
+        AttachEnd::Detached => output::note(&format!(
+            "detached; the run goes on (rnnlab attach {} to come back)",
+            run.display()
+        )),
+        AttachEnd::Finished(outcome) => super::train::report(run, &outcome),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A channel to the run's control socket. A run that is just starting may not
+/// have its socket yet, so this waits a little for it; a finished run needs none.
+fn steer(run: &Path) -> Option<Sender<Command>> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match ControlClient::connect(run) {
+            Ok(client) => return Some(control::forwarder(client)),
+            Err(e) => {
+                if matches!(read::outcome(run), Ok(Some(_))) {
+                    return None;
+                }
+                if Instant::now() > deadline {
+                    output::note(&format!("note: {e}; showing the run without steering"));
+                    return None;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! Entering and leaving the full-screen terminal, safely.
+//!
+//! The dashboard draws on the controlling terminal (`/dev/tty`) while the
+//! process's stdout and stderr point at a log file, so a stray `println!` or a
+//! library's warning cannot corrupt the screen. Leaving — normally, on error
+//! or from the panic hook — restores the file descriptors, the main screen,
+//! cooked mode and the cursor. No mouse capture: copy and paste keep working.
+//! Each frame reaches the terminal in one write (see [`FrameWriter`]).
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::AsRawFd;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::Once;
+
+use crossterm::{cursor, execute, terminal};
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+
+/// Saved copies of the original stdout and stderr while they are redirected (-1: none).
+static SAVED_STDOUT: AtomicI32 = AtomicI32::new(-1);
+static SAVED_STDERR: AtomicI32 = AtomicI32::new(-1);
+/// Whether the terminal is in the dashboard's state.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+static HOOK: Once = Once::new();
+
+/// The dashboard's terminal; leaving it (or dropping it) restores everything.
+pub struct Tui {
+    pub terminal: Terminal<CrosstermBackend<FrameWriter<File>>>,
+}
+
+impl Tui {
+    /// Takes over the terminal. Output of the rest of the process goes to `log`
+    /// (or is discarded) until [`Tui::leave`].
+    pub fn enter(log: Option<&Path>) -> io::Result<Tui> {
+        let tty = OpenOptions::new().read(true).write(true).open("/dev/tty")?;
+        install_panic_hook();
+        redirect_output(log)?;
+        let mut out = tty.try_clone()?;
+        terminal::enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        execute!(out, terminal::EnterAlternateScreen, cursor::Hide)?;
+        let terminal = Terminal::new(CrosstermBackend::new(FrameWriter::new(tty)))?;
+        Ok(Tui { terminal })
+    }
+
+    /// Gives the terminal back.
+    pub fn leave(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        // A frame cut short by an error goes out before the screen is left;
+        // after a panic has restored the terminal, nothing more is written.
+        if ACTIVE.load(Ordering::SeqCst) {
+            let _ = self.terminal.backend_mut().flush();
+        }
+        restore();
+    }
+}
+
+/// Holds what the drawing code writes until ratatui flushes the frame, then
+/// writes it in one go. crossterm writes every escape sequence and cell in
+/// pieces: unbuffered, a 16-epoch quick start made 16,000 `write` calls to
+/// the terminal, each a wake-up of tmux or sshd (which may send it as a
+/// packet of its own); now it makes one per frame. Unlike a `BufWriter`,
+/// it writes nothing when dropped.
+pub struct FrameWriter<W: Write> {
+    out: W,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> FrameWriter<W> {
+    /// Frames for `out`.
+    pub fn new(out: W) -> FrameWriter<W> {
+        FrameWriter {
+            out,
+            pending: Vec::with_capacity(64 * 1024),
+        }
+    }
+}
+
+impl<W: Write> Write for FrameWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            // Cleared even when the write fails: a frame is not sent twice.
+            let result = self.out.write_all(&self.pending);
+            self.pending.clear();
+            result?;
+        }
+        self.out.flush()
+    }
+}
+
+/// Restores the screen, the terminal mode and stdout/stderr; safe to call twice.
+pub fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        if let Ok(mut tty) = OpenOptions::new().write(true).open("/dev/tty") {
+            let _ = execute!(tty, terminal::LeaveAlternateScreen, cursor::Show);
+            let _ = tty.flush();
+        }
+        let _ = terminal::disable_raw_mode();
+    }
+    restore_output();
+}
+
+fn install_panic_hook() {
+    HOOK.call_once(|| {
+        let original = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore();
+            original(info);
+        }));
+    });
+}
+
+fn redirect_output(log: Option<&Path>) -> io::Result<()> {
+    let target = match log {
+        Some(path) => OpenOptions::new().create(true).append(true).open(path)?,
+        None => OpenOptions::new().write(true).open("/dev/null")?,
+    };
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+    for (fd, saved) in [(1, &SAVED_STDOUT), (2, &SAVED_STDERR)] {
+        // SAFETY: plain fd duplication; results are checked.
+        let copy = unsafe { libc::dup(fd) };
+        if copy < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        saved.store(copy, Ordering::SeqCst);
+        if unsafe { libc::dup2(target.as_raw_fd(), fd) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+fn restore_output() {
+    let _ = io::stdout().flush();
+    let _ = io::stderr().flush();
+    for (fd, saved) in [(1, &SAVED_STDOUT), (2, &SAVED_STDERR)] {
+        let copy = saved.swap(-1, Ordering::SeqCst);
+        if copy >= 0 {
+            // SAFETY: `copy` is a descriptor this module duplicated and still owns.
+            unsafe {
+                libc::dup2(copy, fd);
+                libc::close(copy);
+            }
+        }
+    }
+}
+
+/// Whether the locale promises UTF-8 (else the dashboard draws ASCII only).
+pub fn locale_is_utf8() -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .filter_map(|k| std::env::var(k).ok())
+        .find(|v| !v.is_empty())
+        .is_some_and(|v| {
+            let v = v.to_ascii_lowercase();
+            v.contains("utf-8") || v.contains("utf8")
+        })
+}
+
+/// Whether colour is wanted: `NO_COLOR` (any non-empty value) turns it off.
+pub fn colour_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FrameWriter;
+    use crate::frontend::tui::app::App;
+    use crate::frontend::tui::ui::{render, Theme};
+    use ratatui::backend::CrosstermBackend;
+    use ratatui::Terminal;
+    use std::io::{self, Write};
+
+    /// Counts the writes that reach it.
+    #[derive(Default)]
+    struct Counting {
+        writes: usize,
+        bytes: Vec<u8>,
+    }
+
+    impl Write for &mut Counting {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.writes += 1;
+            self.bytes.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_frame_is_one_write() {
+        let mut sink = Counting::default();
+        let app = App::new(true);
+        let theme = Theme {
+            ascii: false,
+            color: true,
+        };
+        {
+            let backend = CrosstermBackend::new(FrameWriter::new(&mut sink));
+            let mut terminal = Terminal::with_options(
+                backend,
+                ratatui::TerminalOptions {
+                    viewport: ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 100, 30)),
+                },
+            )
+            .unwrap();
+            for _ in 0..2 {
+                terminal.draw(|f| render(f, &app, &theme)).unwrap();
+            }
+        }
+        assert!(sink.bytes.len() > 1000, "a frame was drawn");
+        assert!(
+            sink.writes <= 3,
+            "{} writes for two frames: output is not buffered",
+            sink.writes
+        );
+    }
+
+    #[test]
+    fn nothing_is_written_on_drop() {
+        let mut sink = Counting::default();
+        {
+            let mut w = FrameWriter::new(&mut sink);
+            w.write_all(b"half a frame").unwrap();
+        }
+        assert_eq!(sink.writes, 0);
+    }
+}

@@ -1,0 +1,210 @@
+//! Rendering: one pure function per panel, no I/O, no state changes.
+//!
+//! Full layout (80×24 and larger):
+//! ```text
+//! ┌ header: name · stack · status ──────────────────────────────────────────┐
+//! │ step / total · epoch · samples/s · elapsed < ETA · lr · clip · eval      │
+//! ├ loss ──────────────────────────────┬ gradient norms ─────────────────────┤
+//! │ raw (dim) + smoothed, valid, best  │ one line per layer, clip threshold, │
+//! │ markers at tune/pause/checkpoint   │ current value per layer as a bar    │
+//! ├ predictions ───────────────────────┼ events ─────────────────────────────┤
+//! │ input window, truth, prediction    │ start, pause, tune a → b, ...       │
+//! └────────────────────────────────────┴─────────────────────────────────────┘
+//!  key hints / message
+//! ```
+//! Below 80×24 only the header, the loss and the footer are shown; below
+//! 40×12 a "terminal too small" screen.
+
+mod footer;
+mod grads;
+mod header;
+mod loss;
+mod notes;
+mod popup;
+mod predictions;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::symbols::border;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+use super::app::{App, Mode, RunState};
+use super::chart;
+pub use super::chart::compact;
+
+/// Smallest terminal the dashboard draws in at all.
+pub const MIN_SIZE: (u16, u16) = (40, 12);
+/// Size of the full layout.
+pub const FULL_SIZE: (u16, u16) = (80, 24);
+
+/// How to draw: glyphs and colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Theme {
+    /// ASCII only (no Braille, box drawing or symbols).
+    pub ascii: bool,
+    /// Colours allowed (false with `NO_COLOR`).
+    pub color: bool,
+}
+
+impl Theme {
+    /// ASCII when asked or when the locale is not UTF-8; colour unless `NO_COLOR`.
+    pub fn detect(force_ascii: bool) -> Theme {
+        Theme {
+            ascii: force_ascii || !crate::frontend::tui::terminal::locale_is_utf8(),
+            color: crate::frontend::tui::terminal::colour_wanted(),
+        }
+    }
+}
+
+const ASCII_BORDER: border::Set = border::Set {
+    top_left: "+",
+    top_right: "+",
+    bottom_left: "+",
+    bottom_right: "+",
+    vertical_left: "|",
+    vertical_right: "|",
+    horizontal_top: "-",
+    horizontal_bottom: "-",
+};
+
+impl Theme {
+    /// A foreground colour, or plain text without colour.
+    pub fn fg(&self, c: Color) -> Style {
+        if self.color {
+            Style::new().fg(c)
+        } else {
+            Style::new()
+        }
+    }
+
+    /// De-emphasised text (the raw loss under the smoothed one).
+    pub fn dim(&self) -> Style {
+        if self.color {
+            Style::new().fg(Color::DarkGray)
+        } else {
+            Style::new().add_modifier(Modifier::DIM)
+        }
+    }
+
+    /// A bordered panel with a title.
+    pub fn block<'a>(&self, title: impl Into<Line<'a>>) -> Block<'a> {
+        let block = Block::bordered().title(title);
+        if self.ascii {
+            block.border_set(ASCII_BORDER)
+        } else {
+            block
+        }
+    }
+
+    pub fn chart_mode(&self) -> chart::Mode {
+        if self.ascii {
+            chart::Mode::Ascii
+        } else {
+            chart::Mode::Braille
+        }
+    }
+
+    /// The style of a run state in the header.
+    pub fn state(&self, s: RunState) -> Style {
+        let c = match s {
+            RunState::Starting | RunState::Stopping => Color::Gray,
+            RunState::Running => Color::Green,
+            RunState::Paused => Color::Yellow,
+            RunState::Finished => Color::Cyan,
+            RunState::Stopped => Color::Magenta,
+            RunState::Diverged | RunState::Failed => Color::Red,
+        };
+        self.fg(c).add_modifier(Modifier::BOLD | Modifier::REVERSED)
+    }
+
+    /// Colours for series in order (layers, then head).
+    pub fn series(&self, i: usize) -> Style {
+        const COLORS: [Color; 6] = [
+            Color::Cyan,
+            Color::Magenta,
+            Color::Green,
+            Color::Yellow,
+            Color::Blue,
+            Color::Red,
+        ];
+        self.fg(COLORS[i % COLORS.len()])
+    }
+
+    /// A glyph, or its ASCII stand-in.
+    pub fn glyph(&self, unicode: &'static str, ascii: &'static str) -> &'static str {
+        if self.ascii {
+            ascii
+        } else {
+            unicode
+        }
+    }
+}
+
+/// Draws the whole screen.
+pub fn render(f: &mut Frame, app: &App, theme: &Theme) {
+    let area = f.area();
+    if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
+        too_small(f, area);
+        return;
+    }
+    let full = area.width >= FULL_SIZE.0 && area.height >= FULL_SIZE.1;
+    let [head, body, foot] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Min(4),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::render(f, app, theme, head);
+    footer::render(f, app, theme, foot, full);
+    if full {
+        let [top, bottom] =
+            Layout::vertical([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(body);
+        let [loss_area, grad_area] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(top);
+        let [pred_area, notes_area] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(bottom);
+        loss::render(f, app, theme, loss_area);
+        grads::render(f, app, theme, grad_area);
+        predictions::render(f, app, theme, pred_area);
+        notes::render(f, app, theme, notes_area);
+    } else {
+        loss::render(f, app, theme, body);
+    }
+    let view = app.view();
+    if matches!(view.state, RunState::Diverged | RunState::Failed) && app.mode == Mode::Normal {
+        popup::outcome(f, app, theme, body);
+    }
+    match &app.mode {
+        Mode::Normal => {}
+        Mode::Help => popup::help(f, app, theme, area),
+        Mode::Tune(form) => popup::tune(f, app, form, theme, area),
+        Mode::GoTo(form) => popup::go_to(f, app, form, theme, area),
+        Mode::ConfirmQuit => popup::confirm_quit(f, theme, area),
+    }
+}
+
+fn too_small(f: &mut Frame, area: Rect) {
+    let text = vec![
+        Line::from("terminal too small"),
+        Line::from(format!("{}x{}", area.width, area.height)),
+        Line::from(format!("need {}x{}", MIN_SIZE.0, MIN_SIZE.1)),
+        Line::from(format!("(full: {}x{})", FULL_SIZE.0, FULL_SIZE.1)),
+    ];
+    let top = area.height.saturating_sub(text.len() as u16) / 2;
+    let inner = Rect {
+        y: area.y + top,
+        height: area.height.saturating_sub(top),
+        ..area
+    };
+    f.render_widget(
+        Paragraph::new(text)
+            .alignment(ratatui::layout::Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        inner,
+    );
+}
+
+pub use crate::fmt::thousands;

@@ -1,0 +1,392 @@
+//! Writing a run directory as events arrive: the trainer records every
+//! event itself (the channel to the front ends may drop step events; the
+//! run directory must not).
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use super::atomic;
+use super::checkpoints::{checkpoints, state_path};
+use super::error::RunError;
+use super::format::*;
+use super::lock::RunLock;
+use super::Summary;
+use crate::data::Scaler;
+use crate::events::Event;
+use crate::experiment::Experiment;
+
+/// Writes one run's files, holding the run's lock while it lives.
+pub struct RunDir {
+    pub path: PathBuf,
+    _lock: RunLock,
+    metrics: csv::Writer<BufWriter<File>>,
+    eval: csv::Writer<BufWriter<File>>,
+    events: csv::Writer<BufWriter<File>>,
+    predictions: BufWriter<File>,
+    flow: csv::Writer<BufWriter<File>>,
+    metrics_header: bool,
+    eval_header: bool,
+    flow_header: bool,
+    /// Time columns per layer in `flow.csv`: the window (shorter sequences leave cells empty).
+    flow_width: usize,
+    last_flush: Instant,
+    keep_last: usize,
+}
+
+const FLUSH_EVERY_S: f64 = 1.0;
+
+impl RunDir {
+    /// Creates `dir`, or `runs/<name>-<timestamp>/` under the working directory,
+    /// and records the resolved experiment and the scaler.
+    pub fn create(
+        exp: &Experiment,
+        dir: Option<PathBuf>,
+        scaler: &Scaler,
+    ) -> Result<RunDir, RunError> {
+        let path = match dir {
+            Some(d) => {
+                fs::create_dir_all(&d)
+                    .map_err(|e| RunError::io("create the run directory", &d, e))?;
+                check_owner(&d)?;
+                d
+            }
+            None => fresh_dir(&PathBuf::from("runs"), &exp.name)?,
+        };
+        // Before anything is written: one writer per run directory.
+        let lock = RunLock::acquire(&path)?;
+        if path.join("metrics.csv").exists() {
+            return Err(RunError::Exists { path });
+        }
+        let checkpoints = path.join("checkpoints");
+        match fs::create_dir(&checkpoints) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let real_dir = fs::symlink_metadata(&checkpoints).is_ok_and(|m| m.is_dir());
+                if !real_dir {
+                    return Err(RunError::Refused {
+                        path: checkpoints,
+                        message: "exists and is not a directory (a symbolic link?); remove it or choose another --run-dir".into(),
+                    });
+                }
+            }
+            Err(e) => return Err(RunError::io("create", &checkpoints, e)),
+        }
+        write_file(&path.join("experiment.toml"), exp.to_toml().as_bytes())?;
+        write_file(&path.join("scaler.json"), scaler.to_json().as_bytes())?;
+        let open = |name: &str| -> Result<BufWriter<File>, RunError> {
+            let p = path.join(name);
+            let f = atomic::create_new(&p).map_err(|e| RunError::io("create", &p, e))?;
+            Ok(BufWriter::new(f))
+        };
+        let mut events = csv::Writer::from_writer(open("events.csv")?);
+        events
+            .write_record(EVENTS_HEAD)
+            .map_err(|e| RunError::io("write", &path.join("events.csv"), e.into()))?;
+        Ok(RunDir {
+            _lock: lock,
+            predictions: open("predictions.jsonl")?,
+            metrics: csv::Writer::from_writer(open("metrics.csv")?),
+            eval: csv::Writer::from_writer(open("eval.csv")?),
+            flow: csv::Writer::from_writer(open("flow.csv")?),
+            events,
+            metrics_header: false,
+            eval_header: false,
+            flow_header: false,
+            flow_width: exp.data.window,
+            last_flush: Instant::now(),
+            keep_last: exp.checkpoint.keep_last,
+            path,
+        })
+    }
+
+    /// Reopens a run directory to continue it after `step`: log rows past that
+    /// step and torn last lines (from a crash) are dropped, the resolved
+    /// experiment is rewritten (overrides applied), and the logs are appended to.
+    pub fn reopen(exp: &Experiment, path: PathBuf, step: u64) -> Result<RunDir, RunError> {
+        // Before anything is rewritten: one writer per run directory.
+        let lock = RunLock::acquire(&path)?;
+        for name in ["metrics.csv", "eval.csv", "events.csv", "flow.csv"] {
+            truncate_after(&path.join(name), step, true, |line| {
+                line.split(',').next().and_then(|s| s.parse().ok())
+            })?;
+        }
+        truncate_after(&path.join("predictions.jsonl"), step, false, |line| {
+            #[derive(Deserialize)]
+            struct Step {
+                step: u64,
+            }
+            serde_json::from_str::<Step>(line).ok().map(|s| s.step)
+        })?;
+        write_file(&path.join("experiment.toml"), exp.to_toml().as_bytes())?;
+        let open = |name: &str| -> Result<BufWriter<File>, RunError> {
+            let p = path.join(name);
+            let f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&p)
+                .map_err(|e| RunError::io("open", &p, e))?;
+            Ok(BufWriter::new(f))
+        };
+        let non_empty = |name: &str| fs::metadata(path.join(name)).is_ok_and(|m| m.len() > 0);
+        let writer = |name: &str| -> Result<csv::Writer<BufWriter<File>>, RunError> {
+            Ok(csv::Writer::from_writer(open(name)?))
+        };
+        Ok(RunDir {
+            _lock: lock,
+            metrics_header: non_empty("metrics.csv"),
+            eval_header: non_empty("eval.csv"),
+            flow_header: non_empty("flow.csv"),
+            flow_width: exp.data.window,
+            metrics: writer("metrics.csv")?,
+            eval: writer("eval.csv")?,
+            flow: writer("flow.csv")?,
+            events: writer("events.csv")?,
+            predictions: open("predictions.jsonl")?,
+            last_flush: Instant::now(),
+            keep_last: exp.checkpoint.keep_last,
+            path,
+        })
+    }
+
+    /// Appends an event to the CSV it belongs to; flushes at least every second.
+    pub fn record(&mut self, event: &Event) -> Result<(), RunError> {
+        self.write_event(event)
+            .map_err(|e| RunError::io("write to the run directory", &self.path, e))
+    }
+
+    fn write_event(&mut self, event: &Event) -> io::Result<()> {
+        match event {
+            Event::Started(info) => {
+                let json = serde_json::to_string_pretty(info).map_err(io::Error::other)?;
+                atomic::write(&self.path.join("info.json"), json.as_bytes())?;
+                if self.metrics_header {
+                    return Ok(());
+                }
+                self.metrics_header = true;
+                let mut header: Vec<String> = METRICS_HEAD.map(String::from).to_vec();
+                header.extend(info.groups.iter().map(|g| format!("grad_norm.{g}")));
+                self.metrics.write_record(&header)?;
+            }
+            Event::Step(s) => {
+                let mut row = vec![
+                    s.step.to_string(),
+                    s.epoch.to_string(),
+                    format!("{:.3}", s.wall_s),
+                    (s.loss as f32).to_string(),
+                    (s.grad_norm as f32).to_string(),
+                    s.lr.to_string(),
+                    format!("{:.1}", s.samples_per_s),
+                ];
+                // The loss and the norms at f32, the precision they are computed at.
+                row.extend(s.group_norms.iter().map(|&n| (n as f32).to_string()));
+                self.metrics.write_record(&row)?;
+            }
+            Event::Eval(e) => {
+                if !self.eval_header {
+                    let mut header: Vec<String> = EVAL_HEAD.map(String::from).to_vec();
+                    header.extend(e.metrics.iter().map(|(k, _)| k.clone()));
+                    self.eval.write_record(&header)?;
+                    self.eval_header = true;
+                }
+                let mut row = vec![
+                    e.step.to_string(),
+                    e.epoch.to_string(),
+                    format!("{:.3}", e.wall_s),
+                    e.valid_loss.to_string(),
+                ];
+                row.extend(e.metrics.iter().map(|(_, v)| v.to_string()));
+                self.eval.write_record(&row)?;
+                self.flush()?;
+            }
+            Event::Note(n) => {
+                self.events.write_record([
+                    n.step.to_string(),
+                    format!("{:.3}", n.wall_s),
+                    n.kind.as_str().to_string(),
+                    n.detail.clone(),
+                ])?;
+                self.flush()?;
+            }
+            Event::Flow(fl) => {
+                if !self.flow_header {
+                    let mut header = vec!["step".to_string()];
+                    header.extend(fl.gates.iter().map(|(g, _)| format!("{FLOW_GATE}{g}")));
+                    for (layer, _) in &fl.time {
+                        header.extend(
+                            (0..self.flow_width).map(|t| format!("{FLOW_TIME}{layer}.t{t}")),
+                        );
+                    }
+                    self.flow.write_record(&header)?;
+                    self.flow_header = true;
+                }
+                let mut row = vec![fl.step.to_string()];
+                row.extend(fl.gates.iter().map(|(_, v)| v.to_string()));
+                for (_, norms) in &fl.time {
+                    let cells = norms
+                        .iter()
+                        .map(f64::to_string)
+                        .chain(std::iter::repeat(String::new()));
+                    row.extend(cells.take(self.flow_width));
+                }
+                self.flow.write_record(&row)?;
+            }
+            Event::Predictions(p) => {
+                serde_json::to_writer(&mut self.predictions, p)?;
+                self.predictions.write_all(b"\n")?;
+            }
+            Event::Finished(_) => self.flush()?,
+        }
+        if self.last_flush.elapsed().as_secs_f64() >= FLUSH_EVERY_S {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Pushes buffered rows to the files.
+    pub fn flush_all(&mut self) -> Result<(), RunError> {
+        self.flush()
+            .map_err(|e| RunError::io("write to the run directory", &self.path, e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.metrics.flush()?;
+        self.eval.flush()?;
+        self.events.flush()?;
+        self.predictions.flush()?;
+        self.flow.flush()?;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    /// Writes `checkpoints/<stem>.state.safetensors` and then
+    /// `checkpoints/<stem>.safetensors`, each atomically; the weights file
+    /// completes the checkpoint. With `prune`, periodic checkpoints beyond
+    /// `keep_last` are deleted. Returns the weights file's name.
+    pub fn checkpoint(
+        &self,
+        stem: &str,
+        weights: &[u8],
+        state: &[u8],
+        prune: bool,
+    ) -> Result<String, RunError> {
+        let dir = self.path.join("checkpoints");
+        let name = format!("{stem}.safetensors");
+        for (file, bytes) in [
+            (format!("{stem}.state.safetensors"), state),
+            (name.clone(), weights),
+        ] {
+            let path = dir.join(&file);
+            atomic::write(&path, bytes)
+                .map_err(|e| RunError::io("write the checkpoint", &path, e))?;
+        }
+        if prune && self.keep_last > 0 {
+            let mut all = checkpoints(&self.path)?;
+            while all.len() > self.keep_last {
+                let (_, old) = all.remove(0);
+                for path in [state_path(&old), old] {
+                    if path.exists() {
+                        fs::remove_file(&path)
+                            .map_err(|e| RunError::io("remove the old checkpoint", &path, e))?;
+                    }
+                }
+            }
+        }
+        Ok(name)
+    }
+
+    /// Writes `summary.json` atomically.
+    pub fn write_summary(&self, summary: &Summary) -> Result<(), RunError> {
+        let json = serde_json::to_string_pretty(summary).map_err(io::Error::other);
+        let path = self.path.join("summary.json");
+        json.and_then(|json| atomic::write(&path, json.as_bytes()))
+            .map_err(|e| RunError::io("write", &path, e))
+    }
+}
+
+/// Keeps the lines of `path` (after its header line, if `header`) whose step is
+/// at most `step` and that are complete; rewrites the file atomically. A
+/// missing file is left missing.
+fn truncate_after(
+    path: &Path,
+    step: u64,
+    header: bool,
+    step_of: impl Fn(&str) -> Option<u64>,
+) -> Result<(), RunError> {
+    let Ok(text) = fs::read_to_string(path) else {
+        return Ok(());
+    };
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        if !line.ends_with('\n') {
+            break; // torn by a crash
+        }
+        let keep = (header && i == 0) || step_of(line.trim_end()).is_some_and(|s| s <= step);
+        if keep {
+            out.push_str(line);
+        }
+    }
+    if out.len() != text.len() {
+        atomic::write(path, out.as_bytes()).map_err(|e| RunError::io("rewrite", path, e))?;
+    }
+    Ok(())
+}
+
+/// Replaces the file at `path` atomically, naming it in the error.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    atomic::write(path, bytes).map_err(|e| RunError::io("write", path, e))
+}
+
+/// Creates `runs/<name>-<YYYYmmdd-HHMMSS>` (or with `-2`, `-3`, … when a run
+/// started in the same second has the name): created exclusively, so two
+/// runs started together never share a directory.
+fn fresh_dir(runs: &Path, name: &str) -> Result<PathBuf, RunError> {
+    fs::create_dir_all(runs).map_err(|e| RunError::io("create", runs, e))?;
+    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+    let base = runs.join(format!("{name}-{stamp}"));
+    for n in 1.. {
+        let path = match n {
+            1 => base.clone(),
+            n => PathBuf::from(format!("{}-{n}", base.display())),
+        };
+        match fs::create_dir(&path) {
+            Ok(()) => return Ok(path),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(RunError::io("create the run directory", &path, e)),
+        }
+    }
+    unreachable!("an unbounded range ends")
+}
+
+/// Refuses a run directory that another user owns or every user may write
+/// to: someone else could have planted files or links in it.
+fn check_owner(dir: &Path) -> Result<(), RunError> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| RunError::io("read", dir, e))?;
+    let refuse = |message: String| {
+        Err(RunError::Refused {
+            path: dir.to_path_buf(),
+            message,
+        })
+    };
+    if meta.file_type().is_symlink() {
+        return refuse("is a symbolic link; give the directory it points to".into());
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return refuse(format!(
+            "belongs to another user (uid {}); a run directory must be your own",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o002 != 0 {
+        return refuse(
+            "can be written by every user; `chmod o-w` it or choose another --run-dir".into(),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! The control socket: a server and clients in one process, on a temporary run directory.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::sync::mpsc::{self, Receiver};
+use std::time::Duration;
+
+use rnnlab::events::Command;
+use rnnlab::run::control::{self, ControlClient, ControlError, ControlServer};
+
+fn serve(dir: &Path) -> (ControlServer, Receiver<Command>) {
+    let (tx, rx) = mpsc::channel();
+    let server = ControlServer::start(dir, tx).expect("server starts");
+    (server, rx)
+}
+
+fn recv(rx: &Receiver<Command>) -> Command {
+    rx.recv_timeout(Duration::from_secs(5))
+        .expect("a command arrives")
+}
+
+fn tune(key: &str, value: f64) -> Command {
+    Command::Tune {
+        key: key.into(),
+        value,
+    }
+}
+
+#[test]
+fn commands_from_two_clients_arrive_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, rx) = serve(dir.path());
+    let mut a = ControlClient::connect(dir.path()).unwrap();
+    let mut b = ControlClient::connect(dir.path()).unwrap();
+    a.send(&Command::Pause).unwrap();
+    assert_eq!(recv(&rx), Command::Pause);
+    b.send(&tune("learning_rate", 0.0003)).unwrap();
+    assert_eq!(recv(&rx), tune("learning_rate", 0.0003));
+    a.send(&Command::Checkpoint).unwrap();
+    b.send(&Command::Resume).unwrap();
+    a.send(&Command::Stop).unwrap();
+    assert_eq!(recv(&rx), Command::Checkpoint);
+    assert_eq!(recv(&rx), Command::Resume);
+    assert_eq!(recv(&rx), Command::Stop);
+    assert!(rx.try_recv().is_err());
+}
+
+#[test]
+fn wire_format_and_malformed_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, rx) = serve(dir.path());
+    let mut stream = UnixStream::connect(dir.path().join("control.sock")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut exchange = |line: &str| {
+        stream.write_all(line.as_bytes()).unwrap();
+        let mut ack = String::new();
+        reader.read_line(&mut ack).unwrap();
+        ack
+    };
+    assert_eq!(exchange("{\"cmd\":\"pause\"}\n"), "{\"ok\":true}\n");
+    let bad = exchange("{\"cmd\":\"jump\"}\n");
+    assert!(
+        bad.starts_with("{\"ok\":false,\"error\":\"malformed command"),
+        "{bad}"
+    );
+    let bad = exchange("not json at all\n");
+    assert!(bad.starts_with("{\"ok\":false"), "{bad}");
+    // Blank lines get no answer; the connection stays usable.
+    let ack = exchange("\n  \n{\"cmd\":\"tune\",\"key\":\"eval_every\",\"value\":50}\n");
+    assert_eq!(ack, "{\"ok\":true}\n");
+    assert_eq!(recv(&rx), Command::Pause);
+    assert_eq!(recv(&rx), tune("eval_every", 50.0));
+    assert!(rx.try_recv().is_err());
+}
+
+#[test]
+fn an_overlong_line_is_refused_and_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, _rx) = serve(dir.path());
+    let mut stream = UnixStream::connect(dir.path().join("control.sock")).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = stream.write_all(&vec![b'x'; 10_000]);
+    let mut rest = String::new();
+    let mut reader = BufReader::new(stream);
+    reader.read_line(&mut rest).unwrap();
+    assert!(rest.contains("line longer than"), "{rest}");
+    rest.clear();
+    // Closed: end of file, or a reset since the rest of the line was never read.
+    assert!(
+        !matches!(reader.read_line(&mut rest), Ok(n) if n > 0),
+        "{rest}"
+    );
+}
+
+#[test]
+fn socket_is_private_and_removed_on_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("control.sock");
+    let (server, _rx) = serve(dir.path());
+    assert_eq!(server.path(), sock);
+    let meta = fs::symlink_metadata(&sock).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    // Only the socket is left behind in the run directory, no temporary files.
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec!["control.sock"]);
+    assert!(control::is_live(dir.path()));
+    let mut client = ControlClient::connect(dir.path()).unwrap();
+    drop(server);
+    assert!(!sock.exists());
+    assert!(!control::is_live(dir.path()));
+    // Connections of a stopped server are closed.
+    assert!(matches!(
+        client.send(&Command::Pause),
+        Err(ControlError::Closed { .. })
+    ));
+}
+
+#[test]
+fn a_second_server_is_refused_while_the_first_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, rx) = serve(dir.path());
+    let (tx, _) = mpsc::channel();
+    let err = ControlServer::start(dir.path(), tx).err().expect("refused");
+    assert!(matches!(err, ControlError::AlreadyRunning { .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("another rnnlab process is already training in")
+            && text.contains(&dir.path().display().to_string()),
+        "{text}"
+    );
+    // The first server still works.
+    ControlClient::connect(dir.path())
+        .unwrap()
+        .send(&Command::Pause)
+        .unwrap();
+    assert_eq!(recv(&rx), Command::Pause);
+    first.stop();
+    let (tx, _) = mpsc::channel();
+    assert!(ControlServer::start(dir.path(), tx).is_ok());
+}
+
+#[test]
+fn stale_sockets_are_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("control.sock");
+    // A socket whose listener is gone without unlinking it (a crash).
+    drop(UnixListener::bind(&sock).unwrap());
+    assert!(sock.exists() && !control::is_live(dir.path()));
+    let err = ControlClient::connect(dir.path()).err().expect("stale");
+    assert!(err.to_string().contains("stale"), "{err}");
+    let (server, rx) = serve(dir.path());
+    ControlClient::connect(dir.path())
+        .unwrap()
+        .send(&Command::Stop)
+        .unwrap();
+    assert_eq!(recv(&rx), Command::Stop);
+    drop(server);
+    // A plain file in the way.
+    fs::write(&sock, "junk").unwrap();
+    let (_server, _rx) = serve(dir.path());
+    assert!(control::is_live(dir.path()));
+}
+
+#[test]
+fn attach_errors_explain_the_run_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = ControlClient::connect(dir.path()).err().expect("no socket");
+    let text = err.to_string();
+    assert!(
+        text.contains(&dir.path().join("control.sock").display().to_string())
+            && text.contains("no control socket"),
+        "{text}"
+    );
+    fs::write(
+        dir.path().join("summary.json"),
+        r#"{"status":"completed","steps":10}"#,
+    )
+    .unwrap();
+    let err = ControlClient::connect(dir.path()).err().expect("finished");
+    assert!(
+        err.to_string()
+            .contains("the run is over (status completed)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_forwarder_sends_and_ends_with_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (server, rx) = serve(dir.path());
+    let tx = control::forwarder(ControlClient::connect(dir.path()).unwrap());
+    tx.send(Command::Checkpoint).unwrap();
+    tx.send(tune("clip_grad_norm", 1.0)).unwrap();
+    assert_eq!(recv(&rx), Command::Checkpoint);
+    assert_eq!(recv(&rx), tune("clip_grad_norm", 1.0));
+    drop(server);
+    // The forwarding thread notices the closed connection and drops its end.
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        tx.send(Command::Pause).is_err()
+    });
+    assert!(gone);
+}
+
+#[test]
+fn commands_after_the_trainer_ended_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, rx) = serve(dir.path());
+    drop(rx);
+    let err = ControlClient::connect(dir.path())
+        .unwrap()
+        .send(&Command::Pause)
+        .expect_err("refused");
+    assert!(err.to_string().contains("the run is over"), "{err}");
+}

@@ -1,0 +1,27 @@
+//! rnnlab's integration tests: one test binary (`cargo test --test it`),
+//! one module per area, shared helpers in [`common`].
+//!
+//! - `cli`: the binary end to end (errors, overrides, runs, prediction);
+//! - `control`: the control socket;
+//! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
+//!   `snapshots/`), replay and attach;
+//! - `experiments`: every shipped experiment validates;
+//! - `numerics`: the model against PyTorch fixtures;
+//! - `resume`: bit-identical resume, also after kills;
+//! - `runs`: `rnnlab runs` and `compare`;
+//! - `tmux`: the dashboard in a real terminal.
+//!
+//! Tests that need tmux are ignored, with the reason in the summary, when
+//! the build found no tmux (see `build.rs`); `.ci/run` installs it.
+
+mod common;
+
+mod cli;
+mod control;
+mod dashboard;
+mod experiments;
+mod numerics;
+mod replay;
+mod resume;
+mod runs;
+mod tmux;

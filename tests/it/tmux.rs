@@ -1,0 +1,121 @@
+//! End to end in a real terminal: the dashboard driven through tmux.
+//!
+//! Needs `tmux` (`.ci/run` installs it and sets `RNNLAB_REQUIRE_TMUX=1`, so CI
+//! never skips this test; elsewhere a missing tmux skips it with a notice).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::common::{root, Tmux, BIN};
+
+fn rows(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |s| s.lines().count())
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+#[test]
+#[cfg_attr(not(has_tmux), ignore = "tmux is not installed")]
+fn dashboard_pause_tune_checkpoint_quit_in_tmux() {
+    let dir = tempfile::tempdir().unwrap();
+    let run: PathBuf = dir.path().join("run");
+    let exit_file = dir.path().join("exit");
+    let stty_file = dir.path().join("stty");
+    let root = root();
+    let script = format!(
+        "export LANG=C.UTF-8; unset NO_COLOR; cd {root} && {bin} train experiments/quickstart.toml --set train.epochs=200 --run-dir {run}; \
+         echo $? > {exit}; stty -a > {stty}; sleep 60",
+        root = root.display(),
+        bin = BIN,
+        run = run.display(),
+        exit = exit_file.display(),
+        stty = stty_file.display(),
+    );
+    let tmux = Tmux::new("dashboard");
+    tmux.session(100, 30, &script);
+    let metrics = run.join("metrics.csv");
+    let events = run.join("events.csv");
+
+    tmux.wait("the dashboard and some steps", 120, |s| {
+        s.contains("RUNNING") && rows(&metrics) > 30
+    });
+    let screen = tmux.screen();
+    assert!(
+        screen.contains("loss") && screen.contains("gradient norms"),
+        "{screen}"
+    );
+
+    // space pauses training: PAUSED on screen, metrics.csv stops growing.
+    tmux.keys(&["Space"]);
+    tmux.wait("PAUSED", 20, |s| s.contains("PAUSED"));
+    std::thread::sleep(Duration::from_millis(300));
+    let paused_rows = rows(&metrics);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(rows(&metrics), paused_rows, "metrics.csv grew while paused");
+    assert!(read(&events).contains(",pause,"));
+
+    // space again resumes.
+    tmux.keys(&["Space"]);
+    tmux.wait("training to resume", 20, |_| {
+        rows(&metrics) > paused_rows + 5
+    });
+    assert!(read(&events).contains(",resume,"));
+
+    // t opens the tune form; typing replaces the learning rate; Enter applies.
+    tmux.keys(&["t"]);
+    tmux.wait("the tune form", 10, |s| s.contains("learning_rate"));
+    tmux.keys(&["0", ".", "0", "0", "0", "3", "Enter"]);
+    tmux.wait("the tune event", 20, |_| {
+        read(&events).contains("learning_rate 0.005 → 0.0003")
+    });
+    tmux.wait("the new rate in metrics.csv", 20, |_| {
+        read(&metrics)
+            .lines()
+            .last()
+            .is_some_and(|l| l.split(',').nth(5) == Some("0.0003"))
+    });
+
+    // c writes a checkpoint now.
+    let checkpoints_before = read(&events).matches(",checkpoint,").count();
+    tmux.keys(&["c"]);
+    tmux.wait("the checkpoint event", 20, |_| {
+        read(&events).matches(",checkpoint,").count() > checkpoints_before
+    });
+    let last = read(&events)
+        .lines()
+        .rfind(|l| l.contains(",checkpoint,"))
+        .unwrap()
+        .rsplit(',')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(run.join("checkpoints").join(&last).is_file(), "{last}");
+
+    // q asks; y stops cleanly and restores the terminal.
+    tmux.keys(&["q"]);
+    tmux.wait("the quit question", 10, |s| {
+        s.contains("stop training? (y/n)")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait("the process to exit", 60, |_| {
+        !read(&exit_file).is_empty() && read(&stty_file).contains("icanon")
+    });
+    assert_eq!(read(&exit_file).trim(), "0");
+    let summary = read(&run.join("summary.json"));
+    assert!(summary.contains("\"status\": \"stopped\""), "{summary}");
+    assert_eq!(
+        tmux.run(&["display", "-p", "-t", "s", "#{alternate_on}"])
+            .trim(),
+        "0"
+    );
+    let stty = read(&stty_file);
+    let flags: Vec<&str> = stty.split_whitespace().collect();
+    assert!(
+        flags.contains(&"icanon") && flags.contains(&"echo"),
+        "terminal left raw:\n{stty}"
+    );
+    let screen = tmux.screen();
+    assert!(screen.contains("stopped after"), "{screen}");
+}
