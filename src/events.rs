@@ -171,6 +171,120 @@ impl NoteKind {
     }
 }
 
+/// A hyperparameter the trainer applies between steps: the one list that
+/// the tune form, the trainer, the control socket and the replay reader use,
+/// with one validation for all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tunable {
+    LearningRate,
+    ClipGradNorm,
+    EvalEvery,
+    /// Text generation only: the sampling temperature.
+    Temperature,
+}
+
+impl Tunable {
+    /// Every tunable, in the tune form's order.
+    pub const ALL: [Tunable; 4] = [
+        Tunable::LearningRate,
+        Tunable::ClipGradNorm,
+        Tunable::EvalEvery,
+        Tunable::Temperature,
+    ];
+
+    /// The key, as in the experiment file's `[train]` / `[task]` and on the wire.
+    pub fn key(self) -> &'static str {
+        match self {
+            Tunable::LearningRate => "learning_rate",
+            Tunable::ClipGradNorm => "clip_grad_norm",
+            Tunable::EvalEvery => "eval_every",
+            Tunable::Temperature => "temperature",
+        }
+    }
+
+    /// The tunable named `key`.
+    pub fn from_key(key: &str) -> Option<Tunable> {
+        Tunable::ALL.into_iter().find(|t| t.key() == key)
+    }
+
+    /// The keys, for messages: `learning_rate, clip_grad_norm, …`.
+    pub fn keys() -> String {
+        Tunable::ALL.map(Tunable::key).join(", ")
+    }
+
+    /// Checks a value: the same rule for the form and the trainer.
+    pub fn check(self, v: f64) -> Result<f64, String> {
+        match self {
+            Tunable::LearningRate if v.is_finite() && v > 0.0 => Ok(v),
+            Tunable::LearningRate => Err("learning rate must be > 0".into()),
+            Tunable::ClipGradNorm if v.is_finite() && v >= 0.0 => Ok(v),
+            Tunable::ClipGradNorm => Err("clip norm must be ≥ 0 (0 = off)".into()),
+            // Whole numbers an f64 holds exactly.
+            Tunable::EvalEvery if (0.0..=9.0e15).contains(&v) && v.fract() == 0.0 => Ok(v),
+            Tunable::EvalEvery => {
+                Err("eval interval must be a whole number ≥ 0 (0 = per epoch)".into())
+            }
+            Tunable::Temperature if v.is_finite() && v >= 0.0 => Ok(v),
+            Tunable::Temperature => Err("temperature must be ≥ 0 (0 = likeliest)".into()),
+        }
+    }
+
+    /// Parses and checks a typed value.
+    pub fn parse(self, text: &str) -> Result<f64, String> {
+        let v: f64 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("`{}` is not a number", text.trim()))?;
+        self.check(v)
+    }
+
+    /// A value as the form and the header show it (`0 (off)` for no clipping).
+    pub fn show(self, v: f64) -> String {
+        match self {
+            Tunable::ClipGradNorm if v == 0.0 => "0 (off)".into(),
+            Tunable::EvalEvery if v == 0.0 => "0 (each epoch)".into(),
+            _ => format!("{v}"),
+        }
+    }
+}
+
+impl std::fmt::Display for Tunable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.key())
+    }
+}
+
+/// A tune that took effect: the detail of its note, `learning_rate 0.001 → 0.0003`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TuneChange {
+    pub key: Tunable,
+    pub old: f64,
+    pub new: f64,
+}
+
+impl std::fmt::Display for TuneChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} → {}", self.key, self.old, self.new)
+    }
+}
+
+impl std::str::FromStr for TuneChange {
+    type Err = ();
+
+    /// Reads back what [`Display`](std::fmt::Display) wrote (and nothing else:
+    /// a refused tune's note does not parse).
+    fn from_str(detail: &str) -> Result<TuneChange, ()> {
+        let (key, rest) = detail.split_once(' ').ok_or(())?;
+        let (old, new) = rest.split_once(" → ").ok_or(())?;
+        Ok(TuneChange {
+            key: Tunable::from_key(key).ok_or(())?,
+            old: old.trim().parse().map_err(|_| ())?,
+            new: new.trim().parse().map_err(|_| ())?,
+        })
+    }
+}
+
 /// A discrete happening (one row of `events.csv`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Note {
@@ -181,14 +295,12 @@ pub struct Note {
 }
 
 impl Note {
-    /// A tune note's change: `("learning_rate", 0.001, 0.0003)` from `learning_rate 0.001 → 0.0003`.
-    pub fn tune_change(&self) -> Option<(&str, f64, f64)> {
+    /// A tune note's change, when the tune took effect.
+    pub fn tune_change(&self) -> Option<TuneChange> {
         if self.kind != NoteKind::Tune {
             return None;
         }
-        let (key, rest) = self.detail.split_once(' ')?;
-        let (old, new) = rest.split_once(" → ")?;
-        Some((key, old.trim().parse().ok()?, new.trim().parse().ok()?))
+        self.detail.parse().ok()
     }
 }
 
@@ -211,15 +323,37 @@ pub struct Outcome {
     pub message: Option<String>,
 }
 
+/// Where the trainer answers a command: `Ok(())`, or the reason it refused.
+/// Equal to every other reply, so that commands compare by what they ask.
+#[derive(Debug, Clone, Default)]
+pub struct Reply(pub Option<std::sync::mpsc::Sender<Result<(), String>>>);
+
+impl Reply {
+    /// Sends the trainer's answer, if someone waits for it.
+    pub fn send(&self, answer: Result<(), String>) {
+        if let Some(tx) = &self.0 {
+            let _ = tx.send(answer);
+        }
+    }
+}
+
+impl PartialEq for Reply {
+    fn eq(&self, _: &Reply) -> bool {
+        true
+    }
+}
+
 /// A request to the trainer, applied between steps.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Pause,
     Resume,
-    /// Set a live hyperparameter (`learning_rate`, `clip_grad_norm`, `eval_every`).
+    /// Set a live hyperparameter; the trainer answers on `reply`, if given,
+    /// whether it applied the value and why not.
     Tune {
-        key: String,
+        key: Tunable,
         value: f64,
+        reply: Reply,
     },
     Checkpoint,
     Stop,
@@ -230,6 +364,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tunables_check_values_alike_everywhere() {
+        for t in Tunable::ALL {
+            assert_eq!(Tunable::from_key(t.key()), Some(t));
+            assert!(t.check(f64::NAN).is_err());
+            assert!(t.check(-1.0).is_err());
+        }
+        assert!(Tunable::LearningRate.check(0.0).is_err());
+        assert_eq!(Tunable::ClipGradNorm.check(0.0), Ok(0.0));
+        assert!(Tunable::EvalEvery.check(2.5).is_err());
+        assert!(Tunable::EvalEvery.check(1e20).is_err());
+        assert_eq!(Tunable::EvalEvery.parse(" 100 "), Ok(100.0));
+        assert!(Tunable::LearningRate
+            .parse("fast")
+            .unwrap_err()
+            .contains("not a number"));
+        assert_eq!(Tunable::ClipGradNorm.show(0.0), "0 (off)");
+    }
+
+    #[test]
     fn tune_notes_parse_back() {
         let note = |kind, detail: &str| Note {
             step: 3,
@@ -238,7 +391,14 @@ mod tests {
             detail: detail.into(),
         };
         let n = note(NoteKind::Tune, "learning_rate 0.001 → 0.0003");
-        assert_eq!(n.tune_change(), Some(("learning_rate", 0.001, 0.0003)));
+        let change = TuneChange {
+            key: Tunable::LearningRate,
+            old: 0.001,
+            new: 0.0003,
+        };
+        assert_eq!(n.tune_change(), Some(change));
+        assert_eq!(change.to_string(), n.detail);
+        assert_eq!(note(NoteKind::Tune, "momentum 1 → 2").tune_change(), None);
         assert_eq!(note(NoteKind::Tune, "refused x = 3").tune_change(), None);
         assert_eq!(note(NoteKind::Pause, "a 1 → 2").tune_change(), None);
     }

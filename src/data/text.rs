@@ -22,10 +22,6 @@ use crate::experiment::{Experiment, Layout, Source};
 pub const UNK: u32 = 0;
 /// The unknown-word token.
 pub const UNK_TOKEN: &str = "<unk>";
-/// Default vocabulary size for sentences.
-pub const DEFAULT_VOCAB: usize = 10_000;
-/// Default minimum training count of a word in the vocabulary.
-pub const DEFAULT_MIN_COUNT: usize = 2;
 
 /// Tokens and their ids.
 #[derive(Debug, Clone, PartialEq)]
@@ -319,8 +315,7 @@ fn chunks(len: usize, batch: usize, window: usize) -> usize {
 /// Reads labelled sentences and builds the word vocabulary on the training part.
 fn sentences(exp: &Experiment, path: &Path) -> Result<Text, DataError> {
     let d = &exp.data;
-    let text_col = d.columns.first().map_or("text", String::as_str);
-    let label_col = d.target.as_deref().unwrap_or("label");
+    let (text_col, label_col) = (d.text_column(), d.label_column());
     let err = |m: String| DataError::new(m).in_file(path);
     let mut reader = csv::Reader::from_path(path).map_err(|e| err(format!("cannot read: {e}")))?;
     let header = reader
@@ -382,13 +377,13 @@ fn sentences(exp: &Experiment, path: &Path) -> Result<Text, DataError> {
             *counts.entry(w).or_default() += 1;
         }
     }
-    let min_count = d.min_count.unwrap_or(DEFAULT_MIN_COUNT);
+    let min_count = d.min_count();
     let mut kept: Vec<(String, usize)> = counts
         .into_iter()
         .filter(|(_, c)| *c >= min_count)
         .collect();
     kept.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    kept.truncate(d.vocab_size.unwrap_or(DEFAULT_VOCAB).saturating_sub(1));
+    kept.truncate(d.vocab_size().saturating_sub(1));
     let mut tokens = vec![UNK_TOKEN.to_string()];
     tokens.extend(kept.into_iter().map(|(w, _)| w));
     let vocab = Vocab::new(tokens);

@@ -148,6 +148,39 @@ pub struct DataSpec {
     pub min_count: Option<usize>,
 }
 
+/// `data.vocab_size` when a sentences file does not set it.
+pub const DEFAULT_VOCAB: usize = 10_000;
+/// `data.min_count` when a sentences file does not set it.
+pub const DEFAULT_MIN_COUNT: usize = 2;
+/// The text column of a sentences file when `data.columns` does not name it.
+pub const DEFAULT_TEXT_COLUMN: &str = "text";
+/// The label column of a sentences file when `data.target` does not name it.
+pub const DEFAULT_LABEL_COLUMN: &str = "label";
+
+impl DataSpec {
+    /// Sentences: the vocabulary size (resolved by validation; the default otherwise).
+    pub fn vocab_size(&self) -> usize {
+        self.vocab_size.unwrap_or(DEFAULT_VOCAB)
+    }
+
+    /// Sentences: the occurrences a word needs for a token of its own.
+    pub fn min_count(&self) -> usize {
+        self.min_count.unwrap_or(DEFAULT_MIN_COUNT)
+    }
+
+    /// Sentences: the text column.
+    pub fn text_column(&self) -> &str {
+        self.columns
+            .first()
+            .map_or(DEFAULT_TEXT_COLUMN, String::as_str)
+    }
+
+    /// Sentences: the label column.
+    pub fn label_column(&self) -> &str {
+        self.target.as_deref().unwrap_or(DEFAULT_LABEL_COLUMN)
+    }
+}
+
 fn one() -> usize {
     1
 }

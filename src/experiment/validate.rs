@@ -414,12 +414,11 @@ fn validate_text(exp: &mut Experiment) -> Result<(), Invalid> {
             ));
         }
         if d.columns.is_empty() {
-            d.columns.push("text".into());
+            d.columns.push(DEFAULT_TEXT_COLUMN.into());
         }
-        d.target.get_or_insert_with(|| "label".into());
-        d.vocab_size.get_or_insert(crate::data::text::DEFAULT_VOCAB);
-        d.min_count
-            .get_or_insert(crate::data::text::DEFAULT_MIN_COUNT);
+        d.target.get_or_insert_with(|| DEFAULT_LABEL_COLUMN.into());
+        d.vocab_size.get_or_insert(DEFAULT_VOCAB);
+        d.min_count.get_or_insert(DEFAULT_MIN_COUNT);
         if d.vocab_size == Some(0) || d.vocab_size == Some(1) {
             return Err(invalid(
                 "data.vocab_size",

@@ -6,7 +6,8 @@
 //! ```text
 //! → {"cmd":"pause"}            ← {"ok":true}
 //! → {"cmd":"resume"}           ← {"ok":true}
-//! → {"cmd":"tune","key":"learning_rate","value":0.001}
+//! → {"cmd":"tune","key":"learning_rate","value":0.001}    ← {"ok":true}
+//! → {"cmd":"tune","key":"learning_rate","value":-1}       ← {"ok":false,"error":"learning rate must be > 0"}
 //! → {"cmd":"checkpoint"}
 //! → {"cmd":"stop"}
 //! → {"cmd":"jump"}             ← {"ok":false,"error":"malformed command: …"}
@@ -32,7 +33,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::Command;
+use crate::events::{Command, Reply, Tunable};
 use crate::run::lock;
 use crate::run::read::summary::read_summary;
 
@@ -41,7 +42,10 @@ pub const SOCKET: &str = "control.sock";
 /// Longest command line a client may send.
 const MAX_LINE: usize = 4096;
 /// How long a client waits for an acknowledgement.
-const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+const ACK_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the server waits for the trainer's decision on a tune (it
+/// applies commands between steps, and an evaluation may take a while).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -75,16 +79,38 @@ enum Wire {
     Stop,
 }
 
-impl From<Wire> for Command {
-    fn from(w: Wire) -> Command {
-        match w {
-            Wire::Pause => Command::Pause,
-            Wire::Resume => Command::Resume,
-            Wire::Tune { key, value } => Command::Tune { key, value },
-            Wire::Checkpoint => Command::Checkpoint,
-            Wire::Stop => Command::Stop,
+/// Hands a command to the trainer. A tune waits for the trainer's decision,
+/// so that the acknowledgement says whether the value was applied.
+fn forward(wire: Wire, commands: &Sender<Command>) -> Result<(), String> {
+    let over = || "the run is over; it takes no more commands".to_string();
+    let command = match wire {
+        Wire::Pause => Command::Pause,
+        Wire::Resume => Command::Resume,
+        Wire::Checkpoint => Command::Checkpoint,
+        Wire::Stop => Command::Stop,
+        Wire::Tune { key, value } => {
+            let Some(key) = Tunable::from_key(&key) else {
+                return Err(format!(
+                    "`{key}` is not a tunable hyperparameter; tunable: {}",
+                    Tunable::keys()
+                ));
+            };
+            let (tx, rx) = mpsc::channel();
+            let reply = Reply(Some(tx));
+            commands
+                .send(Command::Tune { key, value, reply })
+                .map_err(|_| over())?;
+            return match rx.recv_timeout(REPLY_TIMEOUT) {
+                Ok(answer) => answer,
+                Err(mpsc::RecvTimeoutError::Timeout) => Err(format!(
+                    "the trainer did not answer within {} s",
+                    REPLY_TIMEOUT.as_secs()
+                )),
+                Err(mpsc::RecvTimeoutError::Disconnected) => Err(over()),
+            };
         }
-    }
+    };
+    commands.send(command).map_err(|_| over())
 }
 
 impl From<&Command> for Wire {
@@ -92,8 +118,8 @@ impl From<&Command> for Wire {
         match c {
             Command::Pause => Wire::Pause,
             Command::Resume => Wire::Resume,
-            Command::Tune { key, value } => Wire::Tune {
-                key: key.clone(),
+            Command::Tune { key, value, .. } => Wire::Tune {
+                key: key.key().to_string(),
                 value: *value,
             },
             Command::Checkpoint => Wire::Checkpoint,
@@ -372,9 +398,7 @@ fn serve(stream: UnixStream, commands: &Sender<Command>) -> io::Result<()> {
             continue;
         }
         let result = match serde_json::from_slice::<Wire>(text) {
-            Ok(wire) => commands
-                .send(wire.into())
-                .map_err(|_| "the run is over; it takes no more commands".to_string()),
+            Ok(wire) => forward(wire, commands),
             Err(e) => Err(format!(
                 "malformed command: {e}; expected e.g. {{\"cmd\":\"pause\"}}"
             )),

@@ -444,34 +444,43 @@ impl Worker {
                     self.note(NoteKind::Resume, String::new())?;
                 }
                 Command::Pause | Command::Resume => {}
-                Command::Tune { key, value } => self.tune(&key, value)?,
+                Command::Tune { key, value, reply } => self.tune(key, value, &reply)?,
                 Command::Checkpoint => self.checkpoint()?,
                 Command::Stop => return Ok(Some(Halt::Stop)),
             }
         }
     }
 
-    fn tune(&mut self, key: &str, value: f64) -> Result<()> {
-        let detail = match key {
-            "learning_rate" if value.is_finite() && value > 0.0 => {
-                let old = std::mem::replace(&mut self.schedule.base, value);
-                format!("learning_rate {old} → {value}")
+    /// Applies a tune if the value is valid (the rule the form uses too) and
+    /// the run has the hyperparameter; records it, and answers `reply`.
+    fn tune(&mut self, key: Tunable, value: f64, reply: &Reply) -> Result<()> {
+        let checked = match key.check(value) {
+            Err(why) => Err(why),
+            Ok(_) if key == Tunable::Temperature && self.temperature.is_none() => {
+                Err("this run does not generate text: it has no temperature".into())
             }
-            "clip_grad_norm" if value.is_finite() && value >= 0.0 => {
-                let old = std::mem::replace(&mut self.clip, value);
-                format!("clip_grad_norm {old} → {value}")
-            }
-            "temperature" if self.temperature.is_some() && value.is_finite() && value >= 0.0 => {
-                let old = self.temperature.replace(value).unwrap_or(0.0);
-                format!("temperature {old} → {value}")
-            }
-            "eval_every" if value >= 0.0 && value.fract() == 0.0 => {
-                let old = std::mem::replace(&mut self.eval_every, value as u64);
-                format!("eval_every {old} → {value}")
-            }
-            _ => format!("refused {key} = {value}: not a live hyperparameter or out of range"),
+            Ok(v) => Ok(v),
         };
-        self.note(NoteKind::Tune, detail)
+        let value = match checked {
+            Ok(v) => v,
+            Err(why) => {
+                reply.send(Err(why.clone()));
+                return self.note(NoteKind::Tune, format!("refused {key} = {value}: {why}"));
+            }
+        };
+        let old = match key {
+            Tunable::LearningRate => std::mem::replace(&mut self.schedule.base, value),
+            Tunable::ClipGradNorm => std::mem::replace(&mut self.clip, value),
+            Tunable::Temperature => self.temperature.replace(value).unwrap_or(0.0),
+            Tunable::EvalEvery => std::mem::replace(&mut self.eval_every, value as u64) as f64,
+        };
+        reply.send(Ok(()));
+        let change = TuneChange {
+            key,
+            old,
+            new: value,
+        };
+        self.note(NoteKind::Tune, change.to_string())
     }
 
     /// Evaluates on the validation part; returns a halt when early stopping triggers.

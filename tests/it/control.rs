@@ -8,11 +8,24 @@ use std::path::Path;
 use std::sync::mpsc::{self, Receiver};
 use std::time::Duration;
 
-use rnnlab::events::Command;
+use rnnlab::events::{Command, Reply, Tunable};
 use rnnlab::run::control::{self, ControlClient, ControlError, ControlServer};
 
+/// A control server whose "trainer" accepts every tune but a negative
+/// learning rate, and hands every command on to the returned channel.
 fn serve(dir: &Path) -> (ControlServer, Receiver<Command>) {
-    let (tx, rx) = mpsc::channel();
+    let (tx, trainer) = mpsc::channel::<Command>();
+    let (seen, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for cmd in trainer {
+            if let Command::Tune { key, value, reply } = &cmd {
+                reply.send(key.check(*value).map(|_| ()));
+            }
+            if seen.send(cmd).is_err() {
+                return;
+            }
+        }
+    });
     let server = ControlServer::start(dir, tx).expect("server starts");
     (server, rx)
 }
@@ -24,8 +37,9 @@ fn recv(rx: &Receiver<Command>) -> Command {
 
 fn tune(key: &str, value: f64) -> Command {
     Command::Tune {
-        key: key.into(),
+        key: Tunable::from_key(key).expect("a tunable key"),
         value,
+        reply: Reply::default(),
     }
 }
 
@@ -74,8 +88,17 @@ fn wire_format_and_malformed_lines() {
     // Blank lines get no answer; the connection stays usable.
     let ack = exchange("\n  \n{\"cmd\":\"tune\",\"key\":\"eval_every\",\"value\":50}\n");
     assert_eq!(ack, "{\"ok\":true}\n");
+    // A tune is acknowledged once the trainer has decided, with its reason.
+    let refused = exchange("{\"cmd\":\"tune\",\"key\":\"learning_rate\",\"value\":-1}\n");
+    assert_eq!(
+        refused,
+        "{\"ok\":false,\"error\":\"learning rate must be > 0\"}\n"
+    );
+    let unknown = exchange("{\"cmd\":\"tune\",\"key\":\"momentum\",\"value\":0.5}\n");
+    assert!(unknown.contains("`momentum` is not a tunable"), "{unknown}");
     assert_eq!(recv(&rx), Command::Pause);
     assert_eq!(recv(&rx), tune("eval_every", 50.0));
+    assert_eq!(recv(&rx), tune("learning_rate", -1.0));
     assert!(rx.try_recv().is_err());
 }
 
@@ -217,8 +240,9 @@ fn the_forwarder_sends_and_ends_with_the_run() {
 #[test]
 fn commands_after_the_trainer_ended_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (_server, rx) = serve(dir.path());
-    drop(rx);
+    let (tx, trainer) = mpsc::channel();
+    let _server = ControlServer::start(dir.path(), tx).expect("server starts");
+    drop(trainer);
     let err = ControlClient::connect(dir.path())
         .unwrap()
         .send(&Command::Pause)

@@ -157,8 +157,9 @@ fn paused_and_tune_form() {
     assert_eq!(
         cmd,
         Some(Command::Tune {
-            key: "learning_rate".into(),
-            value: 3e-4
+            key: Tunable::LearningRate,
+            value: 3e-4,
+            reply: Reply::default(),
         })
     );
 }
@@ -439,8 +440,9 @@ fn sampled_text_and_a_live_temperature() {
     assert_eq!(
         app.apply(Action::Confirm),
         Some(Command::Tune {
-            key: "temperature".into(),
-            value: 1.2
+            key: Tunable::Temperature,
+            value: 1.2,
+            reply: Reply::default(),
         })
     );
 }

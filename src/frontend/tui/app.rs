@@ -9,56 +9,8 @@ use std::time::Duration;
 
 use super::playback::Playback;
 pub use super::view::{RunState, View};
-use crate::events::{Command, Event, Outcome};
+use crate::events::{Command, Event, Outcome, Reply, Tunable};
 use crate::run::read::Recorded;
-
-/// A field of the tune form.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TuneField {
-    LearningRate,
-    ClipGradNorm,
-    EvalEvery,
-    /// Text generation only.
-    Temperature,
-}
-
-impl TuneField {
-    const COMMON: [TuneField; 3] = [
-        TuneField::LearningRate,
-        TuneField::ClipGradNorm,
-        TuneField::EvalEvery,
-    ];
-
-    /// The hyperparameter's key, as in the experiment file.
-    pub fn key(self) -> &'static str {
-        match self {
-            TuneField::LearningRate => "learning_rate",
-            TuneField::ClipGradNorm => "clip_grad_norm",
-            TuneField::EvalEvery => "eval_every",
-            TuneField::Temperature => "temperature",
-        }
-    }
-
-    /// Parses and checks a typed value.
-    pub fn parse(self, text: &str) -> Result<f64, String> {
-        let v: f64 = text
-            .trim()
-            .parse()
-            .map_err(|_| format!("`{}` is not a number", text.trim()))?;
-        match self {
-            TuneField::LearningRate if v.is_finite() && v > 0.0 => Ok(v),
-            TuneField::LearningRate => Err("learning rate must be > 0".into()),
-            TuneField::ClipGradNorm if v.is_finite() && v >= 0.0 => Ok(v),
-            TuneField::ClipGradNorm => Err("clip norm must be ≥ 0 (0 = off)".into()),
-            TuneField::EvalEvery if v >= 0.0 && v.fract() == 0.0 && v < 1e15 => Ok(v),
-            TuneField::EvalEvery => {
-                Err("eval interval must be a whole number ≥ 0 (0 = per epoch)".into())
-            }
-            TuneField::Temperature if v.is_finite() && v >= 0.0 => Ok(v),
-            TuneField::Temperature => Err("temperature must be ≥ 0 (0 = likeliest)".into()),
-        }
-    }
-}
 
 /// The tune form: the selected field, the text being typed, and any error.
 #[derive(Debug, Clone, PartialEq)]
@@ -507,22 +459,15 @@ impl App {
     }
 
     /// The tune form's fields for this run (the temperature only when it generates text).
-    pub fn tune_fields(&self) -> Vec<TuneField> {
-        let mut fields = TuneField::COMMON.to_vec();
-        if self.live.temperature.is_some() {
-            fields.push(TuneField::Temperature);
-        }
-        fields
+    pub fn tune_fields(&self) -> Vec<Tunable> {
+        Tunable::ALL
+            .into_iter()
+            .filter(|&t| t != Tunable::Temperature || self.live.temperature.is_some())
+            .collect()
     }
 
     fn tune_form(&self, field: usize) -> TuneForm {
-        let v = &self.live;
-        let input = match self.tune_fields()[field] {
-            TuneField::LearningRate => v.learning_rate.to_string(),
-            TuneField::ClipGradNorm => v.clip.to_string(),
-            TuneField::EvalEvery => v.eval_every.to_string(),
-            TuneField::Temperature => v.temperature.unwrap_or(0.0).to_string(),
-        };
+        let input = self.current(self.tune_fields()[field]).to_string();
         TuneForm {
             field,
             input,
@@ -530,17 +475,20 @@ impl App {
         }
     }
 
-    /// The current value of a tunable field, for the form.
-    pub fn tune_value(&self, field: TuneField) -> String {
+    /// A tunable's current value in the live view.
+    fn current(&self, key: Tunable) -> f64 {
         let v = &self.live;
-        match field {
-            TuneField::LearningRate => format!("{}", v.learning_rate),
-            TuneField::ClipGradNorm if v.clip == 0.0 => "0 (off)".into(),
-            TuneField::ClipGradNorm => format!("{}", v.clip),
-            TuneField::EvalEvery if v.eval_every == 0 => "0 (each epoch)".into(),
-            TuneField::EvalEvery => format!("{}", v.eval_every),
-            TuneField::Temperature => format!("{}", v.temperature.unwrap_or(0.0)),
+        match key {
+            Tunable::LearningRate => v.learning_rate,
+            Tunable::ClipGradNorm => v.clip,
+            Tunable::EvalEvery => v.eval_every as f64,
+            Tunable::Temperature => v.temperature.unwrap_or(0.0),
         }
+    }
+
+    /// The current value of a tunable field, for the form.
+    pub fn tune_value(&self, field: Tunable) -> String {
+        field.show(self.current(field))
     }
 
     fn apply_tune(&mut self, mut form: TuneForm, action: Action) -> Option<Command> {
@@ -576,10 +524,11 @@ impl App {
                         if !self.steer("tune") {
                             return None;
                         }
-                        self.message = Some(format!("{} → {value}", field.key()));
+                        self.message = Some(format!("{field} → {value}"));
                         return Some(Command::Tune {
-                            key: field.key().to_string(),
+                            key: field,
                             value,
+                            reply: Reply::default(),
                         });
                     }
                     Err(e) => form.error = Some(e),

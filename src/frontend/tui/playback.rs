@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::app::View;
+use super::view::View;
 use crate::run::read::Recorded;
 
 /// Playback speeds in recorded seconds per second; `None` is as fast as possible.

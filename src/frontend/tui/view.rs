@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use super::history::{Ema, History};
 use crate::events::{
     EvalStats, Event, FlowStats, Note, NoteKind, Outcome, Predictions, RunInfo, Status, StepStats,
+    Tunable,
 };
 
 /// Points kept per curve (min/max decimated beyond that).
@@ -161,13 +162,13 @@ impl View {
                     NoteKind::Resume => self.state = RunState::Running,
                     _ => {}
                 }
-                if let Some((key, _, new)) = n.tune_change() {
-                    match key {
-                        "learning_rate" => self.learning_rate = new,
-                        "clip_grad_norm" => self.clip = new,
-                        "eval_every" => self.eval_every = new as u64,
-                        "temperature" => self.temperature = Some(new),
-                        _ => {}
+                if let Some(change) = n.tune_change() {
+                    let new = change.new;
+                    match change.key {
+                        Tunable::LearningRate => self.learning_rate = new,
+                        Tunable::ClipGradNorm => self.clip = new,
+                        Tunable::EvalEvery => self.eval_every = new as u64,
+                        Tunable::Temperature => self.temperature = Some(new),
                     }
                 }
                 if self.notes.len() == NOTES_KEPT {

@@ -5,9 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::parse::{eval_row, header, metrics_header, note_row, FlowColumns};
 use super::rows::Table;
-use super::sample::Sampler;
 use super::tail::{complete_first, records, Tail};
-use super::timeline::Timeline;
+use super::timeline::{Batch, Timeline};
 use super::{error, outcome, read_json, ReadError, POLL_BYTES};
 use crate::events::*;
 use crate::run::format::{EVAL_HEAD, EVENTS_HEAD};
@@ -207,36 +206,6 @@ impl Follower {
                 ),
             )),
             _ => Ok(()),
-        }
-    }
-}
-
-/// Rows read and not yet merged.
-#[derive(Default)]
-pub(super) struct Batch {
-    pub(super) table: Table,
-    pub(super) evals: Vec<EvalStats>,
-    pub(super) predictions: Vec<Predictions>,
-    pub(super) flows: Vec<FlowStats>,
-    /// When set, flow rows are sampled into it instead of kept in `flows`.
-    pub(super) flow_sample: Option<Sampler<FlowStats>>,
-    pub(super) notes: Vec<Note>,
-}
-
-impl Batch {
-    /// Moves the non-step rows after `step` into a new batch.
-    fn hold_after(&mut self, step: u64) -> Batch {
-        fn split<T>(v: &mut Vec<T>, at: impl Fn(&T) -> bool) -> Vec<T> {
-            let i = v.iter().position(at).unwrap_or(v.len());
-            v.split_off(i)
-        }
-        Batch {
-            table: Table::default(),
-            evals: split(&mut self.evals, |e| e.step > step),
-            predictions: split(&mut self.predictions, |p| p.step > step),
-            flows: split(&mut self.flows, |f| f.step > step),
-            flow_sample: None,
-            notes: split(&mut self.notes, |n| n.step > step),
         }
     }
 }

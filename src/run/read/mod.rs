@@ -35,12 +35,11 @@ use crate::experiment::Experiment;
 use summary::SummaryHead;
 
 pub use curves::{curves, evals, named_runs, Curves, NamedRun};
-use follow::Batch;
 pub use follow::Follower;
 use rows::Table;
 use sample::{thin, Sampler};
 pub use timeline::Events;
-use timeline::Timeline;
+use timeline::{Batch, Timeline};
 
 /// Bytes read from a file at a time.
 pub(crate) const CHUNK: usize = 4 << 20;

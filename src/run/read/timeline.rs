@@ -1,9 +1,39 @@
 //! Merging the rows of a run's files back into the order the trainer
 //! emitted its events, and iterating over stretches of them.
 
-use super::follow::Batch;
 use super::rows::Table;
+use super::sample::Sampler;
 use crate::events::*;
+
+/// Rows read and not yet merged.
+#[derive(Default)]
+pub(super) struct Batch {
+    pub(super) table: Table,
+    pub(super) evals: Vec<EvalStats>,
+    pub(super) predictions: Vec<Predictions>,
+    pub(super) flows: Vec<FlowStats>,
+    /// When set, flow rows are sampled into it instead of kept in `flows`.
+    pub(super) flow_sample: Option<Sampler<FlowStats>>,
+    pub(super) notes: Vec<Note>,
+}
+
+impl Batch {
+    /// Moves the non-step rows after `step` into a new batch.
+    pub(super) fn hold_after(&mut self, step: u64) -> Batch {
+        fn split<T>(v: &mut Vec<T>, at: impl Fn(&T) -> bool) -> Vec<T> {
+            let i = v.iter().position(at).unwrap_or(v.len());
+            v.split_off(i)
+        }
+        Batch {
+            table: Table::default(),
+            evals: split(&mut self.evals, |e| e.step > step),
+            predictions: split(&mut self.predictions, |p| p.step > step),
+            flows: split(&mut self.flows, |f| f.step > step),
+            flow_sample: None,
+            notes: split(&mut self.notes, |n| n.step > step),
+        }
+    }
+}
 
 /// Step rows and the other events merged in emission order; `anchors[i]` is
 /// the number of step rows before `others[i]`.

@@ -10,7 +10,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{compact, Theme};
+use super::Theme;
+use crate::fmt::compact;
 use crate::frontend::tui::app::{App, GradView};
 use crate::frontend::tui::chart::{Chart, Series};
 use crate::frontend::tui::history::History;

@@ -6,8 +6,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{compact, thousands, Theme};
+use super::Theme;
 use crate::fmt::clock;
+use crate::fmt::{compact, thousands};
 use crate::frontend::tui::app::App;
 
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {

@@ -7,8 +7,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-use super::{compact, Theme};
+use super::Theme;
 use crate::events::NoteKind;
+use crate::fmt::compact;
 use crate::frontend::tui::app::{App, View};
 use crate::frontend::tui::chart::{Chart, Series};
 

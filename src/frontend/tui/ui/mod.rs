@@ -32,7 +32,6 @@ use ratatui::Frame;
 
 use super::app::{App, Mode, RunState};
 use super::chart;
-pub use super::chart::compact;
 
 /// Smallest terminal the dashboard draws in at all.
 pub const MIN_SIZE: (u16, u16) = (40, 12);

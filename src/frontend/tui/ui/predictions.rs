@@ -9,8 +9,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::{compact, Theme};
+use super::Theme;
 use crate::events::{Predictions, TextKind};
+use crate::fmt::compact;
 use crate::frontend::tui::app::App;
 use crate::frontend::tui::chart::{Chart, Series};
 

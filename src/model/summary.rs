@@ -1,0 +1,84 @@
+//! The model described for people: the stack in one line, and a
+//! Keras-style summary table with PyTorch's parameter counts.
+
+use super::Model;
+use crate::experiment::{Cell, LayerSpec};
+
+impl Model {
+    /// The stack in one line, e.g. `lstm(64) → gru(32) → dense(1)`.
+    pub fn describe(&self) -> String {
+        let mut parts: Vec<String> = self
+            .layers
+            .iter()
+            .map(|l| match l.cell {
+                Cell::Rnn => format!("rnn-{}({})", activation_name(l), l.units),
+                c => format!("{}({})", c.name(), l.units),
+            })
+            .collect();
+        if parts.is_empty() {
+            parts.push("flatten".into());
+        }
+        if let Some(width) = self.embedding {
+            parts.insert(0, format!("embedding({}×{width})", self.input));
+        }
+        parts.push(format!("dense({})", self.output));
+        parts.join(" → ")
+    }
+
+    /// A Keras-style summary table: per layer its cell, input, units and parameters.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "{:<10} {:<12} {:>6} {:>6} {:>10}\n",
+            "layer", "cell", "input", "units", "params"
+        );
+        let groups = self.param_groups();
+        let mut fan_in = self.input;
+        if let Some(width) = self.embedding {
+            out += &format!(
+                "{:<10} {:<12} {fan_in:>6} {width:>6} {:>10}\n",
+                "embedding",
+                "embedding",
+                fan_in * width
+            );
+            fan_in = width;
+        }
+        for ((name, range), l) in groups.iter().zip(&self.layers) {
+            let count: usize = self.params[range.clone()]
+                .iter()
+                .map(|p| p.data.len())
+                .sum();
+            let cell = match l.cell {
+                Cell::Rnn => format!("rnn ({})", activation_name(l)),
+                c => c.name().to_string(),
+            };
+            out += &format!(
+                "{name:<10} {cell:<12} {fan_in:>6} {:>6} {count:>10}\n",
+                l.units
+            );
+            fan_in = l.units;
+        }
+        let (name, range) = &groups[self.layers.len()];
+        let count: usize = self.params[range.clone()]
+            .iter()
+            .map(|p| p.data.len())
+            .sum();
+        let dense = if self.every_step {
+            "dense (each step)"
+        } else {
+            "dense"
+        };
+        out += &format!(
+            "{name:<10} {dense:<12} {fan_in:>6} {:>6} {count:>10}\n",
+            self.output
+        );
+        out += &format!("total parameters: {}\n", self.parameter_count());
+        out
+    }
+}
+
+fn activation_name(l: &LayerSpec) -> &'static str {
+    match l.activation() {
+        crate::experiment::Activation::Tanh => "tanh",
+        crate::experiment::Activation::Relu => "relu",
+    }
+}

@@ -1,0 +1,390 @@
+//! Tests of the model: gradients against finite differences, narrow and
+//! wide inputs, one thread against two, gradient flow, weights round trip.
+
+use std::path::Path;
+
+use super::*;
+use crate::experiment::Activation;
+
+fn layer(cell: Cell, units: usize) -> LayerSpec {
+    LayerSpec {
+        cell,
+        units,
+        activation: (cell == Cell::Rnn).then_some(Activation::Tanh),
+        dropout: 0.0,
+        init: Init::Pytorch,
+        forget_bias: None,
+    }
+}
+
+/// (loss(θ + eps) − loss(θ − eps)) / 2·eps for element `j` of parameter `pi`.
+fn central_difference(
+    model: &mut Model,
+    pi: usize,
+    j: usize,
+    eps: f32,
+    loss: impl Fn(&Model) -> f32,
+) -> f32 {
+    let orig = model.params[pi].data[j];
+    model.params[pi].data[j] = orig + eps;
+    let up = loss(model);
+    model.params[pi].data[j] = orig - eps;
+    let down = loss(model);
+    model.params[pi].data[j] = orig;
+    (up - down) / (2.0 * eps)
+}
+
+/// Central finite differences against the analytic gradient of every
+/// parameter tensor of a mixed stack, both head modes.
+#[test]
+fn gradients_match_finite_differences() {
+    let layers = [
+        layer(Cell::Lstm, 5),
+        layer(Cell::Gru, 4),
+        layer(Cell::Rnn, 3),
+    ];
+    for every_step in [false, true] {
+        let (batch, steps, input, output) = (3, 6, 2, 2);
+        let mut model = Model::new(&layers, input, output, every_step, 7);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let x = init::normal(&mut rng, steps * batch * input, 1.0);
+        let rows = if every_step { steps * batch } else { batch };
+        let y = init::normal(&mut rng, rows * output, 1.0);
+        let (_, grads) = model.loss_and_grads(&x, &y, batch, steps, None);
+        let eps = 1e-2f32;
+        for (pi, grad) in grads.iter().enumerate() {
+            let n = model.params[pi].data.len();
+            for j in [0, n / 2, n - 1] {
+                let fd = central_difference(&mut model, pi, j, eps, |m| {
+                    m.loss_and_grads(&x, &y, batch, steps, None).0
+                });
+                let g = grad[j];
+                assert!(
+                    (fd - g).abs() <= 2e-3 + 2e-2 * g.abs(),
+                    "{}[{j}] (every_step {every_step}): analytic {g}, finite difference {fd}",
+                    model.params[pi].name
+                );
+            }
+        }
+    }
+}
+
+/// A text model: token ids through an embedding, LSTM → GRU, a softmax
+/// head at every step with cross-entropy, starting from a carried state.
+fn text_model(every_step: bool) -> Model {
+    let (vocab, width, classes) = (7, 4, 5);
+    let mut model = Model::new(
+        &[layer(Cell::Lstm, 5), layer(Cell::Gru, 3)],
+        width,
+        classes,
+        every_step,
+        11,
+    );
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let table = init::normal(&mut rng, vocab * width, 1.0);
+    model.params.push(Param::new(
+        "embedding.weight".into(),
+        vec![vocab, width],
+        table,
+    ));
+    (model.embedding, model.input, model.loss) = (Some(width), vocab, Loss::CrossEntropy);
+    model
+}
+
+/// Finite differences for the embedding rows and every tensor of a text
+/// model under cross-entropy, with and without a carried-in state; the
+/// state left behind is the one a single pass over both chunks ends in.
+#[test]
+fn text_model_gradients_and_carried_state() {
+    for every_step in [true, false] {
+        let mut model = text_model(every_step);
+        let (batch, steps) = (2, 4);
+        // Token 6 never occurs: its embedding row gets no gradient.
+        let x: Vec<f32> = [0, 3, 1, 1, 2, 5, 4, 0].map(|v| v as f32).to_vec();
+        let rows = if every_step { steps * batch } else { batch };
+        let y: Vec<f32> = (0..rows).map(|i| (i * 3 % 5) as f32).collect();
+        let mut warm = State::new();
+        model.predict_from(&x, batch, steps, &mut warm);
+        assert_eq!(warm.len(), 2);
+        assert_eq!(warm[0].c.len(), batch * 5, "an LSTM carries its cell");
+        for start in [State::new(), warm.clone()] {
+            let pass = |m: &Model| {
+                let mut st = start.clone();
+                let p = Pass {
+                    state: Some(&mut st),
+                    ..Pass::default()
+                };
+                m.train_pass(&x, &y, batch, steps, p)
+            };
+            let (_, grads, _) = pass(&model);
+            let emb = grads.last().unwrap();
+            assert!(emb[6 * 4..].iter().all(|g| *g == 0.0));
+            let eps = 1e-2f32;
+            for (pi, grad) in grads.iter().enumerate() {
+                let n = model.params[pi].data.len();
+                for j in [0, n / 3, n / 2, n - 5] {
+                    let fd = central_difference(&mut model, pi, j, eps, |m| pass(m).0);
+                    assert!(
+                        (fd - grad[j]).abs() <= 1e-3 + 2e-2 * grad[j].abs(),
+                        "{}[{j}] (every_step {every_step}): analytic {}, finite difference {fd}",
+                        model.params[pi].name,
+                        grad[j]
+                    );
+                }
+            }
+        }
+        // Two chunks read one after the other end where one long pass ends.
+        let mut two = State::new();
+        let a = model.predict_from(&x, batch, steps, &mut two);
+        let b = model.predict_from(&x, batch, steps, &mut two);
+        let mut joined = x.clone();
+        joined.extend_from_slice(&x);
+        let mut one = State::new();
+        let all = model.predict_from(&joined, batch, 2 * steps, &mut one);
+        assert_eq!(two, one);
+        if every_step {
+            assert_eq!([a, b].concat(), all);
+        } else {
+            assert_eq!(b, all);
+        }
+    }
+}
+
+/// A layer projects a narrow input (see `recurrent::per_step_input`)
+/// step by step, a wider one in one product over all steps: the same
+/// model with one more input, always zero, takes the other path and
+/// gives the same loss, gradients and states.
+#[test]
+fn narrow_and_wide_inputs_agree() {
+    for first in [Cell::Lstm, Cell::Gru, Cell::Rnn] {
+        // The third layer, a GRU fed 80 values, is wide in both models.
+        let layers = [
+            layer(first, 24),
+            layer(Cell::Lstm, 80),
+            layer(Cell::Gru, 16),
+        ];
+        let input = recurrent::PER_STEP_INPUT
+            .iter()
+            .find(|(c, _)| *c == first)
+            .map_or(0, |(_, n)| *n);
+        assert!(
+            recurrent::per_step_input(first, input) && !recurrent::per_step_input(first, input + 1)
+        );
+        let (batch, steps) = (5, 9);
+        let narrow = Model::new(&layers, input, 2, true, 3);
+        let mut wide = Model::new(&layers, input + 1, 2, true, 3);
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        for (w, n) in wide.params.iter_mut().zip(&narrow.params) {
+            if w.shape == n.shape {
+                w.data.clone_from(&n.data);
+            } else {
+                // weight_ih of the first layer: the narrow one's columns, then any.
+                for (row, src) in w
+                    .data
+                    .chunks_exact_mut(input + 1)
+                    .zip(n.data.chunks_exact(input))
+                {
+                    row[..input].copy_from_slice(src);
+                    row[input] = rng.gen_range(-1.0..1.0);
+                }
+            }
+        }
+        let x = init::normal(&mut rng, steps * batch * input, 1.0);
+        let x_wide: Vec<f32> = x
+            .chunks_exact(input)
+            .flat_map(|row| row.iter().copied().chain([0.0]))
+            .collect();
+        let y = init::normal(&mut rng, steps * batch * 2, 1.0);
+        let run = |model: &Model, x: &[f32]| {
+            let mut state = State::new();
+            let pass = Pass {
+                state: Some(&mut state),
+                ..Pass::default()
+            };
+            let (loss, grads, _) = model.train_pass(x, &y, batch, steps, pass);
+            (loss, grads, state)
+        };
+        let (a, b) = (run(&narrow, &x), run(&wide, &x_wide));
+        let close = |p: &[f32], q: &[f32]| {
+            p.len() == q.len()
+                && p.iter()
+                    .zip(q)
+                    .all(|(p, q)| (p - q).abs() <= 1e-6 + 1e-5 * p.abs().max(q.abs()))
+        };
+        assert!(close(&[a.0], &[b.0]), "{first:?}: loss {} vs {}", a.0, b.0);
+        for ((ga, gb), p) in a.1.iter().zip(&b.1).zip(&narrow.params) {
+            let gb: Vec<f32> = if ga.len() == gb.len() {
+                gb.clone()
+            } else {
+                gb.chunks_exact(input + 1)
+                    .flat_map(|r| r[..input].to_vec())
+                    .collect()
+            };
+            assert!(close(ga, &gb), "{first:?}: {}", p.name);
+        }
+        for (sa, sb) in a.2.iter().zip(&b.2) {
+            assert!(
+                close(&sa.h, &sb.h) && close(&sa.c, &sb.c),
+                "{first:?}: state"
+            );
+        }
+    }
+}
+
+/// With two threads a batch is cut in two and each half runs its own
+/// recurrence: outputs, loss, gradients, flow and carried state match one thread.
+/// (Every layer is large enough to be split: see `recurrent::Parts`.)
+#[test]
+fn two_threads_match_one() {
+    let layers = [
+        layer(Cell::Lstm, 48),
+        layer(Cell::Gru, 56),
+        layer(Cell::Rnn, 96),
+    ];
+    for every_step in [false, true] {
+        let model = Model::new(&layers, 3, 2, every_step, 9);
+        let (batch, steps) = (13, 40);
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let x = init::normal(&mut rng, steps * batch * 3, 1.0);
+        let rows = if every_step { steps * batch } else { batch };
+        let y = init::normal(&mut rng, rows * 2, 1.0);
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                let mut state = State::new();
+                model.predict_from(&x, batch, steps, &mut state);
+                let pass = Pass {
+                    state: Some(&mut state),
+                    flow: true,
+                    ..Pass::default()
+                };
+                let (loss, grads, flow) = model.train_pass(&x, &y, batch, steps, pass);
+                (loss, grads, flow, state)
+            })
+        };
+        let (one, two) = (run(1), run(2));
+        let close = |a: &[f32], b: &[f32]| {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(p, q)| (p - q).abs() <= 1e-6 + 1e-5 * p.abs().max(q.abs()))
+        };
+        assert!(close(&[one.0], &[two.0]));
+        for (g1, g2) in one.1.iter().zip(&two.1) {
+            assert!(close(g1, g2), "{g1:?}\n{g2:?}");
+        }
+        for (f1, f2) in one.2.iter().zip(&two.2) {
+            assert!(close(f1, f2), "{f1:?}\n{f2:?}");
+        }
+        for (s1, s2) in one.3.iter().zip(&two.3) {
+            assert!(close(&s1.h, &s2.h) && close(&s1.c, &s2.c));
+        }
+    }
+}
+
+/// The linear model (no recurrent layers) is a dense layer on the
+/// flattened window: output = W · [x_0; x_1; …] + b, sample by sample.
+#[test]
+fn linear_model_reads_the_flattened_window() {
+    let (steps, batch, features) = (3, 2, 2);
+    let mut model = Model::new(&[], steps * features, 1, false, 0);
+    assert_eq!(model.describe(), "flatten → dense(1)");
+    let w: Vec<f32> = (1..=6).map(|v| v as f32).collect();
+    model.params[0].data = w.clone();
+    model.params[1].data = vec![0.5];
+    // Time-major input: x[t][b][f] = 10·b + 2·t + f.
+    let mut x = Vec::new();
+    for t in 0..steps {
+        for b in 0..batch {
+            for f in 0..features {
+                x.push((10 * b + 2 * t + f) as f32);
+            }
+        }
+    }
+    let out = model.predict(&x, batch, steps);
+    for (b, o) in out.iter().enumerate() {
+        let flat: Vec<f32> = (0..steps * features).map(|i| (10 * b + i) as f32).collect();
+        let want: f32 = flat.iter().zip(&w).map(|(a, c)| a * c).sum::<f32>() + 0.5;
+        assert_eq!(*o, want);
+    }
+    let (_, grads) = model.loss_and_grads(&x, &[0.0, 0.0], batch, steps, None);
+    assert_eq!(grads[0].len(), 6);
+}
+
+/// ‖∂L/∂h_t‖ at the last step equals ‖headᵀ·∂L/∂y‖, and through a tanh RNN
+/// with small recurrent weights the gradient vanishes towards t = 0.
+#[test]
+fn gradient_flow_through_time() {
+    let mut model = Model::new(&[layer(Cell::Rnn, 4)], 1, 1, false, 3);
+    for v in &mut model.params[1].data {
+        *v *= 0.3; // weight_hh: a contracting recurrence
+    }
+    let (batch, steps) = (2, 30);
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let x = init::normal(&mut rng, steps * batch, 1.0);
+    let y = vec![1.0, -1.0];
+    let (loss, grads, flow) = model.loss_grads_flow(&x, &y, batch, steps, None);
+    let (loss2, grads2) = model.loss_and_grads(&x, &y, batch, steps, None);
+    assert_eq!((loss, &grads), (loss2, &grads2));
+    assert_eq!(flow.len(), 1);
+    assert_eq!(flow[0].len(), steps);
+    let out = model.predict(&x, batch, steps);
+    let w = &model.params[4].data; // head.weight (1 × 4)
+                                   // dL/dy_b = 2 (y_b − t_b) / batch for the mean squared error.
+    let last: f32 = (0..batch)
+        .map(|b| {
+            let g = 2.0 * (out[b] - y[b]) / batch as f32;
+            w.iter().map(|wi| (wi * g) * (wi * g)).sum::<f32>()
+        })
+        .sum::<f32>()
+        .sqrt();
+    assert!(
+        (flow[0][steps - 1] - last).abs() < 1e-6,
+        "{} vs {last}",
+        flow[0][steps - 1]
+    );
+    assert!(flow[0][0] < 1e-3 * flow[0][steps - 1], "{:?}", flow[0]);
+}
+
+#[test]
+fn weights_round_trip_through_safetensors() {
+    let layers = [layer(Cell::Gru, 4), layer(Cell::Lstm, 3)];
+    let model = Model::new(&layers, 2, 1, false, 1);
+    let bytes = model.to_safetensors(Default::default());
+    let mut other = Model::new(&layers, 2, 1, false, 2);
+    assert_ne!(other.params, model.params);
+    other
+        .load_safetensors(&bytes, Path::new("w.safetensors"))
+        .unwrap();
+    assert_eq!(other.params, model.params);
+    let mut wrong = Model::new(&[layer(Cell::Gru, 5)], 2, 1, false, 1);
+    let err = wrong
+        .load_safetensors(&bytes, Path::new("w.safetensors"))
+        .unwrap_err();
+    assert!(err.to_string().contains("shape"), "{err}");
+    let err = wrong
+        .load_safetensors(b"garbage", Path::new("g.safetensors"))
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("g.safetensors: not a readable"),
+        "{err}"
+    );
+}
+
+#[test]
+fn summary_counts_parameters_like_pytorch() {
+    // nn.LSTM(1, 20): 4·20·(1 + 20 + 2) = 1840; nn.GRU(20, 10): 3·10·(20 + 10 + 2) = 960; Linear(10, 1): 11.
+    let model = Model::new(
+        &[layer(Cell::Lstm, 20), layer(Cell::Gru, 10)],
+        1,
+        1,
+        false,
+        0,
+    );
+    assert_eq!(model.parameter_count(), 1840 + 960 + 11);
+    assert_eq!(model.describe(), "lstm(20) → gru(10) → dense(1)");
+    assert!(model.summary().contains("total parameters: 2811"));
+}
