@@ -1,5 +1,9 @@
 // ExperimentError is rich by design and built only on failure.
 #![allow(clippy::result_large_err)]
+// `unsafe` lives in `kernels` only (which allows it), each block with its reason.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(clippy::undocumented_unsafe_blocks)]
 //! rnnlab: train deep stacked recurrent networks (simple RNN, LSTM, GRU) from
 //! experiment files, on dfdx, and record every run to a directory.
 //!

@@ -40,46 +40,52 @@ pub mod avx512 {
         cols: usize,
         beta: f32,
     ) -> usize {
-        // With one panel, the second accumulators repeat the first and are not stored.
-        let w1 = if P == 2 { w.add(ws) } else { w };
-        let mut acc0 = [_mm512_setzero_ps(); R];
-        let mut acc1 = [_mm512_setzero_ps(); R];
-        for kk in 0..k {
-            let v0 = _mm512_loadu_ps(w.add(kk * WIDTH));
-            let v1 = if P == 2 {
-                _mm512_loadu_ps(w1.add(kk * WIDTH))
-            } else {
-                v0
-            };
-            let ak = a.add(kk * cs);
-            for r in 0..R {
-                let x = _mm512_set1_ps(*ak.add(r * rs));
-                acc0[r] = _mm512_fmadd_ps(x, v0, acc0[r]);
-                if P == 2 {
-                    acc1[r] = _mm512_fmadd_ps(x, v1, acc1[r]);
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            // With one panel, the second accumulators repeat the first and are not stored.
+            let w1 = if P == 2 { w.add(ws) } else { w };
+            let mut acc0 = [_mm512_setzero_ps(); R];
+            let mut acc1 = [_mm512_setzero_ps(); R];
+            for kk in 0..k {
+                let v0 = _mm512_loadu_ps(w.add(kk * WIDTH));
+                let v1 = if P == 2 {
+                    _mm512_loadu_ps(w1.add(kk * WIDTH))
+                } else {
+                    v0
+                };
+                let ak = a.add(kk * cs);
+                for r in 0..R {
+                    let x = _mm512_set1_ps(*ak.add(r * rs));
+                    acc0[r] = _mm512_fmadd_ps(x, v0, acc0[r]);
+                    if P == 2 {
+                        acc1[r] = _mm512_fmadd_ps(x, v1, acc1[r]);
+                    }
                 }
             }
-        }
-        for r in 0..rows.min(R) {
-            let row = c.add(r * ldc);
-            store(row, cols, acc0[r], beta);
-            if P == 2 {
-                store(row.add(WIDTH), cols.saturating_sub(WIDTH), acc1[r], beta);
+            for r in 0..rows.min(R) {
+                let row = c.add(r * ldc);
+                store(row, cols, acc0[r], beta);
+                if P == 2 {
+                    store(row.add(WIDTH), cols.saturating_sub(WIDTH), acc1[r], beta);
+                }
             }
+            R
         }
-        R
     }
 
     /// `row[j] = v[j] + beta·row[j]` for the first `cols` (at most 16) columns.
     #[inline]
     #[target_feature(enable = "avx512f")]
     unsafe fn store(row: *mut f32, cols: usize, v: __m512, beta: f32) {
-        let mask = ((1u32 << cols.min(WIDTH)) - 1) as __mmask16;
-        let v = if beta == 0.0 {
-            v
-        } else {
-            _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask, row), v)
-        };
-        _mm512_mask_storeu_ps(row, mask, v);
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            let mask = ((1u32 << cols.min(WIDTH)) - 1) as __mmask16;
+            let v = if beta == 0.0 {
+                v
+            } else {
+                _mm512_fmadd_ps(_mm512_set1_ps(beta), _mm512_maskz_loadu_ps(mask, row), v)
+            };
+            _mm512_mask_storeu_ps(row, mask, v);
+        }
     }
 }

@@ -95,8 +95,9 @@ pub fn gemm(
             c: Out(unsafe { base.add(top * n) }),
         };
         rayon::join(
-            // SAFETY: rows 0..top and top..m of `a` and `c`, inside the asserted bounds.
+            // SAFETY: rows 0..top of `a` and `c`, inside the asserted bounds.
             || unsafe { serial((top, k, n, (rsa, csa), (rsb, csb), beta), whole, n, avx512) },
+            // SAFETY: rows top..m of `a` and `c`, inside the asserted bounds.
             || unsafe {
                 serial(
                     (m - top, k, n, (rsa, csa), (rsb, csb), beta),
@@ -116,9 +117,10 @@ pub fn gemm(
             c: Out(unsafe { base.add(left) }),
         };
         rayon::join(
-            // SAFETY (both): columns 0..left and left..n of `b` and `c`
-            // (disjoint elements of `c`), inside the asserted bounds.
+            // SAFETY: columns 0..left of `b` and `c` (elements of `c` the
+            // other part does not touch), inside the asserted bounds.
             || unsafe { serial((m, k, left, (rsa, csa), (rsb, csb), beta), whole, n, avx512) },
+            // SAFETY: columns left..n of `b` and `c`, likewise.
             || unsafe {
                 serial(
                     (m, k, n - left, (rsa, csa), (rsb, csb), beta),
@@ -175,6 +177,7 @@ struct Out(*mut f32);
 // SAFETY: each part writes elements of `c` the other does not touch, and
 // both are joined before `gemm` returns.
 unsafe impl Send for Out {}
+// SAFETY: as for `Send`: the parts' elements of `c` are disjoint.
 unsafe impl Sync for Out {}
 
 impl Out {
@@ -191,39 +194,42 @@ impl Out {
 /// Every element the sizes and strides address must lie inside the slices
 /// (from their offsets) and inside `c`'s allocation.
 unsafe fn serial((m, k, n, sa, sb, beta): Sizes, p: Part, ldc: usize, avx512: bool) {
-    let (a, b) = (p.a.0.as_ptr().add(p.a.1), p.b.0.as_ptr().add(p.b.1));
-    #[cfg(target_arch = "x86_64")]
-    if avx512 && blocked(m, k, n) {
-        count(Path::Blocked);
-        blocked::gemm(
-            blocked::band(k),
+    // SAFETY: the caller upholds the contract in this function's documentation.
+    unsafe {
+        let (a, b) = (p.a.0.as_ptr().add(p.a.1), p.b.0.as_ptr().add(p.b.1));
+        #[cfg(target_arch = "x86_64")]
+        if avx512 && blocked(m, k, n) {
+            count(Path::Blocked);
+            blocked::gemm(
+                blocked::band(k),
+                m,
+                k,
+                n,
+                (a, sa),
+                (b, sb),
+                beta,
+                p.c.0,
+                ldc,
+            );
+            return;
+        }
+        matrixmultiply::sgemm(
             m,
             k,
             n,
-            (a, sa),
-            (b, sb),
+            1.0,
+            a,
+            sa.0 as isize,
+            sa.1 as isize,
+            b,
+            sb.0 as isize,
+            sb.1 as isize,
             beta,
             p.c.0,
-            ldc,
+            ldc as isize,
+            1,
         );
-        return;
     }
-    matrixmultiply::sgemm(
-        m,
-        k,
-        n,
-        1.0,
-        a,
-        sa.0 as isize,
-        sa.1 as isize,
-        b,
-        sb.0 as isize,
-        sb.1 as isize,
-        beta,
-        p.c.0,
-        ldc as isize,
-        1,
-    );
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -279,18 +285,21 @@ mod blocked {
         c: *mut f32,
         ldc: usize,
     ) {
-        let band = band.min(n);
-        // Taken out while in use, so a product nested in this one (a rayon
-        // task stolen while this thread waits) gets a buffer of its own.
-        let mut bp = BAND.take();
-        grow(&mut bp, k * band.next_multiple_of(NR));
-        for jc in (0..n).step_by(band) {
-            let nb = band.min(n - jc);
-            let b = (b.add(jc * csb), (rsb, csb));
-            pack_band(0, k, nb, b, &mut bp);
-            multiply(m, k, nb, (a, (rsa, csa)), &bp, beta, c.add(jc), ldc);
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            let band = band.min(n);
+            // Taken out while in use, so a product nested in this one (a rayon
+            // task stolen while this thread waits) gets a buffer of its own.
+            let mut bp = BAND.take();
+            grow(&mut bp, k * band.next_multiple_of(NR));
+            for jc in (0..n).step_by(band) {
+                let nb = band.min(n - jc);
+                let b = (b.add(jc * csb), (rsb, csb));
+                pack_band(0, k, nb, b, &mut bp);
+                multiply(m, k, nb, (a, (rsa, csa)), &bp, beta, c.add(jc), ldc);
+            }
+            BAND.set(bp);
         }
-        BAND.set(bp);
     }
 
     /// Whether a product split by rows (`top` rows in the first half) packs
@@ -329,15 +338,17 @@ mod blocked {
         let (first, second) = bp.split_at_mut(half * stride);
         let b = Shared(b);
         rayon::join(
-            // SAFETY (both): depth blocks of `b` inside the caller's bounds.
+            // SAFETY: depth blocks ..half of `b`, inside the caller's bounds.
             || unsafe { pack_band(0, half, n, (b.get(), sb), first) },
+            // SAFETY: depth blocks half.. of `b`, inside the caller's bounds.
             || unsafe { pack_band(half, k, n, (b.get(), sb), second) },
         );
         {
             let (bp, a) = (&bp[..], Shared(a));
             rayon::join(
-                // SAFETY (both): rows ..top and top.. of `a` and `c`.
+                // SAFETY: rows ..top of `a` and `c`, inside the caller's bounds.
                 || unsafe { multiply(top, k, n, (a.get(), (rsa, csa)), bp, beta, c.get(), n) },
+                // SAFETY: rows top.. of `a` and `c`, inside the caller's bounds.
                 || unsafe {
                     let a = a.get().add(top * rsa);
                     multiply(
@@ -361,6 +372,7 @@ mod blocked {
     struct Shared(*const f32);
     // SAFETY: only read, while the caller's slice is borrowed.
     unsafe impl Send for Shared {}
+    // SAFETY: as for `Send`: only read.
     unsafe impl Sync for Shared {}
 
     impl Shared {
@@ -397,16 +409,19 @@ mod blocked {
         (b, (rsb, csb)): (*const f32, (usize, usize)),
         bp: &mut [f32],
     ) {
-        let stride = n.next_multiple_of(NR);
-        for pc in (from..to).step_by(KC) {
-            let kb = KC.min(to - pc);
-            pack::<NR>(
-                &mut bp[(pc - from) * stride..],
-                kb,
-                n,
-                b.add(pc * rsb),
-                (rsb, csb),
-            );
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            let stride = n.next_multiple_of(NR);
+            for pc in (from..to).step_by(KC) {
+                let kb = KC.min(to - pc);
+                pack::<NR>(
+                    &mut bp[(pc - from) * stride..],
+                    kb,
+                    n,
+                    b.add(pc * rsb),
+                    (rsb, csb),
+                );
+            }
         }
     }
 
@@ -424,63 +439,66 @@ mod blocked {
         c: *mut f32,
         ldc: usize,
     ) {
-        // This thread's block buffer, taken out while in use (no closure, so
-        // the loops below stay in this AVX-512 function).
-        let mut ap = BLOCK.take();
-        grow(&mut ap, KC.min(k) * MC.min(m).next_multiple_of(MR));
-        let stride = n.next_multiple_of(NR);
-        // Block (ic, pc) of a: sliver s holds rows ic+8s.. as kb columns of
-        // 8 (zero past m), i.e. the block transposed, in panels of 8.
-        let block_of_a = |ic: usize, pc: usize| {
-            let size = (KC.min(k - pc), MC.min(m - ic));
-            (a.add(ic * rsa + pc * csa), size, (csa, rsa))
-        };
-        // Deep products with a small c (the weight gradients) go depth block
-        // by depth block, each over all rows, so the band's block stays in L2
-        // while c passes; the rest go block of rows by block of rows.
-        let depth_outer = m * n <= C_SMALL && k >= 4 * KC;
-        let (ics, pcs) = (m.div_ceil(MC), k.div_ceil(KC));
-        let at = |i: usize| {
-            let (r, d) = if depth_outer {
-                (i % ics, i / ics)
-            } else {
-                (i / pcs, i % pcs)
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            // This thread's block buffer, taken out while in use (no closure, so
+            // the loops below stay in this AVX-512 function).
+            let mut ap = BLOCK.take();
+            grow(&mut ap, KC.min(k) * MC.min(m).next_multiple_of(MR));
+            let stride = n.next_multiple_of(NR);
+            // Block (ic, pc) of a: sliver s holds rows ic+8s.. as kb columns of
+            // 8 (zero past m), i.e. the block transposed, in panels of 8.
+            let block_of_a = |ic: usize, pc: usize| {
+                let size = (KC.min(k - pc), MC.min(m - ic));
+                (a.add(ic * rsa + pc * csa), size, (csa, rsa))
             };
-            (r * MC, d * KC)
-        };
-        for i in 0..ics * pcs {
-            let (ic, pc) = at(i);
-            let mb = MC.min(m - ic);
-            let (src, (kb, _), strides) = block_of_a(ic, pc);
-            pack::<MR>(&mut ap, kb, mb, src, strides);
-            // The next block of a is fetched into L2 while this one is multiplied.
-            let mut ahead = if i + 1 < ics * pcs {
-                let (ic, pc) = at(i + 1);
-                Ahead::new(block_of_a(ic, pc))
-            } else {
-                Ahead::none()
+            // Deep products with a small c (the weight gradients) go depth block
+            // by depth block, each over all rows, so the band's block stays in L2
+            // while c passes; the rest go block of rows by block of rows.
+            let depth_outer = m * n <= C_SMALL && k >= 4 * KC;
+            let (ics, pcs) = (m.div_ceil(MC), k.div_ceil(KC));
+            let at = |i: usize| {
+                let (r, d) = if depth_outer {
+                    (i % ics, i / ics)
+                } else {
+                    (i / pcs, i % pcs)
+                };
+                (r * MC, d * KC)
             };
-            let (pairs, slivers) = (n.div_ceil(2 * NR), mb.div_ceil(MR));
-            let per_block = ahead.lines.div_ceil(pairs * slivers);
-            // The first depth block scales c by beta; the rest add to it.
-            let beta = if pc == 0 { beta } else { 1.0 };
-            let w0 = bp.as_ptr().add(pc * stride);
-            for q in (0..pairs).map(|p| 2 * p) {
-                let (w, cols) = (w0.add(q * kb * NR), (n - q * NR).min(2 * NR));
-                for s in 0..slivers {
-                    let rows = (mb - s * MR).min(MR);
-                    let out = c.add((ic + s * MR) * ldc + q * NR);
-                    let x = (ap.as_ptr().add(s * kb * MR), (1, MR));
-                    ahead.issue(per_block);
-                    if cols > NR {
-                        block::<MR, 2>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
-                    } else {
-                        block::<MR, 1>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
+            for i in 0..ics * pcs {
+                let (ic, pc) = at(i);
+                let mb = MC.min(m - ic);
+                let (src, (kb, _), strides) = block_of_a(ic, pc);
+                pack::<MR>(&mut ap, kb, mb, src, strides);
+                // The next block of a is fetched into L2 while this one is multiplied.
+                let mut ahead = if i + 1 < ics * pcs {
+                    let (ic, pc) = at(i + 1);
+                    Ahead::new(block_of_a(ic, pc))
+                } else {
+                    Ahead::none()
+                };
+                let (pairs, slivers) = (n.div_ceil(2 * NR), mb.div_ceil(MR));
+                let per_block = ahead.lines.div_ceil(pairs * slivers);
+                // The first depth block scales c by beta; the rest add to it.
+                let beta = if pc == 0 { beta } else { 1.0 };
+                let w0 = bp.as_ptr().add(pc * stride);
+                for q in (0..pairs).map(|p| 2 * p) {
+                    let (w, cols) = (w0.add(q * kb * NR), (n - q * NR).min(2 * NR));
+                    for s in 0..slivers {
+                        let rows = (mb - s * MR).min(MR);
+                        let out = c.add((ic + s * MR) * ldc + q * NR);
+                        let x = (ap.as_ptr().add(s * kb * MR), (1, MR));
+                        ahead.issue(per_block);
+                        if cols > NR {
+                            block::<MR, 2>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
+                        } else {
+                            block::<MR, 1>(x.0, x.1, kb, (w, kb * NR), out, ldc, rows, cols, beta);
+                        }
                     }
                 }
             }
+            BLOCK.set(ap);
         }
-        BLOCK.set(ap);
     }
 
     /// Software prefetch, into L2, of the cache lines of a strided block

@@ -13,6 +13,8 @@
 //! - [`math`]: vectorised `exp`, `tanh`, `sigmoid` and blocks of 16 lanes;
 //! - [`par`]: large fills and copies on two threads.
 
+#![allow(unsafe_code)]
+
 pub mod block;
 pub mod gemm;
 pub mod math;

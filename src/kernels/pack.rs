@@ -18,46 +18,50 @@ pub unsafe fn pack<const W: usize>(
     src: *const f32,
     (rs, cs): (usize, usize),
 ) {
-    let panels = cols.div_ceil(W);
-    assert!(dst.len() >= panels * rows * W, "pack: dst too short");
-    let d = dst.as_mut_ptr();
-    if cs == 1 {
-        for i in 0..rows {
-            let row = src.add(i * rs);
-            for p in 0..panels {
-                let out = d.add((p * rows + i) * W);
-                let n = W.min(cols - p * W);
-                if n == W {
-                    std::ptr::copy_nonoverlapping(row.add(p * W), out, W);
-                } else {
-                    std::ptr::copy_nonoverlapping(row.add(p * W), out, n);
-                    std::ptr::write_bytes(out.add(n), 0, W - n);
+    // SAFETY: the caller upholds the contract in this function's documentation.
+    unsafe {
+        let panels = cols.div_ceil(W);
+        assert!(dst.len() >= panels * rows * W, "pack: dst too short");
+        let d = dst.as_mut_ptr();
+        if cs == 1 {
+            for i in 0..rows {
+                let row = src.add(i * rs);
+                for p in 0..panels {
+                    let out = d.add((p * rows + i) * W);
+                    let n = W.min(cols - p * W);
+                    if n == W {
+                        std::ptr::copy_nonoverlapping(row.add(p * W), out, W);
+                    } else {
+                        std::ptr::copy_nonoverlapping(row.add(p * W), out, n);
+                        std::ptr::write_bytes(out.add(n), 0, W - n);
+                    }
                 }
             }
+            return;
         }
-        return;
-    }
-    for p in 0..panels {
-        let panel = d.add(p * rows * W);
-        // A whole panel of 8 contiguous columns: 8 × 8 blocks transposed in registers.
-        #[cfg(target_arch = "x86_64")]
-        let done = if W == 8 && rs == 1 && (p + 1) * W <= cols && is_x86_feature_detected!("avx") {
-            transpose8(src.add(p * W * cs), cs, rows, panel)
-        } else {
-            0
-        };
-        #[cfg(not(target_arch = "x86_64"))]
-        let done = 0;
-        for jj in 0..W {
-            let j = p * W + jj;
-            if j < cols {
-                let col = src.add(j * cs);
-                for i in done..rows {
-                    *panel.add(i * W + jj) = *col.add(i * rs);
-                }
-            } else {
-                for i in 0..rows {
-                    *panel.add(i * W + jj) = 0.0;
+        for p in 0..panels {
+            let panel = d.add(p * rows * W);
+            // A whole panel of 8 contiguous columns: 8 × 8 blocks transposed in registers.
+            #[cfg(target_arch = "x86_64")]
+            let done =
+                if W == 8 && rs == 1 && (p + 1) * W <= cols && is_x86_feature_detected!("avx") {
+                    transpose8(src.add(p * W * cs), cs, rows, panel)
+                } else {
+                    0
+                };
+            #[cfg(not(target_arch = "x86_64"))]
+            let done = 0;
+            for jj in 0..W {
+                let j = p * W + jj;
+                if j < cols {
+                    let col = src.add(j * cs);
+                    for i in done..rows {
+                        *panel.add(i * W + jj) = *col.add(i * rs);
+                    }
+                } else {
+                    for i in 0..rows {
+                        *panel.add(i * W + jj) = 0.0;
+                    }
                 }
             }
         }
@@ -69,39 +73,42 @@ pub unsafe fn pack<const W: usize>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
 unsafe fn transpose8(src: *const f32, cs: usize, rows: usize, out: *mut f32) -> usize {
-    use std::arch::x86_64::*;
-    let whole = rows / 8 * 8;
-    for i in (0..whole).step_by(8) {
-        let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(src.add(j * cs + i)));
-        let lo = |a, b| _mm256_unpacklo_ps(a, b);
-        let hi = |a, b| _mm256_unpackhi_ps(a, b);
-        let t = [
-            lo(r[0], r[1]),
-            hi(r[0], r[1]),
-            lo(r[2], r[3]),
-            hi(r[2], r[3]),
-            lo(r[4], r[5]),
-            hi(r[4], r[5]),
-            lo(r[6], r[7]),
-            hi(r[6], r[7]),
-        ];
-        // u[k] holds element k (and k + 4) of rows 0–3, then of rows 4–7.
-        let u = [
-            _mm256_shuffle_ps::<0x44>(t[0], t[2]),
-            _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
-            _mm256_shuffle_ps::<0x44>(t[1], t[3]),
-            _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
-            _mm256_shuffle_ps::<0x44>(t[4], t[6]),
-            _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
-            _mm256_shuffle_ps::<0x44>(t[5], t[7]),
-            _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
-        ];
-        for k in 0..4 {
-            let o = out.add((i + k) * 8);
-            _mm256_storeu_ps(o, _mm256_permute2f128_ps::<0x20>(u[k], u[k + 4]));
-            let o = out.add((i + k + 4) * 8);
-            _mm256_storeu_ps(o, _mm256_permute2f128_ps::<0x31>(u[k], u[k + 4]));
+    // SAFETY: the caller upholds the contract in this function's documentation.
+    unsafe {
+        use std::arch::x86_64::*;
+        let whole = rows / 8 * 8;
+        for i in (0..whole).step_by(8) {
+            let r: [__m256; 8] = std::array::from_fn(|j| _mm256_loadu_ps(src.add(j * cs + i)));
+            let lo = |a, b| _mm256_unpacklo_ps(a, b);
+            let hi = |a, b| _mm256_unpackhi_ps(a, b);
+            let t = [
+                lo(r[0], r[1]),
+                hi(r[0], r[1]),
+                lo(r[2], r[3]),
+                hi(r[2], r[3]),
+                lo(r[4], r[5]),
+                hi(r[4], r[5]),
+                lo(r[6], r[7]),
+                hi(r[6], r[7]),
+            ];
+            // u[k] holds element k (and k + 4) of rows 0–3, then of rows 4–7.
+            let u = [
+                _mm256_shuffle_ps::<0x44>(t[0], t[2]),
+                _mm256_shuffle_ps::<0xEE>(t[0], t[2]),
+                _mm256_shuffle_ps::<0x44>(t[1], t[3]),
+                _mm256_shuffle_ps::<0xEE>(t[1], t[3]),
+                _mm256_shuffle_ps::<0x44>(t[4], t[6]),
+                _mm256_shuffle_ps::<0xEE>(t[4], t[6]),
+                _mm256_shuffle_ps::<0x44>(t[5], t[7]),
+                _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
+            ];
+            for k in 0..4 {
+                let o = out.add((i + k) * 8);
+                _mm256_storeu_ps(o, _mm256_permute2f128_ps::<0x20>(u[k], u[k + 4]));
+                let o = out.add((i + k + 4) * 8);
+                _mm256_storeu_ps(o, _mm256_permute2f128_ps::<0x31>(u[k], u[k + 4]));
+            }
         }
+        whole
     }
-    whole
 }

@@ -70,6 +70,7 @@ impl Packed {
             // above bound every index the kernel reads or writes.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => unsafe { avx512::mul(m, k, n, a, lda, &self.panels, beta, c) },
+            // SAFETY: as for AVX-512, with AVX2 and FMA.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { avx2::mul(m, k, n, a, lda, &self.panels, beta, c) },
             _ => super::gemm::gemm(m, k, n, a, (lda, 1), &self.plain, (n, 1), beta, c),
@@ -96,50 +97,53 @@ mod avx512 {
         beta: f32,
         c: &mut [f32],
     ) {
-        let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
-        let (count, ws) = (n.div_ceil(WIDTH), k * WIDTH);
-        // Whole groups of 8 rows are packed into slivers (8 values per k,
-        // side by side), so the kernel broadcasts from one pointer at fixed
-        // offsets; the rows left over are read in place.
-        let whole = m / 8 * 8;
-        SLIVERS.with_borrow_mut(|x| {
-            if x.len() < whole * k {
-                x.resize(whole * k, 0.0);
-            }
-            pack::<8>(x, k, whole, a, (1, lda));
-            let mut p = 0;
-            while p < count {
-                let pair = p + 1 < count;
-                let (wp, cols) = (w.add(p * ws), n - p * WIDTH);
-                // DEPTH rows of the panels at a time, so that they stay in L1
-                // while every sliver is multiplied by them.
-                for kc in (0..k).step_by(DEPTH) {
-                    let (kb, wk) = (DEPTH.min(k - kc), (wp.add(kc * WIDTH), ws));
-                    let beta = if kc == 0 { beta } else { 1.0 };
-                    for s in 0..whole / 8 {
-                        let xs = x.as_ptr().add(s * 8 * k + kc * 8);
-                        let ci = c.add(s * 8 * n + p * WIDTH);
-                        if pair {
-                            block::<8, 2>(xs, (1, 8), kb, wk, ci, n, 8, cols, beta);
-                        } else {
-                            block::<8, 1>(xs, (1, 8), kb, wk, ci, n, 8, cols, beta);
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
+            let (count, ws) = (n.div_ceil(WIDTH), k * WIDTH);
+            // Whole groups of 8 rows are packed into slivers (8 values per k,
+            // side by side), so the kernel broadcasts from one pointer at fixed
+            // offsets; the rows left over are read in place.
+            let whole = m / 8 * 8;
+            SLIVERS.with_borrow_mut(|x| {
+                if x.len() < whole * k {
+                    x.resize(whole * k, 0.0);
+                }
+                pack::<8>(x, k, whole, a, (1, lda));
+                let mut p = 0;
+                while p < count {
+                    let pair = p + 1 < count;
+                    let (wp, cols) = (w.add(p * ws), n - p * WIDTH);
+                    // DEPTH rows of the panels at a time, so that they stay in L1
+                    // while every sliver is multiplied by them.
+                    for kc in (0..k).step_by(DEPTH) {
+                        let (kb, wk) = (DEPTH.min(k - kc), (wp.add(kc * WIDTH), ws));
+                        let beta = if kc == 0 { beta } else { 1.0 };
+                        for s in 0..whole / 8 {
+                            let xs = x.as_ptr().add(s * 8 * k + kc * 8);
+                            let ci = c.add(s * 8 * n + p * WIDTH);
+                            if pair {
+                                block::<8, 2>(xs, (1, 8), kb, wk, ci, n, 8, cols, beta);
+                            } else {
+                                block::<8, 1>(xs, (1, 8), kb, wk, ci, n, 8, cols, beta);
+                            }
                         }
                     }
+                    let mut i = whole;
+                    while i < m {
+                        let (ai, ci) = (a.add(i * lda), c.add(i * n + p * WIDTH));
+                        let (sa, wk) = ((lda, 1), (wp, ws));
+                        i += match (m - i, pair) {
+                            (4.., true) => block::<4, 2>(ai, sa, k, wk, ci, n, 4, cols, beta),
+                            (_, true) => block::<1, 2>(ai, sa, k, wk, ci, n, 1, cols, beta),
+                            (4.., false) => block::<4, 1>(ai, sa, k, wk, ci, n, 4, cols, beta),
+                            (_, false) => block::<1, 1>(ai, sa, k, wk, ci, n, 1, cols, beta),
+                        };
+                    }
+                    p += if pair { 2 } else { 1 };
                 }
-                let mut i = whole;
-                while i < m {
-                    let (ai, ci) = (a.add(i * lda), c.add(i * n + p * WIDTH));
-                    let (sa, wk) = ((lda, 1), (wp, ws));
-                    i += match (m - i, pair) {
-                        (4.., true) => block::<4, 2>(ai, sa, k, wk, ci, n, 4, cols, beta),
-                        (_, true) => block::<1, 2>(ai, sa, k, wk, ci, n, 1, cols, beta),
-                        (4.., false) => block::<4, 1>(ai, sa, k, wk, ci, n, 4, cols, beta),
-                        (_, false) => block::<1, 1>(ai, sa, k, wk, ci, n, 1, cols, beta),
-                    };
-                }
-                p += if pair { 2 } else { 1 };
-            }
-        });
+            });
+        }
     }
 
     thread_local! {
@@ -167,48 +171,51 @@ mod avx2 {
         beta: f32,
         c: &mut [f32],
     ) {
-        let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
-        for p in 0..n.div_ceil(WIDTH) {
-            let wp = w.add(p * k * WIDTH);
-            let mut i = 0;
-            while i + 4 <= m {
-                let (r0, r1, r2, r3) = (
-                    a.add(i * lda),
-                    a.add((i + 1) * lda),
-                    a.add((i + 2) * lda),
-                    a.add((i + 3) * lda),
-                );
-                let mut acc = [_mm256_setzero_ps(); 8];
-                for kk in 0..k {
-                    let w0 = _mm256_loadu_ps(wp.add(kk * WIDTH));
-                    let w1 = _mm256_loadu_ps(wp.add(kk * WIDTH + 8));
-                    let x0 = _mm256_broadcast_ss(&*r0.add(kk));
-                    acc[0] = _mm256_fmadd_ps(x0, w0, acc[0]);
-                    acc[1] = _mm256_fmadd_ps(x0, w1, acc[1]);
-                    let x1 = _mm256_broadcast_ss(&*r1.add(kk));
-                    acc[2] = _mm256_fmadd_ps(x1, w0, acc[2]);
-                    acc[3] = _mm256_fmadd_ps(x1, w1, acc[3]);
-                    let x2 = _mm256_broadcast_ss(&*r2.add(kk));
-                    acc[4] = _mm256_fmadd_ps(x2, w0, acc[4]);
-                    acc[5] = _mm256_fmadd_ps(x2, w1, acc[5]);
-                    let x3 = _mm256_broadcast_ss(&*r3.add(kk));
-                    acc[6] = _mm256_fmadd_ps(x3, w0, acc[6]);
-                    acc[7] = _mm256_fmadd_ps(x3, w1, acc[7]);
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
+            for p in 0..n.div_ceil(WIDTH) {
+                let wp = w.add(p * k * WIDTH);
+                let mut i = 0;
+                while i + 4 <= m {
+                    let (r0, r1, r2, r3) = (
+                        a.add(i * lda),
+                        a.add((i + 1) * lda),
+                        a.add((i + 2) * lda),
+                        a.add((i + 3) * lda),
+                    );
+                    let mut acc = [_mm256_setzero_ps(); 8];
+                    for kk in 0..k {
+                        let w0 = _mm256_loadu_ps(wp.add(kk * WIDTH));
+                        let w1 = _mm256_loadu_ps(wp.add(kk * WIDTH + 8));
+                        let x0 = _mm256_broadcast_ss(&*r0.add(kk));
+                        acc[0] = _mm256_fmadd_ps(x0, w0, acc[0]);
+                        acc[1] = _mm256_fmadd_ps(x0, w1, acc[1]);
+                        let x1 = _mm256_broadcast_ss(&*r1.add(kk));
+                        acc[2] = _mm256_fmadd_ps(x1, w0, acc[2]);
+                        acc[3] = _mm256_fmadd_ps(x1, w1, acc[3]);
+                        let x2 = _mm256_broadcast_ss(&*r2.add(kk));
+                        acc[4] = _mm256_fmadd_ps(x2, w0, acc[4]);
+                        acc[5] = _mm256_fmadd_ps(x2, w1, acc[5]);
+                        let x3 = _mm256_broadcast_ss(&*r3.add(kk));
+                        acc[6] = _mm256_fmadd_ps(x3, w0, acc[6]);
+                        acc[7] = _mm256_fmadd_ps(x3, w1, acc[7]);
+                    }
+                    for r in 0..4 {
+                        store(c.add((i + r) * n), p, n, acc[2 * r], acc[2 * r + 1], beta);
+                    }
+                    i += 4;
                 }
-                for r in 0..4 {
-                    store(c.add((i + r) * n), p, n, acc[2 * r], acc[2 * r + 1], beta);
+                for i in i..m {
+                    let row = a.add(i * lda);
+                    let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+                    for kk in 0..k {
+                        let x = _mm256_broadcast_ss(&*row.add(kk));
+                        s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH)), s0);
+                        s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH + 8)), s1);
+                    }
+                    store(c.add(i * n), p, n, s0, s1, beta);
                 }
-                i += 4;
-            }
-            for i in i..m {
-                let row = a.add(i * lda);
-                let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-                for kk in 0..k {
-                    let x = _mm256_broadcast_ss(&*row.add(kk));
-                    s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH)), s0);
-                    s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH + 8)), s1);
-                }
-                store(c.add(i * n), p, n, s0, s1, beta);
             }
         }
     }
@@ -217,25 +224,28 @@ mod avx2 {
     /// columns of the panel that exist.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn store(row: *mut f32, p: usize, n: usize, s0: __m256, s1: __m256, beta: f32) {
-        let start = p * WIDTH;
-        let out = row.add(start);
-        if start + WIDTH <= n {
-            let (mut s0, mut s1) = (s0, s1);
-            if beta != 0.0 {
-                let b = _mm256_set1_ps(beta);
-                s0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(out), s0);
-                s1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(out.add(8)), s1);
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            let start = p * WIDTH;
+            let out = row.add(start);
+            if start + WIDTH <= n {
+                let (mut s0, mut s1) = (s0, s1);
+                if beta != 0.0 {
+                    let b = _mm256_set1_ps(beta);
+                    s0 = _mm256_fmadd_ps(b, _mm256_loadu_ps(out), s0);
+                    s1 = _mm256_fmadd_ps(b, _mm256_loadu_ps(out.add(8)), s1);
+                }
+                _mm256_storeu_ps(out, s0);
+                _mm256_storeu_ps(out.add(8), s1);
+                return;
             }
-            _mm256_storeu_ps(out, s0);
-            _mm256_storeu_ps(out.add(8), s1);
-            return;
-        }
-        let mut tmp = [0.0f32; WIDTH];
-        _mm256_storeu_ps(tmp.as_mut_ptr(), s0);
-        _mm256_storeu_ps(tmp.as_mut_ptr().add(8), s1);
-        for (j, v) in tmp.iter().enumerate().take(n - start) {
-            let o = out.add(j);
-            *o = if beta == 0.0 { *v } else { v + beta * *o };
+            let mut tmp = [0.0f32; WIDTH];
+            _mm256_storeu_ps(tmp.as_mut_ptr(), s0);
+            _mm256_storeu_ps(tmp.as_mut_ptr().add(8), s1);
+            for (j, v) in tmp.iter().enumerate().take(n - start) {
+                let o = out.add(j);
+                *o = if beta == 0.0 { *v } else { v + beta * *o };
+            }
         }
     }
 }

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use safetensors::SafeTensors;
 
-const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
+use crate::common::{wait_until, Child, BIN};
 
 /// A small but real run: 2 GRU layers, dropout, Adam, 22 steps per epoch.
 const BASE: [&str; 8] = [
@@ -164,6 +164,12 @@ fn newest_checkpoint(run: &Path) -> Option<u64> {
         .max()
 }
 
+/// Complete rows of a run's metrics.csv (the header not counted).
+fn rows(run: &Path) -> usize {
+    std::fs::read_to_string(run.join("metrics.csv"))
+        .map_or(0, |t| t.matches('\n').count().saturating_sub(1))
+}
+
 #[test]
 fn killed_ten_times_and_resumed_matches_the_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -174,14 +180,16 @@ fn killed_ten_times_and_resumed_matches_the_uninterrupted_run() {
         "--set",
         "checkpoint.every_steps=4",
     ];
-    let whole = Instant::now();
     train(&a, &extra);
-    // Kills 1/50 to 1/15 of the uninterrupted run's time apart: all ten land
-    // before the end on any machine (a restart makes no progress at first).
-    let ms = whole.elapsed().as_millis() as u64;
-    let (lo, hi) = ((ms / 50).max(10), (ms / 15).max(11));
+    // Kills are timed by progress, not by the clock, so that all ten land
+    // before the end however loaded the machine is: the k-th comes once the
+    // run has recorded a target number of rows (rows reach the disk at
+    // least every second and at every evaluation), then a random few
+    // milliseconds later, anywhere in a step.
+    let total = rows(&a);
+    assert!(total >= 200, "the uninterrupted run has {total} steps");
     let mut rng = Lcg(7);
-    let mut kills = 0;
+    let targets: Vec<usize> = (1..=10).map(|k| k * total / 12).collect();
     let mut args: Vec<String> = vec![
         "train".into(),
         experiment().to_str().unwrap().into(),
@@ -190,52 +198,43 @@ fn killed_ten_times_and_resumed_matches_the_uninterrupted_run() {
     args.extend(BASE.iter().map(|s| s.to_string()));
     args.extend(extra.iter().map(|s| s.to_string()));
     args.extend(["--run-dir".into(), b.to_str().unwrap().into()]);
-    let start = Instant::now();
-    while kills < 10 {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "kill loop took too long"
+    for (kills, &target) in targets.iter().enumerate() {
+        let mut child = Child(
+            Command::new(BIN)
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
         );
-        let mut child = Command::new(BIN)
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // The first kill waits for a checkpoint; later ones land anywhere.
-        if kills == 0 {
-            while newest_checkpoint(&b).is_none() {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        std::thread::sleep(Duration::from_millis(rng.next_ms(lo, hi)));
-        let finished = child.try_wait().unwrap().is_some();
-        if finished {
-            break;
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
-        kills += 1;
+        let context = || format!("kill {}: {} of {total} rows recorded", kills + 1, rows(&b));
+        wait_until(
+            &format!("{target} rows and a checkpoint"),
+            120,
+            || {
+                assert!(child.alive(), "the run ended before kill {}", kills + 1);
+                rows(&b) >= target && newest_checkpoint(&b).is_some()
+            },
+            context,
+        );
+        std::thread::sleep(Duration::from_millis(rng.next_ms(0, 30)));
+        assert!(child.alive(), "the run ended before kill {}", kills + 1);
+        child.0.kill().unwrap(); // SIGKILL
+        child.0.wait().unwrap();
         // Every file stays readable after the kill: replay reads the directory.
         let summary = std::fs::read_to_string(b.join("summary.json")).unwrap();
         serde_json::from_str::<serde_json::Value>(&summary).unwrap();
         let recorded =
-            rnnlab::run::read::load(&b).unwrap_or_else(|e| panic!("after kill {kills}: {e}"));
+            rnnlab::run::read::load(&b).unwrap_or_else(|e| panic!("after kill {}: {e}", kills + 1));
         assert!(recorded.outcome.is_none(), "a killed run has no outcome");
-        assert!(newest_checkpoint(&b).is_some());
         args = vec![
             "resume".into(),
             b.to_str().unwrap().into(),
             "--headless".into(),
         ];
     }
-    if status(&b) != "completed" {
-        resume(&b, &[]);
-    }
-    assert!(
-        kills >= 10,
-        "the run finished after {kills} kills; give it more work"
-    );
+    resume(&b, &[]);
+    assert_eq!(status(&b), "completed");
     assert_eq!(losses(&a), losses(&b));
     assert_eq!(final_weights(&a), final_weights(&b));
 }

@@ -9,18 +9,17 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::OwnedFd;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
-use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, Once, PoisonError};
 
 use crossterm::{cursor, execute, terminal};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 
-/// Saved copies of the original stdout and stderr while they are redirected (-1: none).
-static SAVED_STDOUT: AtomicI32 = AtomicI32::new(-1);
-static SAVED_STDERR: AtomicI32 = AtomicI32::new(-1);
+/// Copies of the original stdout and stderr while they are redirected.
+static SAVED: Mutex<Option<(OwnedFd, OwnedFd)>> = Mutex::new(None);
 /// Whether the terminal is in the dashboard's state.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
 static HOOK: Once = Once::new();
@@ -28,6 +27,17 @@ static HOOK: Once = Once::new();
 /// The dashboard's terminal; leaving it (or dropping it) restores everything.
 pub struct Tui {
     pub terminal: Terminal<CrosstermBackend<FrameWriter<File>>>,
+    _restore: Restore,
+}
+
+/// Restores the terminal and the output when dropped; made before anything
+/// is changed, so that an error half-way through entering undoes the rest.
+struct Restore;
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        restore();
+    }
 }
 
 impl Tui {
@@ -36,13 +46,17 @@ impl Tui {
     pub fn enter(log: Option<&Path>) -> io::Result<Tui> {
         let tty = OpenOptions::new().read(true).write(true).open("/dev/tty")?;
         install_panic_hook();
+        let restore = Restore;
         redirect_output(log)?;
         let mut out = tty.try_clone()?;
         terminal::enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         execute!(out, terminal::EnterAlternateScreen, cursor::Hide)?;
         let terminal = Terminal::new(CrosstermBackend::new(FrameWriter::new(tty)))?;
-        Ok(Tui { terminal })
+        Ok(Tui {
+            terminal,
+            _restore: restore,
+        })
     }
 
     /// Gives the terminal back.
@@ -129,32 +143,23 @@ fn redirect_output(log: Option<&Path>) -> io::Result<()> {
     };
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
-    for (fd, saved) in [(1, &SAVED_STDOUT), (2, &SAVED_STDERR)] {
-        // SAFETY: plain fd duplication; results are checked.
-        let copy = unsafe { libc::dup(fd) };
-        if copy < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        saved.store(copy, Ordering::SeqCst);
-        if unsafe { libc::dup2(target.as_raw_fd(), fd) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-    }
+    let saved = (
+        nix::unistd::dup(io::stdout())?,
+        nix::unistd::dup(io::stderr())?,
+    );
+    *SAVED.lock().unwrap_or_else(PoisonError::into_inner) = Some(saved);
+    nix::unistd::dup2_stdout(&target)?;
+    nix::unistd::dup2_stderr(&target)?;
     Ok(())
 }
 
 fn restore_output() {
     let _ = io::stdout().flush();
     let _ = io::stderr().flush();
-    for (fd, saved) in [(1, &SAVED_STDOUT), (2, &SAVED_STDERR)] {
-        let copy = saved.swap(-1, Ordering::SeqCst);
-        if copy >= 0 {
-            // SAFETY: `copy` is a descriptor this module duplicated and still owns.
-            unsafe {
-                libc::dup2(copy, fd);
-                libc::close(copy);
-            }
-        }
+    let saved = SAVED.lock().unwrap_or_else(PoisonError::into_inner).take();
+    if let Some((stdout, stderr)) = saved {
+        let _ = nix::unistd::dup2_stdout(&stdout);
+        let _ = nix::unistd::dup2_stderr(&stderr);
     }
 }
 
