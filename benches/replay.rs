@@ -4,7 +4,7 @@
 //! first 120×40 frame, five times; prints the median and the peak resident
 //! memory of the process (VmHWM, Linux).
 //!
-//! A run of a million steps to measure (about four minutes on 2 cores):
+//! A run of a million steps to measure (about a minute on 2 cores):
 //!
 //! ```text
 //! cargo run -- train experiments/quickstart.toml --headless --run-dir runs/million \

@@ -17,7 +17,7 @@ use rnnlab::cli::bench::{Workload, CONFIGS};
 fn steps(c: &mut Criterion) {
     for config in CONFIGS {
         let mut group = c.benchmark_group(config.name);
-        // The big LSTM takes about a second a step: keep the default sample
+        // The big LSTM takes about 0.2 s a step: keep the default sample
         // count for the small ones only.
         group.sample_size(if config.train_flops() > 1e10 { 10 } else { 30 });
         group.measurement_time(Duration::from_secs(5));

@@ -236,11 +236,14 @@ pub fn set_for(sets: &[String], key: &str) -> Option<String> {
 pub fn explain_serde(message: &str) -> (String, Option<String>) {
     let message = message.trim().to_string();
     let hint = if message.starts_with("unknown field") {
-        Some("remove the key or fix its spelling; every key is listed in the README".to_string())
+        Some(
+            "remove the key or fix its spelling; every key is listed in docs/experiment-file.md"
+                .to_string(),
+        )
     } else if message.starts_with("unknown variant") {
         Some("use one of the values listed".to_string())
     } else if message.starts_with("missing field") {
-        Some("add the key; see the README for its meaning".to_string())
+        Some("add the key; see docs/experiment-file.md for its meaning".to_string())
     } else if message.contains("expected usize") || message.contains("expected u64") {
         Some("use a whole number of at least 0".to_string())
     } else {

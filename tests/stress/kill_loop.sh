@@ -2,11 +2,11 @@
 # Kill loop: trains the quick start headless, SIGKILLs it at random moments
 # N times (default 50), resuming each time from the newest checkpoint, then
 # checks that the per-step losses and the final model's predictions equal an
-# uninterrupted run's. Not part of CI (tests/resume.rs does 10 kills there).
+# uninterrupted run's. Not part of CI (tests/it/resume.rs does 10 kills there).
 #
 #   tests/stress/kill_loop.sh [KILLS] [EPOCHS]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 kills=${1:-50}
 epochs=${2:-60}
 cargo build --quiet

@@ -233,35 +233,85 @@ pub(super) fn note_row(rec: &[u8]) -> Result<Note, String> {
     })
 }
 
-/// Splits a CSV record into fields, unquoting `"…"` (with `""` for a quote).
+/// Splits a CSV record into fields, unquoting `"…"` (with `""` for a
+/// quote), with csv-core. (The step rows of `metrics.csv`, a million lines
+/// in a long run, have their own faster parser in [`super::rows`]; these
+/// records are few.)
 pub(super) fn csv_fields(rec: &[u8]) -> Result<Vec<String>, String> {
-    let text = std::str::from_utf8(rec).map_err(|_| "not UTF-8 text".to_string())?;
-    let mut fields = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '"' if quoted && chars.peek() == Some(&'"') => {
-                chars.next();
-                field.push('"');
-            }
-            '"' if quoted => quoted = false,
-            '"' if field.is_empty() => quoted = true,
-            ',' if !quoted => fields.push(std::mem::take(&mut field)),
-            c => field.push(c),
-        }
+    if rec.is_empty() {
+        return Ok(vec![String::new()]);
     }
-    if quoted {
+    // Every quote of a well-formed record is one of a pair.
+    if rec.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
         return Err("unterminated quoted field".into());
     }
-    fields.push(field);
-    Ok(fields)
+    thread_local! {
+        /// Building a reader builds its state machine: once per thread, not per record.
+        static READER: std::cell::RefCell<csv_core::Reader> =
+            std::cell::RefCell::new(csv_core::Reader::new());
+    }
+    READER.with_borrow_mut(|reader| {
+        reader.reset();
+        split_record(reader, rec)
+    })
+}
+
+/// [`csv_fields`] with a reader at the start of a record.
+fn split_record(reader: &mut csv_core::Reader, rec: &[u8]) -> Result<Vec<String>, String> {
+    let mut out = vec![0u8; rec.len() + 1];
+    let mut ends = vec![0usize; rec.len() + 1];
+    let (mut input, mut written, mut fields) = (rec, 0, 0);
+    loop {
+        let (result, read, wrote, ended) =
+            reader.read_record(input, &mut out[written..], &mut ends[fields..]);
+        input = &input[read..];
+        written += wrote;
+        fields += ended;
+        match result {
+            csv_core::ReadRecordResult::InputEmpty if input.is_empty() => {
+                // No terminator in `rec`: an empty read ends the record.
+                let (result, _, _, ended) =
+                    reader.read_record(&[], &mut out[written..], &mut ends[fields..]);
+                fields += ended;
+                if !matches!(result, csv_core::ReadRecordResult::Record) {
+                    return Err("unreadable record".into());
+                }
+                break;
+            }
+            csv_core::ReadRecordResult::Record => break,
+            csv_core::ReadRecordResult::InputEmpty => {}
+            _ => return Err("unreadable record".into()),
+        }
+    }
+    let text = std::str::from_utf8(&out[..written]).map_err(|_| "not UTF-8 text".to_string())?;
+    let mut start = 0;
+    Ok(ends[..fields]
+        .iter()
+        .map(|&end| {
+            let field = text[start..end].to_string();
+            start = end;
+            field
+        })
+        .collect())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{float, float32};
+    use super::{csv_fields, float, float32};
+
+    #[test]
+    fn csv_records_unquote_like_rfc_4180() {
+        let f = |s: &str| csv_fields(s.as_bytes());
+        assert_eq!(f("1,2.5,tune,x").unwrap(), ["1", "2.5", "tune", "x"]);
+        assert_eq!(
+            f("3,0.1,note,\"a, \"\"b\"\"\"").unwrap(),
+            ["3", "0.1", "note", "a, \"b\""]
+        );
+        assert_eq!(f("a,,").unwrap(), ["a", "", ""]);
+        assert_eq!(f("").unwrap(), [""]);
+        assert!(f("1,\"open").unwrap_err().contains("unterminated"));
+        assert!(csv_fields(b"\xff,1").unwrap_err().contains("UTF-8"));
+    }
 
     /// The fast paths parse exactly as `from_str` does: shortest forms of
     /// f32 and f64 values, and short decimals of every scale.
