@@ -19,6 +19,7 @@ mod common;
 mod cli;
 mod control;
 mod dashboard;
+mod docs;
 mod experiments;
 mod numerics;
 mod replay;

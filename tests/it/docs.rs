@@ -1,0 +1,84 @@
+//! Documentation that cannot drift from the code: the experiment-file
+//! reference parses as an experiment and names every key the schema has;
+//! the dashboard guide's key table is the help screen's.
+
+use std::collections::BTreeSet;
+
+use rnnlab::experiment::Experiment;
+use rnnlab::frontend::tui::keys::HINTS;
+
+use crate::common::root;
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The first fenced block of `lang` in a Markdown text.
+fn fenced(text: &str, lang: &str) -> String {
+    let open = format!("```{lang}\n");
+    let start = text.find(&open).expect("a fenced block") + open.len();
+    let end = start + text[start..].find("```").expect("its end");
+    text[start..end].to_string()
+}
+
+/// Every key path in a TOML text: `data.window`, `model.layers.units`, …
+fn keys(value: &toml::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                out.insert(path.clone());
+                keys(v, &path, out);
+            }
+        }
+        toml::Value::Array(items) => {
+            for item in items.iter().filter(|i| i.is_table()) {
+                keys(item, prefix, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_experiment_reference_parses_and_names_every_key() {
+    let block = fenced(&read("docs/experiment-file.md"), "toml");
+    // Every documented key exists, with a value of the right type.
+    let exp: Experiment = toml::from_str(&block).unwrap_or_else(|e| {
+        panic!("docs/experiment-file.md's TOML block is not an experiment: {e}")
+    });
+    let documented = {
+        let mut set = BTreeSet::new();
+        keys(&block.parse::<toml::Value>().unwrap(), "", &mut set);
+        set
+    };
+    // Every key the schema writes out is documented.
+    let mut written = BTreeSet::new();
+    keys(&exp.to_toml().parse::<toml::Value>().unwrap(), "", &mut written);
+    let missing: Vec<_> = written.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "keys missing from docs/experiment-file.md: {missing:?}"
+    );
+}
+
+#[test]
+fn the_dashboard_guide_lists_the_help_screens_keys() {
+    let guide = read("docs/dashboard.md");
+    let table = &guide[guide.find("| key | action |").expect("the key table")..];
+    let documented: Vec<String> = table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| l.split('|').nth(1).unwrap().trim().trim_matches('`').to_string())
+        .collect();
+    let in_code: Vec<String> = HINTS.iter().map(|(k, _)| k.to_string()).collect();
+    assert_eq!(
+        documented, in_code,
+        "docs/dashboard.md's key table and the help screen (keys::HINTS) differ"
+    );
+}
