@@ -16,16 +16,18 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 use rnnlab::frontend::tui::app::App;
-use rnnlab::frontend::tui::ui::{render, Theme};
+use rnnlab::frontend::tui::ui::{Theme, render};
 use rnnlab::run::read;
 
 fn main() {
     // `cargo bench` passes `--bench`; the run directory is the other argument.
     let Some(dir) = std::env::args().skip(1).find(|a| !a.starts_with("--")) else {
-        eprintln!("usage: cargo bench --bench replay -- RUN_DIR (see the doc comment of benches/replay.rs)");
+        eprintln!(
+            "usage: cargo bench --bench replay -- RUN_DIR (see the doc comment of benches/replay.rs)"
+        );
         std::process::exit(2);
     };
     let dir = PathBuf::from(dir);

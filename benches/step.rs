@@ -11,8 +11,8 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use rnnlab::cli::bench::{Workload, CONFIGS};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rnnlab::cli::bench::{CONFIGS, Workload};
 
 fn steps(c: &mut Criterion) {
     for config in CONFIGS {

@@ -375,10 +375,12 @@ mod tests {
         assert!(Tunable::EvalEvery.check(2.5).is_err());
         assert!(Tunable::EvalEvery.check(1e20).is_err());
         assert_eq!(Tunable::EvalEvery.parse(" 100 "), Ok(100.0));
-        assert!(Tunable::LearningRate
-            .parse("fast")
-            .unwrap_err()
-            .contains("not a number"));
+        assert!(
+            Tunable::LearningRate
+                .parse("fast")
+                .unwrap_err()
+                .contains("not a number")
+        );
         assert_eq!(Tunable::ClipGradNorm.show(0.0), "0 (off)");
     }
 

@@ -85,7 +85,8 @@ pub fn check(path: &Path, sets: &[String]) -> CliResult<ExitCode> {
     if exp.train.max_steps > 0 {
         total = total.min(exp.train.max_steps);
     }
-    let _ = writeln!(out,
+    let _ = writeln!(
+        out,
         "\ntraining: {total} steps ({} epochs × {per_epoch} steps of batch {}, max_steps {}), {:?} lr {}",
         exp.train.epochs,
         exp.train.batch_size,

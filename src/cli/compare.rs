@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use super::error::{bad_input, CliError, CliResult};
+use super::error::{CliError, CliResult, bad_input};
 use super::{interactive, output};
 use crate::frontend::compare;
 use crate::frontend::tui::ui::Theme;

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use crate::error::{Failure, EXIT_BAD_INPUT, EXIT_FAILURE};
+use crate::error::{EXIT_BAD_INPUT, EXIT_FAILURE, Failure};
 
 /// An error that ends a command, with its exit code.
 pub struct CliError {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::error::{bad_input, fail, CliResult};
+use super::error::{CliResult, bad_input, fail};
 use super::output;
 use crate::data::{self, Scaler};
 use crate::experiment::Experiment;

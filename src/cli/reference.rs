@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use std::process::ExitCode;
 
-use super::error::{bad_input, fail, CliError, CliResult};
+use super::error::{CliError, CliResult, bad_input, fail};
 use super::output;
 
 use crate::data::Baseline;
@@ -15,7 +15,7 @@ use crate::experiment::{Experiment, Goal};
 use crate::frontend::headless;
 use crate::model::Model;
 use crate::run::read::summary::load_summary;
-use crate::run::{read, RunDir, Summary};
+use crate::run::{RunDir, Summary, read};
 use crate::{data, train};
 
 /// One row of the table.
@@ -124,14 +124,14 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> CliResult<Row> 
     };
     // Validation guarantees a value for every goal but `beat`.
     let value = reference.value.unwrap_or(f64::NAN);
-    if reference.goal == Goal::Match {
-        if let Some(name) = reference.metric.strip_prefix("baseline.") {
-            row.figures = Figures::Match {
-                rnnlab: baseline(name)?.valid.mse,
-                published: value,
-            };
-            return Ok(row);
-        }
+    if reference.goal == Goal::Match
+        && let Some(name) = reference.metric.strip_prefix("baseline.")
+    {
+        row.figures = Figures::Match {
+            rnnlab: baseline(name)?.valid.mse,
+            published: value,
+        };
+        return Ok(row);
     }
     let test_rmse = |name: &str| -> CliResult<f64> {
         baseline(name)?.test.map(|m| m.rmse).ok_or_else(|| {
@@ -238,10 +238,10 @@ pub fn command(
     }
     let md = markdown(&rows);
     output::print(&md)?;
-    if let Some(out) = output {
-        if let Err(e) = std::fs::write(out, &md) {
-            fail!("cannot write {}: {e}", out.display());
-        }
+    if let Some(out) = output
+        && let Err(e) = std::fs::write(out, &md)
+    {
+        fail!("cannot write {}: {e}", out.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use super::error::{bad_input, CliError, CliResult};
+use super::error::{CliError, CliResult, bad_input};
 use super::output;
 use crate::fmt::compact;
 use crate::fmt::hms;

@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::error::{bad_input, CliResult};
+use super::error::{CliResult, bad_input};
 use super::output;
 use crate::data;
 use crate::events::{Command, Outcome, Status};

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
-use super::error::{bad_input, CliResult};
+use super::error::{CliResult, bad_input};
 use super::{interactive, output};
 use crate::events::Command;
 use crate::frontend::replay::{self, AttachEnd};

@@ -78,7 +78,7 @@ fn forecast(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::window::{cut, Sequence, Shape, Truth};
+    use crate::data::window::{Sequence, Shape, Truth, cut};
     use crate::experiment::Strategy;
 
     fn cut_series(v: Vec<f32>, window: usize, horizon: usize) -> Cut {

@@ -363,9 +363,10 @@ mod tests {
             read_series(&path, &cols(&["a"]), "a", Missing::Error, Transform::None).unwrap_err();
         assert_eq!(e.line, Some(3));
         assert_eq!(e.column.as_deref(), Some("a"));
-        assert!(e
-            .to_string()
-            .contains("s.csv:3: column `a`: empty value; set data.missing"));
+        assert!(
+            e.to_string()
+                .contains("s.csv:3: column `a`: empty value; set data.missing")
+        );
     }
 
     #[test]

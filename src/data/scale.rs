@@ -120,11 +120,7 @@ where
                 .zip(&count)
                 .map(|(s, &n)| {
                     let std = (s / n.max(1) as f64).sqrt();
-                    if std < 1e-12 {
-                        1.0
-                    } else {
-                        std as f32
-                    }
+                    if std < 1e-12 { 1.0 } else { std as f32 }
                 })
                 .collect();
             (mean.iter().map(|&m| m as f32).collect(), scale)

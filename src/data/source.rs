@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::window::{Sequence, Truth};
-use super::{csv_read, synthetic, DataError};
+use super::{DataError, csv_read, synthetic};
 use crate::experiment::{Experiment, Generator, Layout, Source as Kind, TaskKind};
 
 /// Raw (unscaled) sequences of the three parts, with their names.

@@ -31,9 +31,9 @@ pub(super) fn generate(
 /// on `t = linspace(0, 1, length)`; noise amplitude 0.1 with two sines, 0.05 with one.
 fn sines(rng: &mut ChaCha8Rng, length: usize, two: bool) -> Sequence {
     let (f1, f2, o1, o2): (f64, f64, f64, f64) = if two {
-        (rng.gen(), rng.gen(), rng.gen(), rng.gen())
+        (rng.r#gen(), rng.r#gen(), rng.r#gen(), rng.r#gen())
     } else {
-        (rng.gen(), 0.0, rng.gen(), 0.0)
+        (rng.r#gen(), 0.0, rng.r#gen(), 0.0)
     };
     let noise = if two { 0.1 } else { 0.05 };
     let last = length.saturating_sub(1).max(1) as f64;
@@ -44,7 +44,7 @@ fn sines(rng: &mut ChaCha8Rng, length: usize, two: bool) -> Sequence {
             if two {
                 x += 0.2 * ((t - o2) * (20.0 * f2 + 20.0)).sin();
             }
-            (x + noise * (rng.gen::<f64>() - 0.5)) as f32
+            (x + noise * (rng.r#gen::<f64>() - 0.5)) as f32
         })
         .collect();
     Sequence {
@@ -64,7 +64,7 @@ fn adding(rng: &mut ChaCha8Rng, length: usize) -> Sequence {
     let mut inputs = Vec::with_capacity(2 * length);
     let mut sum = 0.0;
     for i in 0..length {
-        let value: f32 = rng.gen();
+        let value: f32 = rng.r#gen();
         let marked = marks.contains(&i);
         if marked {
             sum += value;

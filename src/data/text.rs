@@ -462,7 +462,7 @@ pub fn sample(logits: &[f32], temperature: f64, rng: &mut impl Rng) -> u32 {
         .map(|&v| ((v - best.1) as f64 / temperature).exp())
         .collect();
     let total: f64 = weights.iter().sum();
-    let mut r = rng.gen::<f64>() * total;
+    let mut r = rng.r#gen::<f64>() * total;
     for (i, w) in weights.iter().enumerate() {
         r -= w;
         if r <= 0.0 {

@@ -43,7 +43,9 @@ impl Transform {
             Ok(())
         } else {
             Err((
-                format!("`{value}` cannot be transformed: data.transform = \"{name}\" needs values {domain}"),
+                format!(
+                    "`{value}` cannot be transformed: data.transform = \"{name}\" needs values {domain}"
+                ),
                 fix,
             ))
         }

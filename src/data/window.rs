@@ -220,7 +220,9 @@ mod tests {
         // y[t][b][o]: sample 2 at t=0 → v3, v4; sample 0 at t=0 → v1, v2; …
         assert_eq!(
             y,
-            vec![103., 104., 101., 102., 104., 105., 102., 103., 105., 106., 103., 104.]
+            vec![
+                103., 104., 101., 102., 104., 105., 102., 103., 105., 106., 103., 104.
+            ]
         );
         let c = cut(&series(), &shape(Strategy::Vector, 2, Some(1)));
         c.split.gather(&[1, 3], &mut x, &mut y);

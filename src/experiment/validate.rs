@@ -341,21 +341,21 @@ fn validate_text(exp: &mut Experiment) -> Result<(), Invalid> {
                 "task.kind",
                 "`classify` reads labelled sentences",
                 "set source = \"csv\" and layout = \"sentences\" in [data]",
-            ))
+            ));
         }
         TaskKind::Generate if !text_file => {
             return Err(invalid(
                 "task.kind",
                 "`generate` reads a text file one character at a time",
                 "set source = \"text\" and path = \"…txt\" in [data]",
-            ))
+            ));
         }
         TaskKind::Forecast | TaskKind::Regress if sentences || text_file => {
             return Err(invalid(
                 "task.kind",
                 "text data is for kind = \"classify\" (sentences) or \"generate\" (a text file)",
                 "",
-            ))
+            ));
         }
         _ => {}
     }
@@ -383,11 +383,13 @@ fn validate_text(exp: &mut Experiment) -> Result<(), Invalid> {
             ));
         }
         match exp.model.embedding {
-            None => return Err(invalid(
-                "model.embedding",
-                "text tasks need an embedding: the layers read learned word or character vectors",
-                "add embedding = 32 to [model]",
-            )),
+            None => {
+                return Err(invalid(
+                    "model.embedding",
+                    "text tasks need an embedding: the layers read learned word or character vectors",
+                    "add embedding = 32 to [model]",
+                ));
+            }
             Some(0) => return Err(invalid("model.embedding", "must be at least 1 (got 0)", "")),
             Some(_) => {}
         }

@@ -6,18 +6,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crossterm::event::{self, Event as TermEvent, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::Frame;
 
 use crate::fmt::{compact, hms};
+use crate::frontend::FrontendError;
 use crate::frontend::tui::chart::{Chart, Series};
 use crate::frontend::tui::history::{Ema, History};
 use crate::frontend::tui::terminal::Tui;
-use crate::frontend::tui::ui::{Theme, MIN_SIZE};
-use crate::frontend::FrontendError;
+use crate::frontend::tui::ui::{MIN_SIZE, Theme};
 use crate::run::read;
 
 type Result<T> = std::result::Result<T, FrontendError>;
@@ -189,10 +189,10 @@ fn chart<'a>(
                 style: theme.series(i),
                 ascii: 'o',
             }));
-            if let Some((step, loss)) = c.best {
-                if chart_best.is_none_or(|((_, b), _)| loss < b) {
-                    chart_best = Some(((step as f64, loss), theme.series(i)));
-                }
+            if let Some((step, loss)) = c.best
+                && chart_best.is_none_or(|((_, b), _)| loss < b)
+            {
+                chart_best = Some(((step as f64, loss), theme.series(i)));
             }
         }
     }

@@ -18,7 +18,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use super::simd::{isa, Isa};
+use super::simd::{Isa, isa};
 
 /// Products with at least this many multiply-adds are split across two threads.
 pub const PARALLEL_MACS: usize = 1 << 20;
@@ -550,7 +550,7 @@ mod blocked {
         #[inline]
         #[target_feature(enable = "avx512f")]
         unsafe fn issue(&mut self, count: usize) {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+            use std::arch::x86_64::{_MM_HINT_T1, _mm_prefetch};
             let end = self.lines.min(self.next + count);
             for line in self.next..end {
                 let (run, l) = (line / self.per_run, line % self.per_run);
@@ -568,8 +568,8 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
-    use super::super::simd::{isa, Isa};
-    use super::{blocked, gemm, taken, Path};
+    use super::super::simd::{Isa, isa};
+    use super::{Path, blocked, gemm, taken};
 
     /// `a·b + beta·c0` summed plainly in f64.
     #[allow(clippy::too_many_arguments)]

@@ -22,7 +22,9 @@ pub const ENV: &str = "RNNLAB_SIMD";
 
 /// A bad value of [`ENV`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{ENV}={value}: unknown instruction set\n  hint: use one of avx512, avx2, portable (or unset it for the best this CPU has)")]
+#[error(
+    "{ENV}={value}: unknown instruction set\n  hint: use one of avx512, avx2, portable (or unset it for the best this CPU has)"
+)]
 pub struct SimdError {
     pub value: String,
 }
@@ -107,10 +109,12 @@ mod tests {
         for isa in [Isa::Avx512, Isa::Avx2, Isa::Portable] {
             assert_eq!(Isa::parse(isa.name()), Ok(isa));
         }
-        assert!(Isa::parse("sse9")
-            .unwrap_err()
-            .to_string()
-            .contains("avx512, avx2, portable"));
+        assert!(
+            Isa::parse("sse9")
+                .unwrap_err()
+                .to_string()
+                .contains("avx512, avx2, portable")
+        );
         assert_eq!(Isa::available().last(), Some(&Isa::best()));
         assert_eq!(Isa::available()[0], Isa::Portable);
     }

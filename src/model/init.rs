@@ -13,7 +13,7 @@ pub fn normal(rng: &mut ChaCha8Rng, n: usize, std: f32) -> Vec<f32> {
     (0..n)
         .map(|_| {
             let u1: f64 = rng.gen_range(f64::EPSILON..1.0);
-            let u2: f64 = rng.gen();
+            let u2: f64 = rng.r#gen();
             ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32 * std
         })
         .collect()

@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 pub use crate::kernels::instructions;
 pub use io::WeightsError;
 pub use recurrent::LayerState;
-use recurrent::{recurrence, FlowSink, Mat, Recurrence, Vector, Weights};
+use recurrent::{FlowSink, Mat, Recurrence, Vector, Weights, recurrence};
 
 use crate::data::Text;
 use crate::experiment::{Cell, Experiment, Init, LayerSpec, TaskKind};
@@ -332,21 +332,21 @@ impl Model {
                 b_hh,
             };
             h = recurrence(h, weights, r, flow.get(k).cloned(), carried);
-            if let Some(rng) = dropout.as_deref_mut() {
-                if l.dropout > 0.0 {
-                    let keep = 1.0 - l.dropout as f32;
-                    let shape = *h.shape();
-                    let mask: Vec<f32> = (0..shape.0 * shape.1)
-                        .map(|_| {
-                            if rng.gen::<f32>() < keep {
-                                1.0 / keep
-                            } else {
-                                0.0
-                            }
-                        })
-                        .collect();
-                    h = h * self.dev.tensor_from_vec(mask, shape);
-                }
+            if let Some(rng) = dropout.as_deref_mut()
+                && l.dropout > 0.0
+            {
+                let keep = 1.0 - l.dropout as f32;
+                let shape = *h.shape();
+                let mask: Vec<f32> = (0..shape.0 * shape.1)
+                    .map(|_| {
+                        if rng.r#gen::<f32>() < keep {
+                            1.0 / keep
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                h = h * self.dev.tensor_from_vec(mask, shape);
             }
         }
         let rows = h.shape().0;

@@ -144,10 +144,10 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
             let g_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
             // The gates in `a` become ∂L/∂a (= ∂L/∂xp).
             let (dw_hh, bptt) = parts.backward(&g_out, &w, &saved, &mut a);
-            if let Some(sink) = &flow {
-                if let Ok(mut v) = sink.lock() {
-                    *v = bptt.norms;
-                }
+            if let Some(sink) = &flow
+                && let Ok(mut v) = sink.lock()
+            {
+                *v = bptt.norms;
             }
             add_into(grads.get_or_alloc_mut(&whh_g)?, &dw_hh);
             add_into(grads.get_or_alloc_mut(&bhh_g)?, &bptt.db_hh);

@@ -333,7 +333,7 @@ fn gradient_flow_through_time() {
     assert_eq!(flow[0].len(), steps);
     let out = model.predict(&x, batch, steps);
     let w = &model.params[4].data; // head.weight (1 × 4)
-                                   // dL/dy_b = 2 (y_b − t_b) / batch for the mean squared error.
+    // dL/dy_b = 2 (y_b − t_b) / batch for the mean squared error.
     let last: f32 = (0..batch)
         .map(|b| {
             let g = 2.0 * (out[b] - y[b]) / batch as f32;

@@ -77,9 +77,11 @@ mod tests {
         super::write(&p, b"new").unwrap();
         assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
         assert_eq!(std::fs::read(&p).unwrap(), b"new");
-        assert!(!std::fs::symlink_metadata(&p)
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert!(
+            !std::fs::symlink_metadata(&p)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
     }
 }

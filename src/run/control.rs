@@ -32,7 +32,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use serde::{Deserialize, Serialize};
 
 use crate::events::{Command, Reply, Tunable};
@@ -456,7 +456,7 @@ impl ControlClient {
                     what: "no acknowledgement from",
                     path: self.socket.clone(),
                     err,
-                })
+                });
             }
         }
         match serde_json::from_str::<Ack>(&ack) {

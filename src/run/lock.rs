@@ -87,7 +87,7 @@ fn open(path: &Path, create: bool) -> io::Result<File> {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_held, RunLock};
+    use super::{RunLock, is_held};
 
     #[test]
     fn one_holder_at_a_time_and_released_on_drop() {

@@ -10,12 +10,12 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
+use super::Summary;
 use super::atomic;
 use super::checkpoints::{checkpoints, state_path};
 use super::error::RunError;
 use super::format::*;
 use super::lock::RunLock;
-use super::Summary;
 use crate::data::Scaler;
 use crate::events::Event;
 use crate::experiment::Experiment;

@@ -11,7 +11,7 @@ mod worker;
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
-pub use eval::{evaluate, examples, forecast, Evaluation};
+pub use eval::{Evaluation, evaluate, examples, forecast};
 pub use optim::Optimizer;
 pub use schedule::Schedule;
 pub use worker::Resume;

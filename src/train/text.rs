@@ -5,7 +5,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::Evaluation;
-use crate::data::text::{sample, softmax, Parts, Text};
+use crate::data::text::{Parts, Text, sample, softmax};
 use crate::events::{TextKind, TextSample};
 use crate::experiment::Experiment;
 use crate::model::{Model, State};

@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::state::{self, Position, TrainerState};
-use super::{evaluate, examples, text, Optimizer, Outbox, Schedule};
+use super::{Optimizer, Outbox, Schedule, evaluate, examples, text};
 use crate::data::Dataset;
 use crate::events::*;
 use crate::experiment::Experiment;
@@ -356,7 +356,11 @@ impl Worker {
                 if !loss.is_finite() || !grad_norm.is_finite() {
                     return Ok(Some(Halt::Diverged(format!(
                         "loss became {} at step {}; try a lower learning_rate (now {}), clip_grad_norm = 1.0, or normalize = \"zscore\"",
-                        if loss.is_finite() { format!("{loss} with a non-finite gradient") } else { loss.to_string() },
+                        if loss.is_finite() {
+                            format!("{loss} with a non-finite gradient")
+                        } else {
+                            loss.to_string()
+                        },
                         self.step,
                         self.schedule.base
                     ))));
@@ -388,10 +392,11 @@ impl Worker {
                 if let Some(flow) = flow {
                     self.emit(Event::Flow(flow))?;
                 }
-                if self.eval_every > 0 && self.step.is_multiple_of(self.eval_every) {
-                    if let Some(h) = self.evaluate()? {
-                        return Ok(Some(h));
-                    }
+                if self.eval_every > 0
+                    && self.step.is_multiple_of(self.eval_every)
+                    && let Some(h) = self.evaluate()?
+                {
+                    return Ok(Some(h));
                 }
                 let every = self.exp.checkpoint.every_steps;
                 if every > 0 && self.step.is_multiple_of(every) {
@@ -406,10 +411,10 @@ impl Worker {
                 epoch: epoch + 1,
                 index: 0,
             };
-            if self.eval_every == 0 {
-                if let Some(h) = self.evaluate()? {
-                    return Ok(Some(h));
-                }
+            if self.eval_every == 0
+                && let Some(h) = self.evaluate()?
+            {
+                return Ok(Some(h));
             }
             if self.exp.checkpoint.every_steps == 0 {
                 self.checkpoint()?;

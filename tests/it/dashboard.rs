@@ -1,12 +1,12 @@
 //! Dashboard screens rendered with ratatui's `TestBackend`, compared with
 //! committed snapshots (insta), in every state and mode.
 
+use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use ratatui::Terminal;
 use rnnlab::events::*;
 use rnnlab::frontend::tui::app::{Action, App};
-use rnnlab::frontend::tui::ui::{render, Theme};
+use rnnlab::frontend::tui::ui::{Theme, render};
 
 const UNICODE: Theme = Theme {
     ascii: false,
@@ -253,12 +253,13 @@ fn no_colour_mode_sets_no_colours() {
         }
     }
     let t = screen(&app, UNICODE, 80, 24);
-    assert!(t
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .any(|c| c.fg != Color::Reset));
+    assert!(
+        t.backend()
+            .buffer()
+            .content()
+            .iter()
+            .any(|c| c.fg != Color::Reset)
+    );
 }
 
 #[test]

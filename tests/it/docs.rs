@@ -58,7 +58,11 @@ fn the_experiment_reference_parses_and_names_every_key() {
     };
     // Every key the schema writes out is documented.
     let mut written = BTreeSet::new();
-    keys(&exp.to_toml().parse::<toml::Value>().unwrap(), "", &mut written);
+    keys(
+        &exp.to_toml().parse::<toml::Value>().unwrap(),
+        "",
+        &mut written,
+    );
     let missing: Vec<_> = written.difference(&documented).collect();
     assert!(
         missing.is_empty(),
@@ -74,7 +78,14 @@ fn the_dashboard_guide_lists_the_help_screens_keys() {
         .lines()
         .skip(2)
         .take_while(|l| l.starts_with('|'))
-        .map(|l| l.split('|').nth(1).unwrap().trim().trim_matches('`').to_string())
+        .map(|l| {
+            l.split('|')
+                .nth(1)
+                .unwrap()
+                .trim()
+                .trim_matches('`')
+                .to_string()
+        })
         .collect();
     let in_code: Vec<String> = HINTS.iter().map(|(k, _)| k.to_string()).collect();
     assert_eq!(

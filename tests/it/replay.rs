@@ -11,12 +11,12 @@ use std::process::Command as Process;
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui::backend::TestBackend;
 use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 use rnnlab::events::*;
 use rnnlab::frontend::tui::app::{Action, App, Mode};
 use rnnlab::frontend::tui::keys;
-use rnnlab::frontend::tui::ui::{render, Theme};
+use rnnlab::frontend::tui::ui::{Theme, render};
 use rnnlab::run::read::{self, Follower};
 
 use crate::common::{Child, Tmux};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use safetensors::SafeTensors;
 
-use crate::common::{wait_until, Child, BIN};
+use crate::common::{BIN, Child, wait_until};
 
 /// A small but real run: 2 GRU layers, dropout, Adam, 22 steps per epoch.
 const BASE: [&str; 8] = [

@@ -149,9 +149,9 @@ fn empty_and_missing_directories() {
 
 mod compare {
     use super::*;
-    use ratatui::backend::TestBackend;
     use ratatui::Terminal;
-    use rnnlab::frontend::compare::{render, Comparison};
+    use ratatui::backend::TestBackend;
+    use rnnlab::frontend::compare::{Comparison, render};
     use rnnlab::run::read::named_runs;
 
     /// `rnnlab compare --csv` of `runs`, or its error in words.

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::common::{root, Tmux, BIN};
+use crate::common::{BIN, Tmux, root};
 
 fn rows(path: &Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |s| s.lines().count())

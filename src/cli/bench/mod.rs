@@ -19,7 +19,7 @@ use crate::model::Model;
 use crate::train::Optimizer;
 
 pub use report::{compare_table, table};
-pub use torch::{reference, TorchTiming};
+pub use torch::{TorchTiming, reference};
 
 /// One benchmark configuration: a stack of `layers` equal recurrent layers of
 /// `units` units and a linear head with one output on the last step.
@@ -122,12 +122,16 @@ impl Config {
 pub enum BenchError {
     #[error("no benchmark configuration matches `{name}`; known: {}", known())]
     UnknownConfig { name: String },
-    #[error("could not start `{python}`: {source}\n  hint: install Python 3 with torch, or pass --python PATH")]
+    #[error(
+        "could not start `{python}`: {source}\n  hint: install Python 3 with torch, or pass --python PATH"
+    )]
     Python {
         python: String,
         source: std::io::Error,
     },
-    #[error("{message}\n  hint: `{python} -m pip install torch`, or pass --python PATH to a Python that has it")]
+    #[error(
+        "{message}\n  hint: `{python} -m pip install torch`, or pass --python PATH to a Python that has it"
+    )]
     TorchMissing { python: String, message: String },
     #[error("scripts/torch_bench.py not found (looked at {})\n  hint: run from the repository root", .looked.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
     ScriptMissing { looked: Vec<PathBuf> },

@@ -83,13 +83,13 @@ pub fn reference(
             return Err(BenchError::TorchMissing {
                 python: python.to_string(),
                 message: stderr.trim_start_matches("error: ").to_string(),
-            })
+            });
         }
         _ => {
             return Err(BenchError::ScriptFailed {
                 status: out.status.to_string(),
                 stderr,
-            })
+            });
         }
     }
     let lines: Vec<Line> = String::from_utf8_lossy(&out.stdout)

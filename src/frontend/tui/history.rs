@@ -62,7 +62,7 @@ impl Bucket {
     }
 
     /// The bucket's extremes in order of occurrence (one point if they coincide).
-    fn extremes(&self) -> impl Iterator<Item = Kept> {
+    fn extremes(&self) -> impl Iterator<Item = Kept> + use<> {
         let (first, second) = if self.min.seq <= self.max.seq {
             (self.min, self.max)
         } else {

@@ -16,9 +16,9 @@ pub mod ui;
 pub mod view;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::frontend::FrontendError;
@@ -109,10 +109,10 @@ fn event_loop(
         data_changed |= app.advance(now - last_tick);
         last_tick = now;
         let send = |app: &mut App, action| {
-            if let Some(cmd) = app.apply(action) {
-                if let Some(tx) = commands {
-                    let _ = tx.send(cmd);
-                }
+            if let Some(cmd) = app.apply(action)
+                && let Some(tx) = commands
+            {
+                let _ = tx.send(cmd);
             }
         };
         if interrupt.swap(false, Ordering::SeqCst) {

@@ -15,8 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once, PoisonError};
 
 use crossterm::{cursor, execute, terminal};
-use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
 
 /// Copies of the original stdout and stderr while they are redirected.
 static SAVED: Mutex<Option<(OwnedFd, OwnedFd)>> = Mutex::new(None);
@@ -184,9 +184,9 @@ pub fn colour_wanted() -> bool {
 mod tests {
     use super::FrameWriter;
     use crate::frontend::tui::app::App;
-    use crate::frontend::tui::ui::{render, Theme};
-    use ratatui::backend::CrosstermBackend;
+    use crate::frontend::tui::ui::{Theme, render};
     use ratatui::Terminal;
+    use ratatui::backend::CrosstermBackend;
     use std::io::{self, Write};
 
     /// Counts the writes that reach it.

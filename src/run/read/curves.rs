@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 
 use super::follow::Follower;
 use super::rows::Table;
-use super::summary::{is_run_dir, read_summary, status_label, SummaryFields};
-use super::{error, ReadError};
+use super::summary::{SummaryFields, is_run_dir, read_summary, status_label};
+use super::{ReadError, error};
 use crate::events::EvalStats;
 
 /// One run's curves.

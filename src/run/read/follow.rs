@@ -3,11 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::parse::{eval_row, header, metrics_header, note_row, FlowColumns};
+use super::parse::{FlowColumns, eval_row, header, metrics_header, note_row};
 use super::rows::Table;
-use super::tail::{complete_first, records, Tail};
+use super::tail::{Tail, complete_first, records};
 use super::timeline::{Batch, Timeline};
-use super::{error, outcome, read_json, ReadError, POLL_BYTES};
+use super::{POLL_BYTES, ReadError, error, outcome, read_json};
 use crate::events::*;
 use crate::run::format::{EVAL_HEAD, EVENTS_HEAD};
 
@@ -76,12 +76,17 @@ impl Follower {
             let path = self.dir.join("info.json");
             match read_json::<RunInfo>(&path)? {
                 Some(info) => start = Some(info),
-                None if self.dir.join("metrics.csv").metadata().is_ok_and(|m| m.len() > 0) => {
+                None if self
+                    .dir
+                    .join("metrics.csv")
+                    .metadata()
+                    .is_ok_and(|m| m.len() > 0) =>
+                {
                     return Err(error(
                         &path,
                         None,
                         "missing: this run was recorded by an older rnnlab; replay it once it is over",
-                    ))
+                    ));
                 }
                 None => return Ok(Vec::new()),
             }

@@ -34,10 +34,10 @@ use crate::events::*;
 use crate::experiment::Experiment;
 use summary::SummaryHead;
 
-pub use curves::{curves, evals, named_runs, Curves, NamedRun};
+pub use curves::{Curves, NamedRun, curves, evals, named_runs};
 pub use follow::Follower;
 use rows::Table;
-use sample::{thin, Sampler};
+use sample::{Sampler, thin};
 pub use timeline::Events;
 use timeline::{Batch, Timeline};
 
@@ -156,7 +156,7 @@ pub fn load(dir: &Path) -> Result<Recorded, ReadError> {
                 &metrics,
                 None,
                 "missing: not a run directory, or the run never started",
-            ))
+            ));
         }
     };
     let outcome = outcome(dir)?;

@@ -2,8 +2,8 @@
 //! exactly as `from_str`), headers, and the rows of `eval.csv`, `events.csv`
 //! and `flow.csv`. `metrics.csv` rows are parsed by [`super::rows`].
 
-use serde::de::IntoDeserializer;
 use serde::Deserialize;
+use serde::de::IntoDeserializer;
 
 use crate::events::*;
 use crate::run::format::{EVAL_HEAD, FLOW_GATE, FLOW_TIME, METRICS_HEAD};

@@ -4,9 +4,9 @@
 
 use rayon::prelude::*;
 
+use super::PARALLEL_BYTES;
 use super::parse::{field_len, float, float32};
 use super::tail::Bad;
-use super::PARALLEL_BYTES;
 use crate::events::StepStats;
 use crate::run::format::METRICS_HEAD;
 

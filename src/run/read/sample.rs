@@ -67,7 +67,7 @@ pub(super) fn thin<T>(v: &mut Vec<T>, max: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::{thin, Sampler};
+    use super::{Sampler, thin};
 
     #[test]
     fn sampling_a_stream_keeps_evenly_spaced_items_the_last_and_little_memory() {

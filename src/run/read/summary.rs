@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{read_json, ReadError};
+use super::{ReadError, read_json};
 use crate::events::Status;
 use crate::run::format::Summary;
 use crate::run::lock;

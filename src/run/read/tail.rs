@@ -6,7 +6,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use super::{error, ReadError, CHUNK};
+use super::{CHUNK, ReadError, error};
 
 /// One file read incrementally from a byte offset.
 pub(super) struct Tail {

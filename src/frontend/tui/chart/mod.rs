@@ -296,11 +296,11 @@ impl<'a> Chart<'a> {
         let row_of = |y: f64| ys.inside(y, ny).map(|d| h - 1 - d / sy);
         let mut layer: Vec<Option<(char, Style)>> = vec![None; w * h];
 
-        if let Some((y, style)) = self.hline {
-            if let Some(r) = row_of(y) {
-                for cell in &mut layer[r * w..(r + 1) * w] {
-                    *cell = Some((g.hline, style));
-                }
+        if let Some((y, style)) = self.hline
+            && let Some(r) = row_of(y)
+        {
+            for cell in &mut layer[r * w..(r + 1) * w] {
+                *cell = Some((g.hline, style));
             }
         }
         for s in &self.series {
@@ -335,10 +335,10 @@ impl<'a> Chart<'a> {
                 }
             }
         }
-        if let Some(((x, y), style)) = self.highlight {
-            if let (Some(c), Some(r)) = (col_of(x), row_of(y)) {
-                layer[r * w + c] = Some((g.highlight, style));
-            }
+        if let Some(((x, y), style)) = self.highlight
+            && let (Some(c), Some(r)) = (col_of(x), row_of(y))
+        {
+            layer[r * w + c] = Some((g.highlight, style));
         }
 
         for (i, cell) in layer.into_iter().enumerate() {
@@ -411,7 +411,7 @@ fn project(v: f64, log: bool) -> Option<f64> {
 
 mod scale;
 
-use scale::{nice_ticks, place_x_labels, y_ticks, Dots, Scale};
+use scale::{Dots, Scale, nice_ticks, place_x_labels, y_ticks};
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,7 @@
 
 use ratatui::layout::Rect;
 
-use super::{project, BRAILLE_BITS, FAR};
+use super::{BRAILLE_BITS, FAR, project};
 
 /// One resolved axis: bounds in plotting space, `lo < hi`, both finite.
 #[derive(Debug, Clone, Copy)]

@@ -1,10 +1,10 @@
 //! Tests of the chart widget: drawn into a buffer and read back as text.
 
 use super::*;
+use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::Color;
 use ratatui::widgets::Block;
-use ratatui::Terminal;
 
 fn render(chart: Chart<'_>, w: u16, h: u16) -> Buffer {
     let mut buf = Buffer::empty(Rect::new(0, 0, w, h));
@@ -166,20 +166,23 @@ fn later_series_draw_over_earlier_and_colour_comes_from_styles() {
     let buf = render(chart.clone().mode(Mode::Ascii), 20, 8);
     assert!(!lines(&buf).concat().contains('*'));
     let buf = render(Chart::new(vec![series(&a)]), 20, 8);
-    assert!(buf
-        .content()
-        .iter()
-        .all(|c| c.fg == Color::Reset && c.bg == Color::Reset));
+    assert!(
+        buf.content()
+            .iter()
+            .all(|c| c.fg == Color::Reset && c.bg == Color::Reset)
+    );
 }
 
 #[test]
 fn flat_single_and_empty_series() {
     let flat: Vec<(f64, f64)> = (0..10).map(|i| (i as f64, 0.25)).collect();
     let buf = render(Chart::new(vec![series(&flat)]), 30, 10);
-    assert!(lines(&buf)
-        .concat()
-        .chars()
-        .any(|c| is_braille(&c.to_string())));
+    assert!(
+        lines(&buf)
+            .concat()
+            .chars()
+            .any(|c| is_braille(&c.to_string()))
+    );
     assert!(
         y_labels(&buf, '┤').iter().any(|(_, l)| l == "0.25"),
         "{:#?}",

@@ -1,13 +1,13 @@
 //! The footer: the playback position when replaying, the last message, then
 //! key hints that fit.
 
+use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::Frame;
 
-use super::{thousands, Theme};
+use super::{Theme, thousands};
 use crate::frontend::tui::app::{App, Feed};
 
 /// Short hints, most important first; as many as fit are shown.

@@ -4,11 +4,11 @@
 //! time steps of the window (the picture of vanishing gradients); and the
 //! same lines and bars per LSTM/GRU gate.
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::Frame;
 
 use super::Theme;
 use crate::fmt::compact;

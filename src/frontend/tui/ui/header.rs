@@ -1,10 +1,10 @@
 //! The header: name, stack, status; progress, speed, time and live hyperparameters.
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::Frame;
 
 use super::Theme;
 use crate::fmt::clock;

@@ -1,11 +1,11 @@
 //! The loss panel: raw and smoothed training loss, validation loss, the best
 //! evaluation, and markers where a tune, pause or checkpoint happened.
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::Frame;
 
 use super::Theme;
 use crate::events::NoteKind;
@@ -89,11 +89,11 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     if let Some(s) = &v.last {
         spans.push(Span::styled(" train ", train_style));
         spans.push(Span::raw(compact(s.loss)));
-        if app.toggles.smoothing {
-            if let Some((_, y)) = v.loss_smooth.last() {
-                spans.push(Span::styled("  ema ", train_style));
-                spans.push(Span::raw(compact(y)));
-            }
+        if app.toggles.smoothing
+            && let Some((_, y)) = v.loss_smooth.last()
+        {
+            spans.push(Span::styled("  ema ", train_style));
+            spans.push(Span::raw(compact(y)));
         }
     }
     if let Some(e) = &v.last_eval {

@@ -23,12 +23,12 @@ mod notes;
 mod popup;
 mod predictions;
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::border;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Wrap};
-use ratatui::Frame;
 
 use super::app::{App, Mode, RunState};
 use super::chart;
@@ -133,11 +133,7 @@ impl Theme {
 
     /// A glyph, or its ASCII stand-in.
     pub fn glyph(&self, unicode: &'static str, ascii: &'static str) -> &'static str {
-        if self.ascii {
-            ascii
-        } else {
-            unicode
-        }
+        if self.ascii { ascii } else { unicode }
     }
 }
 

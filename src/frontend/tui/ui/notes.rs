@@ -1,10 +1,10 @@
 //! The events panel: the latest notes, newest at the bottom.
 
+use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
-use ratatui::Frame;
 
 use super::Theme;
 use crate::events::NoteKind;

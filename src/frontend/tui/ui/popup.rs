@@ -1,14 +1,14 @@
 //! Overlays: help, the tune form, the go-to-step form, the quit confirmation,
 //! the end of a failed run.
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::style::{Color, Modifier};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Wrap};
-use ratatui::Frame;
 
-use super::thousands;
 use super::Theme;
+use super::thousands;
 use crate::frontend::tui::app::{App, GoToForm, TuneForm};
 use crate::frontend::tui::keys;
 

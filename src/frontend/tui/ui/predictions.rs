@@ -3,11 +3,11 @@
 //! Text tasks show classified sentences (validation and probes) or text
 //! sampled from the model.
 
+use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
-use ratatui::Frame;
 
 use super::Theme;
 use crate::events::{Predictions, TextKind};
