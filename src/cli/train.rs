@@ -71,7 +71,10 @@ pub fn resume(
             run_path.display()
         );
     }
-    let exp = Experiment::load(&run_path.join("experiment.toml"), sets)?;
+    let file = run_path.join("experiment.toml");
+    let before = Experiment::load(&file, &[])?;
+    let exp = Experiment::load(&file, sets)?;
+    refuse_unresumable(&before, &exp, &file, sets)?;
     let data = data::load(&exp)?;
     let mut model = Model::for_experiment(&exp, data.text.as_ref());
     let weights = match from {
@@ -88,11 +91,19 @@ pub fn resume(
                 .join(format!("{stem}.safetensors"))
         }
         None => {
-            let mut all = run::checkpoints(run_path)?;
-            all.retain(|(_, p)| run::state_path(p).is_file());
-            match all.pop() {
-                Some((_, p)) => p,
-                None => bad_input!("{} has no checkpoint to resume from", run_path.display()),
+            let all = run::checkpoints(run_path)?;
+            let complete = all.iter().rev().find(|(_, p)| run::state_path(p).is_file());
+            match (complete, all.last()) {
+                (Some((_, p)), _) => p.clone(),
+                (None, Some((_, p))) => bad_input!(
+                    "{} has checkpoints but none with its training state (e.g. {} is missing); a run cannot resume from weights alone — start a new run, or load the weights with `rnnlab predict --experiment … --weights {}`",
+                    run_path.display(),
+                    run::state_path(p).display(),
+                    p.display()
+                ),
+                (None, None) => {
+                    bad_input!("{} has no checkpoint to resume from", run_path.display())
+                }
             }
         }
     };
@@ -112,8 +123,38 @@ pub fn resume(
         ),
     };
     let (state, (m, v)) = train::state::decode(&bytes, &state_file, &model)?;
-    let started = read_summary(run_path).started;
-    let run = RunDir::reopen(&exp, run_path.to_path_buf(), state.step)?;
+    let per_epoch = data.batches_per_epoch(before.train.batch_size);
+    if let Err(why) = state.check(per_epoch) {
+        bad_input!("{}: {why}", state_file.display());
+    }
+    if exp.train.batch_size != before.train.batch_size
+        && !(state.next.index == 0 || state.next.index == per_epoch)
+    {
+        bad_input!(
+            "`train.batch_size` can change only at an epoch's end: {} stopped at batch {} of epoch {} (of {per_epoch}), and the rest of that epoch's shuffled order is made of batches of {}\n  hint: resume from a checkpoint at an epoch's end (`--from step-N`, see checkpoints/), or without --set train.batch_size",
+            weights.display(),
+            state.next.index,
+            state.next.epoch,
+            before.train.batch_size
+        );
+    }
+    let summary = read_summary(run_path);
+    let total = total_steps(&exp, &data);
+    if state.step >= total && summary.status.as_deref() == Some("completed") {
+        output::note(&format!(
+            "{} is complete ({} steps): nothing to resume, nothing changed\n  hint: to train longer, --set train.epochs=N (now {}) or train.max_steps",
+            run_path.display(),
+            state.step,
+            exp.train.epochs
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let run = RunDir::reopen(
+        &exp,
+        run_path.to_path_buf(),
+        state.step,
+        state.logs.as_ref(),
+    )?;
     let from = weights
         .file_name()
         .map_or(String::new(), |n| n.to_string_lossy().to_string());
@@ -123,10 +164,42 @@ pub fn resume(
         m,
         v,
         from,
-        started,
+        started: summary.started,
+        before,
     };
     let handle = train::spawn(exp, data, model, run, Some(resume));
     supervise(handle, run_path, dashboard)
+}
+
+/// The steps a run of `exp` trains: its epochs, capped by `max_steps`.
+fn total_steps(exp: &Experiment, data: &data::Dataset) -> u64 {
+    let per_epoch = data.batches_per_epoch(exp.train.batch_size) as u64;
+    let total = per_epoch * exp.train.epochs as u64;
+    match exp.train.max_steps {
+        0 => total,
+        max => total.min(max),
+    }
+}
+
+/// `[train]` keys a resumed run cannot honour.
+fn refuse_unresumable(
+    before: &Experiment,
+    exp: &Experiment,
+    file: &Path,
+    sets: &[String],
+) -> CliResult<()> {
+    if exp.train.optimizer != before.train.optimizer {
+        return Err(ExperimentError {
+            file: file.to_path_buf(),
+            location: None,
+            key: Some("train.optimizer".into()),
+            set_by: sets.iter().find(|s| s.contains("optimizer")).cloned(),
+            message: "a resumed run keeps its optimizer: the checkpoint holds its moments".into(),
+            hint: Some("start a new run to change the optimizer".into()),
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Shows a running trainer in the dashboard or the headless log until it ends,

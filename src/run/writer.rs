@@ -2,6 +2,7 @@
 //! event itself (the channel to the front ends may drop step events; the
 //! run directory must not).
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
@@ -104,24 +105,40 @@ impl RunDir {
         })
     }
 
-    /// Reopens a run directory to continue it after `step`: log rows past that
-    /// step and torn last lines (from a crash) are dropped, the resolved
-    /// experiment is rewritten (overrides applied), and the logs are appended to.
-    pub fn reopen(exp: &Experiment, path: PathBuf, step: u64) -> Result<RunDir, RunError> {
+    /// Reopens a run directory to continue it from a checkpoint: the logs
+    /// are cut back to their sizes at the checkpoint (`logs`; without them,
+    /// checkpoints of older versions, to the rows of steps up to `step`,
+    /// torn last lines dropped), the resolved experiment is rewritten
+    /// (overrides applied), and the logs are appended to.
+    pub fn reopen(
+        exp: &Experiment,
+        path: PathBuf,
+        step: u64,
+        logs: Option<&BTreeMap<String, u64>>,
+    ) -> Result<RunDir, RunError> {
         // Before anything is rewritten: one writer per run directory.
         let lock = RunLock::acquire(&path)?;
-        for name in ["metrics.csv", "eval.csv", "events.csv", "flow.csv"] {
-            truncate_after(&path.join(name), step, true, |line| {
-                line.split(',').next().and_then(|s| s.parse().ok())
-            })?;
-        }
-        truncate_after(&path.join("predictions.jsonl"), step, false, |line| {
-            #[derive(Deserialize)]
-            struct Step {
-                step: u64,
+        match logs {
+            Some(sizes) => {
+                for name in LOGS {
+                    cut_to(&path.join(name), sizes.get(name).copied().unwrap_or(0))?;
+                }
             }
-            serde_json::from_str::<Step>(line).ok().map(|s| s.step)
-        })?;
+            None => {
+                for name in ["metrics.csv", "eval.csv", "events.csv", "flow.csv"] {
+                    truncate_after(&path.join(name), step, true, |line| {
+                        line.split(',').next().and_then(|s| s.parse().ok())
+                    })?;
+                }
+                truncate_after(&path.join("predictions.jsonl"), step, false, |line| {
+                    #[derive(Deserialize)]
+                    struct Step {
+                        step: u64,
+                    }
+                    serde_json::from_str::<Step>(line).ok().map(|s| s.step)
+                })?;
+            }
+        }
         write_file(&path.join("experiment.toml"), exp.to_toml().as_bytes())?;
         let open = |name: &str| -> Result<BufWriter<File>, RunError> {
             let p = path.join(name);
@@ -248,6 +265,19 @@ impl RunDir {
         Ok(())
     }
 
+    /// The size of each log file, as [`RunDir::reopen`] can cut them back to.
+    pub fn log_sizes(&self) -> Result<BTreeMap<String, u64>, RunError> {
+        LOGS.iter()
+            .map(|name| {
+                let path = self.path.join(name);
+                let len = fs::metadata(&path)
+                    .map_err(|e| RunError::io("read", &path, e))?
+                    .len();
+                Ok((name.to_string(), len))
+            })
+            .collect()
+    }
+
     /// Pushes buffered rows to the files.
     pub fn flush_all(&mut self) -> Result<(), RunError> {
         self.flush()
@@ -307,6 +337,44 @@ impl RunDir {
         json.and_then(|json| atomic::write(&path, json.as_bytes()))
             .map_err(|e| RunError::io("write", &path, e))
     }
+}
+
+/// The log files a checkpoint records the sizes of.
+const LOGS: [&str; 5] = [
+    "metrics.csv",
+    "eval.csv",
+    "events.csv",
+    "flow.csv",
+    "predictions.jsonl",
+];
+
+/// Cuts `path` back to `len` bytes (what it held at a checkpoint); a file
+/// shorter than that was changed behind the run's back and is refused.
+fn cut_to(path: &Path, len: u64) -> Result<(), RunError> {
+    let size = match fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == io::ErrorKind::NotFound && len == 0 => return Ok(()),
+        Err(e) => return Err(RunError::io("read", path, e)),
+    };
+    if size < len {
+        return Err(RunError::Refused {
+            path: path.to_path_buf(),
+            message: format!(
+                "holds {size} bytes, fewer than the {len} it held at the checkpoint: it was changed since; resume from an earlier checkpoint (--from) or start a new run"
+            ),
+        });
+    }
+    if size > len {
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path)
+            .map_err(|e| RunError::io("open", path, e))?;
+        file.set_len(len)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| RunError::io("cut back", path, e))?;
+    }
+    Ok(())
 }
 
 /// Keeps the lines of `path` (after its header line, if `header`) whose step is

@@ -41,6 +41,33 @@ impl Schedule {
         }
     }
 
+    /// Makes the rate at `step` (1-based) of `total` equal `rate`; the
+    /// schedule goes on from there (a cosine keeps decaying from it, a
+    /// plateau keeps halving it). Returns the new base rate.
+    pub fn set_rate(&mut self, rate: f64, step: u64, total: u64) -> f64 {
+        let factor = match self.kind {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Cosine => self.rate(step, total) / self.base,
+            LrSchedule::Plateau => self.plateau_factor,
+        };
+        // At the very end of a cosine the factor is 0: the rate is what remains.
+        self.base = if factor > 1e-12 { rate / factor } else { rate };
+        self.base
+    }
+
+    /// The kind of schedule.
+    pub fn kind(&self) -> LrSchedule {
+        self.kind
+    }
+
+    /// Switches to another kind of schedule with the same base rate (a
+    /// plateau starts again at its full rate).
+    pub fn switch(&mut self, kind: LrSchedule) {
+        if kind != self.kind {
+            *self = Schedule::new(kind, self.base);
+        }
+    }
+
     /// Records an evaluation; returns true when `plateau` just lowered the rate.
     pub fn observe(&mut self, improved: bool) -> bool {
         if self.kind != LrSchedule::Plateau {
@@ -70,6 +97,25 @@ mod tests {
         assert!((s.rate(1, 100) - 0.1).abs() < 1e-12);
         assert!((s.rate(51, 100) - 0.05).abs() < 1e-9);
         assert!(s.rate(100, 100) < 0.001);
+    }
+
+    #[test]
+    fn a_rate_set_mid_schedule_is_the_rate_from_then_on() {
+        let mut s = Schedule::new(LrSchedule::Cosine, 0.1);
+        let now = s.rate(51, 100);
+        // Setting the rate shown now leaves it unchanged.
+        s.set_rate(now, 51, 100);
+        assert!((s.rate(51, 100) - now).abs() < 1e-15);
+        s.set_rate(0.01, 51, 100);
+        assert!((s.rate(51, 100) - 0.01).abs() < 1e-12);
+        assert!(s.rate(75, 100) < 0.01, "the cosine goes on decaying");
+        let mut p = Schedule::new(LrSchedule::Plateau, 0.1);
+        p.observe(false);
+        p.observe(false);
+        p.set_rate(0.02, 5, 10);
+        assert!((p.rate(5, 10) - 0.02).abs() < 1e-12);
+        let mut c = Schedule::new(LrSchedule::Constant, 0.1);
+        assert_eq!(c.set_rate(0.3, 5, 10), 0.3);
     }
 
     #[test]

@@ -60,6 +60,60 @@ pub struct TrainerState {
     /// Text generation: the sampling temperature as tuned so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
+    /// The size in bytes of each log file of the run directory when the
+    /// checkpoint was taken: a resumed run cuts each back to it, so that rows
+    /// written after the checkpoint (even at its step) are never doubled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logs: Option<BTreeMap<String, u64>>,
+}
+
+impl TrainerState {
+    /// Checks every field as untrusted input: a damaged or forged state file
+    /// is refused with the field at fault, never trusted into a panic.
+    /// `steps_per_epoch` is the run's number of batches per epoch.
+    pub fn check(&self, steps_per_epoch: usize) -> Result<(), String> {
+        let finite_pos = |v: f64| v.is_finite() && v >= 0.0;
+        // About 300 years of training: enough for any run, small enough for a clock.
+        if !(finite_pos(self.wall_s) && self.wall_s < 1e10) {
+            return Err(format!(
+                "`wall_s` {} is not a plausible duration",
+                self.wall_s
+            ));
+        }
+        if self.next.epoch == 0 || self.next.index > steps_per_epoch {
+            return Err(format!(
+                "the position (epoch {}, batch {}) is outside the data (batches 0..{steps_per_epoch} per epoch)",
+                self.next.epoch, self.next.index
+            ));
+        }
+        if self.optimizer_steps > self.step {
+            return Err(format!(
+                "{} optimizer updates in {} steps",
+                self.optimizer_steps, self.step
+            ));
+        }
+        if !finite_pos(self.clip) {
+            return Err(format!("`clip` {} is not a clip norm", self.clip));
+        }
+        if !(self.schedule.base.is_finite() && self.schedule.base > 0.0) {
+            return Err(format!(
+                "the learning rate {} is not positive and finite",
+                self.schedule.base
+            ));
+        }
+        if self.temperature.is_some_and(|t| !finite_pos(t)) {
+            return Err("the temperature is not a finite number ≥ 0".into());
+        }
+        if self.best_valid_loss.is_some_and(f64::is_nan) {
+            return Err("the best validation loss is NaN".into());
+        }
+        if self.best_step.is_some_and(|s| s > self.step)
+            || self.last_eval_step.is_some_and(|s| s > self.step)
+        {
+            return Err("an evaluation is recorded after the checkpoint's step".into());
+        }
+        Ok(())
+    }
 }
 
 /// A state file that cannot be used to resume this run.
@@ -157,6 +211,9 @@ pub fn decode(
     };
     let m = read("m")?;
     let v = read("v")?;
+    if m.iter().chain(&v).flatten().any(|x| !x.is_finite()) {
+        return Err(fail("the optimizer moments hold non-finite values".into()));
+    }
     Ok((state, (m, v)))
 }
 

@@ -57,6 +57,10 @@ pub struct Worker {
     carry: State,
     /// Text generation: the sampling temperature (tunable).
     temperature: Option<f64>,
+    /// Notes to write once the run has started (overrides of a resume).
+    pending: Vec<(NoteKind, String)>,
+    /// `, with train.epochs 8 → 20, …`: what `resume --set` changed.
+    overrides: String,
 }
 
 /// A checkpoint to continue from.
@@ -68,6 +72,10 @@ pub struct Resume {
     pub from: String,
     /// When the run first started.
     pub started: Option<String>,
+    /// The run's experiment before `resume --set`: a `[train]` key that
+    /// differs from it was set on the command line and is applied (and
+    /// recorded) over the checkpoint's live value.
+    pub before: Experiment,
 }
 
 /// Why the loop ended early.
@@ -130,6 +138,8 @@ impl Worker {
             resumed_from: None,
             carry: State::new(),
             temperature: exp.task.temperature,
+            pending: Vec::new(),
+            overrides: String::new(),
             exp,
             data,
             model,
@@ -157,6 +167,7 @@ impl Worker {
         self.schedule = s.schedule;
         self.clip = s.clip;
         self.eval_every = s.eval_every;
+        self.apply_overrides(&r.before);
         self.carry = s.carry;
         if self.temperature.is_some() {
             self.temperature = s.temperature.or(self.temperature);
@@ -171,6 +182,71 @@ impl Worker {
         self.last_eval_step = s.last_eval_step;
         self.last_checkpoint_step = Some(s.step);
         self.resumed_from = Some(r.from);
+    }
+
+    /// Applies the `[train]` keys `resume --set` changed over what the
+    /// checkpoint holds; each becomes a note when the run starts.
+    fn apply_overrides(&mut self, before: &Experiment) {
+        let (was, now) = (&before.train, &self.exp.train);
+        let mut changed = Vec::new();
+        if now.lr_schedule != was.lr_schedule {
+            self.schedule.switch(now.lr_schedule);
+            changed.push(format!(
+                "lr_schedule {:?} → {:?}",
+                was.lr_schedule, now.lr_schedule
+            ));
+        }
+        if now.learning_rate != was.learning_rate {
+            let old = std::mem::replace(&mut self.schedule.base, now.learning_rate);
+            changed.push(format!("base learning_rate {old} → {}", now.learning_rate));
+        }
+        let mut tune = |key, old: f64, new: f64| {
+            let change = TuneChange { key, old, new };
+            self.pending.push((NoteKind::Tune, change.to_string()));
+        };
+        if now.clip_grad_norm != was.clip_grad_norm {
+            tune(Tunable::ClipGradNorm, self.clip, now.clip_grad_norm);
+            self.clip = now.clip_grad_norm;
+        }
+        if now.eval_every != was.eval_every {
+            tune(
+                Tunable::EvalEvery,
+                self.eval_every as f64,
+                now.eval_every as f64,
+            );
+            self.eval_every = now.eval_every;
+        }
+        for (key, old, new) in [
+            ("epochs", was.epochs.to_string(), now.epochs.to_string()),
+            (
+                "max_steps",
+                was.max_steps.to_string(),
+                now.max_steps.to_string(),
+            ),
+            (
+                "early_stopping",
+                was.early_stopping.to_string(),
+                now.early_stopping.to_string(),
+            ),
+            (
+                "momentum",
+                was.momentum.to_string(),
+                now.momentum.to_string(),
+            ),
+            ("threads", was.threads.to_string(), now.threads.to_string()),
+            (
+                "flow_every",
+                was.flow_every.to_string(),
+                now.flow_every.to_string(),
+            ),
+        ] {
+            if old != new {
+                changed.push(format!("{key} {old} → {new}"));
+            }
+        }
+        if !changed.is_empty() {
+            self.overrides = format!(", with train.{}", changed.join(", train."));
+        }
     }
 
     fn emit(&mut self, event: Event) -> Result<()> {
@@ -296,7 +372,13 @@ impl Worker {
         };
         self.emit(Event::Started(info))?;
         match self.resumed_from.clone() {
-            Some(from) => self.note(NoteKind::Resume, format!("run resumed from {from}"))?,
+            Some(from) => {
+                let detail = format!("run resumed from {from}{}", self.overrides);
+                self.note(NoteKind::Resume, detail)?;
+                for (kind, detail) in std::mem::take(&mut self.pending) {
+                    self.note(kind, detail)?;
+                }
+            }
             None => self.note(NoteKind::Start, self.model.describe())?,
         }
         self.update_summary()?;
@@ -474,7 +556,13 @@ impl Worker {
             }
         };
         let old = match key {
-            Tunable::LearningRate => std::mem::replace(&mut self.schedule.base, value),
+            // The value is the rate from now on; the schedule goes on from it.
+            Tunable::LearningRate => {
+                let (step, total) = (self.step + 1, self.total);
+                let old = self.schedule.rate(step, total);
+                self.schedule.set_rate(value, step, total);
+                old
+            }
             Tunable::ClipGradNorm => std::mem::replace(&mut self.clip, value),
             Tunable::Temperature => self.temperature.replace(value).unwrap_or(0.0),
             Tunable::EvalEvery => std::mem::replace(&mut self.eval_every, value as u64) as f64,
@@ -575,19 +663,26 @@ impl Worker {
             model: self.model.describe(),
             carry: self.carry.clone(),
             temperature: self.temperature,
+            logs: None,
         }
     }
 
     /// The weights and the trainer state, as the two files of a checkpoint.
-    fn checkpoint_files(&self) -> (Vec<u8>, Vec<u8>) {
+    /// The logs are flushed first: they hold every row up to the checkpoint
+    /// before it exists, and the state records their sizes, which a resumed
+    /// run cuts them back to.
+    fn checkpoint_files(&mut self) -> Result<(Vec<u8>, Vec<u8>)> {
+        self.run.flush_all()?;
         let meta = HashMap::from([
             ("step".to_string(), self.step.to_string()),
             ("epoch".to_string(), self.epoch.to_string()),
             ("model".to_string(), self.model.describe()),
         ]);
+        let mut trainer = self.state();
+        trainer.logs = Some(self.run.log_sizes()?);
         let (_, m, v) = self.opt.state();
-        let state = state::encode(&self.state(), &self.model, m, v);
-        (self.model.to_safetensors(meta), state)
+        let state = state::encode(&trainer, &self.model, m, v);
+        Ok((self.model.to_safetensors(meta), state))
     }
 
     fn checkpoint(&mut self) -> Result<()> {
@@ -595,19 +690,18 @@ impl Worker {
             return Ok(());
         }
         self.last_checkpoint_step = Some(self.step);
-        // The logs must hold every row up to the checkpoint before it exists:
-        // a run killed later resumes from it and appends after those rows.
-        self.run.flush_all()?;
-        let (weights, state) = self.checkpoint_files();
-        let name = self
-            .run
-            .checkpoint(&format!("step-{}", self.step), &weights, &state, true)?;
-        self.note(NoteKind::Checkpoint, name)
+        // The note goes first, so that the checkpoint's logs include it: a
+        // run resumed from it does not lose it, nor write it twice.
+        let stem = format!("step-{}", self.step);
+        self.note(NoteKind::Checkpoint, format!("{stem}.safetensors"))?;
+        let (weights, state) = self.checkpoint_files()?;
+        self.run.checkpoint(&stem, &weights, &state, true)?;
+        Ok(())
     }
 
     /// `keep_best`: the best model so far as `checkpoints/best.safetensors`.
     fn checkpoint_best(&mut self) -> Result<()> {
-        let (weights, state) = self.checkpoint_files();
+        let (weights, state) = self.checkpoint_files()?;
         self.run.checkpoint("best", &weights, &state, false)?;
         Ok(())
     }

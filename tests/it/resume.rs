@@ -114,10 +114,20 @@ fn resume_at_an_epoch_boundary_is_bit_identical() {
     assert_eq!(final_weights(&a), final_weights(&b));
     let events = std::fs::read_to_string(b.join("events.csv")).unwrap();
     assert!(
-        events.contains(",resume,run resumed from step-44.safetensors"),
+        events
+            .contains(",resume,\"run resumed from step-44.safetensors, with train.epochs 2 → 4\""),
         "{events}"
     );
     assert_eq!(status(&b), "completed");
+    // A complete run resumed with nothing left to do is left as it is.
+    let before = std::fs::read(b.join("events.csv")).unwrap();
+    let out = rnnlab(&["resume", b.to_str().unwrap(), "--headless"]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("is complete (88 steps): nothing to resume"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(b.join("events.csv")).unwrap(), before);
 }
 
 #[test]
@@ -323,7 +333,7 @@ fn keep_best_keeps_the_best_model_and_resumes_from_it() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
     let best_step = summary["best_step"].as_u64().unwrap();
-    resume(&run, &["--from", "best"]);
+    resume(&run, &["--from", "best", "--set", "train.epochs=4"]);
     let events = std::fs::read_to_string(run.join("events.csv")).unwrap();
     assert!(events.contains(&format!("{best_step},")), "{events}");
     assert!(
@@ -392,4 +402,111 @@ epochs = 2
         assert_eq!(losses(&a), losses(&b), "{}", exp.display());
         assert_eq!(final_weights(&a), final_weights(&b), "{}", exp.display());
     }
+}
+
+/// `step` of every row of a run's CSV file (after the header).
+fn steps_of(run: &Path, file: &str) -> Vec<u64> {
+    std::fs::read_to_string(run.join(file))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn rows_written_after_a_checkpoint_at_its_step_are_not_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    // A checkpoint every 22 steps is taken at the last step of each epoch,
+    // before that epoch's evaluation: resuming from it evaluates again.
+    let extra = [
+        "--set",
+        "train.epochs=2",
+        "--set",
+        "checkpoint.every_steps=22",
+    ];
+    train(&a, &extra);
+    train(&b, &extra);
+    resume(&b, &["--from", "step-22"]);
+    assert_eq!(steps_of(&b, "eval.csv"), vec![22, 44]);
+    assert_eq!(steps_of(&a, "eval.csv"), steps_of(&b, "eval.csv"));
+    assert_eq!(losses(&a), losses(&b));
+    let events = std::fs::read_to_string(b.join("events.csv")).unwrap();
+    assert_eq!(
+        events.matches(",checkpoint,step-22.safetensors").count(),
+        1,
+        "{events}"
+    );
+    assert_eq!(events.matches(",finish,").count(), 1, "{events}");
+}
+
+#[test]
+fn resume_set_applies_train_keys_and_records_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    train(
+        &run,
+        &[
+            "--set",
+            "train.epochs=2",
+            "--set",
+            "checkpoint.every_steps=10",
+        ],
+    );
+    resume(
+        &run,
+        &[
+            "--from",
+            "step-30",
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "train.learning_rate=0.0005",
+            "--set",
+            "train.clip_grad_norm=0.5",
+            "--set",
+            "train.eval_every=11",
+        ],
+    );
+    let events = std::fs::read_to_string(run.join("events.csv")).unwrap();
+    for said in [
+        "run resumed from step-30.safetensors, with train.base learning_rate 0.005 → 0.0005, train.epochs 2 → 3",
+        "clip_grad_norm 0 → 0.5",
+        "eval_every 0 → 11",
+    ] {
+        assert!(events.contains(said), "{said}\n{events}");
+    }
+    // The new rate is the one the optimizer used after the resume.
+    let rates: Vec<String> = std::fs::read_to_string(run.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(5).unwrap().to_string())
+        .collect();
+    assert_eq!(rates[29], "0.005");
+    assert_eq!(rates[30], "0.0005");
+    assert_eq!(steps_of(&run, "eval.csv"), vec![22, 33, 44, 55, 66]);
+    // Keys that cannot be honoured are refused, naming the fix.
+    let out = Command::new(BIN)
+        .args([
+            "resume",
+            run.to_str().unwrap(),
+            "--headless",
+            "--from",
+            "step-50",
+        ])
+        .args(["--set", "train.batch_size=16"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("can change only at an epoch's end"), "{said}");
+    let out = Command::new(BIN)
+        .args(["resume", run.to_str().unwrap(), "--headless"])
+        .args(["--set", "train.optimizer=\"sgd\""])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("keeps its optimizer"));
 }

@@ -91,7 +91,10 @@ fn dashboard_pause_tune_checkpoint_quit_in_tmux() {
         .next()
         .unwrap()
         .to_string();
-    assert!(run.join("checkpoints").join(&last).is_file(), "{last}");
+    // The note is written just before the files.
+    tmux.wait("the checkpoint's files", 20, |_| {
+        run.join("checkpoints").join(&last).is_file()
+    });
 
     // q asks; y stops cleanly and restores the terminal.
     tmux.keys(&["q"]);
