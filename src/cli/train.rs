@@ -31,7 +31,7 @@ pub fn train(
     let run = RunDir::create(&exp, run_dir, &data.scaler)?;
     let run_path = run.path.clone();
     output::println(&run_path.display().to_string())?;
-    let handle = train::spawn(exp, data, model, run, None);
+    let handle = train::spawn(exp, data, model, run, None)?;
     supervise(handle, &run_path, dashboard)
 }
 
@@ -167,7 +167,7 @@ pub fn resume(
         started: summary.started,
         before,
     };
-    let handle = train::spawn(exp, data, model, run, Some(resume));
+    let handle = train::spawn(exp, data, model, run, Some(resume))?;
     supervise(handle, run_path, dashboard)
 }
 
@@ -223,18 +223,29 @@ fn supervise(
             None
         }
     };
-    // Ctrl-C (SIGINT) stops cleanly: final checkpoint, summary status `stopped`.
+    // Ctrl-C (SIGINT), SIGTERM (kill, timeout, systemd, Slurm) and SIGHUP
+    // (the terminal or the SSH session went away) stop cleanly: final
+    // checkpoint, summary status `stopped`.
     let interrupt = Arc::new(AtomicBool::new(false));
+    let shown_done = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     let stop = handle.commands.clone();
     let headless = dashboard.is_none();
+    let (trainer_done, front_done) = (handle.done.clone(), shown_done.clone());
     let _ = ctrlc::set_handler(move || {
         flag.store(true, Ordering::SeqCst);
-        if headless {
-            let _ = stop.send(Command::Stop);
+        let _ = stop.send(Command::Stop);
+        if !headless {
+            // The dashboard takes it from here; but a dashboard whose
+            // terminal has gone may never look again, so once the run is on
+            // disk the process ends even if it does not.
+            let (trainer_done, front_done) = (trainer_done.clone(), front_done.clone());
+            let _ = std::thread::Builder::new()
+                .name("rnnlab-hangup".into())
+                .spawn(move || watchdog(&trainer_done, &front_done));
         }
     });
-    match dashboard {
+    let shown = match dashboard {
         Some(theme) => {
             let log = run_path.join("dashboard.log");
             tui::run(
@@ -243,11 +254,22 @@ fn supervise(
                 interrupt,
                 theme,
                 Some(&log),
-            )?;
+            )
         }
-        None => headless::log(&handle.events),
+        None => {
+            headless::log(&handle.events);
+            Ok(())
+        }
+    };
+    if shown.is_err() {
+        // The terminal is gone (a closed SSH session): stop the run cleanly
+        // rather than let the process end under the trainer.
+        let _ = handle.commands.send(Command::Stop);
+        while handle.events.recv().is_ok() {}
     }
+    shown_done.store(true, Ordering::SeqCst);
     let outcome = handle.join()?;
+    shown?;
     drop(server);
     if !headless {
         report(run_path, &outcome);
@@ -256,6 +278,26 @@ fn supervise(
         Status::Completed | Status::Stopped => ExitCode::SUCCESS,
         Status::Diverged | Status::Failed | Status::Running => ExitCode::from(1),
     })
+}
+
+/// After a signal to a dashboard run: waits for the run to be on disk, then
+/// gives the dashboard a few seconds to close; if it has not (its terminal
+/// is gone and the terminal library waits on it for ever), ends the process.
+fn watchdog(trainer_done: &AtomicBool, front_done: &AtomicBool) {
+    let start = std::time::Instant::now();
+    while !trainer_done.load(Ordering::SeqCst) {
+        // The trainer stops between steps; even a long final evaluation and
+        // checkpoint fit in this.
+        if start.elapsed() > std::time::Duration::from_secs(600) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    if !front_done.load(Ordering::SeqCst) {
+        crate::frontend::tui::terminal::restore();
+        std::process::exit(0);
+    }
 }
 
 /// After the dashboard closes: how the run ended, on stderr.

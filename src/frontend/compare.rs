@@ -240,26 +240,33 @@ pub fn show(runs: &[PathBuf], theme: Theme) -> Result<()> {
     let mut dirty = true;
     loop {
         if dirty {
-            tui.terminal.draw(|f| render(f, &data, &theme, log_y))?;
+            tui.draw(|f| render(f, &data, &theme, log_y))?;
             dirty = false;
         }
-        if !event::poll(Duration::from_millis(250))? {
+        if !tui.input_ready(Duration::from_millis(250))? {
             continue;
         }
-        match event::read()? {
-            TermEvent::Key(key) if key.kind != KeyEventKind::Release => match key.code {
-                KeyCode::Char('q') | KeyCode::Esc => break,
-                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => break,
-                KeyCode::Char('l') => {
-                    log_y = !log_y;
-                    dirty = true;
-                }
+        // The terminal library may hold several events from one read.
+        while event::poll(Duration::ZERO)? {
+            match event::read()? {
+                TermEvent::Key(key) if key.kind != KeyEventKind::Release => match key.code {
+                    KeyCode::Char('q') | KeyCode::Esc => {
+                        tui.leave();
+                        return Ok(());
+                    }
+                    KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                        tui.leave();
+                        return Ok(());
+                    }
+                    KeyCode::Char('l') => {
+                        log_y = !log_y;
+                        dirty = true;
+                    }
+                    _ => {}
+                },
+                TermEvent::Resize(..) => dirty = true,
                 _ => {}
-            },
-            TermEvent::Resize(..) => dirty = true,
-            _ => {}
+            }
         }
     }
-    tui.leave();
-    Ok(())
 }

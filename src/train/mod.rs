@@ -8,8 +8,11 @@ pub mod state;
 pub mod text;
 mod worker;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 pub use eval::{Evaluation, evaluate, examples, forecast};
 pub use optim::Optimizer;
@@ -24,11 +27,16 @@ use crate::run::{RunDir, RunError};
 
 /// Events buffered between the worker and a front end before step events are dropped.
 const CHANNEL_CAPACITY: usize = 4096;
+/// How long a finished run waits for a front end to take its last events.
+const FINISH_WAIT: Duration = Duration::from_secs(10);
 
 /// A running trainer: its event stream, its command channel, its thread.
 pub struct Handle {
     pub events: Receiver<Event>,
     pub commands: Sender<Command>,
+    /// Set once the run is over and everything is on disk (before the last
+    /// events are delivered): a process whose front end is stuck may exit then.
+    pub done: Arc<AtomicBool>,
     thread: JoinHandle<Result<Outcome, RunError>>,
 }
 
@@ -40,13 +48,15 @@ pub enum TrainError {
     Run(#[from] RunError),
     #[error("the training thread panicked: {0}")]
     Panicked(String),
+    #[error("cannot start the training thread: {0}")]
+    Thread(std::io::Error),
 }
 
 impl crate::error::Failure for TrainError {
     fn kind(&self) -> crate::error::Kind {
         match self {
             TrainError::Run(e) => e.kind(),
-            TrainError::Panicked(_) => crate::error::Kind::Failure,
+            TrainError::Panicked(_) | TrainError::Thread(_) => crate::error::Kind::Failure,
         }
     }
 }
@@ -77,20 +87,21 @@ pub fn spawn(
     model: Model,
     run: RunDir,
     resume: Option<Resume>,
-) -> Handle {
+) -> Result<Handle, TrainError> {
     let (tx, events) = mpsc::sync_channel(CHANNEL_CAPACITY);
     let (commands, rx) = mpsc::channel();
+    let done = Arc::new(AtomicBool::new(false));
+    let out = Outbox::new(tx, done.clone());
     let thread = std::thread::Builder::new()
         .name("rnnlab-trainer".into())
-        .spawn(move || {
-            worker::Worker::new(exp, data, model, run, Outbox::new(tx), rx, resume).run()
-        })
-        .expect("spawning the trainer thread");
-    Handle {
+        .spawn(move || worker::Worker::new(exp, data, model, run, out, rx, resume).run())
+        .map_err(TrainError::Thread)?;
+    Ok(Handle {
         events,
         commands,
+        done,
         thread,
-    }
+    })
 }
 
 /// Progress that only matters as the latest value: dropped when the front end lags.
@@ -105,14 +116,16 @@ struct Outbox {
     tx: SyncSender<Event>,
     backlog: std::collections::VecDeque<Event>,
     connected: bool,
+    done: Arc<AtomicBool>,
 }
 
 impl Outbox {
-    fn new(tx: SyncSender<Event>) -> Outbox {
+    fn new(tx: SyncSender<Event>, done: Arc<AtomicBool>) -> Outbox {
         Outbox {
             tx,
             backlog: Default::default(),
             connected: true,
+            done,
         }
     }
 
@@ -155,11 +168,22 @@ impl Outbox {
         }
     }
 
-    /// At the end of a run: delivers the backlog, waiting for the front end if it must.
+    /// At the end of a run (everything on disk): delivers the backlog,
+    /// waiting for the front end if it must, but not forever — a front end
+    /// that stopped reading (its terminal gone) must not hold the run.
     fn finish(&mut self) {
-        while let Some(e) = self.backlog.pop_front() {
-            if self.tx.send(e).is_err() {
-                break;
+        self.done.store(true, Ordering::SeqCst);
+        let deadline = Instant::now() + FINISH_WAIT;
+        while let Some(mut e) = self.backlog.pop_front() {
+            loop {
+                match self.tx.try_send(e) {
+                    Ok(()) => break,
+                    Err(TrySendError::Full(back)) if Instant::now() < deadline => {
+                        e = back;
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                    Err(_) => return,
+                }
             }
         }
     }
@@ -196,7 +220,7 @@ mod tests {
     #[test]
     fn outbox_never_blocks_and_keeps_notes() {
         let (tx, rx) = mpsc::sync_channel(2);
-        let mut out = Outbox::new(tx);
+        let mut out = Outbox::new(tx, Arc::new(AtomicBool::new(false)));
         for i in 0..10 {
             out.send(step(i));
         }

@@ -25,4 +25,5 @@ mod numerics;
 mod replay;
 mod resume;
 mod runs;
+mod signals;
 mod tmux;

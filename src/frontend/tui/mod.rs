@@ -36,6 +36,8 @@ const FRAME: Duration = Duration::from_millis(50);
 const DATA_FRAME: Duration = Duration::from_secs(1);
 /// Longest time between two redraws, however slow the terminal.
 const MAX_FRAME: Duration = Duration::from_secs(2);
+/// Terminal events (keys, resizes) handled per frame at most.
+const KEYS_PER_FRAME: usize = 256;
 /// Events folded into the state per frame at most (the rest wait for the next frame).
 const EVENTS_PER_FRAME: usize = 5_000;
 
@@ -127,7 +129,7 @@ fn event_loop(
         }
         if dirty && last_draw.elapsed() >= frame {
             let start = Instant::now();
-            tui.terminal.draw(|f| ui::render(f, app, theme))?;
+            tui.draw(|f| ui::render(f, app, theme))?;
             last_draw = Instant::now();
             frame = (3 * (last_draw - start)).clamp(FRAME, MAX_FRAME);
             dirty = false;
@@ -144,16 +146,24 @@ fn event_loop(
             frame.max(DATA_FRAME)
         }
         .max(Duration::from_millis(5));
-        if event::poll(wait)? {
-            match event::read()? {
-                TermEvent::Key(key) => {
-                    if let Some(action) = keys::action(key, app) {
-                        send(app, action);
-                        dirty = true;
-                    }
+        // Waiting on the terminal ourselves first: the terminal library
+        // spins for ever on a terminal that has hung up. It may hold several
+        // events from one read (keys typed fast): take them all.
+        if tui.input_ready(wait)? {
+            for _ in 0..KEYS_PER_FRAME {
+                if !event::poll(Duration::ZERO)? {
+                    break;
                 }
-                TermEvent::Resize(..) => dirty = true,
-                _ => {}
+                match event::read()? {
+                    TermEvent::Key(key) => {
+                        if let Some(action) = keys::action(key, app) {
+                            send(app, action);
+                            dirty = true;
+                        }
+                    }
+                    TermEvent::Resize(..) => dirty = true,
+                    _ => {}
+                }
             }
         }
     }

@@ -26,9 +26,17 @@ static HOOK: Once = Once::new();
 
 /// The dashboard's terminal; leaving it (or dropping it) restores everything.
 pub struct Tui {
-    pub terminal: Terminal<CrosstermBackend<FrameWriter<File>>>,
+    /// `None` only while being dropped.
+    terminal: Option<Screen>,
+    /// The terminal, to wait on for input and notice a hang-up.
+    input: File,
+    /// Readable after a resize (SIGWINCH), for the same wait.
+    resized: std::os::unix::net::UnixStream,
+    winch: signal_hook::SigId,
     _restore: Restore,
 }
+
+type Screen = Terminal<CrosstermBackend<FrameWriter<File>>>;
 
 /// Restores the terminal and the output when dropped; made before anything
 /// is changed, so that an error half-way through entering undoes the rest.
@@ -49,14 +57,59 @@ impl Tui {
         let restore = Restore;
         redirect_output(log)?;
         let mut out = tty.try_clone()?;
+        let input = tty.try_clone()?;
+        let (resized, notify) = std::os::unix::net::UnixStream::pair()?;
+        resized.set_nonblocking(true)?;
+        let winch = signal_hook::low_level::pipe::register(signal_hook::consts::SIGWINCH, notify)?;
         terminal::enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         execute!(out, terminal::EnterAlternateScreen, cursor::Hide)?;
         let terminal = Terminal::new(CrosstermBackend::new(FrameWriter::new(tty)))?;
         Ok(Tui {
-            terminal,
+            terminal: Some(terminal),
+            input,
+            resized,
+            winch,
             _restore: restore,
         })
+    }
+
+    /// Draws a frame.
+    pub fn draw(&mut self, render: impl FnOnce(&mut ratatui::Frame)) -> io::Result<()> {
+        match &mut self.terminal {
+            Some(t) => t.draw(render).map(|_| ()),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits up to `wait` for input from the terminal (a key, a resize
+    /// report); an error when the terminal has gone away (a closed SSH
+    /// session), which the terminal library would wait on for ever.
+    pub fn input_ready(&self, wait: std::time::Duration) -> io::Result<bool> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let mut fds = [
+            PollFd::new(self.input.as_fd(), PollFlags::POLLIN),
+            PollFd::new(self.resized.as_fd(), PollFlags::POLLIN),
+        ];
+        let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX);
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => Ok(false),
+            Ok(_) => {
+                let gone = PollFlags::POLLHUP | PollFlags::POLLERR | PollFlags::POLLNVAL;
+                if fds[0].revents().is_some_and(|r| r.intersects(gone)) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        "the terminal went away",
+                    ));
+                }
+                let mut drain = [0u8; 64];
+                while (&self.resized).read(&mut drain).is_ok_and(|n| n > 0) {}
+                Ok(true)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Gives the terminal back.
@@ -67,10 +120,19 @@ impl Tui {
 
 impl Drop for Tui {
     fn drop(&mut self) {
+        signal_hook::low_level::unregister(self.winch);
         // A frame cut short by an error goes out before the screen is left;
         // after a panic has restored the terminal, nothing more is written.
-        if ACTIVE.load(Ordering::SeqCst) {
-            let _ = self.terminal.backend_mut().flush();
+        if let Some(mut terminal) = self.terminal.take() {
+            let alive = ACTIVE.load(Ordering::SeqCst)
+                && terminal.backend_mut().flush().is_ok()
+                && terminal.show_cursor().is_ok();
+            if !alive {
+                // The terminal is gone (or a panic restored it): ratatui's
+                // own drop would try to show the cursor and print its failure
+                // to a stderr that may be gone too, which panics.
+                std::mem::forget(terminal);
+            }
         }
         restore();
     }
