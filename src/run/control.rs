@@ -48,6 +48,12 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the server waits for the trainer's decision on a tune (it
 /// applies commands between steps, and an evaluation may take a while).
 const REPLY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Clients served at once; more are refused (each holds a thread and three
+/// descriptors, which the run needs for its own files).
+pub const MAX_CLIENTS: usize = 32;
+/// A client that sends nothing for this long is disconnected (`attach`
+/// reconnects on its next command).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
@@ -347,8 +353,17 @@ fn accept_loop(
 }
 
 /// Serves one client on its own thread, registered in `clients` while it lasts.
-fn spawn_client(id: u64, stream: UnixStream, commands: Sender<Command>, clients: &Clients) {
-    if stream.set_nonblocking(false).is_err() {
+fn spawn_client(id: u64, mut stream: UnixStream, commands: Sender<Command>, clients: &Clients) {
+    if stream.set_nonblocking(false).is_err()
+        || stream.set_read_timeout(Some(IDLE_TIMEOUT)).is_err()
+    {
+        return;
+    }
+    if lock(clients).len() >= MAX_CLIENTS {
+        let why = format!(
+            "too many clients ({MAX_CLIENTS}) are connected to this run; close one and try again"
+        );
+        let _ = reply(&mut stream, Err(why));
         return;
     }
     if let Ok(clone) = stream.try_clone() {
@@ -410,6 +425,7 @@ fn reply(out: &mut UnixStream, result: Result<(), String>) -> io::Result<()> {
 
 /// A connection to a live run's control socket.
 pub struct ControlClient {
+    run_dir: PathBuf,
     socket: PathBuf,
     reader: BufReader<UnixStream>,
     writer: UnixStream,
@@ -431,6 +447,7 @@ impl ControlClient {
             .and_then(|()| stream.try_clone())
             .map_err(|e| unreachable(e.to_string()))?;
         Ok(ControlClient {
+            run_dir: run_dir.to_path_buf(),
             reader: BufReader::new(stream),
             writer,
             socket,
@@ -510,8 +527,18 @@ pub fn forwarder(mut client: ControlClient) -> Sender<Command> {
         .name("rnnlab-attach".into())
         .spawn(move || {
             for cmd in rx {
-                if client.send(&cmd).is_err() {
-                    return;
+                match client.send(&cmd) {
+                    Ok(()) | Err(ControlError::Refused { .. }) => {}
+                    // The server closes idle connections: connect again once.
+                    Err(_) => match ControlClient::connect(&client.run_dir) {
+                        Ok(fresh) => {
+                            client = fresh;
+                            if client.send(&cmd).is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => return,
+                    },
                 }
             }
         });

@@ -43,6 +43,7 @@ impl Failure for RunError {
                 | io::ErrorKind::NotADirectory
                 | io::ErrorKind::IsADirectory
                 | io::ErrorKind::ReadOnlyFilesystem
+                | io::ErrorKind::AlreadyExists
                 | io::ErrorKind::InvalidFilename => Kind::BadInput,
                 _ => Kind::Failure,
             },

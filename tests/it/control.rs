@@ -249,3 +249,32 @@ fn commands_after_the_trainer_ended_are_refused() {
         .expect_err("refused");
     assert!(err.to_string().contains("the run is over"), "{err}");
 }
+
+#[test]
+fn clients_beyond_the_cap_are_refused_and_the_rest_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, rx) = serve(dir.path());
+    let mut idle: Vec<ControlClient> = (0..control::MAX_CLIENTS)
+        .map(|_| ControlClient::connect(dir.path()).unwrap())
+        .collect();
+    // Registration happens on the server's accept thread: let it catch up.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut extra = UnixStream::connect(dir.path().join("control.sock")).unwrap();
+    extra
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut said = String::new();
+    BufReader::new(&mut extra).read_line(&mut said).unwrap();
+    assert!(said.contains("too many clients"), "{said}");
+    // The clients already connected still steer the run.
+    idle[0].send(&Command::Pause).unwrap();
+    assert_eq!(recv(&rx), Command::Pause);
+    // Once one leaves, a newcomer is served.
+    idle.pop();
+    std::thread::sleep(Duration::from_millis(200));
+    ControlClient::connect(dir.path())
+        .unwrap()
+        .send(&Command::Resume)
+        .unwrap();
+    assert_eq!(recv(&rx), Command::Resume);
+}

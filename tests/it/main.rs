@@ -27,3 +27,4 @@ mod resume;
 mod runs;
 mod signals;
 mod tmux;
+mod writers;
