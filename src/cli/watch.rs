@@ -12,9 +12,26 @@ use crate::frontend::replay::{self, AttachEnd};
 use crate::frontend::tui::ui::Theme;
 use crate::run::control::{self, ControlClient};
 use crate::run::read;
+use crate::run::read::summary::is_run_dir;
+
+/// A path that is not a run directory is refused at once, before the
+/// screen is touched.
+fn require_run(run: &Path) -> CliResult<()> {
+    if !run.is_dir() {
+        bad_input!("{}: no such run directory", run.display());
+    }
+    if !is_run_dir(run) {
+        bad_input!(
+            "{} is not a run directory (it has no experiment.toml or summary.json); `rnnlab runs` lists the runs",
+            run.display()
+        );
+    }
+    Ok(())
+}
 
 /// `rnnlab replay RUN`.
 pub fn replay(run: &Path, ascii: bool) -> CliResult<ExitCode> {
+    require_run(run)?;
     if !interactive() {
         bad_input!(
             "replay needs a terminal; `rnnlab compare {} --json` prints the run's figures",
@@ -27,6 +44,7 @@ pub fn replay(run: &Path, ascii: bool) -> CliResult<ExitCode> {
 
 /// `rnnlab attach RUN`.
 pub fn attach(run: &Path, ascii: bool) -> CliResult<ExitCode> {
+    require_run(run)?;
     if !interactive() {
         bad_input!("attach needs a terminal");
     }

@@ -22,6 +22,7 @@ mod dashboard;
 mod docs;
 mod experiments;
 mod numerics;
+mod output;
 mod replay;
 mod resume;
 mod runs;
