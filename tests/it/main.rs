@@ -21,6 +21,7 @@ mod control;
 mod dashboard;
 mod docs;
 mod experiments;
+mod fuzz;
 mod numerics;
 mod output;
 mod replay;
