@@ -68,6 +68,10 @@ enum Cmd {
         /// Where to write the run (default: runs/<name>-<YYYYmmdd-HHMMSS>).
         #[arg(long)]
         run_dir: Option<PathBuf>,
+        /// Stop cleanly after the first evaluation at or after this step
+        /// (final checkpoint; `resume` continues as if it had not stopped).
+        #[arg(long, value_name = "STEP")]
+        stop_at: Option<u64>,
     },
     /// Continue a run from its newest checkpoint (or --from), in the same run directory.
     Resume {
@@ -80,6 +84,9 @@ enum Cmd {
         /// Override a [train] or [checkpoint] key, e.g. train.epochs=40 to extend a run.
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        /// Stop cleanly after the first evaluation at or after this step.
+        #[arg(long, value_name = "STEP")]
+        stop_at: Option<u64>,
     },
     /// Predict with a trained model: one output row per input sequence, original units.
     Predict {
@@ -199,13 +206,21 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             view,
             sets,
             run_dir,
-        } => train::train(&experiment, &sets, run_dir, view.dashboard()),
+            stop_at,
+        } => {
+            let options = crate::train::Options { stop_at };
+            train::train(&experiment, &sets, run_dir, view.dashboard(), options)
+        }
         Cmd::Resume {
             run,
             from,
             view,
             sets,
-        } => train::resume(&run, from.as_deref(), &sets, view.dashboard()),
+            stop_at,
+        } => {
+            let options = crate::train::Options { stop_at };
+            train::resume(&run, from.as_deref(), &sets, view.dashboard(), options)
+        }
         Cmd::Predict {
             run,
             experiment,

@@ -154,7 +154,7 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> CliResult<Row> 
     let dir = runs_dir.join(format!("{}-{stamp}", exp.name));
     let run = RunDir::create(&exp, Some(dir.clone()), &data.scaler)?;
     let start = Instant::now();
-    let handle = train::spawn(exp, data, model, run, None)?;
+    let handle = train::spawn(exp, data, model, run, None, train::Options::default())?;
     headless::log(&handle.events);
     handle.join()?;
     row.seconds = start.elapsed().as_secs_f64();

@@ -24,6 +24,7 @@ pub fn train(
     sets: &[String],
     run_dir: Option<PathBuf>,
     dashboard: Option<Theme>,
+    options: train::Options,
 ) -> CliResult<ExitCode> {
     let exp = Experiment::load(path, sets)?;
     let data = data::load(&exp)?;
@@ -31,7 +32,7 @@ pub fn train(
     let run = RunDir::create(&exp, run_dir, &data.scaler)?;
     let run_path = run.path.clone();
     output::println(&run_path.display().to_string())?;
-    let handle = train::spawn(exp, data, model, run, None)?;
+    let handle = train::spawn(exp, data, model, run, None, options)?;
     supervise(handle, &run_path, dashboard)
 }
 
@@ -44,6 +45,7 @@ pub fn resume(
     from: Option<&str>,
     sets: &[String],
     dashboard: Option<Theme>,
+    options: train::Options,
 ) -> CliResult<ExitCode> {
     for set in sets {
         if !RESUMABLE.iter().any(|p| set.trim_start().starts_with(p)) {
@@ -167,7 +169,7 @@ pub fn resume(
         started: summary.started,
         before,
     };
-    let handle = train::spawn(exp, data, model, run, Some(resume))?;
+    let handle = train::spawn(exp, data, model, run, Some(resume), options)?;
     supervise(handle, run_path, dashboard)
 }
 

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 pub use eval::{Evaluation, evaluate, examples, forecast};
 pub use optim::Optimizer;
 pub use schedule::Schedule;
-pub use worker::Resume;
+pub use worker::{Options, Resume};
 
 use crate::data::Dataset;
 use crate::events::{Command, Event, Outcome};
@@ -87,6 +87,7 @@ pub fn spawn(
     model: Model,
     run: RunDir,
     resume: Option<Resume>,
+    options: Options,
 ) -> Result<Handle, TrainError> {
     let (tx, events) = mpsc::sync_channel(CHANNEL_CAPACITY);
     let (commands, rx) = mpsc::channel();
@@ -94,7 +95,7 @@ pub fn spawn(
     let out = Outbox::new(tx, done.clone());
     let thread = std::thread::Builder::new()
         .name("rnnlab-trainer".into())
-        .spawn(move || worker::Worker::new(exp, data, model, run, out, rx, resume).run())
+        .spawn(move || worker::Worker::new(exp, data, model, run, out, rx, resume, options).run())
         .map_err(TrainError::Thread)?;
     Ok(Handle {
         events,

@@ -59,8 +59,18 @@ pub struct Worker {
     temperature: Option<f64>,
     /// Notes to write once the run has started (overrides of a resume).
     pending: Vec<(NoteKind, String)>,
+    options: Options,
     /// `, with train.epochs 8 → 20, …`: what `resume --set` changed.
     overrides: String,
+}
+
+/// How a run is driven, beside its experiment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Stop cleanly (final checkpoint, status `stopped`) right after the
+    /// first evaluation at or after this step: the run can resume from there
+    /// exactly as if it had not stopped (a sweep's rungs).
+    pub stop_at: Option<u64>,
 }
 
 /// A checkpoint to continue from.
@@ -83,6 +93,8 @@ enum Halt {
     Stop,
     Diverged(String),
     EarlyStop,
+    /// The first evaluation at or after `Options::stop_at` (a sweep's rung).
+    Rung,
 }
 
 impl Worker {
@@ -94,6 +106,7 @@ impl Worker {
         out: Outbox,
         commands: Receiver<Command>,
         resume: Option<Resume>,
+        options: Options,
     ) -> Worker {
         let sizes: Vec<usize> = model.params.iter().map(|p| p.data.len()).collect();
         let t = &exp.train;
@@ -140,6 +153,7 @@ impl Worker {
             temperature: exp.task.temperature,
             pending: Vec::new(),
             overrides: String::new(),
+            options,
             exp,
             data,
             model,
@@ -290,6 +304,13 @@ impl Worker {
                     (Status::Completed, Some("early stopping".to_string()))
                 }
                 Ok(Some(Halt::Stop)) => (Status::Stopped, None),
+                Ok(Some(Halt::Rung)) => (
+                    Status::Stopped,
+                    Some(format!(
+                        "stopped at step {} as asked (--stop-at)",
+                        self.step
+                    )),
+                ),
                 Ok(Some(Halt::Diverged(m))) => (Status::Diverged, Some(m)),
                 Err(e) => (Status::Failed, Some(format!("{e:#}"))),
             };
@@ -630,6 +651,9 @@ impl Worker {
             self.note(NoteKind::Tune, format!("plateau: learning rate now {lr}"))?;
         }
         self.update_summary()?;
+        if self.options.stop_at.is_some_and(|at| self.step >= at) {
+            return Ok(Some(Halt::Rung));
+        }
         let patience = self.exp.train.early_stopping;
         if patience > 0 && self.stale_evals >= patience {
             self.note(

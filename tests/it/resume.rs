@@ -510,3 +510,28 @@ fn resume_set_applies_train_keys_and_records_them() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("keeps its optimizer"));
 }
+
+#[test]
+fn stop_at_stops_after_the_next_evaluation_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let extra = [
+        "--set",
+        "train.epochs=4",
+        "--set",
+        "train.lr_schedule=\"cosine\"",
+    ];
+    train(&a, &extra);
+    let mut args = extra.to_vec();
+    args.extend(["--stop-at", "30"]);
+    train(&b, &args);
+    // Evaluations come at each epoch's end (22 steps): the first at or after 30 is 44.
+    assert_eq!(status(&b), "stopped");
+    assert_eq!(steps_of(&b, "eval.csv"), vec![22, 44]);
+    assert_eq!(losses(&b).len(), 44);
+    resume(&b, &[]);
+    assert_eq!(status(&b), "completed");
+    assert_eq!(steps_of(&a, "eval.csv"), steps_of(&b, "eval.csv"));
+    assert_eq!(losses(&a), losses(&b));
+    assert_eq!(final_weights(&a), final_weights(&b));
+}
