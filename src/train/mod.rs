@@ -95,7 +95,7 @@ pub fn spawn(
     let out = Outbox::new(tx, done.clone());
     let thread = std::thread::Builder::new()
         .name("rnnlab-trainer".into())
-        .spawn(move || worker::Worker::new(exp, data, model, run, out, rx, resume, options).run())
+        .spawn(move || worker::Worker::new(exp, data, model, run, (out, rx), resume, options).run())
         .map_err(TrainError::Thread)?;
     Ok(Handle {
         events,

@@ -103,8 +103,7 @@ impl Worker {
         data: Dataset,
         model: Model,
         run: RunDir,
-        out: Outbox,
-        commands: Receiver<Command>,
+        (out, commands): (Outbox, Receiver<Command>),
         resume: Option<Resume>,
         options: Options,
     ) -> Worker {
