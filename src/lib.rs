@@ -29,6 +29,7 @@ pub mod experiment;
 pub mod kernels;
 pub mod model;
 pub mod run;
+pub mod sweep;
 pub mod train;
 
 pub mod frontend;

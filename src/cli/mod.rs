@@ -10,6 +10,7 @@ mod output;
 mod predict;
 pub mod reference;
 pub mod runs;
+mod sweep;
 mod train;
 mod watch;
 
@@ -158,6 +159,39 @@ enum Cmd {
         #[arg(long)]
         ascii: bool,
     },
+    /// Run a sweep: many trials of an experiment with some keys varied and
+    /// several seeds; prints the sweep directory.
+    Sweep {
+        /// The sweep file.
+        #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+        sweep: Option<PathBuf>,
+        /// Continue a stopped or killed sweep: finished trials are kept,
+        /// interrupted ones resume from their checkpoints.
+        #[arg(long, value_name = "SWEEP_DIR")]
+        resume: Option<PathBuf>,
+        #[command(flatten)]
+        view: ViewArgs,
+        /// Where to write the sweep (default: sweeps/<name>-<YYYYmmdd-HHMMSS>).
+        #[arg(long, conflicts_with = "resume")]
+        sweep_dir: Option<PathBuf>,
+        /// Trials at once (default: the sweep file's `parallel`; 0 = as the cores allow).
+        #[arg(long)]
+        parallel: Option<usize>,
+        /// Override a key of every trial: section.key=value (repeatable).
+        #[arg(long = "set", value_name = "KEY=VALUE", conflicts_with = "resume")]
+        sets: Vec<String>,
+        /// Plan the sweep and write a job-array script instead of running it.
+        #[arg(long, value_enum, value_name = "SYSTEM")]
+        emit: Option<Emit>,
+    },
+    /// Run one trial of a planned sweep (what each Slurm array task runs).
+    SweepTrial {
+        sweep_dir: PathBuf,
+        index: usize,
+        /// Stop cleanly after the first evaluation at or after this step.
+        #[arg(long, value_name = "STEP")]
+        stop_at: Option<u64>,
+    },
     /// Time one training step and one inference pass of the standard
     /// configurations; with --compare, beside PyTorch.
     Bench {
@@ -180,6 +214,12 @@ enum Cmd {
         #[arg(long, default_value = "python3", requires = "compare")]
         python: String,
     },
+}
+
+/// Job systems `sweep --emit` writes scripts for.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Emit {
+    Slurm,
 }
 
 /// Runs the command line and turns its result into the exit code.
@@ -243,6 +283,27 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             json,
             ascii,
         } => compare::command(&runs, csv, json, ascii),
+        Cmd::Sweep {
+            sweep: file,
+            resume,
+            view: _,
+            sweep_dir,
+            parallel,
+            sets,
+            emit,
+        } => sweep::sweep(sweep::SweepArgs {
+            file,
+            resume,
+            sweep_dir,
+            parallel,
+            sets,
+            emit_slurm: emit == Some(Emit::Slurm),
+        }),
+        Cmd::SweepTrial {
+            sweep_dir,
+            index,
+            stop_at,
+        } => sweep::sweep_trial(&sweep_dir, index, stop_at),
         Cmd::Bench {
             runs,
             config,

@@ -1,7 +1,7 @@
 //! Experiment files: strict parsing, `--set` overrides, validation with
 //! file:line:column errors, and the resolved [`Experiment`].
 
-mod locate;
+pub(crate) mod locate;
 mod spec;
 mod validate;
 
@@ -142,6 +142,30 @@ impl Experiment {
             (TaskKind::Classify | TaskKind::Generate, _) => 0,
             (TaskKind::Forecast, Strategy::OneStep | Strategy::Iterative) => 1,
             (TaskKind::Forecast, Strategy::Vector | Strategy::Seq2seq) => self.data.horizon,
+        }
+    }
+
+    /// The task metrics each evaluation reports (`eval.csv`'s columns after
+    /// `valid_loss`), with whether a higher value is better.
+    pub fn eval_metrics(&self) -> Vec<(&'static str, bool)> {
+        match self.task.kind {
+            TaskKind::Classify => vec![
+                ("accuracy", true),
+                ("cross_entropy", false),
+                ("majority_accuracy", true),
+            ],
+            TaskKind::Generate => vec![("bits_per_char", false), ("unigram_bits_per_char", false)],
+            _ => {
+                let mut m = vec![("mse", false), ("rmse", false), ("mae", false)];
+                if self.every_step() {
+                    m.extend([
+                        ("last_mse", false),
+                        ("last_rmse", false),
+                        ("last_mae", false),
+                    ]);
+                }
+                m
+            }
         }
     }
 
