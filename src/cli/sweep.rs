@@ -67,13 +67,13 @@ fn plan_sweep(file: &Path, args: &SweepArgs) -> CliResult<SweepDir> {
     let sweep = Sweep::load(file, &args.sets)?;
     let trials = plan(&sweep);
     let base = Experiment::load(&sweep.experiment, &sweep.sets)?;
+    // A trial's threads never depend on how many trials run at once, so
+    // that its results do not either: the experiment's `train.threads`, or 1.
+    let threads = base.train.threads.max(1);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let wanted = args.parallel.unwrap_or(sweep.parallel);
-    let (parallel, threads) = match (wanted, base.train.threads) {
-        (0, 0) => (cores, 1),
-        (0, t) => ((cores / t).max(1), t),
-        (p, 0) => (p, (cores / p).max(1)),
-        (p, t) => (p, t),
+    let parallel = match args.parallel.unwrap_or(sweep.parallel) {
+        0 => (cores / threads).max(1),
+        p => p,
     };
     let parallel = parallel.min(trials.len().max(1));
     // Every trial's experiment must be valid before anything runs.

@@ -58,6 +58,13 @@ impl Doc {
         best
     }
 
+    /// The byte offset of `key` (taken whole, dots and all) in the
+    /// top-level table `table`: where `params."train.epochs"` is written.
+    pub fn span_of_key(&self, table: &str, key: &str) -> Option<usize> {
+        let t = self.doc.as_table().get(table)?.as_table()?;
+        t.key(key)?.span().map(|s| s.start)
+    }
+
     /// The key path whose key or value contains byte `offset`.
     pub fn key_at(&self, offset: usize) -> Option<String> {
         find_in_table(self.doc.as_table(), "", offset, false)

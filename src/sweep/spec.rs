@@ -307,7 +307,17 @@ impl Sweep {
         };
         let mut params = Vec::new();
         for (key, value) in &raw.params {
-            let place = format!("params.{key}");
+            let place = format!("params.\"{key}\"");
+            let bad = |_: &str, message: String, hint: &str| ExperimentError {
+                file: file.to_path_buf(),
+                location: doc
+                    .span_of_key("params", key)
+                    .map(|o| locate::line_col(text, o)),
+                key: Some(place.clone()),
+                set_by: None,
+                message,
+                hint: (!hint.is_empty()).then(|| hint.to_string()),
+            };
             let domain =
                 domain(value, method).map_err(|(message, hint)| bad(&place, message, hint))?;
             // Every value a grid will use, and each end of a range, must make

@@ -28,5 +28,6 @@ mod replay;
 mod resume;
 mod runs;
 mod signals;
+mod sweeps;
 mod tmux;
 mod writers;
