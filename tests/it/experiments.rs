@@ -1,5 +1,6 @@
 //! Every experiment shipped in `experiments/` parses, validates, loads its
-//! data and builds its model.
+//! data and builds its model; every sweep file in `experiments/sweeps/`
+//! validates and plans trials.
 
 use std::path::Path;
 
@@ -24,6 +25,13 @@ fn every_shipped_experiment_is_valid() {
     }
     for path in files {
         let dir = path.parent().unwrap().to_path_buf();
+        if dir.ends_with("sweeps") {
+            // Sweep files: valid sweeps over valid experiments, with a plan.
+            let sweep = rnnlab::sweep::Sweep::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!rnnlab::sweep::plan(&sweep).is_empty(), "{}", path.display());
+            checked.push(path.file_name().unwrap().to_string_lossy().to_string());
+            continue;
+        }
         let exp = Experiment::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
         let data = rnnlab::data::load(&exp).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let valid = data.text.as_ref().map_or(data.valid.len, |t| t.len(1));
