@@ -263,25 +263,51 @@ pub fn sweep_trial(dir: &Path, index: usize, stop_at: Option<u64>) -> CliResult<
     let options = crate::train::Options { stop_at };
     let resumable = crate::run::checkpoints(&run)
         .is_ok_and(|c| c.iter().any(|(_, p)| crate::run::state_path(p).is_file()));
-    let code = if resumable {
-        super::train::resume(&run, None, &[], None, options)?
-    } else {
+    let slurm = match (
+        std::env::var("SLURM_ARRAY_JOB_ID"),
+        std::env::var("SLURM_ARRAY_TASK_ID"),
+    ) {
+        (Ok(job), Ok(task)) => format!(" (slurm job {job}_{task})"),
+        _ => std::env::var("SLURM_JOB_ID").map_or(String::new(), |j| format!(" (slurm job {j})")),
+    };
+    let (kind, to) = (
+        if resumable {
+            "trial_resume"
+        } else {
+            "trial_start"
+        },
+        stop_at.map_or("to the end".into(), |s| format!("to step {s}")),
+    );
+    sweep.event(Some(index), kind, &format!("{to}{slurm}"))?;
+    let trained = (|| -> CliResult<ExitCode> {
+        if resumable {
+            return super::train::resume(&run, None, &[], None, options);
+        }
         if run.join("metrics.csv").exists() {
             // Killed before its first checkpoint: nothing to keep.
             clear_run(&run)?;
         }
         let mut sets = trial.sets(&sweep.resolved.sweep);
         sets.push(format!("train.threads={}", sweep.resolved.threads));
-        super::train::train(
-            &sweep.resolved.sweep.experiment,
-            &sets,
-            Some(run),
-            None,
-            options,
-        )?
-    };
+        let exp = &sweep.resolved.sweep.experiment;
+        super::train::train(exp, &sets, Some(run.clone()), None, options)
+    })();
     sweep.refresh()?;
-    Ok(code)
+    let summary = crate::run::read::summary::read_summary(&run);
+    let detail = match &trained {
+        Err(e) => format!("failed: {e}{slurm}"),
+        Ok(_) => format!(
+            "{} at step {}{}{slurm}",
+            summary.status.as_deref().unwrap_or("failed"),
+            summary.steps.unwrap_or(0),
+            sweep.last_metric(&run).map_or(String::new(), |m| format!(
+                ": {} {m}",
+                sweep.resolved.sweep.metric
+            ))
+        ),
+    };
+    sweep.event(Some(index), "trial_end", &detail)?;
+    trained
 }
 
 /// Empties a trial's run directory that has no checkpoint to resume from.

@@ -22,8 +22,16 @@ pub fn write_script(dir: &SweepDir) -> Result<PathBuf, RunError> {
     let n = dir.trials().len();
     let mut lines = vec![
         "#!/bin/bash".to_string(),
-        format!("# The {n} trials of sweep `{}`, one array task each.", sweep.name),
-        "# Submit with `sbatch` this file; follow it with `rnnlab attach` or `rnnlab runs` on the sweep directory.".into(),
+        format!(
+            "# The {n} trials of sweep `{}`, one array task each.",
+            sweep.name
+        ),
+        format!(
+            "# Submit: sbatch {}    Follow: rnnlab attach {} (or rnnlab runs {})",
+            root.join("slurm.sh").display(),
+            root.display(),
+            root.display()
+        ),
         format!("#SBATCH --job-name=rnnlab-{}", sweep.name),
         format!(
             "#SBATCH --array=0-{}%{}",

@@ -70,7 +70,7 @@ fn default_eta() -> u64 {
 }
 
 /// `[slurm]`: what `--emit slurm` writes into the job-array script.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlurmSpec {
     /// Time limit per task (`#SBATCH --time`), e.g. "01:00:00".
@@ -86,6 +86,16 @@ pub struct SlurmSpec {
 
 fn default_time() -> String {
     "01:00:00".into()
+}
+
+impl Default for SlurmSpec {
+    fn default() -> Self {
+        SlurmSpec {
+            time: default_time(),
+            partition: None,
+            extra: Vec::new(),
+        }
+    }
 }
 
 /// The file as written.

@@ -28,7 +28,11 @@ fn every_shipped_experiment_is_valid() {
         if dir.ends_with("sweeps") {
             // Sweep files: valid sweeps over valid experiments, with a plan.
             let sweep = rnnlab::sweep::Sweep::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
-            assert!(!rnnlab::sweep::plan(&sweep).is_empty(), "{}", path.display());
+            assert!(
+                !rnnlab::sweep::plan(&sweep).is_empty(),
+                "{}",
+                path.display()
+            );
             checked.push(path.file_name().unwrap().to_string_lossy().to_string());
             continue;
         }

@@ -28,6 +28,7 @@ mod replay;
 mod resume;
 mod runs;
 mod signals;
+mod slurm;
 mod sweeps;
 mod tmux;
 mod writers;
