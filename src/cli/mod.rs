@@ -73,6 +73,9 @@ enum Cmd {
         /// (final checkpoint; `resume` continues as if it had not stopped).
         #[arg(long, value_name = "STEP")]
         stop_at: Option<u64>,
+        /// Also write TensorBoard event files into RUN_DIR/tensorboard/ as it trains.
+        #[arg(long)]
+        tensorboard: bool,
     },
     /// Continue a run from its newest checkpoint (or --from), in the same run directory.
     Resume {
@@ -88,6 +91,9 @@ enum Cmd {
         /// Stop cleanly after the first evaluation at or after this step.
         #[arg(long, value_name = "STEP")]
         stop_at: Option<u64>,
+        /// Also write TensorBoard event files into RUN_DIR/tensorboard/ as it trains.
+        #[arg(long)]
+        tensorboard: bool,
     },
     /// Predict with a trained model: one output row per input sequence, original units.
     Predict {
@@ -158,6 +164,15 @@ enum Cmd {
         /// Draw with ASCII characters only.
         #[arg(long)]
         ascii: bool,
+    },
+    /// Export runs or sweeps: TensorBoard event files, one folder per run
+    /// (a sweep's hyperparameters for TensorBoard's HParams view).
+    Export {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// The folder to write TensorBoard event files into.
+        #[arg(long, value_name = "OUT_DIR")]
+        tensorboard: PathBuf,
     },
     /// Run a sweep: many trials of an experiment with some keys varied and
     /// several seeds; prints the sweep directory.
@@ -247,8 +262,12 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             sets,
             run_dir,
             stop_at,
+            tensorboard,
         } => {
-            let options = crate::train::Options { stop_at };
+            let options = crate::train::Options {
+                stop_at,
+                tensorboard,
+            };
             train::train(&experiment, &sets, run_dir, view.dashboard(), options)
         }
         Cmd::Resume {
@@ -257,8 +276,12 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             view,
             sets,
             stop_at,
+            tensorboard,
         } => {
-            let options = crate::train::Options { stop_at };
+            let options = crate::train::Options {
+                stop_at,
+                tensorboard,
+            };
             train::resume(&run, from.as_deref(), &sets, view.dashboard(), options)
         }
         Cmd::Predict {
@@ -299,6 +322,18 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             sets,
             emit_slurm: emit == Some(Emit::Slurm),
         }),
+        Cmd::Export { paths, tensorboard } => {
+            let done = crate::frontend::tensorboard::export(&paths, &tensorboard)?;
+            output::note(&format!(
+                "wrote {} scalars of {} run{} to {}; view them with: tensorboard --logdir {}",
+                done.scalars,
+                done.runs.len(),
+                if done.runs.len() == 1 { "" } else { "s" },
+                tensorboard.display(),
+                tensorboard.display()
+            ));
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::SweepTrial {
             sweep_dir,
             index,

@@ -260,7 +260,10 @@ pub fn sweep_trial(dir: &Path, index: usize, stop_at: Option<u64>) -> CliResult<
         );
     };
     let run = sweep.trial_dir(&trial);
-    let options = crate::train::Options { stop_at };
+    let options = crate::train::Options {
+        stop_at,
+        tensorboard: false,
+    };
     let resumable = crate::run::checkpoints(&run)
         .is_ok_and(|c| c.iter().any(|(_, p)| crate::run::state_path(p).is_file()));
     let slurm = match (

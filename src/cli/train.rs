@@ -29,7 +29,10 @@ pub fn train(
     let exp = Experiment::load(path, sets)?;
     let data = data::load(&exp)?;
     let model = Model::for_experiment(&exp, data.text.as_ref());
-    let run = RunDir::create(&exp, run_dir, &data.scaler)?;
+    let mut run = RunDir::create(&exp, run_dir, &data.scaler)?;
+    if options.tensorboard {
+        run.enable_tensorboard()?;
+    }
     let run_path = run.path.clone();
     output::println(&run_path.display().to_string())?;
     let handle = train::spawn(exp, data, model, run, None, options)?;
@@ -151,12 +154,15 @@ pub fn resume(
         ));
         return Ok(ExitCode::SUCCESS);
     }
-    let run = RunDir::reopen(
+    let mut run = RunDir::reopen(
         &exp,
         run_path.to_path_buf(),
         state.step,
         state.logs.as_ref(),
     )?;
+    if options.tensorboard {
+        run.enable_tensorboard()?;
+    }
     let from = weights
         .file_name()
         .map_or(String::new(), |n| n.to_string_lossy().to_string());

@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod headless;
 pub mod replay;
+pub mod tensorboard;
 pub mod tui;
 
 use crate::run::read::ReadError;

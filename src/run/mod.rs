@@ -28,6 +28,7 @@ pub mod error;
 pub mod format;
 pub mod lock;
 pub mod read;
+pub mod tensorboard;
 pub mod writer;
 
 pub use checkpoints::{checkpoints, state_path};

@@ -17,6 +17,7 @@ use super::checkpoints::{checkpoints, state_path};
 use super::error::RunError;
 use super::format::*;
 use super::lock::RunLock;
+use super::tensorboard::EventWriter;
 use crate::data::Scaler;
 use crate::events::Event;
 use crate::experiment::Experiment;
@@ -25,6 +26,7 @@ use crate::experiment::Experiment;
 pub struct RunDir {
     pub path: PathBuf,
     _lock: RunLock,
+    tensorboard: Option<Live>,
     metrics: csv::Writer<BufWriter<File>>,
     eval: csv::Writer<BufWriter<File>>,
     events: csv::Writer<BufWriter<File>>,
@@ -90,6 +92,7 @@ impl RunDir {
             .map_err(|e| RunError::io("write", &path.join("events.csv"), e.into()))?;
         Ok(RunDir {
             _lock: lock,
+            tensorboard: None,
             predictions: open("predictions.jsonl")?,
             metrics: csv::Writer::from_writer(open("metrics.csv")?),
             eval: csv::Writer::from_writer(open("eval.csv")?),
@@ -156,6 +159,7 @@ impl RunDir {
         };
         Ok(RunDir {
             _lock: lock,
+            tensorboard: None,
             metrics_header: non_empty("metrics.csv"),
             eval_header: non_empty("eval.csv"),
             flow_header: non_empty("flow.csv"),
@@ -177,7 +181,27 @@ impl RunDir {
             .map_err(|e| RunError::io("write to the run directory", &self.path, e))
     }
 
+    /// Also writes TensorBoard event files into `RUN_DIR/tensorboard/` as
+    /// the run goes (`train --tensorboard`).
+    pub fn enable_tensorboard(&mut self) -> Result<(), RunError> {
+        let dir = self.path.join("tensorboard");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let writer = EventWriter::create(&dir, now).map_err(|e| RunError::io("create", &dir, e))?;
+        self.tensorboard = Some(Live {
+            writer,
+            now,
+            offset: None,
+            groups: Vec::new(),
+        });
+        Ok(())
+    }
+
     fn write_event(&mut self, event: &Event) -> io::Result<()> {
+        if let Some(tb) = &mut self.tensorboard {
+            tb.record(event)?;
+        }
         match event {
             Event::Started(info) => {
                 let json = serde_json::to_string_pretty(info).map_err(io::Error::other)?;
@@ -285,6 +309,9 @@ impl RunDir {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if let Some(tb) = &mut self.tensorboard {
+            tb.writer.flush()?;
+        }
         self.metrics.flush()?;
         self.eval.flush()?;
         self.events.flush()?;
@@ -336,6 +363,48 @@ impl RunDir {
         let path = self.path.join("summary.json");
         json.and_then(|json| atomic::write(&path, json.as_bytes()))
             .map_err(|e| RunError::io("write", &path, e))
+    }
+}
+
+/// TensorBoard scalars written as the run goes.
+struct Live {
+    writer: EventWriter,
+    /// Unix time when the writer was made.
+    now: f64,
+    /// The run's clock (`wall_s`) at that moment, once seen.
+    offset: Option<f64>,
+    groups: Vec<String>,
+}
+
+impl Live {
+    fn record(&mut self, event: &Event) -> io::Result<()> {
+        let mut wall = |w: f64| self.now + (w - *self.offset.get_or_insert(w));
+        match event {
+            Event::Started(info) => self.groups = info.groups.clone(),
+            Event::Step(s) => {
+                let (step, t) = (s.step as i64, wall(s.wall_s));
+                self.writer.scalar("train/loss", step, s.loss as f32, t)?;
+                self.writer
+                    .scalar("train/grad_norm", step, s.grad_norm as f32, t)?;
+                self.writer
+                    .scalar("train/learning_rate", step, s.lr as f32, t)?;
+                for (g, v) in self.groups.iter().zip(&s.group_norms) {
+                    self.writer
+                        .scalar(&format!("grad_norm/{g}"), step, *v as f32, t)?;
+                }
+            }
+            Event::Eval(e) => {
+                let (step, t) = (e.step as i64, wall(e.wall_s));
+                self.writer
+                    .scalar("valid/loss", step, e.valid_loss as f32, t)?;
+                for (k, v) in &e.metrics {
+                    self.writer
+                        .scalar(&format!("valid/{k}"), step, *v as f32, t)?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 }
 

@@ -71,6 +71,8 @@ pub struct Options {
     /// first evaluation at or after this step: the run can resume from there
     /// exactly as if it had not stopped (a sweep's rungs).
     pub stop_at: Option<u64>,
+    /// Also write TensorBoard event files into the run directory.
+    pub tensorboard: bool,
 }
 
 /// A checkpoint to continue from.

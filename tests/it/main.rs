@@ -30,5 +30,6 @@ mod runs;
 mod signals;
 mod slurm;
 mod sweeps;
+mod tensorboard;
 mod tmux;
 mod writers;
