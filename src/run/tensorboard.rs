@@ -313,7 +313,7 @@ fn crc32c(data: &[u8]) -> u32 {
 /// holds CRCs is not itself trivially a CRC.
 fn masked_crc(data: &[u8]) -> u32 {
     let c = crc32c(data);
-    ((c >> 15) | (c << 17)).wrapping_add(0xa282_ead8)
+    c.rotate_right(15).wrapping_add(0xa282_ead8)
 }
 
 #[cfg(test)]
