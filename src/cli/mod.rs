@@ -10,7 +10,7 @@ mod output;
 mod predict;
 pub mod reference;
 pub mod runs;
-mod sweep;
+pub mod sweep;
 mod train;
 mod watch;
 
@@ -155,6 +155,10 @@ enum Cmd {
     Compare {
         #[arg(required = true)]
         runs: Vec<PathBuf>,
+        /// Group runs that differ only in their seed: mean with a min–max
+        /// band (--csv and --json: mean, standard deviation and count).
+        #[arg(long)]
+        by_seed: bool,
         /// Long-format CSV: run,step,loss,valid_loss,grad_norm.
         #[arg(long, conflicts_with = "json")]
         csv: bool,
@@ -302,10 +306,11 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         Cmd::Runs { dir, json } => runs::command(&dir, json),
         Cmd::Compare {
             runs,
+            by_seed,
             csv,
             json,
             ascii,
-        } => compare::command(&runs, csv, json, ascii),
+        } => compare::command(&runs, by_seed, csv, json, ascii),
         Cmd::Sweep {
             sweep: file,
             resume,

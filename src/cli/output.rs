@@ -42,6 +42,21 @@ pub fn note(line: &str) {
     let _ = writeln!(err, "{line}");
 }
 
+/// The width printed tables fit in: the terminal's when stdout is one, else
+/// `COLUMNS` if set, else 80.
+pub fn width() -> usize {
+    use std::io::IsTerminal;
+    if io::stdout().is_terminal()
+        && let Ok((w, _)) = crossterm::terminal::size()
+    {
+        return usize::from(w);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(80)
+}
+
 /// Whether the command ended because stdout's reader went away.
 pub fn is_broken_pipe(e: &CliError) -> bool {
     e.error.downcast_ref::<BrokenPipe>().is_some()

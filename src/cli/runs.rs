@@ -34,11 +34,25 @@ pub struct RunRow {
     pub wall_s: Option<f64>,
     /// Start time as recorded (RFC 3339).
     pub started: Option<String>,
+    /// The hyperparameters that differ between the listed runs (`--set`
+    /// keys and their values in this run).
+    pub params: Vec<(String, String)>,
 }
 
-/// The run directories directly inside `dir`, sorted by start time (the
-/// directory's modification time when the summary has none).
+/// The run directories directly inside `dir` (a sweep directory: its
+/// trials), sorted by start time (the directory's modification time when
+/// the summary has none), each with the hyperparameters that differ
+/// between them.
 pub fn list(dir: &Path) -> CliResult<Vec<RunRow>> {
+    let trials = dir.join("trials");
+    let sweep = crate::sweep::SweepDir::is_sweep_dir(dir)
+        .then(|| crate::sweep::SweepDir::open(dir).ok())
+        .flatten();
+    let dir = if sweep.is_some() {
+        trials.as_path()
+    } else {
+        dir
+    };
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => bad_input!("cannot read the runs directory {}: {e}", dir.display()),
@@ -72,58 +86,166 @@ pub fn list(dir: &Path) -> CliResult<Vec<RunRow>> {
                 .find_map(|k| summary.test.get(*k).map(|v| (k.to_string(), *v))),
             wall_s: summary.wall_s,
             started: summary.started,
+            params: Vec::new(),
             path,
         };
         keyed.push((started_at, row));
     }
-    keyed.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.name.cmp(&b.name)));
-    Ok(keyed.into_iter().map(|(_, row)| row).collect())
-}
-
-/// The rows as an aligned plain-text table with a header line.
-pub fn table(rows: &[RunRow]) -> String {
-    const HEADER: [&str; 7] = [
-        "name",
-        "status",
-        "steps",
-        "best valid",
-        "test",
-        "wall",
-        "started",
-    ];
-    /// Columns aligned to the right (numbers).
-    const RIGHT: [bool; 7] = [false, false, true, true, true, true, false];
-    let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
-    let cells: Vec<[String; 7]> = rows
-        .iter()
-        .map(|r| {
-            [
-                r.name.clone(),
-                r.status.clone(),
-                opt(r.steps.map(|s| s.to_string())),
-                opt(r.best_valid_loss.map(compact)),
-                opt(r.test.as_ref().map(|(k, v)| format!("{k} {}", compact(*v)))),
-                opt(r.wall_s.map(hms)),
-                opt(r.started.as_deref().map(local_time)),
-            ]
-        })
-        .collect();
-    let mut widths = HEADER.map(|h| h.chars().count());
-    for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
+    match &sweep {
+        // A sweep's trials in their order, with the sweep's word for them (pruned, paused).
+        Some(_) => keyed.sort_by(|(_, a), (_, b)| a.name.cmp(&b.name)),
+        None => keyed.sort_by(|(ta, a), (tb, b)| ta.cmp(tb).then_with(|| a.name.cmp(&b.name))),
+    }
+    let mut rows: Vec<RunRow> = keyed.into_iter().map(|(_, row)| row).collect();
+    if let Some(sweep) = &sweep {
+        let statuses = sweep.rows();
+        for row in &mut rows {
+            if let Some(t) = statuses.iter().find(|t| t.run_dir.ends_with(&row.name)) {
+                row.status = t.status.clone();
+            }
         }
     }
-    let header = HEADER.map(String::from);
+    differing_params(&mut rows);
+    Ok(rows)
+}
+
+/// Keys that say nothing about how a run was trained.
+const NOT_HYPERPARAMETERS: [&str; 3] = ["name", "data.path", "train.threads"];
+
+/// Fills each row's `params` with the experiment keys whose values are not
+/// the same in every listed run.
+fn differing_params(rows: &mut [RunRow]) {
+    let keys: Vec<_> = rows
+        .iter()
+        .map(|r| crate::run::read::summary::experiment_keys(&r.path))
+        .collect();
+    let all: std::collections::BTreeSet<&String> = keys.iter().flat_map(|k| k.keys()).collect();
+    let differing: Vec<&String> = all
+        .into_iter()
+        .filter(|k| {
+            !NOT_HYPERPARAMETERS.contains(&k.as_str())
+                && !k.starts_with("reference.")
+                && keys.iter().any(|m| m.get(*k) != keys[0].get(*k))
+        })
+        .collect();
+    for (row, k) in rows.iter_mut().zip(&keys) {
+        row.params = differing
+            .iter()
+            .map(|key| {
+                (
+                    (*key).clone(),
+                    k.get(*key).cloned().unwrap_or_else(|| "?".into()),
+                )
+            })
+            .collect();
+    }
+}
+
+/// The rows as an aligned plain-text table with a header line, every column.
+pub fn table(rows: &[RunRow]) -> String {
+    table_fit(rows, usize::MAX)
+}
+
+/// The rows as a table at most `width` characters wide: the run's name,
+/// status, steps and best validation loss always; then, while they fit, the
+/// hyperparameters that differ, the test metric, the wall time and the start.
+pub fn table_fit(rows: &[RunRow], width: usize) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
+    /// (header, right-aligned, cells).
+    type Column = (String, bool, Vec<String>);
+    let col =
+        |h: &str, right: bool, cells: Vec<String>| -> Column { (h.to_string(), right, cells) };
+    let base = vec![
+        col("name", false, rows.iter().map(|r| r.name.clone()).collect()),
+        col(
+            "status",
+            false,
+            rows.iter().map(|r| r.status.clone()).collect(),
+        ),
+        col(
+            "steps",
+            true,
+            rows.iter()
+                .map(|r| opt(r.steps.map(|s| s.to_string())))
+                .collect(),
+        ),
+        col(
+            "best valid",
+            true,
+            rows.iter()
+                .map(|r| opt(r.best_valid_loss.map(compact)))
+                .collect(),
+        ),
+    ];
+    let mut optional: Vec<Column> = Vec::new();
+    let keys: Vec<&String> = rows
+        .first()
+        .map(|r| r.params.iter().map(|(k, _)| k).collect())
+        .unwrap_or_default();
+    for (i, key) in keys.iter().enumerate() {
+        let short = crate::cli::sweep::short_key(key);
+        optional.push(col(
+            short,
+            true,
+            rows.iter()
+                .map(|r| {
+                    r.params
+                        .get(i)
+                        .map_or("?".into(), |(_, v)| v.trim_matches('"').to_string())
+                })
+                .collect(),
+        ));
+    }
+    optional.push(col(
+        "test",
+        true,
+        rows.iter()
+            .map(|r| opt(r.test.as_ref().map(|(k, v)| format!("{k} {}", compact(*v)))))
+            .collect(),
+    ));
+    optional.push(col(
+        "wall",
+        true,
+        rows.iter().map(|r| opt(r.wall_s.map(hms))).collect(),
+    ));
+    optional.push(col(
+        "started",
+        false,
+        rows.iter()
+            .map(|r| opt(r.started.as_deref().map(local_time)))
+            .collect(),
+    ));
+    let width_of = |c: &Column| {
+        c.2.iter()
+            .chain([&c.0])
+            .map(|s| s.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let mut columns = base;
+    let mut used: usize = columns
+        .iter()
+        .map(|c| width_of(c) + 2)
+        .sum::<usize>()
+        .saturating_sub(2);
+    for c in optional {
+        let w = width_of(&c) + 2;
+        if used + w <= width {
+            used += w;
+            columns.push(c);
+        }
+    }
+    let widths: Vec<usize> = columns.iter().map(width_of).collect();
     let mut out = String::new();
-    for row in std::iter::once(&header).chain(&cells) {
+    for r in 0..=rows.len() {
         let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
+        for (i, (header, right, cells)) in columns.iter().enumerate() {
+            let cell = if r == 0 { header } else { &cells[r - 1] };
             let pad = " ".repeat(widths[i] - cell.chars().count());
             if i > 0 {
                 line.push_str("  ");
             }
-            if RIGHT[i] {
+            if *right {
                 line.push_str(&pad);
                 line.push_str(cell);
             } else {
@@ -145,7 +267,7 @@ pub fn report(dir: &Path, json: bool) -> CliResult<String> {
     } else if rows.is_empty() {
         format!("no runs in {}\n", dir.display())
     } else {
-        table(&rows)
+        table_fit(&rows, output::width())
     })
 }
 

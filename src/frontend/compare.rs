@@ -44,6 +44,28 @@ struct Curves {
     valid: Vec<(f64, f64)>,
     /// EMA-smoothed global gradient norm, decimated.
     grad: Vec<(f64, f64)>,
+    /// Runs grouped by seed: the smoothed curves' minimum and maximum over
+    /// the group (the band behind the mean).
+    loss_band: Option<(Vec<(f64, f64)>, Vec<(f64, f64)>)>,
+    grad_band: Option<(Vec<(f64, f64)>, Vec<(f64, f64)>)>,
+}
+
+/// The EMA-smoothed values of `value` at each step of a run.
+fn smoothed(steps: &[(u64, f32, f32)], value: fn(&(u64, f32, f32)) -> f32) -> Vec<(u64, f64)> {
+    let mut ema = Ema::new(SMOOTHING);
+    steps
+        .iter()
+        .map(|s| (s.0, ema.update(f64::from(value(s)))))
+        .collect()
+}
+
+/// Points decimated to what a chart needs.
+fn decimated(points: impl IntoIterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    let mut h = History::new(CURVE_CAPACITY);
+    for (x, y) in points {
+        h.push(x, y);
+    }
+    h.points()
 }
 
 /// Runs prepared for [`render`].
@@ -67,6 +89,8 @@ impl Comparison {
                 Curves {
                     loss: smooth(|s| s.1),
                     grad: smooth(|s| s.2),
+                    loss_band: None,
+                    grad_band: None,
                     valid: r
                         .curves
                         .evals
@@ -79,6 +103,71 @@ impl Comparison {
                     final_loss: r.final_loss(),
                     name: r.name,
                     status: r.status,
+                }
+            })
+            .collect();
+        Ok(Comparison { runs })
+    }
+}
+
+impl Comparison {
+    /// Runs grouped by seed: each group's mean curves with a min–max band,
+    /// its validation losses averaged at each evaluation step.
+    pub fn load_groups(runs: &[PathBuf]) -> Result<Comparison> {
+        let groups = read::by_seed(read::named_runs(runs)?);
+        let runs = groups
+            .into_iter()
+            .map(|g| {
+                // The mean, minimum and maximum of the members' smoothed curves, step by step.
+                let stats = |value: fn(&(u64, f32, f32)) -> f32| {
+                    let mut at: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+                    for r in &g.runs {
+                        for (step, v) in smoothed(&r.curves.steps, value) {
+                            at.entry(step).or_default().push(v);
+                        }
+                    }
+                    let spread: Vec<(f64, read::Spread)> = at
+                        .into_iter()
+                        .filter_map(|(s, v)| Some((s as f64, read::Spread::of(v)?)))
+                        .collect();
+                    (
+                        decimated(spread.iter().map(|(x, s)| (*x, s.mean))),
+                        decimated(spread.iter().map(|(x, s)| (*x, s.min))),
+                        decimated(spread.iter().map(|(x, s)| (*x, s.max))),
+                    )
+                };
+                let (loss, loss_min, loss_max) = stats(|s| s.1);
+                let (grad, grad_min, grad_max) = stats(|s| s.2);
+                let mut valid: std::collections::BTreeMap<u64, Vec<f64>> = Default::default();
+                for r in &g.runs {
+                    for e in &r.curves.evals {
+                        valid.entry(e.step).or_default().push(e.valid_loss);
+                    }
+                }
+                let valid: Vec<(f64, f64)> = valid
+                    .into_iter()
+                    .filter_map(|(s, v)| Some((s as f64, read::Spread::of(v)?.mean)))
+                    .collect();
+                let best = valid
+                    .iter()
+                    .copied()
+                    .min_by(|a, b| a.1.total_cmp(&b.1))
+                    .map(|(s, v)| (s as u64, v));
+                let mean = |f: &dyn Fn(&read::NamedRun) -> Option<f64>| {
+                    read::Spread::of(g.runs.iter().filter_map(f)).map(|s| s.mean)
+                };
+                Curves {
+                    name: format!("{} ×{}", g.label, g.runs.len()),
+                    status: format!("seeds {}", g.seeds.join(",")),
+                    steps: g.runs.iter().filter_map(|r| r.step_count()).max(),
+                    wall_s: mean(&|r| r.summary.wall_s),
+                    best,
+                    final_loss: mean(&|r| r.final_loss()),
+                    loss,
+                    valid,
+                    grad,
+                    loss_band: Some((loss_min, loss_max)),
+                    grad_band: Some((grad_min, grad_max)),
                 }
             })
             .collect();
@@ -170,16 +259,25 @@ fn chart<'a>(
     curve: fn(&Curves) -> &Vec<(f64, f64)>,
     valid: bool,
 ) -> Chart<'a> {
-    let mut series: Vec<Series<'a>> = data
-        .runs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| Series {
-            points: curve(c),
-            style: theme.series(i),
-            ascii: ASCII_GLYPHS[i % ASCII_GLYPHS.len()],
-        })
-        .collect();
+    // Bands first (dim, behind), then the lines.
+    let mut series: Vec<Series<'a>> = Vec::new();
+    for (i, c) in data.runs.iter().enumerate() {
+        let band = if valid { &c.loss_band } else { &c.grad_band };
+        if let Some((lo, hi)) = band {
+            for edge in [lo, hi] {
+                series.push(Series {
+                    points: edge,
+                    style: theme.series(i).add_modifier(ratatui::style::Modifier::DIM),
+                    ascii: '.',
+                });
+            }
+        }
+    }
+    series.extend(data.runs.iter().enumerate().map(|(i, c)| Series {
+        points: curve(c),
+        style: theme.series(i),
+        ascii: ASCII_GLYPHS[i % ASCII_GLYPHS.len()],
+    }));
     let mut chart_best: Option<((f64, f64), Style)> = None;
     if valid {
         for (i, c) in data.runs.iter().enumerate() {
@@ -231,10 +329,18 @@ fn legend_line<'a>(i: usize, c: &Curves, theme: &Theme, widths: (usize, usize)) 
     ])
 }
 
+/// The comparison of runs grouped by seed, full-screen (see [`show`]).
+pub fn show_groups(runs: &[PathBuf], theme: Theme) -> Result<()> {
+    view(Comparison::load_groups(runs)?, theme)
+}
+
 /// Shows the comparison full-screen until `q`, `Esc` or Ctrl-C; `l` toggles
 /// a log or linear y axis. The terminal is restored on exit and on panic.
 pub fn show(runs: &[PathBuf], theme: Theme) -> Result<()> {
-    let data = Comparison::load(runs)?;
+    view(Comparison::load(runs)?, theme)
+}
+
+fn view(data: Comparison, theme: Theme) -> Result<()> {
     let mut tui = Tui::enter(None)?;
     let mut log_y = true;
     let mut dirty = true;

@@ -3,7 +3,7 @@
 //! parsers as a whole run. Complete lines only, so a run still being
 //! written can be read.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::follow::Follower;
@@ -131,4 +131,104 @@ fn dir_name(path: &Path) -> String {
             Some(full.file_name()?.to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| path.display().to_string())
+}
+
+/// Runs that differ only in their seed: one configuration, several seeds.
+#[derive(Debug, Clone)]
+pub struct SeedGroup {
+    /// The hyperparameters that set it apart from the other groups
+    /// (`learning_rate=0.01 units=20`), or its first run's name.
+    pub label: String,
+    pub runs: Vec<NamedRun>,
+    /// Each run's seed, as its experiment gives it.
+    pub seeds: Vec<String>,
+}
+
+/// Groups runs whose experiments are the same but for `seed` (and keys
+/// that do not change training: name, threads), in the order first seen.
+pub fn by_seed(runs: Vec<NamedRun>) -> Vec<SeedGroup> {
+    let ignore = ["name", "seed", "train.threads"];
+    let mut groups: Vec<(BTreeMap<String, String>, SeedGroup)> = Vec::new();
+    for run in runs {
+        let mut keys = super::summary::experiment_keys(&run.path);
+        let seed = keys.remove("seed").unwrap_or_else(|| "?".into());
+        keys.retain(|k, _| !ignore.contains(&k.as_str()));
+        match groups.iter_mut().find(|(k, _)| *k == keys) {
+            Some((_, g)) => {
+                g.runs.push(run);
+                g.seeds.push(seed);
+            }
+            None => groups.push((
+                keys,
+                SeedGroup {
+                    label: run.name.clone(),
+                    runs: vec![run],
+                    seeds: vec![seed],
+                },
+            )),
+        }
+    }
+    // Label each group by what differs between the groups.
+    if groups.len() > 1 {
+        let all: std::collections::BTreeSet<String> =
+            groups.iter().flat_map(|(k, _)| k.keys().cloned()).collect();
+        let differing: Vec<String> = all
+            .into_iter()
+            .filter(|key| {
+                groups
+                    .iter()
+                    .any(|(k, _)| k.get(key) != groups[0].0.get(key))
+            })
+            .collect();
+        if !differing.is_empty() {
+            for (keys, g) in &mut groups {
+                g.label = differing
+                    .iter()
+                    .map(|key| {
+                        let short = key.split_once('.').map_or(key.as_str(), |(_, r)| r);
+                        format!(
+                            "{short}={}",
+                            keys.get(key).map_or("?", |v| v.trim_matches('"'))
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" ");
+            }
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// Mean, sample standard deviation (0 for one value), minimum, maximum and count.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+    pub n: usize,
+}
+
+impl Spread {
+    /// Of the finite values; `None` without one.
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Spread> {
+        let v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        let n = v.len();
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let var = if n > 1 {
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64
+        } else {
+            0.0
+        };
+        Some(Spread {
+            mean,
+            std: var.sqrt(),
+            min: v.iter().copied().fold(f64::INFINITY, f64::min),
+            max: v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            n,
+        })
+    }
 }

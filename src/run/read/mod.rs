@@ -34,7 +34,7 @@ use crate::events::*;
 use crate::experiment::Experiment;
 use summary::SummaryHead;
 
-pub use curves::{Curves, NamedRun, curves, evals, named_runs};
+pub use curves::{Curves, NamedRun, SeedGroup, Spread, by_seed, curves, evals, named_runs};
 pub use follow::Follower;
 use rows::Table;
 use sample::{Sampler, thin};

@@ -94,3 +94,42 @@ pub fn status_label(run: &Path, summary: &SummaryFields) -> String {
         None => "?".into(),
     }
 }
+
+/// The run's resolved experiment (`experiment.toml`) flattened to `--set`
+/// keys and TOML values: `train.learning_rate` → `0.003`,
+/// `model.layers.0.units` → `20`. Empty if it cannot be read.
+pub fn experiment_keys(run: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let Some(value) = fs::read_to_string(run.join("experiment.toml"))
+        .ok()
+        .and_then(|t| t.parse::<toml::Table>().ok())
+    else {
+        return out;
+    };
+    fn walk(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match v {
+                toml::Value::Table(t) => walk(&key, t, out),
+                toml::Value::Array(items)
+                    if items.iter().all(|i| i.is_table()) && !items.is_empty() =>
+                {
+                    for (i, item) in items.iter().enumerate() {
+                        if let toml::Value::Table(t) = item {
+                            walk(&format!("{key}.{i}"), t, out);
+                        }
+                    }
+                }
+                other => {
+                    out.insert(key, other.to_string());
+                }
+            }
+        }
+    }
+    walk("", &value, &mut out);
+    out
+}
