@@ -46,9 +46,12 @@ struct Curves {
     grad: Vec<(f64, f64)>,
     /// Runs grouped by seed: the smoothed curves' minimum and maximum over
     /// the group (the band behind the mean).
-    loss_band: Option<(Vec<(f64, f64)>, Vec<(f64, f64)>)>,
-    grad_band: Option<(Vec<(f64, f64)>, Vec<(f64, f64)>)>,
+    loss_band: Option<Band>,
+    grad_band: Option<Band>,
 }
+
+/// A band's lower and upper edge.
+type Band = (Vec<(f64, f64)>, Vec<(f64, f64)>);
 
 /// The EMA-smoothed values of `value` at each step of a run.
 fn smoothed(steps: &[(u64, f32, f32)], value: fn(&(u64, f32, f32)) -> f32) -> Vec<(u64, f64)> {
