@@ -127,6 +127,10 @@ enum Cmd {
         /// Also write the table to this file.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Run each experiment with this many seeds (its own, then 1, 2, …)
+        /// and report the mean ± standard deviation.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=100))]
+        seeds: u16,
     },
     /// Show a run training in another process (e.g. headless over SSH) and steer it.
     Attach {
@@ -300,7 +304,14 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             sets,
             runs_dir,
             output,
-        } => reference::command(&experiments, &sets, &runs_dir, output.as_deref()),
+            seeds,
+        } => reference::command(
+            &experiments,
+            &sets,
+            &runs_dir,
+            output.as_deref(),
+            seeds.into(),
+        ),
         Cmd::Replay { run, ascii } => watch::replay(&run, ascii),
         Cmd::Attach { run, ascii } => watch::attach(&run, ascii),
         Cmd::Runs { dir, json } => runs::command(&dir, json),

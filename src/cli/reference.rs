@@ -31,6 +31,9 @@ pub struct Row {
     pub seconds: f64,
     /// The run directory, when the row trained a model.
     pub run: Option<PathBuf>,
+    /// With several seeds: the standard deviation of the main figure over
+    /// them and how many (the figures are then their means).
+    pub spread: Option<(f64, usize)>,
 }
 
 /// A row's figures, by [`Goal`]; every figure is in original units.
@@ -121,6 +124,7 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> CliResult<Row> 
         },
         seconds: 0.0,
         run: None,
+        spread: None,
     };
     // Validation guarantees a value for every goal but `beat`.
     let value = reference.value.unwrap_or(f64::NAN);
@@ -150,9 +154,8 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> CliResult<Row> 
     };
     let every_step = exp.every_step();
     let model = Model::for_experiment(&exp, data.text.as_ref());
-    let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    let dir = runs_dir.join(format!("{}-{stamp}", exp.name));
-    let run = RunDir::create(&exp, Some(dir.clone()), &data.scaler)?;
+    let run = RunDir::create_in(&exp, None, runs_dir, &data.scaler)?;
+    let dir = run.path.clone();
     let start = Instant::now();
     let handle = train::spawn(exp, data, model, run, None, train::Options::default())?;
     headless::log(&handle.events);
@@ -221,19 +224,77 @@ fn final_metric(run: &Path, metric: &str) -> CliResult<f64> {
     }
 }
 
-/// `rnnlab table EXP_OR_DIR…`: runs each experiment, printing the table so
-/// far to stderr after each one and the whole table to stdout at the end.
+/// Runs one experiment once per seed — its own seed, then 1, 2, … — and
+/// returns a row of the figures' means, with the main figure's spread.
+pub fn run_seeds(path: &Path, sets: &[String], runs_dir: &Path, n: usize) -> CliResult<Row> {
+    if n <= 1 {
+        return run_one(path, sets, runs_dir);
+    }
+    let own = Experiment::load(path, sets)?.seed;
+    let seeds: Vec<u64> = std::iter::once(own)
+        .chain((1..).filter(|s| *s != own))
+        .take(n)
+        .collect();
+    let mut rows = Vec::new();
+    for s in &seeds {
+        let mut with = sets.to_vec();
+        with.push(format!("seed={s}"));
+        rows.push(run_one(path, &with, runs_dir)?);
+    }
+    let mean = |f: &dyn Fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / rows.len() as f64;
+    let main = |r: &Row| match r.figures {
+        Figures::Match { rnnlab, .. } | Figures::Below { rnnlab, .. } => rnnlab,
+        Figures::Beat { rmse, .. } => rmse,
+    };
+    let m = mean(&main);
+    let std =
+        (rows.iter().map(|r| (main(r) - m).powi(2)).sum::<f64>() / (rows.len() - 1) as f64).sqrt();
+    let mut row = rows[0].clone();
+    row.figures = match row.figures {
+        Figures::Match { published, .. } => Figures::Match {
+            rnnlab: m,
+            published,
+        },
+        Figures::Below { threshold, .. } => Figures::Below {
+            rnnlab: m,
+            threshold,
+        },
+        Figures::Beat {
+            naive,
+            seasonal_naive,
+            target,
+            ..
+        } => Figures::Beat {
+            rmse: m,
+            mae: mean(&|r| match r.figures {
+                Figures::Beat { mae, .. } => mae,
+                _ => f64::NAN,
+            }),
+            naive,
+            seasonal_naive,
+            target,
+        },
+    };
+    row.seconds = rows.iter().map(|r| r.seconds).sum();
+    row.spread = Some((std, rows.len()));
+    Ok(row)
+}
+
+/// `rnnlab table EXP_OR_DIR… [--seeds N]`: runs each experiment (once per
+/// seed), printing the table so far to stderr after each one and the whole
+/// table to stdout at the end.
 pub fn command(
     experiments: &[PathBuf],
     sets: &[String],
     runs_dir: &Path,
     output: Option<&Path>,
+    seeds: usize,
 ) -> CliResult<ExitCode> {
     let files = collect(experiments)?;
     let mut rows = Vec::new();
     for (i, f) in files.iter().enumerate() {
         output::note(&format!("[{}/{}] {}", i + 1, files.len(), f.display()));
-        rows.push(run_one(f, sets, runs_dir)?);
+        rows.push(run_seeds(f, sets, runs_dir, seeds)?);
         output::note(markdown(&rows).trim_end());
     }
     let md = markdown(&rows);
@@ -279,20 +340,27 @@ fn line(r: &Row) -> String {
         "–".into()
     };
     let yes = |b: bool| if b { "yes" } else { "**no**" };
+    // With seeds: mean ± standard deviation (n).
+    let with_spread = |v: String| match r.spread {
+        Some((std, n)) => format!("{v} ± {} (n={n})", figure(std)),
+        None => v,
+    };
     match &r.figures {
         Figures::Match { rnnlab, published } => format!(
-            "| `{}` | {} | {} | {rnnlab:.4} | {published:.4} | {:.2} | {time} |\n",
+            "| `{}` | {} | {} | {} | {published:.4} | {:.2} | {time} |\n",
             r.file,
             r.label,
             r.metric,
+            with_spread(format!("{rnnlab:.4}")),
             rnnlab / published,
         ),
         Figures::Below { rnnlab, threshold } => format!(
-            "| `{}` | {} | {} | {} | {rnnlab:.4} | < {threshold} | {} | {time} |\n",
+            "| `{}` | {} | {} | {} | {} | < {threshold} | {} | {time} |\n",
             r.file,
             r.label,
             r.window,
             r.metric,
+            with_spread(format!("{rnnlab:.4}")),
             yes(*rnnlab < *threshold),
         ),
         Figures::Beat {
@@ -305,7 +373,7 @@ fn line(r: &Row) -> String {
             "| `{}` | {} | {} | {} | {} | {} | {} | {:.2} | {} | {time} |\n",
             r.file,
             r.label,
-            figure(*rmse),
+            with_spread(figure(*rmse)),
             figure(*mae),
             figure(*naive),
             seasonal_naive.map_or("–".into(), figure),

@@ -51,6 +51,17 @@ impl RunDir {
         dir: Option<PathBuf>,
         scaler: &Scaler,
     ) -> Result<RunDir, RunError> {
+        RunDir::create_in(exp, dir, Path::new("runs"), scaler)
+    }
+
+    /// As [`RunDir::create`], a new `<name>-<timestamp>` directory under
+    /// `root` when `dir` is not given.
+    pub fn create_in(
+        exp: &Experiment,
+        dir: Option<PathBuf>,
+        root: &Path,
+        scaler: &Scaler,
+    ) -> Result<RunDir, RunError> {
         let path = match dir {
             Some(d) => {
                 fs::create_dir_all(&d)
@@ -58,7 +69,7 @@ impl RunDir {
                 check_owner(&d)?;
                 d
             }
-            None => fresh_dir(&PathBuf::from("runs"), &exp.name)?,
+            None => fresh_dir(root, &exp.name)?,
         };
         // Before anything is written: one writer per run directory.
         let lock = RunLock::acquire(&path)?;

@@ -371,3 +371,37 @@ fn malformed_sweep_files_exit_2_with_located_errors() {
         assert!(!out_dir.exists(), "{file}: a sweep directory was made");
     }
 }
+
+#[test]
+fn table_reports_the_mean_and_spread_over_seeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&[
+        "table",
+        "experiments/homl/03-simple-rnn.toml",
+        "--set",
+        "train.epochs=1",
+        "--seeds",
+        "3",
+        "--runs-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    let md = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = md
+        .lines()
+        .find(|l| l.contains("03-simple-rnn.toml"))
+        .unwrap();
+    assert!(row.contains(" ± ") && row.contains("(n=3)"), "{row}");
+    // Three runs, one per seed: the experiment's own (42), then 1 and 2.
+    let mut seeds: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| {
+            let text = read(&e.unwrap().path().join("experiment.toml"));
+            text.lines()
+                .find(|l| l.starts_with("seed ="))
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    seeds.sort();
+    assert_eq!(seeds, ["seed = 1", "seed = 2", "seed = 42"]);
+}
