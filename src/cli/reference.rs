@@ -407,6 +407,7 @@ mod tests {
             },
             seconds: 75.0,
             run: Some(PathBuf::from("runs/x")),
+            spread: None,
         }];
         let md = markdown(&rows);
         assert!(
@@ -425,6 +426,7 @@ mod tests {
             figures,
             seconds: 61.0,
             run: Some(PathBuf::from("runs/x")),
+            spread: None,
         };
         let beat = |rmse| Figures::Beat {
             rmse,
