@@ -20,6 +20,39 @@ pub fn hms(secs: f64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
+/// A `--set` key without its section, for column headers:
+/// `train.learning_rate` → `learning_rate`, `model.layers.0.units` → `layers.0.units`.
+pub fn short_key(key: &str) -> &str {
+    key.split_once('.').map_or(key, |(_, rest)| rest)
+}
+
+/// A swept value as TOML text, short enough for a table cell: strings
+/// without their quotes, a list of layers as its cells (`3 rnn`,
+/// `lstm-gru`), anything else as written.
+pub fn short_value(value: &str) -> String {
+    let value = value.trim();
+    if let Some(s) = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
+        return s.to_string();
+    }
+    let layers = toml::from_str::<toml::Table>(&format!("v = {value}"))
+        .ok()
+        .and_then(|t| {
+            t.get("v")?
+                .as_array()?
+                .iter()
+                .map(|l| l.get("cell")?.as_str().map(String::from))
+                .collect::<Option<Vec<String>>>()
+        })
+        .filter(|cells| !cells.is_empty());
+    match layers {
+        Some(cells) if cells.iter().all(|c| *c == cells[0]) => {
+            format!("{} {}", cells.len(), cells[0])
+        }
+        Some(cells) => cells.join("-"),
+        None => value.to_string(),
+    }
+}
+
 /// `1234567` → `1,234,567`.
 pub fn thousands(n: u64) -> String {
     let s = n.to_string();
@@ -158,5 +191,16 @@ mod tests {
                 assert!(s.len() <= 7 && s.is_ascii(), "{s}");
             }
         }
+    }
+
+    #[test]
+    fn swept_values_are_short() {
+        assert_eq!(super::short_value("\"adam\""), "adam");
+        assert_eq!(super::short_value("0.003"), "0.003");
+        assert_eq!(super::short_value("[1, 2]"), "[1, 2]");
+        let layers = "[{ cell = \"rnn\", units = 20 }, { cell = \"rnn\", units = 20 }]";
+        assert_eq!(super::short_value(layers), "2 rnn");
+        let mixed = "[{ cell = \"lstm\", units = 20 }, { cell = \"gru\", units = 20 }]";
+        assert_eq!(super::short_value(mixed), "lstm-gru");
     }
 }

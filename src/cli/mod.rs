@@ -325,7 +325,7 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         Cmd::Sweep {
             sweep: file,
             resume,
-            view: _,
+            view,
             sweep_dir,
             parallel,
             sets,
@@ -337,6 +337,7 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             parallel,
             sets,
             emit_slurm: emit == Some(Emit::Slurm),
+            dashboard: view.dashboard(),
         }),
         Cmd::Export { paths, tensorboard } => {
             let done = crate::frontend::tensorboard::export(&paths, &tensorboard)?;

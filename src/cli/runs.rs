@@ -183,7 +183,7 @@ pub fn table_fit(rows: &[RunRow], width: usize) -> String {
         .map(|r| r.params.iter().map(|(k, _)| k).collect())
         .unwrap_or_default();
     for (i, key) in keys.iter().enumerate() {
-        let short = crate::cli::sweep::short_key(key);
+        let short = crate::fmt::short_key(key);
         optional.push(col(
             short,
             true,

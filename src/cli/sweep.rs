@@ -11,6 +11,9 @@ use std::time::Duration;
 use super::error::{CliResult, bad_input};
 use super::output;
 use crate::experiment::Experiment;
+use crate::fmt::{short_key, short_value};
+use crate::frontend::sweep::{Driver, SweepCommand};
+use crate::frontend::tui::ui::Theme;
 use crate::sweep::dir::{Resolved, SweepDir, TrialRow};
 use crate::sweep::run::{Activity, Runner};
 use crate::sweep::{Sweep, plan};
@@ -23,6 +26,8 @@ pub struct SweepArgs {
     pub parallel: Option<usize>,
     pub sets: Vec<String>,
     pub emit_slurm: bool,
+    /// The sweep board's theme, or `None` to log to stderr.
+    pub dashboard: Option<Theme>,
 }
 
 /// `rnnlab sweep SWEEP.toml` / `rnnlab sweep --resume SWEEP_DIR`.
@@ -43,6 +48,11 @@ pub fn sweep(args: SweepArgs) -> CliResult<ExitCode> {
     output::println(&dir.path.display().to_string())?;
     if args.emit_slurm {
         let script = crate::sweep::slurm::write_script(&dir)?;
+        if dir.resolved.sweep.early_stop.is_some() {
+            output::note(
+                "note: [early_stop] is not applied under Slurm: every task trains its trial to the end",
+            );
+        }
         output::note(&format!(
             "wrote {}\nsubmit it with:\n  sbatch {}",
             script.display(),
@@ -58,8 +68,14 @@ pub fn sweep(args: SweepArgs) -> CliResult<ExitCode> {
         ("start", format!("{} trials", dir.trials().len()))
     };
     dir.event(None, kind, &detail)?;
-    let parallel = args.parallel.unwrap_or(dir.resolved.parallel);
-    run_headless(dir, parallel)
+    let parallel = match args.parallel.unwrap_or(dir.resolved.parallel) {
+        0 => {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            (cores / dir.resolved.threads.max(1)).max(1)
+        }
+        p => p,
+    };
+    run_sweep(dir, parallel, args.dashboard)
 }
 
 /// Plans a sweep from its file and creates its directory.
@@ -102,102 +118,201 @@ fn plan_sweep(file: &Path, args: &SweepArgs) -> CliResult<SweepDir> {
     Ok(SweepDir::create(resolved, args.sweep_dir.clone())?)
 }
 
-/// Runs the sweep's trials, logging to stderr, until they are done or a
-/// signal stops them (cleanly: `--resume` continues).
-fn run_headless(dir: SweepDir, parallel: usize) -> CliResult<ExitCode> {
+/// Runs the sweep's trials until they are done or a signal (or the user)
+/// stops them — cleanly: `--resume` continues. With a theme on the sweep
+/// board, otherwise logging to stderr.
+fn run_sweep(dir: SweepDir, parallel: usize, dashboard: Option<Theme>) -> CliResult<ExitCode> {
     let total = dir.trials().len();
     let sweep = dir.resolved.sweep.clone();
-    let describe = |trial: usize| -> String {
-        let t = &dir.trials()[trial];
-        let mut parts: Vec<String> = t
-            .params
-            .iter()
-            .map(|(k, v)| format!("{}={v}", short_key(k)))
-            .collect();
-        if let Some(seed) = t.seed {
-            parts.push(format!("seed={seed}"));
-        }
-        parts.join(" ")
-    };
+    let threads = dir.resolved.threads;
     output::note(&format!(
-        "sweep {}: {total} trials ({} configurations{}), {parallel} at a time, {} thread{} each",
+        "sweep {}: {}{total} trials, {parallel} at once{}",
         sweep.name,
-        sweep.configurations(),
-        if sweep.seeds.is_empty() {
-            String::new()
+        if sweep.seeds.len() > 1 {
+            format!(
+                "{} configurations × {} seeds = ",
+                sweep.configurations(),
+                sweep.seeds.len()
+            )
         } else {
-            format!(" × {} seeds", sweep.seeds.len())
+            String::new()
         },
-        dir.resolved.threads,
-        if dir.resolved.threads == 1 { "" } else { "s" }
+        if threads > 1 {
+            format!(", {threads} threads each")
+        } else {
+            String::new()
+        }
     ));
     let interrupt = Arc::new(AtomicBool::new(false));
     let flag = interrupt.clone();
     let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    let labels: Vec<String> = (0..total).map(describe).collect();
-    let mut runner = Runner::new(dir, parallel)?;
-    loop {
-        if interrupt.swap(false, Ordering::SeqCst) && !runner.is_stopping() {
-            output::note("stopping: every running trial writes its final checkpoint…");
-            runner.stop_all();
+    let mut driven = Driven {
+        labels: (0..total).map(|t| label(&dir, t)).collect(),
+        runner: Runner::new(dir.clone(), parallel)?,
+        error: None,
+    };
+    if let Some(theme) = dashboard {
+        crate::frontend::sweep::show(dir.clone(), &mut driven, theme, &interrupt)?;
+        if let Some(e) = driven.error.take() {
+            return Err(e.into());
         }
-        for activity in runner.tick()? {
-            let line = match activity {
-                Activity::Started {
-                    trial,
-                    resumed,
-                    budget,
-                } => format!(
-                    "trial {trial:03} {} {}{}",
-                    if resumed { "resumed" } else { "started" },
-                    labels[trial],
-                    budget.map_or(String::new(), |b| format!(" (to step {b})"))
-                ),
-                Activity::Ended {
-                    trial,
-                    status,
-                    steps,
-                    metric,
-                } => format!(
-                    "trial {trial:03} {status} at step {}{}",
-                    steps.unwrap_or(0),
-                    metric.map_or(String::new(), |m| format!(
-                        ": {} {}",
-                        sweep.metric,
-                        crate::fmt::compact(m)
-                    ))
-                ),
-                Activity::Rung {
-                    rung,
-                    budget,
-                    kept,
-                    pruned,
-                } => format!(
-                    "rung {rung} (step {budget}): configurations {kept:?} go on, {} stop",
-                    pruned.len()
-                ),
-                Activity::Finished => {
-                    let rows = runner.dir().refresh()?;
-                    output::note(&best_table(&rows, &sweep));
-                    return Ok(ExitCode::SUCCESS);
-                }
-            };
-            output::note(&line);
+        return Ok(ended(&driven.runner, &dir.refresh()?));
+    }
+    loop {
+        if interrupt.swap(false, Ordering::SeqCst) && !driven.runner.is_stopping() {
+            output::note("stopping: every running trial writes its final checkpoint…");
+            driven.runner.stop_all();
+        }
+        for activity in driven.runner.tick()? {
+            match driven.line(&activity) {
+                Some(line) => output::note(&line),
+                None => return Ok(ended(&driven.runner, &runner_rows(&driven.runner)?)),
+            }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
-/// `train.learning_rate` → `learning_rate`; `model.layers.0.units` → `layers.0.units`.
-pub fn short_key(key: &str) -> &str {
-    key.split_once('.').map_or(key, |(_, rest)| rest)
+fn runner_rows(runner: &Runner) -> CliResult<Vec<TrialRow>> {
+    Ok(runner.dir().refresh()?)
+}
+
+/// The end of a sweep run: the best configurations, and how to go on if
+/// it was stopped.
+fn ended(runner: &Runner, rows: &[TrialRow]) -> ExitCode {
+    let dir = runner.dir();
+    output::note(&best_table(rows, &dir.resolved.sweep));
+    let open = rows
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.status.as_str(),
+                "planned" | "interrupted" | "paused" | "running"
+            )
+        })
+        .count();
+    if open > 0 {
+        output::note(&format!(
+            "{open} trial{} not finished; continue with: rnnlab sweep --resume {}",
+            if open == 1 { " is" } else { "s are" },
+            dir.path.display()
+        ));
+    }
+    ExitCode::SUCCESS
+}
+
+/// A trial's swept values and seed, as `lr=0.01 units=32 seed=2`.
+fn label(dir: &SweepDir, trial: usize) -> String {
+    let t = &dir.trials()[trial];
+    let mut parts: Vec<String> = t
+        .params
+        .iter()
+        .map(|(k, v)| format!("{}={}", short_key(k), short_value(&v.to_string())))
+        .collect();
+    if let Some(seed) = t.seed {
+        parts.push(format!("seed={seed}"));
+    }
+    parts.join(" ")
+}
+
+/// The runner as the sweep board drives it.
+struct Driven {
+    runner: Runner,
+    labels: Vec<String>,
+    /// The first error of the runner (the sweep is then stopped).
+    error: Option<crate::run::RunError>,
+}
+
+impl Driven {
+    /// A line for the log about `activity`; `None` when the sweep is over.
+    fn line(&self, activity: &Activity) -> Option<String> {
+        let metric = &self.runner.dir().resolved.sweep.metric;
+        Some(match activity {
+            Activity::Started {
+                trial,
+                resumed,
+                budget,
+            } => format!(
+                "trial {trial:03} {} {}{}",
+                if *resumed { "resumed" } else { "started" },
+                self.labels[*trial],
+                budget.map_or(String::new(), |b| format!(" (to step {b})"))
+            ),
+            Activity::Ended {
+                trial,
+                status,
+                steps,
+                metric: value,
+            } => format!(
+                "trial {trial:03} {status} at step {}{}",
+                steps.unwrap_or(0),
+                value.map_or(String::new(), |m| format!(
+                    ": {metric} {}",
+                    crate::fmt::compact(m)
+                ))
+            ),
+            Activity::Rung {
+                rung,
+                budget,
+                kept,
+                pruned,
+            } => format!(
+                "rung {rung} (step {budget}): configurations {kept:?} go on, {} stop",
+                pruned.len()
+            ),
+            Activity::Finished => return None,
+        })
+    }
+}
+
+impl Driver for Driven {
+    fn tick(&mut self) -> Vec<String> {
+        match self.runner.tick() {
+            Ok(activities) => activities
+                .iter()
+                .map(|a| {
+                    self.line(a)
+                        .unwrap_or_else(|| "the sweep is over; q leaves".to_string())
+                })
+                .collect(),
+            Err(e) => {
+                let line = format!("error: {e}; stopping the sweep");
+                if self.error.is_none() {
+                    self.error = Some(e);
+                    self.runner.stop_all();
+                    vec![line]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, command: SweepCommand) {
+        match command {
+            SweepCommand::Pause(p) => self.runner.set_paused(p),
+            SweepCommand::StopTrial(t) => {
+                if let Err(e) = self.runner.stop_trial(t)
+                    && self.error.is_none()
+                {
+                    self.error = Some(e);
+                }
+            }
+            SweepCommand::StopAll => self.runner.stop_all(),
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.runner.finished()
+    }
 }
 
 /// The best configurations (mean over their seeds), as a few lines for the
 /// end of a sweep.
 fn best_table(rows: &[TrialRow], sweep: &Sweep) -> String {
     let mut configs: Vec<(usize, Vec<f64>, &TrialRow)> = Vec::new();
-    for r in rows {
+    // Only trials trained to the end compare fairly.
+    for r in rows.iter().filter(|r| r.status == "completed") {
         match configs.iter_mut().find(|(c, _, _)| *c == r.config) {
             Some((_, values, _)) => values.extend(r.metric),
             None => configs.push((r.config, r.metric.into_iter().collect(), r)),
@@ -213,9 +328,17 @@ fn best_table(rows: &[TrialRow], sweep: &Sweep) -> String {
             a.total_cmp(&b)
         }
     });
+    if configs.is_empty() {
+        return "no trial has completed yet".into();
+    }
     let mut out = format!(
-        "best configurations by {} (the last evaluation; mean over seeds):",
-        sweep.metric
+        "best configurations by {} (the last evaluation{}):",
+        sweep.metric,
+        if sweep.seeds.len() > 1 {
+            "; mean over completed seeds"
+        } else {
+            ""
+        }
     );
     for (config, values, r) in configs.iter().take(5) {
         let m = mean(values);
@@ -227,13 +350,15 @@ fn best_table(rows: &[TrialRow], sweep: &Sweep) -> String {
                 crate::fmt::compact(var.sqrt()),
                 values.len()
             )
+        } else if sweep.seeds.len() > 1 {
+            " (n=1)".to_string()
         } else {
             String::new()
         };
         let params: Vec<String> = r
             .params
             .iter()
-            .map(|(k, v)| format!("{}={v}", short_key(k)))
+            .map(|(k, v)| format!("{}={}", short_key(k), short_value(&v.to_string())))
             .collect();
         out += &format!(
             "\n  config {config:>3}  {}{spread}  {}",

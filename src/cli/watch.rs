@@ -2,6 +2,8 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
@@ -9,10 +11,12 @@ use super::error::{CliResult, bad_input};
 use super::{interactive, output};
 use crate::events::Command;
 use crate::frontend::replay::{self, AttachEnd};
+use crate::frontend::sweep::Watch;
 use crate::frontend::tui::ui::Theme;
 use crate::run::control::{self, ControlClient};
 use crate::run::read;
 use crate::run::read::summary::is_run_dir;
+use crate::sweep::SweepDir;
 
 /// A path that is not a run directory is refused at once, before the
 /// screen is touched.
@@ -22,15 +26,43 @@ fn require_run(run: &Path) -> CliResult<()> {
     }
     if !is_run_dir(run) {
         bad_input!(
-            "{} is not a run directory (it has no experiment.toml or summary.json); `rnnlab runs` lists the runs",
+            "{} is not a run or sweep directory (it has no experiment.toml or summary.json, nor sweep.toml); `rnnlab runs` lists the runs",
             run.display()
         );
     }
     Ok(())
 }
 
-/// `rnnlab replay RUN`.
+/// The sweep board for a sweep directory that this process does not run:
+/// `replay` and `attach` both show it (steering the trials that run).
+fn board(dir: &Path, ascii: bool) -> CliResult<ExitCode> {
+    if !interactive() {
+        bad_input!(
+            "the sweep board needs a terminal; `rnnlab runs {}` lists the trials",
+            dir.display()
+        );
+    }
+    let sweep = SweepDir::open(dir)?;
+    let running = sweep.is_running();
+    let mut watch = Watch { dir: sweep.clone() };
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    crate::frontend::sweep::show(sweep, &mut watch, Theme::detect(ascii), &interrupt)?;
+    if running {
+        output::note(&format!(
+            "left the board; the sweep goes on (rnnlab attach {} to come back)",
+            dir.display()
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `rnnlab replay RUN` (or a sweep directory: its board).
 pub fn replay(run: &Path, ascii: bool) -> CliResult<ExitCode> {
+    if SweepDir::is_sweep_dir(run) {
+        return board(run, ascii);
+    }
     require_run(run)?;
     if !interactive() {
         bad_input!(
@@ -42,8 +74,11 @@ pub fn replay(run: &Path, ascii: bool) -> CliResult<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `rnnlab attach RUN`.
+/// `rnnlab attach RUN` (or a sweep directory: its board).
 pub fn attach(run: &Path, ascii: bool) -> CliResult<ExitCode> {
+    if SweepDir::is_sweep_dir(run) {
+        return board(run, ascii);
+    }
     require_run(run)?;
     if !interactive() {
         bad_input!("attach needs a terminal");

@@ -37,16 +37,17 @@ impl Doc {
             }
             let last = i + 1 == segments.len();
             match index {
-                Some(ix) => {
+                Index::At(ix) => {
                     let array = item.as_array_of_tables()?;
                     let t = array.get(*ix)?;
                     best = t.span().map(|s| s.start).or(best);
                     table = t;
                 }
-                None if last => {
+                Index::All | Index::Bad => return best,
+                Index::Key if last => {
                     return item.span().map(|s| s.start).or(best);
                 }
-                None => match item {
+                Index::Key => match item {
                     Item::Table(t) => {
                         best = t.span().map(|s| s.start).or(best);
                         table = t;
@@ -120,15 +121,32 @@ fn find_in_table(table: &Table, prefix: &str, offset: usize, tables_only: bool) 
     found
 }
 
-/// `model.layers[1].units` → `[("model", None), ("layers", Some(1)), ("units", None)]`.
-fn split_path(path: &str) -> Vec<(String, Option<usize>)> {
+/// A path segment's list index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Index {
+    /// No index: a key.
+    Key,
+    At(usize),
+    /// `[*]`: every entry.
+    All,
+    /// An index that is neither a number nor `*`.
+    Bad,
+}
+
+/// `model.layers[1].units` → `[("model", Key), ("layers", At(1)), ("units", Key)]`.
+fn split_path(path: &str) -> Vec<(String, Index)> {
     path.split('.')
         .map(|seg| match seg.split_once('[') {
-            Some((name, rest)) => (
-                name.to_string(),
-                rest.trim_end_matches(']').parse::<usize>().ok(),
-            ),
-            None => (seg.to_string(), None),
+            Some((name, rest)) => {
+                let ix = rest.trim_end_matches(']');
+                let index = match ix.parse::<usize>() {
+                    Ok(i) => Index::At(i),
+                    Err(_) if ix == "*" => Index::All,
+                    Err(_) => Index::Bad,
+                };
+                (name.to_string(), index)
+            }
+            None => (seg.to_string(), Index::Key),
         })
         .collect()
 }
@@ -172,51 +190,85 @@ pub fn apply_sets(text: &str, sets: &[String]) -> Result<String, (String, String
             .parse()
             .unwrap_or_else(|_| toml_edit::Value::from(raw.trim()));
         let segments = split_path(&path);
-        let mut table = doc.as_table_mut();
-        for (i, (name, index)) in segments.iter().enumerate() {
-            if name.is_empty() {
-                return Err(fail(format!("`{path}` is not a key path")));
+        set_in(doc.as_table_mut(), &path, &segments, &value).map_err(fail)?;
+    }
+    Ok(doc.to_string())
+}
+
+/// Sets `segments` (of `path`) under `table` to `value`; an index `*`
+/// sets it in every entry of the list.
+fn set_in(
+    table: &mut Table,
+    path: &str,
+    segments: &[(String, Index)],
+    value: &toml_edit::Value,
+) -> Result<(), String> {
+    let Some(((name, index), rest)) = segments.split_first() else {
+        return Err(format!("`{path}` is not a key path"));
+    };
+    if name.is_empty() {
+        return Err(format!("`{path}` is not a key path"));
+    }
+    let last = rest.is_empty();
+    match index {
+        Index::Key if last => {
+            table.insert(name, Item::Value(value.clone()));
+            Ok(())
+        }
+        Index::Key => {
+            if !table.contains_key(name) {
+                table.insert(name, Item::Table(Table::new()));
             }
-            let last = i + 1 == segments.len();
+            let inner = table
+                .get_mut(name)
+                .and_then(Item::as_table_mut)
+                .ok_or_else(|| format!("`{name}` is not a table"))?;
+            set_in(inner, path, rest, value)
+        }
+        Index::At(_) | Index::All if last => Err(format!("`{path}` names a table, not a key")),
+        Index::Bad => Err(format!(
+            "`{path}`: a list index is a whole number, or `*` for every entry"
+        )),
+        Index::At(_) | Index::All => {
+            let item = table
+                .get_mut(name)
+                .ok_or_else(|| format!("`{name}` is not a list of tables"))?;
+            // A list given inline (`--set model.layers=[{…}]`) becomes a
+            // list of tables, so that its entries can be set too.
+            if item.is_array() {
+                let taken = std::mem::take(item);
+                *item = match taken.into_array_of_tables() {
+                    Ok(array) => Item::ArrayOfTables(array),
+                    Err(back) => back,
+                };
+            }
+            let array = item
+                .as_array_of_tables_mut()
+                .ok_or_else(|| format!("`{name}` is not a list of tables"))?;
+            let len = array.len();
             match index {
-                Some(ix) => {
-                    let array = table
-                        .get_mut(name)
-                        .and_then(Item::as_array_of_tables_mut)
-                        .ok_or_else(|| fail(format!("`{name}` is not a list of tables")))?;
-                    let len = array.len();
-                    table = array.get_mut(*ix).ok_or_else(|| {
-                        fail(format!(
-                            "`{name}` has {len} entries; index {ix} is out of range"
-                        ))
+                Index::At(ix) => {
+                    let entry = array.get_mut(*ix).ok_or_else(|| {
+                        format!("`{name}` has {len} entries; index {ix} is out of range")
                     })?;
-                    if last {
-                        return Err(fail(format!("`{path}` names a table, not a key")));
-                    }
+                    set_in(entry, path, rest, value)
                 }
-                None if last => {
-                    table.insert(name, Item::Value(value.clone()));
-                }
-                None => {
-                    if !table.contains_key(name) {
-                        table.insert(name, Item::Table(Table::new()));
+                _ => {
+                    for entry in array.iter_mut() {
+                        set_in(entry, path, rest, value)?;
                     }
-                    table = table
-                        .get_mut(name)
-                        .and_then(Item::as_table_mut)
-                        .ok_or_else(|| fail(format!("`{name}` is not a table")))?;
+                    Ok(())
                 }
             }
         }
     }
-    Ok(doc.to_string())
 }
 
 /// Accepts `layers.0.units` as a spelling of `layers[0].units`.
 fn normalise_path(path: &str) -> String {
     let mut out = String::new();
     for seg in path.split('.') {
-        if seg.parse::<usize>().is_ok() && !out.is_empty() {
+        if (seg == "*" || seg.parse::<usize>().is_ok()) && !out.is_empty() {
             out.push_str(&format!("[{seg}]"));
         } else {
             if !out.is_empty() {
@@ -302,5 +354,37 @@ mod tests {
         let err = apply_sets(TEXT, &["model.layers.5.units=1".into()]).unwrap_err();
         assert!(err.1.contains("out of range"), "{err:?}");
         assert!(apply_sets(TEXT, &["epochs".into()]).is_err());
+    }
+
+    #[test]
+    fn a_star_sets_every_layer_also_of_a_list_given_inline() {
+        let out = apply_sets(TEXT, &["model.layers.*.units=9".into()]).unwrap();
+        let v: toml::Value = toml::from_str(&out).unwrap();
+        let units = |v: &toml::Value| -> Vec<i64> {
+            v["model"]["layers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| l["units"].as_integer().unwrap())
+                .collect()
+        };
+        assert_eq!(units(&v), [9, 9]);
+        let out = apply_sets(
+            TEXT,
+            &[
+                "model.layers=[{cell=\"rnn\", units=1}, {cell=\"rnn\", units=2}, {cell=\"gru\", units=3}]".into(),
+                "model.layers[*].units=4".into(),
+                "model.layers.2.dropout=0.1".into(),
+            ],
+        )
+        .unwrap();
+        let v: toml::Value = toml::from_str(&out).unwrap();
+        assert_eq!(units(&v), [4, 4, 4]);
+        assert_eq!(v["model"]["layers"][2]["cell"].as_str(), Some("gru"));
+        assert_eq!(v["model"]["layers"][2]["dropout"].as_float(), Some(0.1));
+        let err = apply_sets(TEXT, &["model.layers[x].units=1".into()]).unwrap_err();
+        assert!(err.1.contains("whole number, or `*`"), "{err:?}");
+        let err = apply_sets(TEXT, &["model.layers.*=1".into()]).unwrap_err();
+        assert!(err.1.contains("names a table"), "{err:?}");
     }
 }

@@ -5,6 +5,7 @@
 pub mod compare;
 pub mod headless;
 pub mod replay;
+pub mod sweep;
 pub mod tensorboard;
 pub mod tui;
 

@@ -120,7 +120,7 @@ fn hvalue(v: &toml::Value) -> HValue {
         toml::Value::Float(f) => HValue::Number(*f),
         toml::Value::Boolean(b) => HValue::Bool(*b),
         toml::Value::String(s) => HValue::Text(s.clone()),
-        other => HValue::Text(other.to_string()),
+        other => HValue::Text(crate::fmt::short_value(&other.to_string())),
     }
 }
 

@@ -185,6 +185,25 @@ impl SweepDir {
         write(&self.path.join("halving.json"), json.as_bytes())
     }
 
+    /// Trials the user stopped (`x` on the board): never started again, by
+    /// this process or by `sweep --resume` (`rnnlab resume` continues one
+    /// by hand).
+    pub fn stopped_by_user(&self) -> BTreeSet<usize> {
+        fs::read_to_string(self.path.join("stopped.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
+    /// Records that the user stopped `trial`.
+    pub fn stop_by_user(&self, trial: usize) -> Result<(), RunError> {
+        let _guard = self.update_lock()?;
+        let mut stopped = self.stopped_by_user();
+        stopped.insert(trial);
+        let json = serde_json::to_string(&stopped).unwrap_or_default();
+        write(&self.path.join("stopped.json"), json.as_bytes())
+    }
+
     /// Every trial's row, read from its run directory now.
     pub fn rows(&self) -> Vec<TrialRow> {
         let decisions = self.decisions();

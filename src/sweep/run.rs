@@ -57,7 +57,7 @@ pub struct Runner {
     parallel: usize,
     running: Vec<Running>,
     decisions: Option<Decisions>,
-    /// Trials the user stopped (`x`) in this run: not started again.
+    /// Trials the user stopped (`x` on a board), read at each tick.
     user_stopped: BTreeSet<usize>,
     /// Trials whose process failed to start or died without a result:
     /// not started again in this run.
@@ -156,6 +156,7 @@ impl Runner {
     pub fn tick(&mut self) -> Result<Vec<Activity>, RunError> {
         let mut out = Vec::new();
         self.reap(&mut out)?;
+        self.user_stopped = self.dir.stopped_by_user();
         if self.finished {
             return Ok(out);
         }
@@ -231,13 +232,7 @@ impl Runner {
                     trial: t.index,
                     child,
                 });
-                let kind = if resumed {
-                    "trial_resume"
-                } else {
-                    "trial_start"
-                };
-                let detail = budget.map_or("to the end".into(), |b| format!("to step {b}"));
-                self.dir.event(Some(t.index), kind, &detail)?;
+                // `sweep-trial` records its own start and end in events.csv.
                 Ok(Activity::Started {
                     trial: t.index,
                     resumed,
@@ -268,15 +263,11 @@ impl Runner {
                     }
                     let metric = self.dir.last_metric(&dir);
                     self.dir.refresh()?;
-                    let detail = match metric {
-                        Some(m) => format!(
-                            "{status} at step {}: {} {m}",
-                            summary.steps.unwrap_or(0),
-                            self.dir.resolved.sweep.metric
-                        ),
-                        None => format!("{status} (exit {exit})"),
-                    };
-                    self.dir.event(Some(trial), "trial_end", &detail)?;
+                    if exit.code().is_none() {
+                        // Killed before it could record its end.
+                        self.dir
+                            .event(Some(trial), "trial_end", &format!("{status} ({exit})"))?;
+                    }
                     out.push(Activity::Ended {
                         trial,
                         status,
@@ -311,6 +302,9 @@ impl Runner {
                     .iter()
                     .filter(|t| t.config == c)
                     .map(|t| {
+                        if self.user_stopped.contains(&t.index) {
+                            return None; // stopped short of the rung
+                        }
                         let dir = self.dir.trial_dir(t);
                         let ok = matches!(
                             read_summary(&dir).status.as_deref(),
@@ -372,15 +366,9 @@ impl Runner {
 
     /// Stops one trial cleanly (final checkpoint; `sweep --resume` or
     /// `rnnlab resume` continues it); it is not started again in this run.
-    pub fn stop_trial(&mut self, trial: usize) {
+    pub fn stop_trial(&mut self, trial: usize) -> Result<(), RunError> {
         self.user_stopped.insert(trial);
-        if let Some(r) = self.running.iter().find(|r| r.trial == trial) {
-            let t = &self.dir.trials()[r.trial];
-            if let Ok(mut client) = ControlClient::connect(&self.dir.trial_dir(t)) {
-                let _ = client.send(&RunCommand::Stop);
-            }
-            let _ = self.dir.event(Some(trial), "stop", "stopped by the user");
-        }
+        stop_trial(&self.dir, trial)
     }
 
     /// Stops the sweep: every running trial stops cleanly (SIGTERM: final
@@ -399,6 +387,17 @@ impl Runner {
             }
         }
     }
+}
+
+/// Stops one trial of a sweep cleanly, whichever process runs it, and
+/// records that the user did so: no runner starts it again.
+pub fn stop_trial(dir: &SweepDir, trial: usize) -> Result<(), RunError> {
+    dir.stop_by_user(trial)?;
+    let t = &dir.trials()[trial];
+    if let Ok(mut client) = ControlClient::connect(&dir.trial_dir(t)) {
+        let _ = client.send(&RunCommand::Stop);
+    }
+    dir.event(Some(trial), "stop", "stopped by the user")
 }
 
 impl Drop for Runner {

@@ -93,3 +93,46 @@ fn the_dashboard_guide_lists_the_help_screens_keys() {
         "docs/dashboard.md's key table and the help screen (keys::HINTS) differ"
     );
 }
+
+#[test]
+fn the_sweep_reference_parses_and_names_every_key() {
+    let text = read("docs/sweeps.md");
+    let block = fenced(&text, "toml");
+    let base = root().join("experiments/sweeps");
+    let file = base.join("docs.toml");
+    // The reference's grid (its commented random-only lines aside) is a sweep file.
+    let sweep = rnnlab::sweep::Sweep::from_str_at(&block, &file, &base, &[])
+        .unwrap_or_else(|e| panic!("docs/sweeps.md's first TOML block: {e}"));
+    assert_eq!(sweep.configurations(), 6);
+    // Every key of the resolved sweep that a file sets is named in it
+    // (`trials` as a comment: a grid refuses it).
+    let resolved: toml::Value = sweep.to_toml().parse().unwrap();
+    let mut written = BTreeSet::new();
+    keys(&resolved, "", &mut written);
+    let derived = ["maximize", "sets"];
+    for key in written.iter().filter(|k| !k.starts_with("params")) {
+        if derived.contains(&key.as_str()) {
+            continue;
+        }
+        let leaf = key.rsplit('.').next().unwrap();
+        assert!(
+            block.contains(&format!("{leaf} =")) || block.contains(&format!("[{key}]")),
+            "docs/sweeps.md's reference does not name `{key}`"
+        );
+    }
+    // The forms of a random search parse as one.
+    let random: String = block
+        .lines()
+        .filter(|l| !l.starts_with("\"train.learning_rate\" = [0.001"))
+        .map(|l| match l.strip_prefix("# \"") {
+            Some(rest) => format!("\"{rest}\n"),
+            None if l.starts_with("method = \"grid\"") => {
+                "method = \"random\"\ntrials = 4\n".into()
+            }
+            None => format!("{l}\n"),
+        })
+        .collect();
+    let sweep = rnnlab::sweep::Sweep::from_str_at(&random, &file, &base, &[])
+        .unwrap_or_else(|e| panic!("the random-only forms of docs/sweeps.md: {e}"));
+    assert_eq!(sweep.params.len(), 4);
+}

@@ -1,6 +1,7 @@
 //! rnnlab's integration tests: one test binary (`cargo test --test it`),
 //! one module per area, shared helpers in [`common`].
 //!
+//! - `board`: the sweep board (snapshots and tmux);
 //! - `cli`: the binary end to end (errors, overrides, runs, prediction);
 //! - `control`: the control socket;
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
@@ -16,6 +17,7 @@
 
 mod common;
 
+mod board;
 mod cli;
 mod control;
 mod dashboard;

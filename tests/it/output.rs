@@ -63,7 +63,10 @@ fn attach_and_replay_refuse_a_path_that_is_not_a_run_at_once() {
             .unwrap();
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("is not a run directory"), "{cmd}: {err}");
+        assert!(
+            err.contains("is not a run or sweep directory"),
+            "{cmd}: {err}"
+        );
         assert!(started.elapsed().as_secs() < 5, "{cmd} waited");
         let out = Command::new(BIN)
             .args([cmd, "/no/such/run"])

@@ -26,10 +26,15 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
-/// Waits until Slurm no longer lists `job`.
+/// Waits until Slurm no longer lists `job` (twice in a row, a second
+/// apart: a job being requeued can be missing from one listing).
 fn wait_job(job: &str, secs: u64, dir: &Path) {
     let start = Instant::now();
-    while !sh("squeue", &["-h", "-j", job]).is_empty() {
+    let listed = || !sh("squeue", &["-h", "-j", job]).is_empty();
+    while listed() || {
+        std::thread::sleep(Duration::from_secs(1));
+        listed()
+    } {
         assert!(
             start.elapsed() < Duration::from_secs(secs),
             "job {job} still queued after {secs} s\n{}",
@@ -181,12 +186,12 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_requeue() {
         },
         || read(&sweep.join("events.csv")),
     );
-    // Slurm holds a requeued job for a couple of minutes: once it is
-    // pending again, let it start now.
+    // Slurm holds a requeued job for a while (cred_expire): once it is
+    // pending again, let it start now; wait for the task's second run.
     let task = format!("{job}_0");
     crate::common::wait_until(
-        "the task to be pending again, then to start",
-        60,
+        "the requeued task to run again",
+        120,
         || {
             let state = sh("squeue", &["-h", "-j", &task, "-o", "%T"]);
             if state == "PENDING" {
@@ -194,7 +199,7 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_requeue() {
                     .args(["update", &format!("JobId={task}"), "StartTime=now"])
                     .output();
             }
-            state == "RUNNING" || state.is_empty()
+            read(&sweep.join("events.csv")).contains(",trial_resume,")
         },
         || read(&sweep.join("events.csv")),
     );
