@@ -203,6 +203,16 @@ impl Tunable {
         }
     }
 
+    /// A short name for narrow screens: `lr`, `clip`, `eval every`, `temp`.
+    pub fn short(self) -> &'static str {
+        match self {
+            Tunable::LearningRate => "lr",
+            Tunable::ClipGradNorm => "clip",
+            Tunable::EvalEvery => "eval every",
+            Tunable::Temperature => "temp",
+        }
+    }
+
     /// The tunable named `key`.
     pub fn from_key(key: &str) -> Option<Tunable> {
         Tunable::ALL.into_iter().find(|t| t.key() == key)
