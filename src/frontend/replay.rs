@@ -30,6 +30,7 @@ pub enum AttachEnd {
 pub fn replay(dir: &Path, theme: Theme) -> Result<()> {
     no_huge_pages();
     let mut app = App::replay(read::load(dir)?);
+    app.set_baselines(crate::frontend::baselines(dir));
     tui::show(
         &mut app,
         |_| Ok(false),
@@ -51,6 +52,7 @@ pub fn attach(dir: &Path, theme: Theme, commands: Option<Sender<Command>>) -> Re
     }
     let mut follower = Follower::open(dir)?;
     let mut app = App::attached(commands.is_some());
+    app.set_baselines(crate::frontend::baselines(dir));
     let mut next_poll = Instant::now();
     let pump = |app: &mut App| -> Result<bool> {
         if Instant::now() < next_poll {

@@ -300,6 +300,38 @@ mod compare {
     }
 
     #[test]
+    fn compare_fits_80x24_80x23_and_79x24() {
+        let theme = Theme {
+            ascii: false,
+            color: true,
+        };
+        for (w, h) in [(80, 24), (80, 23), (79, 24)] {
+            let t = screen(theme, true, w, h);
+            let s = t.backend().to_string();
+            assert!(
+                s.contains("fast") && s.contains("slow") && s.contains("best"),
+                "{s}"
+            );
+            crate::dashboard::assert_no_cut(&t);
+            insta::assert_snapshot!(format!("compare_{w}x{h}"), t.backend());
+        }
+    }
+
+    #[test]
+    fn without_colour_runs_differ_by_glyph() {
+        let theme = Theme {
+            ascii: false,
+            color: false,
+        };
+        let t = screen(theme, true, 80, 24);
+        let s = t.backend().to_string();
+        // Each run's curve has its glyph, and the legend names it.
+        assert!(s.contains("•") && s.contains("○"), "{s}");
+        assert!(s.contains(" •• fast") && s.contains(" ○○ slow"), "{s}");
+        crate::dashboard::assert_no_cut(&t);
+    }
+
+    #[test]
     fn many_runs_share_the_legend() {
         let root = tempfile::tempdir().unwrap();
         let runs: Vec<PathBuf> = (0..10)
