@@ -126,17 +126,15 @@ pub fn fit<S: AsRef<str>>(variants: impl IntoIterator<Item = S>, max: usize) -> 
 /// higher ranks go first (of equal ranks, the later part). The parts that
 /// remain keep their order; the result may be empty.
 pub fn fit_parts(parts: &[(u8, String)], sep: &str, max: usize) -> String {
+    join_kept(parts, &fit_parts_kept(parts, sep, max), sep)
+}
+
+/// Which of `parts` [`fit_parts`] keeps.
+pub fn fit_parts_kept(parts: &[(u8, String)], sep: &str, max: usize) -> Vec<bool> {
     let mut kept: Vec<bool> = parts.iter().map(|(_, p)| !p.is_empty()).collect();
     loop {
-        let line = parts
-            .iter()
-            .zip(&kept)
-            .filter(|(_, k)| **k)
-            .map(|((_, p), _)| p.as_str())
-            .collect::<Vec<_>>()
-            .join(sep);
-        if width(&line) <= max {
-            return line;
+        if width(&join_kept(parts, &kept, sep)) <= max {
+            return kept;
         }
         // The last of the highest-ranked parts still kept.
         let drop = (0..parts.len())
@@ -144,9 +142,20 @@ pub fn fit_parts(parts: &[(u8, String)], sep: &str, max: usize) -> String {
             .max_by_key(|&i| (parts[i].0, i));
         match drop {
             Some(i) => kept[i] = false,
-            None => return String::new(),
+            None => return kept,
         }
     }
+}
+
+/// The parts marked `kept`, joined by `sep`.
+pub fn join_kept(parts: &[(u8, String)], kept: &[bool], sep: &str) -> String {
+    parts
+        .iter()
+        .zip(kept)
+        .filter(|(_, k)| **k)
+        .map(|((_, p), _)| p.as_str())
+        .collect::<Vec<_>>()
+        .join(sep)
 }
 
 /// `text` in at most `max` columns: whole if it fits, else cut after the
@@ -198,6 +207,30 @@ pub fn words(text: &str, max: usize, ellipsis: &str) -> String {
         // No room for the gap: one word less.
         words(&out[..out.rfind(' ').unwrap_or(0)], max, ellipsis)
     }
+}
+
+/// `text` in lines of at most `width` columns, broken between words (a
+/// word longer than a line gets a line of its own, cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let next = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if next.chars().count() <= width || line.is_empty() {
+            line = next.chars().take(width.max(1)).collect();
+        } else {
+            lines.push(std::mem::take(&mut line));
+            line = word.chars().take(width.max(1)).collect();
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// [`compact`] with at most `sig` significant digits (1 to 4): `0.00166`

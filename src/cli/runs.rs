@@ -80,59 +80,97 @@ pub fn list(dir: &Path) -> CliResult<Vec<RunRow>> {
     Ok(keyed.into_iter().map(|(_, row)| row).collect())
 }
 
-/// The rows as an aligned plain-text table with a header line.
+/// The rows as an aligned plain-text table with a header line, in at most
+/// 80 columns when the names allow (see [`table_width`]).
 pub fn table(rows: &[RunRow]) -> String {
-    const HEADER: [&str; 7] = [
-        "name",
-        "status",
-        "steps",
-        "best valid",
-        "test",
-        "wall",
-        "started",
-    ];
-    /// Columns aligned to the right (numbers).
-    const RIGHT: [bool; 7] = [false, false, true, true, true, true, false];
+    table_width(rows, 80)
+}
+
+/// The rows as a table that fits `width` columns: the start time shortens
+/// (`11-26 12:00`), then the columns least needed to pick a run go (start,
+/// wall time, best validation loss); names are never cut.
+pub fn table_width(rows: &[RunRow], width: usize) -> String {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
-    let cells: Vec<[String; 7]> = rows
-        .iter()
-        .map(|r| {
-            [
-                r.name.clone(),
-                r.status.clone(),
-                opt(r.steps.map(|s| s.to_string())),
-                opt(r.best_valid_loss.map(compact)),
-                opt(r.test.as_ref().map(|(k, v)| format!("{k} {}", compact(*v)))),
-                opt(r.wall_s.map(hms)),
-                opt(r.started.as_deref().map(local_time)),
-            ]
-        })
-        .collect();
-    let mut widths = HEADER.map(|h| h.chars().count());
-    for row in &cells {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let header = HEADER.map(String::from);
+    let layouts: [(&[&str], bool); 5] = [
+        (
+            &[
+                "name",
+                "status",
+                "steps",
+                "best valid",
+                "test",
+                "wall",
+                "started",
+            ],
+            false,
+        ),
+        (
+            &[
+                "name",
+                "status",
+                "steps",
+                "best valid",
+                "test",
+                "wall",
+                "started",
+            ],
+            true,
+        ),
+        (
+            &["name", "status", "steps", "best valid", "test", "wall"],
+            false,
+        ),
+        (&["name", "status", "steps", "best valid", "test"], false),
+        (&["name", "status", "steps", "test"], false),
+    ];
     let mut out = String::new();
-    for row in std::iter::once(&header).chain(&cells) {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate() {
-            let pad = " ".repeat(widths[i] - cell.chars().count());
-            if i > 0 {
-                line.push_str("  ");
+    for (columns, short_time) in layouts {
+        let cell = |r: &RunRow, column: &str| -> String {
+            match column {
+                "name" => r.name.clone(),
+                "status" => r.status.clone(),
+                "steps" => opt(r.steps.map(|s| s.to_string())),
+                "best valid" => opt(r.best_valid_loss.map(compact)),
+                "test" => opt(r.test.as_ref().map(|(k, v)| format!("{k} {}", compact(*v)))),
+                "wall" => opt(r.wall_s.map(hms)),
+                _ => opt(r.started.as_deref().map(|s| local_time(s, short_time))),
             }
-            if RIGHT[i] {
-                line.push_str(&pad);
-                line.push_str(cell);
-            } else {
-                line.push_str(cell);
-                line.push_str(&pad);
+        };
+        let header: Vec<String> = columns.iter().map(|c| c.to_string()).collect();
+        let cells: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| columns.iter().map(|c| cell(r, c)).collect())
+            .collect();
+        let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for row in &cells {
+            for (w, c) in widths.iter_mut().zip(row) {
+                *w = (*w).max(c.chars().count());
             }
         }
-        out.push_str(line.trim_end());
-        out.push('\n');
+        out.clear();
+        for row in std::iter::once(&header).chain(&cells) {
+            let mut line = String::new();
+            for (i, (cell, column)) in row.iter().zip(columns.iter()).enumerate() {
+                let pad = " ".repeat(widths[i] - cell.chars().count());
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                // Numbers to the right.
+                if ["steps", "best valid", "test", "wall"].contains(column) {
+                    line.push_str(&pad);
+                    line.push_str(cell);
+                } else {
+                    line.push_str(cell);
+                    line.push_str(&pad);
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        let total = widths.iter().sum::<usize>() + 2 * widths.len().saturating_sub(1);
+        if total <= width {
+            break;
+        }
     }
     out
 }
@@ -145,7 +183,7 @@ pub fn report(dir: &Path, json: bool) -> CliResult<String> {
     } else if rows.is_empty() {
         format!("no runs in {}\n", dir.display())
     } else {
-        table(&rows)
+        table_width(&rows, crate::frontend::stdout_width())
     })
 }
 
@@ -155,9 +193,15 @@ pub fn command(dir: &Path, json: bool) -> CliResult<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// An RFC 3339 time as `YYYY-mm-dd HH:MM` in its own offset; else as given.
-fn local_time(s: &str) -> String {
+/// An RFC 3339 time as `YYYY-mm-dd HH:MM` (`mm-dd HH:MM` when `short`) in
+/// its own offset; else as given.
+fn local_time(s: &str, short: bool) -> String {
+    let format = if short {
+        "%m-%d %H:%M"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
     chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .map(|t| t.format(format).to_string())
         .unwrap_or_else(|_| s.to_string())
 }

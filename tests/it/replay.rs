@@ -1169,3 +1169,45 @@ fn the_replay_footer_says_play_or_pause() {
     let s = text(&screen(&app, UNICODE));
     assert!(s.lines().last().unwrap().contains("space pause"), "{s}");
 }
+
+// ---------------------------------------------------------------------------
+// The headless log fits 80 columns when stderr is not a terminal
+// ---------------------------------------------------------------------------
+
+#[test]
+fn headless_lines_fit_80_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, lr) in ["0.005", "1e30"].iter().enumerate() {
+        let out = Process::new(env!("CARGO_BIN_EXE_rnnlab"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["train", "experiments/quickstart.toml", "--headless"])
+            .arg("--run-dir")
+            .arg(tmp.path().join(format!("run{i}")))
+            .args(["--set", "data.count=200", "--set", "train.epochs=3"])
+            .args([
+                "--set",
+                "model.layers.0.units=4",
+                "--set",
+                "model.layers.1.units=3",
+            ])
+            .args(["--set", &format!("train.learning_rate={lr}")])
+            .output()
+            .expect("running rnnlab");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for line in stderr.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{} columns: {line}\n{stderr}",
+                line.chars().count()
+            );
+        }
+        assert!(
+            stderr.contains("step ") && stderr.contains("valid "),
+            "{stderr}"
+        );
+        if i == 1 {
+            // Diverged: the advice wrapped under its head, whole.
+            assert!(stderr.contains("diverged after"), "{stderr}");
+        }
+    }
+}

@@ -119,6 +119,50 @@ a-late     completed    528      0.0125  mse 0.00213  1:02:05  2026-11-26 12:00
 }
 
 #[test]
+fn the_table_fits_80_columns_and_uses_a_wider_terminal() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for (i, name) in [
+        "quickstart-20261126-120000",
+        "sentiment-gru-20261126-130512",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut s = summary(name, Status::Completed, "2026-11-26T12:00:00+01:00", 27_350);
+        if i == 1 {
+            s.test = BTreeMap::from([("accuracy".into(), 0.8123)]);
+        }
+        run_dir(r, name, Some(&s));
+    }
+    let rows = runs::list(r).unwrap();
+    let narrow = runs::table(&rows);
+    for line in narrow.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    // Names whole; the start time gives way first.
+    assert!(narrow.contains("sentiment-gru-20261126-130512"), "{narrow}");
+    assert!(
+        narrow.contains("accuracy 0.8123") && !narrow.contains("started"),
+        "{narrow}"
+    );
+    let wide = runs::table_width(&rows, 120);
+    assert!(
+        wide.contains("started") && wide.contains("2026-11-26 12:00"),
+        "{wide}"
+    );
+    let middle = runs::table_width(&rows, 100);
+    assert!(
+        middle.contains("11-26 12:00") && !middle.contains("2026-"),
+        "{middle}"
+    );
+}
+
+#[test]
 fn a_running_run_is_running_only_while_its_lock_is_held() {
     let root = tempfile::tempdir().unwrap();
     let s = summary("x", Status::Running, "2026-11-26T12:00:00Z", 10);

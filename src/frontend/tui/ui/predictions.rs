@@ -237,7 +237,7 @@ fn texts(f: &mut Frame, p: &Predictions, theme: &Theme, area: Rect) {
         let class = format!("{:<class_w$}", clean(&t.predicted));
         let indent = 1 + 2 + class_w + 1 + prob.len() + 2;
         let text = clean(&t.text).replace('\n', " ");
-        let wrapped = wrap(&text, room.saturating_sub(indent).max(8));
+        let wrapped = crate::fmt::wrap(&text, room.saturating_sub(indent).max(8));
         if lines.len() + wrapped.len() > usize::from(inner.height) {
             continue;
         }
@@ -256,28 +256,4 @@ fn texts(f: &mut Frame, p: &Predictions, theme: &Theme, area: Rect) {
         }
     }
     f.render_widget(Paragraph::new(lines), inner);
-}
-
-/// `text` in lines of at most `width` columns, broken between words (a
-/// word longer than a line gets a line of its own, cut).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let next = if line.is_empty() {
-            word.to_string()
-        } else {
-            format!("{line} {word}")
-        };
-        if next.chars().count() <= width || line.is_empty() {
-            line = next.chars().take(width.max(1)).collect();
-        } else {
-            lines.push(std::mem::take(&mut line));
-            line = word.chars().take(width.max(1)).collect();
-        }
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
