@@ -33,6 +33,15 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A step number for people: `20,125`; from a million on, [`compact`] (`1.235M`).
+pub fn step(n: u64) -> String {
+    if n < 1_000_000 {
+        thousands(n)
+    } else {
+        compact(n as f64)
+    }
+}
+
 /// Formats a number in at most 7 characters with up to 4 significant digits:
 /// `0`, `0.002`, `12.5`, `1.5k`, `120k`, `3M`, `2.5G`, `1T`; exponent form below 0.001
 /// and from 1e15 on (`1.5e-4`, `2e15`); `NaN`, `inf`, `-inf`. Only ASCII characters.

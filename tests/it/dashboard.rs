@@ -1041,3 +1041,32 @@ fn the_loss_panel_shows_metrics_the_learning_rate_and_time() {
     assert!(s.contains("time") && s.contains("0:0"), "{s}");
     assert_no_cut(&t);
 }
+
+#[test]
+fn the_events_panel_keeps_user_actions_over_routine_lines() {
+    let mut evs = events(528);
+    evs.insert(400, note(250, NoteKind::Pause, ""));
+    evs.insert(401, note(250, NoteKind::Resume, ""));
+    evs.insert(500, note(300, NoteKind::Tune, "clip_grad_norm 0 → 1"));
+    evs.push(note(528, NoteKind::Finish, "completed"));
+    evs.push(Event::Finished(Outcome {
+        status: Status::Completed,
+        steps: 528,
+        message: None,
+    }));
+    let app = app_after(evs);
+    let s = text(&screen(&app, UNICODE, 80, 23));
+    // Six lines in the 80×23 pane: two tunes, the pause (one line with its
+    // resume), the best, the latest checkpoint and the end; not the start.
+    for line in [
+        "learning_rate 0.005 → 0.001",
+        "clip_grad_norm 0 → 1",
+        "▶ resumed after 0:00 paused",
+        "◆ best valid",
+        "(8 so far)",
+        "✓ finished",
+    ] {
+        assert!(s.contains(line), "{line} missing:\n{s}");
+    }
+    assert!(!s.contains("● start"), "{s}");
+}

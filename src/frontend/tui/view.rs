@@ -373,6 +373,23 @@ impl View {
         match n.kind {
             NoteKind::Start => self.log(step, wall, EntryKind::Start, detail),
             NoteKind::Pause => action(self, MarkKind::Pause),
+            NoteKind::Resume if detail.is_empty() => {
+                // A pause and its resume take one line: `resumed after 0:12`.
+                self.mark(&n, MarkKind::Resume);
+                let paused = self
+                    .log
+                    .back()
+                    .filter(|e| e.kind == EntryKind::Action(MarkKind::Pause))
+                    .map(|e| e.wall_s);
+                let detail = match paused {
+                    Some(at) => {
+                        self.log.pop_back();
+                        format!("after {}", crate::fmt::clock(wall - at))
+                    }
+                    None => String::new(),
+                };
+                self.log(step, wall, EntryKind::Action(MarkKind::Resume), detail);
+            }
             NoteKind::Resume => action(self, MarkKind::Resume),
             NoteKind::Tune if change.is_some() => action(self, MarkKind::Tune),
             NoteKind::Tune => self.log(step, wall, EntryKind::Warning, detail),

@@ -256,7 +256,7 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let best_line = match best {
         Some((_, y, step)) => {
             let g = theme.chart_glyph('◆', '@');
-            let (y, at) = (compact(y), compact(step as f64));
+            let (y, at) = (compact(y), crate::fmt::step(step));
             // Room for the marks' legend too, when it is wide enough for both.
             let forms = [
                 format!(" {g} best {y} @{at} "),

@@ -73,6 +73,9 @@ fn text(e: &Entry, v: &View, theme: &Theme, max: usize) -> String {
         },
         EntryKind::Action(MarkKind::Pause) => vec!["paused".into()],
         EntryKind::Action(MarkKind::Resume) if e.detail.is_empty() => vec!["resumed".into()],
+        EntryKind::Action(MarkKind::Resume) if e.detail.starts_with("after ") => {
+            vec![format!("resumed {} paused", e.detail), "resumed".into()]
+        }
         EntryKind::Action(MarkKind::Resume) => {
             let from = theme.clean(e.detail.trim_start_matches("run resumed from "));
             let from = from.as_str();
@@ -151,17 +154,37 @@ fn text(e: &Entry, v: &View, theme: &Theme, max: usize) -> String {
     fit(forms, max).unwrap_or_default()
 }
 
+/// The entries shown in `rows` lines, oldest first: how the run ended, the
+/// latest new best and periodic checkpoint, then the latest user actions
+/// and warnings, then the start, as many as fit.
+fn select(log: &std::collections::VecDeque<Entry>, rows: usize) -> Vec<&Entry> {
+    if log.len() <= rows {
+        return log.iter().collect();
+    }
+    let tier = |e: &Entry| match e.kind {
+        EntryKind::Finish | EntryKind::Diverged | EntryKind::EarlyStop => 0,
+        EntryKind::Best | EntryKind::Saved(_) => 1,
+        EntryKind::Action(_) | EntryKind::Warning => 2,
+        EntryKind::Start => 3,
+    };
+    let mut picked: Vec<usize> = Vec::new();
+    for t in 0..=3 {
+        for i in (0..log.len()).rev() {
+            if picked.len() < rows && tier(&log[i]) == t {
+                picked.push(i);
+            }
+        }
+    }
+    picked.sort_unstable();
+    picked.into_iter().map(|i| &log[i]).collect()
+}
+
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let v = app.view();
     let block = theme.block(" events ");
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let rows = usize::from(inner.height);
-    let shown: Vec<&Entry> = v
-        .log
-        .iter()
-        .skip(v.log.len().saturating_sub(rows))
-        .collect();
+    let shown = select(&v.log, usize::from(inner.height));
     // One blank column before the border.
     let room = usize::from(inner.width.saturating_sub(1));
     let step_w = shown

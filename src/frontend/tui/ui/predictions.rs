@@ -34,7 +34,7 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let ex = &p.examples[i];
     let target = v.info.as_ref().map_or("", |i| i.target.as_str());
     let sep = theme.glyph(" · ", " | ");
-    let (k, n, idx, step) = (i + 1, p.examples.len(), ex.index, p.step);
+    let (k, n, idx, step) = (i + 1, p.examples.len(), ex.index, crate::fmt::step(p.step));
     let titles = [
         format!(" predictions {target}{sep}example {k}/{n} (valid #{idx}){sep}step {step} "),
         format!(" {target}{sep}example {k}/{n} (valid #{idx}){sep}step {step} "),
@@ -163,7 +163,10 @@ fn texts(f: &mut Frame, p: &Predictions, theme: &Theme, area: Rect) {
     let clean = |s: &str| theme.clean(s);
     let max_title = usize::from(area.width.saturating_sub(3));
     if let Some(sample) = p.texts.iter().find(|t| t.kind == TextKind::Sample) {
-        let (step, temp) = (p.step, compact(sample.temperature.unwrap_or(0.0)));
+        let (step, temp) = (
+            crate::fmt::step(p.step),
+            compact(sample.temperature.unwrap_or(0.0)),
+        );
         let titles = [
             format!(" sample at step {step}{sep}temperature {temp} "),
             format!(" sample{sep}step {step}{sep}temp {temp} "),
