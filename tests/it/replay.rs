@@ -1009,7 +1009,7 @@ fn attach_detach_stop_and_replay_in_tmux() {
                 "--run-dir",
             ])
             .arg(&run)
-            .args(["--set", "train.epochs=200"])
+            .args(["--set", "data.count=3000", "--set", "train.epochs=200"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
