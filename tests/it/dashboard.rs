@@ -1070,3 +1070,18 @@ fn the_events_panel_keeps_user_actions_over_routine_lines() {
     }
     assert!(!s.contains("● start"), "{s}");
 }
+
+#[test]
+fn the_help_screen_lists_every_key_whole_at_80x23() {
+    let mut app = app_after(events(10));
+    app.apply(Action::Help);
+    for theme in [UNICODE, ASCII] {
+        let t = screen(&app, theme, 80, 23);
+        let s = text(&t);
+        for (_, what) in rnnlab::frontend::tui::keys::HINTS {
+            assert!(s.contains(what), "{what} missing or cut:\n{s}");
+        }
+        assert!(s.contains("any key closes this help"), "{s}");
+    }
+    insta::assert_snapshot!("help_80x23", screen(&app, UNICODE, 80, 23).backend());
+}

@@ -10,7 +10,7 @@ use super::app::{Action, App, Feed, Mode, RunState};
 
 /// Keys shared by every feed: (keys, what they do).
 const VIEW_KEYS: [(&str, &str); 11] = [
-    ("m", "loss panel: loss / validation metrics / learning rate"),
+    ("m", "loss panel: loss / metrics / learning rate"),
     ("l", "loss: log / linear y"),
     ("g", "gradients: log / linear y"),
     ("s", "smoothing on / off"),
