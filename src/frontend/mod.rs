@@ -33,6 +33,37 @@ pub fn baselines(run: &Path) -> Vec<Baseline> {
         .unwrap_or_default()
 }
 
+/// The result a user came for, from `run/summary.json` once the run is over:
+/// the test part's headline metric in original units (RMSE, accuracy, bits
+/// per character) first, then the same metric of each reference (the
+/// baselines' test scores; the majority class; the unigram model). Empty
+/// when the summary has no test figures.
+pub fn test_result(run: &Path) -> Vec<(String, f64)> {
+    let Ok(s) = crate::run::read::summary::load_summary(run) else {
+        return Vec::new();
+    };
+    let Some((key, value)) = ["rmse", "accuracy", "bits_per_char"]
+        .iter()
+        .find_map(|k| s.test.get(*k).map(|v| (*k, *v)))
+    else {
+        return Vec::new();
+    };
+    let mut out = vec![(format!("test {key}"), value)];
+    for (k, v) in &s.test {
+        if tui::view::baseline_of(k) == Some(key) {
+            out.push((k.split('_').next().unwrap_or(k).to_string(), *v));
+        }
+    }
+    if key == "rmse" {
+        for b in &s.baselines {
+            if let Some(t) = &b.test {
+                out.push((b.name.clone(), t.rmse));
+            }
+        }
+    }
+    out
+}
+
 /// Columns a line of output may take: the terminal's width when `terminal`
 /// (the stream is a terminal, and its size can be read), else 80.
 pub fn width(terminal: bool) -> usize {

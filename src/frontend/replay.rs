@@ -31,6 +31,7 @@ pub fn replay(dir: &Path, theme: Theme) -> Result<()> {
     no_huge_pages();
     let mut app = App::replay(read::load(dir)?);
     app.set_baselines(crate::frontend::baselines(dir));
+    app.result = crate::frontend::test_result(dir);
     tui::show(
         &mut app,
         |_| Ok(false),
@@ -68,7 +69,11 @@ pub fn attach(dir: &Path, theme: Theme, commands: Option<Sender<Command>>) -> Re
             };
         let changed = !events.is_empty();
         for e in events {
+            let finished = matches!(e, crate::events::Event::Finished(_));
             app.on_event(e);
+            if finished {
+                app.result = crate::frontend::test_result(dir);
+            }
         }
         Ok(changed)
     };

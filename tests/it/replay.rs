@@ -1212,3 +1212,37 @@ fn headless_lines_fit_80_columns() {
         }
     }
 }
+
+#[test]
+fn the_end_of_a_run_shows_its_test_result_beside_the_baselines() {
+    let (_tmp, dir) = recorded_run();
+    let summary = r#"{
+      "name": "quickstart", "status": "completed", "started": "2026-11-26T12:00:00Z",
+      "model": "gru(20) → gru(20) → dense(1)", "parameters": 3921, "steps": 528,
+      "epochs": 8, "wall_s": 10.6, "best_valid_loss": 0.00413, "best_step": 528,
+      "best_valid": {"mse": 0.00413, "rmse": 0.0643, "mae": 0.05},
+      "test": {"loss": 0.0013, "mse": 0.0013, "rmse": 0.03593, "mae": 0.0295},
+      "baselines": [{"name": "naive",
+        "valid": {"mse": 0.0206, "rmse": 0.1437, "mae": 0.1175},
+        "test": {"mse": 0.0207, "rmse": 0.1438, "mae": 0.1177}}],
+      "message": null
+    }"#;
+    fs::write(dir.join("summary.json"), summary).unwrap();
+    assert_eq!(
+        rnnlab::frontend::test_result(&dir),
+        vec![
+            ("test rmse".to_string(), 0.03593),
+            ("naive".to_string(), 0.1438)
+        ]
+    );
+    let mut app = App::replay(read::load(&dir).unwrap());
+    app.set_baselines(rnnlab::frontend::baselines(&dir));
+    app.result = rnnlab::frontend::test_result(&dir);
+    let t = screen(&app, UNICODE);
+    let s = text(&t);
+    assert!(s.contains("test rmse 0.03593 · naive 0.1438"), "{s}");
+    crate::dashboard::assert_no_cut(&t);
+    // Not before the end.
+    app.apply(Action::Start);
+    assert!(!text(&screen(&app, UNICODE)).contains("test rmse"));
+}

@@ -168,6 +168,8 @@ pub struct App {
     pub disconnected: bool,
     /// Commands can be sent (false for a recorded run).
     pub can_steer: bool,
+    /// The test result once the run is over ([`crate::frontend::test_result`]).
+    pub result: Vec<(String, f64)>,
     pub feed: Feed,
 }
 
@@ -217,6 +219,7 @@ impl App {
             detached: false,
             disconnected: false,
             can_steer,
+            result: Vec::new(),
             feed,
         }
     }
@@ -280,6 +283,13 @@ impl App {
         self.live.baselines = baselines.clone();
         if let Some(frozen) = &mut self.frozen {
             frozen.baselines = baselines;
+        }
+    }
+
+    /// Reads the test result from the run's directory (once it is over).
+    pub fn load_result(&mut self) {
+        if let Some(info) = &self.live.info {
+            self.result = crate::frontend::test_result(std::path::Path::new(&info.run_dir));
         }
     }
 

@@ -56,10 +56,14 @@ pub fn run(
         for _ in 0..EVENTS_PER_FRAME {
             match events.try_recv() {
                 Ok(e) => {
+                    let finished = matches!(e, crate::events::Event::Finished(_));
                     if let crate::events::Event::Started(info) = &e {
                         app.set_baselines(crate::frontend::baselines(Path::new(&info.run_dir)));
                     }
-                    app.on_event(e)
+                    app.on_event(e);
+                    if finished {
+                        app.load_result();
+                    }
                 }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {

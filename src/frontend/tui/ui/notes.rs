@@ -184,7 +184,10 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let block = theme.block(" events ");
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let shown = select(&v.log, usize::from(inner.height));
+    // Once the run is over, its test result takes the last line.
+    let result = result_line(app, theme, usize::from(inner.width.saturating_sub(1)));
+    let rows = usize::from(inner.height).saturating_sub(usize::from(result.is_some()));
+    let shown = select(&v.log, rows);
     // One blank column before the border.
     let room = usize::from(inner.width.saturating_sub(1));
     let step_w = shown
@@ -213,5 +216,31 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             Line::from(spans)
         })
         .collect();
+    let mut lines = lines;
+    lines.extend(result);
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// `test rmse 0.0359 · naive 0.1438`, once the run is over and its test
+/// figures are known, in the forms that fit `max` columns.
+fn result_line<'a>(app: &App, theme: &Theme, max: usize) -> Option<Line<'a>> {
+    let (head, refs) = app.result.split_first()?;
+    if !app.view().state.is_over() {
+        return None;
+    }
+    let sep = theme.glyph(" · ", " | ");
+    let value = |(k, v): &(String, f64)| format!("{k} {}", compact(*v));
+    let mut forms = Vec::new();
+    for n in (0..=refs.len()).rev() {
+        let mut parts = vec![value(head)];
+        parts.extend(refs[..n].iter().map(value));
+        forms.push(format!(" {}", parts.join(sep)));
+    }
+    let text = fit(forms, max)?;
+    Some(Line::styled(
+        text,
+        theme
+            .fg(Color::Cyan)
+            .add_modifier(ratatui::style::Modifier::BOLD),
+    ))
 }
