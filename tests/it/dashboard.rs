@@ -1085,3 +1085,21 @@ fn the_help_screen_lists_every_key_whole_at_80x23() {
     }
     insta::assert_snapshot!("help_80x23", screen(&app, UNICODE, 80, 23).backend());
 }
+
+#[test]
+fn messages_follow_what_happened() {
+    let mut app = app_after(events(100));
+    app.apply(Action::Checkpoint);
+    assert_eq!(app.message.as_deref(), Some("checkpoint requested"));
+    app.on_event(note(101, NoteKind::Checkpoint, "step-101.safetensors"));
+    assert_eq!(
+        app.message.as_deref(),
+        Some("checkpoint saved: step-101.safetensors")
+    );
+    app.on_event(Event::Finished(Outcome {
+        status: Status::Completed,
+        steps: 101,
+        message: None,
+    }));
+    assert_eq!(app.message, None);
+}

@@ -272,9 +272,26 @@ impl App {
         self.live.outcome.as_ref()
     }
 
-    /// Folds one event into the live view.
+    /// Folds one event into the live view. A message about what was asked
+    /// gives way to what happened: the checkpoint's name once it is written,
+    /// nothing once the run is over.
     pub fn on_event(&mut self, event: Event) {
+        let saved = match &event {
+            Event::Note(n) if n.kind == crate::events::NoteKind::Checkpoint => {
+                Some(n.detail.clone())
+            }
+            _ => None,
+        };
+        let over = matches!(event, Event::Finished(_));
         self.live.on_event(event);
+        if let Some(name) = saved
+            && self.message.as_deref() == Some("checkpoint requested")
+        {
+            self.message = Some(format!("checkpoint saved: {name}"));
+        }
+        if over {
+            self.message = None;
+        }
     }
 
     /// Sets the reference scores the curves are drawn against (from the

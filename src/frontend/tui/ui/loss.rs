@@ -263,7 +263,12 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
                 format!(" {g} {y} @{at} "),
                 format!(" {g} {y} "),
             ];
-            let legend_w = marks_legend(v, theme, usize::MAX).width() + 3;
+            // The marks' glyphs alone, at least; their names only if room is left.
+            let kinds = MarkKind::ALL
+                .iter()
+                .filter(|k| v.marks.iter().any(|m| m.kind == **k))
+                .count();
+            let legend_w = if kinds > 0 { 2 * kinds + 2 } else { 0 };
             fit(forms.clone(), border_room.saturating_sub(legend_w))
                 .or_else(|| fit(forms, border_room))
                 .map(|s| Line::styled(s, best_style))
