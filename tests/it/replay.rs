@@ -1241,6 +1241,11 @@ fn the_end_of_a_run_shows_its_test_result_beside_the_baselines() {
     let t = screen(&app, UNICODE);
     let s = text(&t);
     assert!(s.contains("test rmse 0.03593 · naive 0.1438"), "{s}");
+    // It stands for the line saying the run finished; the tune stays.
+    assert!(
+        !s.contains("✓ finished") && s.contains("▲ learning_rate"),
+        "{s}"
+    );
     crate::dashboard::assert_no_cut(&t);
     // Not before the end.
     app.apply(Action::Start);

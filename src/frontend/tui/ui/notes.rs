@@ -187,7 +187,14 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     // Once the run is over, its test result takes the last line.
     let result = result_line(app, theme, usize::from(inner.width.saturating_sub(1)));
     let rows = usize::from(inner.height).saturating_sub(usize::from(result.is_some()));
-    let shown = select(&v.log, rows);
+    // The result says the run finished (as does the header): no line for both.
+    let log: std::collections::VecDeque<Entry> = v
+        .log
+        .iter()
+        .filter(|e| result.is_none() || e.kind != EntryKind::Finish)
+        .cloned()
+        .collect();
+    let shown = select(&log, rows);
     // One blank column before the border.
     let room = usize::from(inner.width.saturating_sub(1));
     let step_w = shown
