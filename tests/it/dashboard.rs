@@ -1103,3 +1103,28 @@ fn messages_follow_what_happened() {
     }));
     assert_eq!(app.message, None);
 }
+
+#[test]
+fn no_number_is_cut_at_any_size() {
+    for kind in ["forecast", "classify", "generate"] {
+        let mut app = task(kind);
+        for view in 0..3 {
+            for w in (40..=130).step_by(9) {
+                for h in (12..=42).step_by(6) {
+                    for theme in [UNICODE, ASCII] {
+                        let t = screen(&app, theme, w, h);
+                        let cuts = cut_numbers(&rows(&t), usize::from(w));
+                        assert!(
+                            cuts.is_empty(),
+                            "{kind} view {view} {w}x{h}: {cuts:?}\n{}",
+                            rows(&t).join("\n")
+                        );
+                    }
+                }
+            }
+            // The other views of the loss panel.
+            app.apply(Action::CycleLossView);
+            app.apply(Action::CycleGrads);
+        }
+    }
+}
