@@ -42,26 +42,41 @@ pub fn markers(v: &View, theme: &Theme, wall: bool) -> Vec<Marker> {
         .collect()
 }
 
-/// The legend of the marks shown, as it fits in `max` columns: `▲ tune ‖ pause`.
+/// The legend of the marks shown, as it fits in `max` columns: `▲ tune ‖
+/// pause`; the later ones give up their names first (`▲ tune ‖ ▶ ◇`), then
+/// their glyphs.
 pub fn marks_legend<'a>(v: &View, theme: &Theme, max: usize) -> Line<'a> {
-    let parts: Vec<Part> = MarkKind::ALL
+    let kinds: Vec<MarkKind> = MarkKind::ALL
         .into_iter()
         .filter(|k| v.marks.iter().any(|m| m.kind == *k))
-        .map(|k| {
-            let (g, a) = k.glyphs();
-            let glyph = theme.chart_glyph(g, a).to_string();
-            let style = theme.fg(mark_color(k));
-            Part::lossy(
-                1,
-                vec![
-                    vec![Span::styled(format!("{glyph} {}", k.label()), style)],
-                    vec![Span::styled(glyph, style)],
-                ],
-                1,
-            )
-        })
         .collect();
-    fit_line(parts, " ", max)
+    let item = |k: MarkKind, named: bool| {
+        let (g, a) = k.glyphs();
+        let glyph = theme.chart_glyph(g, a);
+        let text = if named {
+            format!("{glyph} {}", k.label())
+        } else {
+            glyph.to_string()
+        };
+        Span::styled(text, theme.fg(mark_color(k)))
+    };
+    for shown in (0..=kinds.len()).rev() {
+        for named in (0..=shown).rev() {
+            let spans: Vec<Span> = kinds[..shown]
+                .iter()
+                .enumerate()
+                .flat_map(|(i, k)| {
+                    let sep = (i > 0).then(|| Span::raw(" "));
+                    sep.into_iter().chain([item(*k, i < named)])
+                })
+                .collect();
+            let line = Line::from(spans);
+            if line.width() <= max {
+                return line;
+            }
+        }
+    }
+    Line::default()
 }
 
 /// A curve to draw: its points, style, glyph, ASCII glyph and kind.
