@@ -203,6 +203,16 @@ impl Tunable {
         }
     }
 
+    /// A short name for narrow screens: `lr`, `clip`, `eval every`, `temp`.
+    pub fn short(self) -> &'static str {
+        match self {
+            Tunable::LearningRate => "lr",
+            Tunable::ClipGradNorm => "clip",
+            Tunable::EvalEvery => "eval every",
+            Tunable::Temperature => "temp",
+        }
+    }
+
     /// The tunable named `key`.
     pub fn from_key(key: &str) -> Option<Tunable> {
         Tunable::ALL.into_iter().find(|t| t.key() == key)
@@ -272,11 +282,13 @@ impl std::fmt::Display for TuneChange {
 impl std::str::FromStr for TuneChange {
     type Err = ();
 
-    /// Reads back what [`Display`](std::fmt::Display) wrote (and nothing else:
-    /// a refused tune's note does not parse).
+    /// Reads back what [`Display`](std::fmt::Display) wrote, also with a
+    /// remark in parentheses after the new value (`… → 0.001 (the schedule
+    /// continues from it)`); nothing else: a refused tune's note does not parse.
     fn from_str(detail: &str) -> Result<TuneChange, ()> {
         let (key, rest) = detail.split_once(' ').ok_or(())?;
         let (old, new) = rest.split_once(" → ").ok_or(())?;
+        let new = new.split_once(" (").map_or(new, |(value, _)| value);
         Ok(TuneChange {
             key: Tunable::from_key(key).ok_or(())?,
             old: old.trim().parse().map_err(|_| ())?,
@@ -400,6 +412,11 @@ mod tests {
         };
         assert_eq!(n.tune_change(), Some(change));
         assert_eq!(change.to_string(), n.detail);
+        let remark = note(
+            NoteKind::Tune,
+            "learning_rate 0.001 → 0.0003 (the schedule continues from it)",
+        );
+        assert_eq!(remark.tune_change(), Some(change));
         assert_eq!(note(NoteKind::Tune, "momentum 1 → 2").tune_change(), None);
         assert_eq!(note(NoteKind::Tune, "refused x = 3").tune_change(), None);
         assert_eq!(note(NoteKind::Pause, "a 1 → 2").tune_change(), None);

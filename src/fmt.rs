@@ -66,6 +66,15 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// A step number for people: `20,125`; from a million on, [`compact`] (`1.235M`).
+pub fn step(n: u64) -> String {
+    if n < 1_000_000 {
+        thousands(n)
+    } else {
+        compact(n as f64)
+    }
+}
+
 /// Formats a number in at most 7 characters with up to 4 significant digits:
 /// `0`, `0.002`, `12.5`, `1.5k`, `120k`, `3M`, `2.5G`, `1T`; exponent form below 0.001
 /// and from 1e15 on (`1.5e-4`, `2e15`); `NaN`, `inf`, `-inf`. Only ASCII characters.
@@ -130,6 +139,157 @@ fn with_point(digits: &str, exp: i32) -> String {
     } else {
         format!("{int}.{frac}")
     }
+}
+
+/// Display columns of `s`, counting one per character: every glyph the
+/// dashboard and the logs use (`·`, `→`, `◆`, `▲`, box drawing, Braille) is
+/// one column wide.
+pub fn width(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// The longest of `variants` that fits in `max` columns (the first of equally
+/// long ones), or `None` when none does. Variants are the same text in
+/// shorter forms, so a text is shortened by choosing a form, never by cutting
+/// it: a number is never cut in the middle.
+pub fn fit<S: AsRef<str>>(variants: impl IntoIterator<Item = S>, max: usize) -> Option<S> {
+    let mut best: Option<(usize, S)> = None;
+    for v in variants {
+        let w = width(v.as_ref());
+        if w <= max && best.as_ref().is_none_or(|(bw, _)| w > *bw) {
+            best = Some((w, v));
+        }
+    }
+    best.map(|(_, v)| v)
+}
+
+/// Joins `parts` with `sep`, leaving out the least important parts until
+/// the line fits in `max` columns. Each part has a rank: 0 is kept longest,
+/// higher ranks go first (of equal ranks, the later part). The parts that
+/// remain keep their order; the result may be empty.
+pub fn fit_parts(parts: &[(u8, String)], sep: &str, max: usize) -> String {
+    join_kept(parts, &fit_parts_kept(parts, sep, max), sep)
+}
+
+/// Which of `parts` [`fit_parts`] keeps.
+pub fn fit_parts_kept(parts: &[(u8, String)], sep: &str, max: usize) -> Vec<bool> {
+    let mut kept: Vec<bool> = parts.iter().map(|(_, p)| !p.is_empty()).collect();
+    loop {
+        if width(&join_kept(parts, &kept, sep)) <= max {
+            return kept;
+        }
+        // The last of the highest-ranked parts still kept.
+        let drop = (0..parts.len())
+            .filter(|&i| kept[i])
+            .max_by_key(|&i| (parts[i].0, i));
+        match drop {
+            Some(i) => kept[i] = false,
+            None => return kept,
+        }
+    }
+}
+
+/// The parts marked `kept`, joined by `sep`.
+pub fn join_kept(parts: &[(u8, String)], kept: &[bool], sep: &str) -> String {
+    parts
+        .iter()
+        .zip(kept)
+        .filter(|(_, k)| **k)
+        .map(|((_, p), _)| p.as_str())
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+/// `text` in at most `max` columns: whole if it fits, else cut after the
+/// last whole word that leaves room for `ellipsis` (so a number or a name is
+/// never cut in the middle); just the ellipsis, or nothing, when not even
+/// one word fits.
+pub fn words(text: &str, max: usize, ellipsis: &str) -> String {
+    if width(text) <= max {
+        return text.to_string();
+    }
+    let room = max.saturating_sub(width(ellipsis));
+    let mut out = String::new();
+    for word in text.split(' ') {
+        let next = if out.is_empty() {
+            word.to_string()
+        } else {
+            format!("{out} {word}")
+        };
+        if width(&next) > room {
+            break;
+        }
+        out = next;
+    }
+    // No dangling separator: `gru(20) →…` loses its arrow, `a, b:…` its colon.
+    let mut kept: Vec<&str> = out.split(' ').collect();
+    while kept
+        .last()
+        .is_some_and(|w| !w.chars().any(char::is_alphanumeric))
+    {
+        kept.pop();
+    }
+    let out = kept
+        .join(" ")
+        .trim_end_matches([',', ';', ':', ' '])
+        .to_string();
+    // After a number, a space: `now 0.005 …` cannot read as a cut `0.005…`.
+    let gap = if out.ends_with(|c: char| c.is_ascii_digit()) {
+        " "
+    } else {
+        ""
+    };
+    if width(ellipsis) > max {
+        String::new()
+    } else if out.is_empty() {
+        ellipsis.to_string()
+    } else if width(&out) + width(gap) + width(ellipsis) <= max {
+        format!("{out}{gap}{ellipsis}")
+    } else {
+        // No room for the gap: one word less.
+        words(&out[..out.rfind(' ').unwrap_or(0)], max, ellipsis)
+    }
+}
+
+/// `text` in lines of at most `width` columns, broken between words (a
+/// word longer than a line gets a line of its own, cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let next = if line.is_empty() {
+            word.to_string()
+        } else {
+            format!("{line} {word}")
+        };
+        if next.chars().count() <= width || line.is_empty() {
+            line = next.chars().take(width.max(1)).collect();
+        } else {
+            lines.push(std::mem::take(&mut line));
+            line = word.chars().take(width.max(1)).collect();
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// [`compact`] with at most `sig` significant digits (1 to 4): `0.00166`
+/// for 0.0016573 at 3, `1.7e-3`… at fewer when the form is still too long.
+pub fn compact_sig(v: f64, sig: usize) -> String {
+    if !v.is_finite() || v == 0.0 {
+        return compact(v);
+    }
+    let sig = sig.clamp(1, 4);
+    let mut s = compact_digits(v, sig);
+    for fewer in (1..sig).rev() {
+        if s.len() <= 7 {
+            break;
+        }
+        s = compact_digits(v, fewer);
+    }
+    s
 }
 
 #[cfg(test)]
@@ -202,5 +362,65 @@ mod tests {
         assert_eq!(super::short_value(layers), "2 rnn");
         let mixed = "[{ cell = \"lstm\", units = 20 }, { cell = \"gru\", units = 20 }]";
         assert_eq!(super::short_value(mixed), "lstm-gru");
+    }
+
+    #[test]
+    fn fit_picks_the_longest_variant_that_fits() {
+        let v = ["valid 0.004321", "valid 0.0043", "v 0.0043"];
+        assert_eq!(fit(v, 20), Some("valid 0.004321"));
+        assert_eq!(fit(v, 13), Some("valid 0.0043"));
+        assert_eq!(fit(v, 11), Some("v 0.0043"));
+        assert_eq!(fit(v, 7), None);
+        // Order does not matter, width does (in characters, not bytes).
+        assert_eq!(fit(["a → b", "ab"], 5), Some("a → b"));
+        assert_eq!(fit(vec![String::from("x")], 0), None);
+    }
+
+    #[test]
+    fn fit_parts_drops_the_least_important_first() {
+        let parts = [
+            (0, "step 1/9".to_string()),
+            (2, "20 samples/s".to_string()),
+            (1, "0:01 < 0:09".to_string()),
+            (2, "3 parameters".to_string()),
+        ];
+        let all = "step 1/9 · 20 samples/s · 0:01 < 0:09 · 3 parameters";
+        assert_eq!(fit_parts(&parts, " · ", 80), all);
+        assert_eq!(
+            fit_parts(&parts, " · ", 45),
+            "step 1/9 · 20 samples/s · 0:01 < 0:09"
+        );
+        assert_eq!(fit_parts(&parts, " · ", 30), "step 1/9 · 0:01 < 0:09");
+        assert_eq!(fit_parts(&parts, " · ", 10), "step 1/9");
+        assert_eq!(fit_parts(&parts, " · ", 3), "");
+    }
+
+    #[test]
+    fn words_never_cut_a_word() {
+        let t = "loss became NaN at step 121; try a lower learning_rate (now 0.005)";
+        assert_eq!(words(t, 200, "…"), t);
+        assert_eq!(words(t, 30, "…"), "loss became NaN at step 121 …");
+        assert_eq!(words(t, 28, "…"), "loss became NaN at step…");
+        assert_eq!(
+            words(t, 60, "..."),
+            "loss became NaN at step 121; try a lower learning_rate..."
+        );
+        assert_eq!(words("0.0012345", 5, "…"), "…");
+        assert_eq!(
+            words("gru(20) → gru(20) → dense(1)", 20, "…"),
+            "gru(20) → gru(20)…"
+        );
+        assert_eq!(words("abc", 0, "…"), "");
+    }
+
+    #[test]
+    fn compact_with_fewer_digits() {
+        assert_eq!(compact_sig(0.001_657_3, 3), "0.00166");
+        assert_eq!(compact_sig(0.001_657_3, 2), "0.0017");
+        // Never more than compact's 7 characters.
+        assert_eq!(compact_sig(0.001_657_3, 9), "0.00166");
+        assert_eq!(compact_sig(12_345.0, 2), "12k");
+        assert_eq!(compact_sig(0.0, 2), "0");
+        assert_eq!(compact_sig(3e-4, 3), "3e-4");
     }
 }

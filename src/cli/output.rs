@@ -42,19 +42,9 @@ pub fn note(line: &str) {
     let _ = writeln!(err, "{line}");
 }
 
-/// The width printed tables fit in: the terminal's when stdout is one, else
-/// `COLUMNS` if set, else 80.
+/// Columns stdout may take: the terminal's width, else `COLUMNS`, else 80.
 pub fn width() -> usize {
-    use std::io::IsTerminal;
-    if io::stdout().is_terminal()
-        && let Ok((w, _)) = crossterm::terminal::size()
-    {
-        return usize::from(w);
-    }
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(80)
+    crate::frontend::stdout_width()
 }
 
 /// Whether the command ended because stdout's reader went away.

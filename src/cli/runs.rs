@@ -141,15 +141,16 @@ fn differing_params(rows: &mut [RunRow]) {
     }
 }
 
-/// The rows as an aligned plain-text table with a header line, every column.
+/// The rows as an aligned plain-text table with a header line, in 80
+/// columns when the names allow (see [`table_width`]).
 pub fn table(rows: &[RunRow]) -> String {
-    table_fit(rows, usize::MAX)
+    table_width(rows, 80)
 }
 
 /// The rows as a table at most `width` characters wide: the run's name,
 /// status, steps and best validation loss always; then, while they fit, the
 /// hyperparameters that differ, the test metric, the wall time and the start.
-pub fn table_fit(rows: &[RunRow], width: usize) -> String {
+pub fn table_width(rows: &[RunRow], width: usize) -> String {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "?".into());
     /// (header, right-aligned, cells).
     type Column = (String, bool, Vec<String>);
@@ -212,7 +213,7 @@ pub fn table_fit(rows: &[RunRow], width: usize) -> String {
         "started",
         false,
         rows.iter()
-            .map(|r| opt(r.started.as_deref().map(local_time)))
+            .map(|r| opt(r.started.as_deref().map(|s| local_time(s, false))))
             .collect(),
     ));
     let width_of = |c: &Column| {
@@ -228,11 +229,26 @@ pub fn table_fit(rows: &[RunRow], width: usize) -> String {
         .map(|c| width_of(c) + 2)
         .sum::<usize>()
         .saturating_sub(2);
+    let short_start = col(
+        "started",
+        false,
+        rows.iter()
+            .map(|r| opt(r.started.as_deref().map(|s| local_time(s, true))))
+            .collect(),
+    );
+    let mut short_start = Some(short_start);
     for c in optional {
         let w = width_of(&c) + 2;
         if used + w <= width {
             used += w;
             columns.push(c);
+        } else if c.0 == "started"
+            && let Some(short) = short_start.take()
+            && used + width_of(&short) + 2 <= width
+        {
+            // `11-26 12:00` when the year does not fit.
+            used += width_of(&short) + 2;
+            columns.push(short);
         }
     }
     let widths: Vec<usize> = columns.iter().map(width_of).collect();
@@ -267,7 +283,7 @@ pub fn report(dir: &Path, json: bool) -> CliResult<String> {
     } else if rows.is_empty() {
         format!("no runs in {}\n", dir.display())
     } else {
-        table_fit(&rows, output::width())
+        table_width(&rows, output::width())
     })
 }
 
@@ -277,9 +293,15 @@ pub fn command(dir: &Path, json: bool) -> CliResult<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// An RFC 3339 time as `YYYY-mm-dd HH:MM` in its own offset; else as given.
-fn local_time(s: &str) -> String {
+/// An RFC 3339 time as `YYYY-mm-dd HH:MM` (`mm-dd HH:MM` when `short`) in
+/// its own offset; else as given.
+fn local_time(s: &str, short: bool) -> String {
+    let format = if short {
+        "%m-%d %H:%M"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
     chrono::DateTime::parse_from_rfc3339(s)
-        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+        .map(|t| t.format(format).to_string())
         .unwrap_or_else(|_| s.to_string())
 }

@@ -12,9 +12,9 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::fmt::{compact, hms};
+use crate::fmt::{compact, fit, hms};
 use crate::frontend::FrontendError;
-use crate::frontend::tui::chart::{Chart, Series};
+use crate::frontend::tui::chart::{Chart, Kind, Series};
 use crate::frontend::tui::history::{Ema, History};
 use crate::frontend::tui::terminal::Tui;
 use crate::frontend::tui::ui::{MIN_SIZE, Theme};
@@ -27,7 +27,9 @@ const SMOOTHING: f64 = 0.9;
 /// Points kept per curve for drawing.
 const CURVE_CAPACITY: usize = 2048;
 /// A run's curve character in ASCII mode, by run index.
-const ASCII_GLYPHS: [char; 8] = ['*', '+', 'x', '#', '%', '@', '&', '='];
+const ASCII_GLYPHS: [char; 8] = ['*', 'o', 'x', '#', '%', '@', '&', '='];
+/// A run's curve glyph without colour (`NO_COLOR`), by run index.
+const GLYPHS: [char; 8] = ['•', '○', '×', '◆', '▪', '△', '□', '◇'];
 /// Legend lines shown at most (further runs are still drawn).
 const LEGEND_MAX: usize = 8;
 
@@ -196,19 +198,31 @@ pub fn render(f: &mut Frame, data: &Comparison, theme: &Theme, log_y: bool) {
     .areas(area);
 
     let scale = if log_y { "log" } else { "linear" };
+    let dot = theme.glyph("·", "-");
+    let room = usize::from(area.width.saturating_sub(1));
+    let runs = format!(" rnnlab compare {dot} {} runs", data.runs.len());
+    let keys = fit(
+        ["   l log/linear  q quit", "  l log  q quit", "  q quit"],
+        room.saturating_sub(runs.chars().count()),
+    )
+    .unwrap_or("");
     let head_line = Line::from(vec![
-        Span::styled(" rnnlab compare", theme.fg(ratatui::style::Color::Cyan)),
-        Span::raw(format!(
-            " {} {} runs",
-            theme.glyph("·", "-"),
-            data.runs.len()
-        )),
-        Span::styled("   l log/linear  q quit", theme.dim()),
+        Span::styled(runs, theme.fg(ratatui::style::Color::Cyan)),
+        Span::styled(keys, theme.dim()),
     ]);
     f.render_widget(Paragraph::new(head_line), head);
 
-    let dot = theme.glyph("·", ".");
-    let title = format!(" training loss ({scale}, EMA {SMOOTHING}) {dot} validation points ");
+    let max_title = usize::from(area.width.saturating_sub(3));
+    let title = fit(
+        [
+            format!(" training loss ({scale}, EMA {SMOOTHING}) {dot} validation points "),
+            format!(" training loss ({scale}, EMA {SMOOTHING}) "),
+            format!(" loss ({scale}) "),
+            " loss ".to_string(),
+        ],
+        max_title,
+    )
+    .unwrap_or_default();
     let block = theme.block(title);
     f.render_widget(
         chart(data, theme, log_y, |c| &c.loss, true),
@@ -216,7 +230,16 @@ pub fn render(f: &mut Frame, data: &Comparison, theme: &Theme, log_y: bool) {
     );
     f.render_widget(block, loss_area);
 
-    let block = theme.block(format!(" gradient norm ({scale}, EMA {SMOOTHING}) "));
+    let title = fit(
+        [
+            format!(" gradient norm ({scale}, EMA {SMOOTHING}) "),
+            format!(" gradient norm ({scale}) "),
+            " gradients ".to_string(),
+        ],
+        max_title,
+    )
+    .unwrap_or_default();
+    let block = theme.block(title);
     f.render_widget(
         chart(data, theme, log_y, |c| &c.grad, false),
         block.inner(grad_area),
@@ -224,23 +247,14 @@ pub fn render(f: &mut Frame, data: &Comparison, theme: &Theme, log_y: bool) {
     f.render_widget(block, grad_area);
 
     let block = theme.block(" runs ");
-    let width = |f: fn(&Curves) -> &str| data.runs.iter().map(|c| f(c).chars().count()).max();
-    let widths = (
-        width(|c| &c.name).unwrap_or(0),
-        width(|c| &c.status).unwrap_or(0),
-    );
+    let inner = block.inner(legend_area);
     let shown = if data.runs.len() > LEGEND_MAX {
         LEGEND_MAX - 1
     } else {
         LEGEND_MAX
     };
-    let mut lines: Vec<Line> = data
-        .runs
-        .iter()
-        .enumerate()
-        .take(shown)
-        .map(|(i, c)| legend_line(i, c, theme, widths))
-        .collect();
+    let rows: Vec<&Curves> = data.runs.iter().take(shown).collect();
+    let mut lines = legend(&rows, theme, usize::from(inner.width.saturating_sub(1)));
     if data.runs.len() > shown {
         let more = format!(
             " {} {} more runs",
@@ -249,7 +263,7 @@ pub fn render(f: &mut Frame, data: &Comparison, theme: &Theme, log_y: bool) {
         );
         lines.push(Line::styled(more, theme.dim()));
     }
-    f.render_widget(Paragraph::new(lines), block.inner(legend_area));
+    f.render_widget(Paragraph::new(lines), inner);
     f.render_widget(block, legend_area);
 }
 
@@ -268,28 +282,34 @@ fn chart<'a>(
         let band = if valid { &c.loss_band } else { &c.grad_band };
         if let Some((lo, hi)) = band {
             for edge in [lo, hi] {
-                series.push(Series {
-                    points: edge,
-                    style: theme.series(i).add_modifier(ratatui::style::Modifier::DIM),
-                    ascii: '.',
-                });
+                series.push(Series::line(
+                    edge,
+                    theme.series(i).add_modifier(ratatui::style::Modifier::DIM),
+                    '.',
+                ));
             }
         }
     }
-    series.extend(data.runs.iter().enumerate().map(|(i, c)| Series {
-        points: curve(c),
-        style: theme.series(i),
-        ascii: ASCII_GLYPHS[i % ASCII_GLYPHS.len()],
+    series.extend(data.runs.iter().enumerate().map(|(i, c)| {
+        Series::line(
+            curve(c),
+            theme.series(i),
+            ASCII_GLYPHS[i % ASCII_GLYPHS.len()],
+        )
+        .glyph(GLYPHS[i % GLYPHS.len()])
     }));
     let mut chart_best: Option<((f64, f64), Style)> = None;
     if valid {
         for (i, c) in data.runs.iter().enumerate() {
-            // One series per point: the chart joins consecutive points of a series.
-            series.extend(c.valid.chunks(1).map(|p| Series {
-                points: p,
-                style: theme.series(i),
-                ascii: 'o',
-            }));
+            series.push(
+                Series::line(
+                    &c.valid,
+                    theme.series(i),
+                    ASCII_GLYPHS[i % ASCII_GLYPHS.len()],
+                )
+                .glyph(GLYPHS[i % GLYPHS.len()])
+                .kind(Kind::Points),
+            );
             if let Some((step, loss)) = c.best
                 && chart_best.is_none_or(|((_, b), _)| loss < b)
             {
@@ -307,29 +327,113 @@ fn chart<'a>(
     chart
 }
 
-/// A run's legend line; `widths` of the name and status columns.
-fn legend_line<'a>(i: usize, c: &Curves, theme: &Theme, widths: (usize, usize)) -> Line<'a> {
-    let swatch = if theme.ascii {
-        format!(" {} ", ASCII_GLYPHS[i % ASCII_GLYPHS.len()])
-    } else {
-        " ━━ ".to_string()
-    };
+/// The legend, one line per run, as a table in at most `max` columns: the
+/// least important columns take shorter forms, then go (wall time, final
+/// loss, status, steps), so every line keeps the run's name and best.
+fn legend<'a>(runs: &[&Curves], theme: &Theme, max: usize) -> Vec<Line<'a>> {
     let unknown = || "?".to_string();
-    let best = c
-        .best
-        .map_or_else(unknown, |(s, l)| format!("{} @{s}", compact(l)));
-    let (name_w, status_w) = widths;
-    Line::from(vec![
-        Span::styled(swatch, theme.series(i)),
-        Span::styled(format!("{:name_w$}", c.name), theme.series(i)),
-        Span::raw(format!(
-            "  {:status_w$}  steps {:>6}  best valid {best:<14}  final loss {:<7}  wall {}",
-            c.status,
-            c.steps.map_or_else(unknown, |s| s.to_string()),
-            c.final_loss.map_or_else(unknown, compact),
-            c.wall_s.map_or_else(unknown, hms),
-        )),
-    ])
+    // Per column: its rank and, per form, each run's cell.
+    let mut columns: Vec<(u8, Vec<Vec<String>>)> = Vec::new();
+    let cells = |f: &dyn Fn(&Curves) -> String| runs.iter().map(|c| f(c)).collect::<Vec<_>>();
+    columns.push((2, vec![cells(&|c| c.status.clone())]));
+    columns.push((
+        1,
+        vec![
+            cells(&|c| format!("steps {}", c.steps.map_or_else(unknown, |s| s.to_string()))),
+            cells(&|c| c.steps.map_or_else(unknown, |s| s.to_string())),
+        ],
+    ));
+    columns.push((
+        0,
+        vec![
+            cells(&|c| {
+                format!(
+                    "best valid {}",
+                    c.best
+                        .map_or_else(unknown, |(s, l)| format!("{} @{s}", compact(l)))
+                )
+            }),
+            cells(&|c| {
+                format!(
+                    "best {}",
+                    c.best
+                        .map_or_else(unknown, |(s, l)| format!("{} @{s}", compact(l)))
+                )
+            }),
+            cells(&|c| format!("best {}", c.best.map_or_else(unknown, |(_, l)| compact(l)))),
+        ],
+    ));
+    columns.push((
+        3,
+        vec![
+            cells(&|c| format!("final loss {}", c.final_loss.map_or_else(unknown, compact))),
+            cells(&|c| format!("final {}", c.final_loss.map_or_else(unknown, compact))),
+        ],
+    ));
+    columns.push((
+        4,
+        vec![cells(&|c| {
+            format!("wall {}", c.wall_s.map_or_else(unknown, hms))
+        })],
+    ));
+    let width = |cells: &[String]| cells.iter().map(|c| c.chars().count()).max().unwrap_or(0);
+    let name_w = runs
+        .iter()
+        .map(|c| c.name.chars().count())
+        .max()
+        .unwrap_or(0);
+    let swatch_w = 4;
+    let mut form: Vec<Option<usize>> = vec![Some(0); columns.len()];
+    loop {
+        let total = swatch_w
+            + name_w
+            + columns
+                .iter()
+                .zip(&form)
+                .filter_map(|((_, forms), f)| f.map(|f| 2 + width(&forms[f])))
+                .sum::<usize>();
+        if total <= max {
+            break;
+        }
+        let least = (0..columns.len())
+            .filter(|&i| form[i].is_some())
+            .max_by_key(|&i| columns[i].0);
+        match least {
+            Some(i) if form[i].is_some_and(|f| f + 1 < columns[i].1.len()) => {
+                form[i] = form[i].map(|f| f + 1)
+            }
+            Some(i) => form[i] = None,
+            None => break,
+        }
+    }
+    runs.iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let swatch = if theme.glyph_legend() {
+                let g = if theme.ascii {
+                    ASCII_GLYPHS[i % ASCII_GLYPHS.len()]
+                } else {
+                    GLYPHS[i % GLYPHS.len()]
+                };
+                format!(" {g}{g} ")
+            } else {
+                " ━━ ".to_string()
+            };
+            let mut spans = vec![
+                Span::styled(swatch, theme.series(i)),
+                Span::styled(format!("{:name_w$}", c.name), theme.series(i)),
+            ];
+            let mut rest = String::new();
+            for ((_, forms), f) in columns.iter().zip(&form) {
+                if let Some(f) = f {
+                    let w = width(&forms[*f]);
+                    rest.push_str(&format!("  {:<w$}", forms[*f][i]));
+                }
+            }
+            spans.push(Span::raw(rest.trim_end().to_string()));
+            Line::from(spans)
+        })
+        .collect()
 }
 
 /// The comparison of runs grouped by seed, full-screen (see [`show`]).

@@ -1,5 +1,7 @@
 //! The headless front end: a progress bar on a terminal, and one log line per
 //! evaluation or every few seconds — never one per batch — for pipes and SSH.
+//! Lines fit the terminal's width (80 columns when stderr is not a
+//! terminal): the least important figures give way, notes wrap.
 
 use std::io::{IsTerminal, Write};
 use std::sync::mpsc::Receiver;
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::events::{Event, NoteKind, RunInfo, StepStats};
-use crate::fmt::clock;
+use crate::fmt::{clock, compact, fit_parts, fit_parts_kept, join_kept, thousands, words, wrap};
 
 /// Seconds between log lines when no evaluation happens.
 const LOG_EVERY: Duration = Duration::from_secs(10);
@@ -39,6 +41,8 @@ struct Log {
     last: Option<StepStats>,
     last_line: Instant,
     valid: Option<f64>,
+    /// Columns a line may take.
+    width: usize,
 }
 
 impl Log {
@@ -46,8 +50,9 @@ impl Log {
         let bar = if std::io::stderr().is_terminal() {
             let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr_with_hz(4));
             bar.set_style(
+                // The bar takes what the figures leave of the terminal's width.
                 ProgressStyle::with_template(
-                    "{bar:30.cyan/blue} {pos}/{len} steps  {msg}  [{elapsed_precise} < {eta_precise}]",
+                    "{wide_bar:.cyan/blue} {pos}/{len}  {msg}  {elapsed} < {eta}",
                 )
                 .expect("a valid template")
                 .progress_chars("█▉▊▋▌▍▎▏ "),
@@ -62,6 +67,7 @@ impl Log {
             last: None,
             last_line: Instant::now(),
             valid: None,
+            width: crate::frontend::stderr_width(),
         }
     }
 
@@ -74,7 +80,10 @@ impl Log {
         }
     }
 
-    fn status(&self) -> String {
+    /// Where the run stands, with `metrics` (name, value) after the
+    /// validation loss, in the forms that fit: the least important figures
+    /// (samples/s, the learning rate, further metrics) give way first.
+    fn status(&self, metrics: &[(String, f64)]) -> String {
         let (Some(info), Some(s)) = (&self.info, &self.last) else {
             return String::new();
         };
@@ -83,30 +92,83 @@ impl Log {
         } else {
             0.0
         };
-        let valid = self
-            .valid
-            .map_or(String::new(), |v| format!("  valid {v:.5}"));
-        format!(
-            "epoch {}/{}  step {}/{}  loss {:.5}{valid}  lr {:.2e}  {:.0} samples/s  {} < {}",
-            s.epoch,
-            info.epochs,
-            s.step,
-            info.total_steps,
-            s.loss,
-            s.lr,
-            s.samples_per_s,
-            clock(s.wall_s),
-            clock(eta),
-        )
+        let parts = |epoch: &str, step: &str, time: &str, value: &dyn Fn(f64) -> String| {
+            let mut parts = vec![
+                (3, format!("epoch {epoch}/{}", info.epochs)),
+                (0, format!("step {step}/{}", info.total_steps)),
+                (0, format!("loss {}", value(s.loss))),
+            ];
+            if let Some(v) = self.valid {
+                parts.push((0, format!("valid {}", value(v))));
+            }
+            // The headline metric first (RMSE in original units, accuracy, bits per character).
+            let headline = ["rmse", "accuracy", "bits_per_char"]
+                .iter()
+                .find_map(|k| metrics.iter().position(|(n, _)| n == k));
+            for (i, (k, v)) in metrics.iter().enumerate() {
+                let rank = if Some(i) == headline { 2 } else { 3 };
+                parts.push((rank, format!("{k} {}", value(*v))));
+            }
+            parts.push((4, format!("lr {}", value(s.lr))));
+            parts.push((
+                5,
+                format!("{} samples/s", thousands(s.samples_per_s.round() as u64)),
+            ));
+            parts.push((1, time.to_string()));
+            parts
+        };
+        // The same figures on every line: those that fit at their widest.
+        let widest = parts(
+            &info.epochs.to_string(),
+            &info.total_steps.to_string(),
+            &format!("{0} < {0}", clock(s.wall_s.max(eta) * 10.0)),
+            &|_| "-0.0000".into(),
+        );
+        let kept = fit_parts_kept(&widest, "  ", self.width);
+        let time = format!("{} < {}", clock(s.wall_s), clock(eta));
+        let actual = parts(&s.epoch.to_string(), &s.step.to_string(), &time, &compact);
+        join_kept(&actual, &kept, "  ")
+    }
+
+    /// A note, wrapped to the width under its head.
+    fn note(&self, head: &str, detail: &str) {
+        let indent = " ".repeat(4);
+        let first = self.width.saturating_sub(crate::fmt::width(head) + 1);
+        let text = if detail.is_empty() {
+            head.to_string()
+        } else if crate::fmt::width(detail) <= first {
+            format!("{head} {detail}")
+        } else {
+            let lines = wrap(detail, self.width.saturating_sub(indent.len()));
+            let mut out = head.to_string();
+            for l in lines {
+                out.push('\n');
+                out.push_str(&indent);
+                out.push_str(&l);
+            }
+            out
+        };
+        self.line(text);
     }
 
     fn on(&mut self, event: &Event) {
         match event {
             Event::Started(info) => {
-                self.line(format!(
-                    "training {}: {}, {} parameters, {} steps ({} per epoch)",
-                    info.name, info.model, info.parameters, info.total_steps, info.steps_per_epoch
-                ));
+                let head = format!("training {}", info.name);
+                let model = words(&info.model, self.width.saturating_sub(head.len() + 2), "…");
+                let parts = [
+                    (0, format!("{head}: {model}")),
+                    (
+                        2,
+                        format!("{} parameters", thousands(info.parameters as u64)),
+                    ),
+                    (1, format!("{} steps", thousands(info.total_steps))),
+                    (
+                        3,
+                        format!("({} per epoch)", thousands(info.steps_per_epoch)),
+                    ),
+                ];
+                self.line(fit_parts(&parts, ", ", self.width).replace(", (", " ("));
                 self.bar.set_length(info.total_steps);
                 self.info = Some(info.clone());
             }
@@ -115,18 +177,13 @@ impl Log {
                 self.bar.set_message(format!("loss {:.5}", s.loss));
                 self.last = Some(s.clone());
                 if self.bar.is_hidden() && self.last_line.elapsed() >= LOG_EVERY {
-                    self.line(self.status());
+                    self.line(self.status(&[]));
                     self.last_line = Instant::now();
                 }
             }
             Event::Eval(e) => {
                 self.valid = Some(e.valid_loss);
-                let metrics: Vec<String> = e
-                    .metrics
-                    .iter()
-                    .map(|(k, v)| format!("{k} {v:.5}"))
-                    .collect();
-                self.line(format!("{}  [{}]", self.status(), metrics.join(", ")));
+                self.line(self.status(&e.metrics));
                 self.last_line = Instant::now();
             }
             Event::Note(n) => {
@@ -135,17 +192,16 @@ impl Log {
                     NoteKind::Start | NoteKind::Checkpoint | NoteKind::Finish
                 );
                 if !quiet {
-                    self.line(format!("step {}: {} {}", n.step, n.kind.as_str(), n.detail));
+                    self.note(&format!("step {}: {}", n.step, n.kind.as_str()), &n.detail);
                 }
             }
             Event::Predictions(_) | Event::Flow(_) => {}
             Event::Finished(o) => {
-                let message = o
-                    .message
-                    .as_deref()
-                    .map_or(String::new(), |m| format!(": {m}"));
+                let message = o.message.clone().unwrap_or_default();
                 let status = format!("{:?}", o.status).to_lowercase();
-                self.line(format!("{status} after {} steps{message}", o.steps));
+                let colon = if message.is_empty() { "" } else { ":" };
+                let head = format!("{status} after {} steps{colon}", o.steps);
+                self.note(&head, &message);
             }
         }
     }

@@ -30,6 +30,8 @@ pub enum AttachEnd {
 pub fn replay(dir: &Path, theme: Theme) -> Result<()> {
     no_huge_pages();
     let mut app = App::replay(read::load(dir)?);
+    app.set_baselines(crate::frontend::baselines(dir));
+    app.result = crate::frontend::test_result(dir);
     tui::show(
         &mut app,
         |_| Ok(false),
@@ -51,6 +53,7 @@ pub fn attach(dir: &Path, theme: Theme, commands: Option<Sender<Command>>) -> Re
     }
     let mut follower = Follower::open(dir)?;
     let mut app = App::attached(commands.is_some());
+    app.set_baselines(crate::frontend::baselines(dir));
     let mut next_poll = Instant::now();
     let pump = |app: &mut App| -> Result<bool> {
         if Instant::now() < next_poll {
@@ -66,7 +69,11 @@ pub fn attach(dir: &Path, theme: Theme, commands: Option<Sender<Command>>) -> Re
             };
         let changed = !events.is_empty();
         for e in events {
+            let finished = matches!(e, crate::events::Event::Finished(_));
             app.on_event(e);
+            if finished {
+                app.result = crate::frontend::test_result(dir);
+            }
         }
         Ok(changed)
     };

@@ -323,9 +323,21 @@ fn state(app: &App) -> String {
     format!(
         "{:?}",
         (
-            (v.loss.points(), v.loss.len_raw(), v.loss_smooth.points()),
+            (
+                v.loss.points(),
+                v.loss.len_raw(),
+                v.lr.points(),
+                v.clock.points()
+            ),
             (v.valid.points(), grads, &v.last, &v.last_eval, v.best),
-            (&v.predictions, &v.notes, v.state, &v.outcome, &v.info),
+            (
+                &v.predictions,
+                &v.log,
+                &v.marks,
+                v.state,
+                &v.outcome,
+                &v.info
+            ),
             (v.learning_rate, v.clip, v.eval_every),
         )
     )
@@ -769,7 +781,7 @@ fn go_to_a_step() {
         "the tune at step 200 is shown"
     );
     app.apply(Action::OpenGoTo);
-    assert_eq!(app.apply(Action::Confirm), None);
+    assert_eq!(app.apply(Action::Confirm), vec![]);
     assert!(matches!(&app.mode, Mode::GoTo(f) if f.error.is_some()));
     app.apply(Action::Cancel);
     assert_eq!(app.mode, Mode::Normal);
@@ -793,7 +805,7 @@ fn replay_in_ascii_and_its_help() {
     assert!(s.is_ascii());
     for key in [
         "play / pause",
-        "go to a step",
+        "jump to a step",
         "faster / slower",
         "Home/End",
         "n/p",
@@ -806,11 +818,11 @@ fn replay_in_ascii_and_its_help() {
 fn a_recording_cannot_be_steered_and_q_quits() {
     let (_tmp, dir) = recorded_run();
     let mut app = App::replay(read::load(&dir).unwrap());
-    assert_eq!(app.apply(Action::OpenTune), None);
+    assert_eq!(app.apply(Action::OpenTune), vec![]);
     assert_eq!(app.mode, Mode::Normal);
     assert!(app.message.as_deref().unwrap().contains("recording"));
-    assert_eq!(app.apply(Action::Checkpoint), None);
-    assert_eq!(app.apply(Action::Quit), None);
+    assert_eq!(app.apply(Action::Checkpoint), vec![]);
+    assert_eq!(app.apply(Action::Quit), vec![]);
     assert!(app.should_exit());
 }
 
@@ -821,30 +833,45 @@ fn keys_follow_the_feed() {
     let replay = App::replay(read::load(&dir).unwrap());
     let training = App::new(true);
     let attached = App::attached(true);
+    // One key map: a key does the same thing in a replay and live, or
+    // nothing where it has no meaning (the timeline keys live).
     let cases = [
-        (KeyCode::Left, Action::StepBack, Action::PrevExample),
-        (KeyCode::Right, Action::StepForward, Action::NextExample),
-        (KeyCode::Char('g'), Action::OpenGoTo, Action::ToggleGradLog),
-        (KeyCode::Char('n'), Action::NextExample, Action::NextExample),
-        (KeyCode::Char(' '), Action::TogglePause, Action::TogglePause),
+        (KeyCode::Left, Some(Action::StepBack), None),
+        (KeyCode::Right, Some(Action::StepForward), None),
+        (KeyCode::Char('j'), Some(Action::OpenGoTo), None),
+        (KeyCode::Char('+'), Some(Action::Faster), None),
+        (KeyCode::Home, Some(Action::Start), None),
     ];
     for (code, in_replay, live) in cases {
-        assert_eq!(
-            keys::action(key(code), &replay),
-            Some(in_replay),
-            "{code:?}"
-        );
-        assert_eq!(keys::action(key(code), &training), Some(live), "{code:?}");
+        assert_eq!(keys::action(key(code), &replay), in_replay, "{code:?}");
+        assert_eq!(keys::action(key(code), &training), live, "{code:?}");
     }
     for (code, action) in [
-        (KeyCode::Char('G'), Action::ToggleGradLog),
-        (KeyCode::Home, Action::Start),
-        (KeyCode::End, Action::End),
-        (KeyCode::PageUp, Action::JumpBack),
-        (KeyCode::Char('+'), Action::Faster),
-        (KeyCode::Char('-'), Action::Slower),
+        (KeyCode::Char('g'), Action::ToggleGradLog),
+        (KeyCode::Char('l'), Action::ToggleLossLog),
+        (KeyCode::Char('n'), Action::NextExample),
+        (KeyCode::Char('p'), Action::PrevExample),
+        (KeyCode::Char(' '), Action::TogglePause),
+        (KeyCode::Char('m'), Action::CycleLossView),
+        (KeyCode::Char('x'), Action::ToggleLogX),
+        (KeyCode::Char('w'), Action::ToggleWallX),
+        (KeyCode::Char('['), Action::SmoothLess),
+        (KeyCode::Char(']'), Action::SmoothMore),
+        (KeyCode::Char('v'), Action::CycleGrads),
+        (KeyCode::Char('?'), Action::Help),
+        (KeyCode::Char('q'), Action::Quit),
     ] {
-        assert_eq!(keys::action(key(code), &replay), Some(action), "{code:?}");
+        for app in [&replay, &training, &attached] {
+            assert_eq!(keys::action(key(code), app), Some(action), "{code:?}");
+        }
+    }
+    // The help screens list the shared keys alike.
+    for (k, what) in keys::HINTS
+        .iter()
+        .filter(|(k, _)| !["space", "t", "c", "q", "Ctrl-C"].contains(k))
+    {
+        assert!(keys::REPLAY_HINTS.contains(&(*k, *what)), "{k}");
+        assert!(keys::ATTACHED_HINTS.contains(&(*k, *what)), "{k}");
     }
     assert_eq!(
         keys::action(key(KeyCode::Char('Q')), &attached),
@@ -859,15 +886,15 @@ fn attached_q_detaches_and_capital_q_stops() {
     for e in events(100).into_iter().take(50) {
         app.on_event(e);
     }
-    assert_eq!(app.apply(Action::Quit), None);
+    assert_eq!(app.apply(Action::Quit), vec![]);
     assert!(app.detached && app.should_exit());
 
     let mut app = App::attached(true);
     app.on_event(Event::Started(info()));
-    assert_eq!(app.apply(Action::TogglePause), Some(Command::Pause));
-    assert_eq!(app.apply(Action::StopRun), None);
+    assert_eq!(app.apply(Action::TogglePause), vec![Command::Pause]);
+    assert_eq!(app.apply(Action::StopRun), vec![]);
     assert!(text(&screen(&app, UNICODE)).contains("stop training? (y/n)"));
-    assert_eq!(app.apply(Action::Confirm), Some(Command::Stop));
+    assert_eq!(app.apply(Action::Confirm), vec![Command::Stop]);
     assert!(!app.should_exit() && !app.detached);
     app.on_event(Event::Finished(Outcome {
         status: Status::Stopped,
@@ -880,10 +907,10 @@ fn attached_q_detaches_and_capital_q_stops() {
     // Read-only: nothing to send; Ctrl-C detaches too.
     let mut app = App::attached(false);
     app.on_event(Event::Started(info()));
-    assert_eq!(app.apply(Action::TogglePause), None);
-    assert_eq!(app.apply(Action::StopRun), None);
+    assert_eq!(app.apply(Action::TogglePause), vec![]);
+    assert_eq!(app.apply(Action::StopRun), vec![]);
     assert_eq!(app.mode, Mode::Normal);
-    assert_eq!(app.apply(Action::ForceStop), None);
+    assert_eq!(app.apply(Action::ForceStop), vec![]);
     assert!(app.detached && app.should_exit());
 }
 
@@ -982,7 +1009,7 @@ fn attach_detach_stop_and_replay_in_tmux() {
                 "--run-dir",
             ])
             .arg(&run)
-            .args(["--set", "train.epochs=200"])
+            .args(["--set", "data.count=3000", "--set", "train.epochs=200"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -1041,4 +1068,186 @@ fn attach_detach_stop_and_replay_in_tmux() {
     tmux.keys(&["q"]);
     tmux.wait("the replay to close", 10, exited);
     assert_eq!(fs::read_to_string(&exit).unwrap().trim(), "0");
+}
+
+// ---------------------------------------------------------------------------
+// Replay at 80×24, in tmux's 80×23 and at 79×24; marks of a long run
+// ---------------------------------------------------------------------------
+
+#[test]
+fn replay_fits_80x24_80x23_and_79x24() {
+    let (_tmp, dir) = recorded_run();
+    let mut app = App::replay(read::load(&dir).unwrap());
+    app.set_baselines(vec![rnnlab::frontend::tui::app::Baseline {
+        name: "naive".into(),
+        valid: vec![
+            ("mse".into(), 0.021),
+            ("rmse".into(), 0.145),
+            ("mae".into(), 0.117),
+        ],
+    }]);
+    for (w, h) in [(80, 24), (80, 23), (79, 24)] {
+        for theme in [UNICODE, ASCII] {
+            let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+            t.draw(|f| render(f, &app, &theme)).unwrap();
+            let s = text(&t);
+            assert!(s.contains("events") && s.contains("REPLAY 528/528"), "{s}");
+            crate::dashboard::assert_no_cut(&t);
+            if !theme.ascii {
+                insta::assert_snapshot!(format!("replay_{w}x{h}"), t.backend());
+            }
+        }
+    }
+    // The metric view: the validation RMSE against the naive baseline.
+    app.apply(Action::CycleLossView);
+    app.apply(Action::CycleLossView);
+    let t = screen(&app, UNICODE);
+    let s = text(&t);
+    assert!(s.contains("valid rmse") && s.contains("naive 0.145"), "{s}");
+    crate::dashboard::assert_no_cut(&t);
+    insta::assert_snapshot!("replay_rmse_80x24", t.backend());
+}
+
+#[test]
+fn a_long_replay_keeps_its_early_marks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    let mut all = events(528);
+    all.truncate(all.len() - 2);
+    // Another 6,000 steps with a periodic checkpoint every 10: far more notes
+    // than the events panel keeps.
+    for step in 529..=6_528u64 {
+        all.push(Event::Step(StepStats {
+            step,
+            epoch: 9,
+            wall_s: wall(step),
+            loss: f64::from(1.0 / step as f32),
+            grad_norm: 0.25,
+            lr: 0.001,
+            samples_per_s: 2100.0,
+            group_norms: vec![0.5, 0.25, 0.125],
+        }));
+        if step % 10 == 0 {
+            all.push(note(
+                step,
+                NoteKind::Checkpoint,
+                &format!("step-{step}.safetensors"),
+            ));
+        }
+    }
+    write_run(&dir, &all);
+    let app = App::replay(read::load(&dir).unwrap());
+    let v = app.view();
+    // The tune at step 200 is still marked, and no periodic checkpoint is.
+    let marks: Vec<u64> = v.marks.iter().map(|m| m.step).collect();
+    assert_eq!(marks, [200]);
+    assert!(v.log.len() < 10, "{:?}", v.log);
+    let s = text(&screen(&app, UNICODE));
+    assert!(
+        s.contains("▲") && s.contains("learning_rate 0.005 → 0.001"),
+        "{s}"
+    );
+    assert!(s.contains("(608 so far)"), "{s}");
+}
+
+#[test]
+fn the_replay_footer_says_play_or_pause() {
+    let (_tmp, dir) = recorded_run();
+    let mut app = App::replay(read::load(&dir).unwrap());
+    let s = text(&screen(&app, UNICODE));
+    let footer = s.lines().last().unwrap().to_string();
+    assert!(
+        footer.contains("space play") && footer.contains("j jump"),
+        "{footer}"
+    );
+    assert!(
+        !footer.contains("tune") && !footer.contains("checkpoint"),
+        "{footer}"
+    );
+    app.apply(Action::Start);
+    app.apply(Action::TogglePause);
+    let s = text(&screen(&app, UNICODE));
+    assert!(s.lines().last().unwrap().contains("space pause"), "{s}");
+}
+
+// ---------------------------------------------------------------------------
+// The headless log fits 80 columns when stderr is not a terminal
+// ---------------------------------------------------------------------------
+
+#[test]
+fn headless_lines_fit_80_columns() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, lr) in ["0.005", "1e30"].iter().enumerate() {
+        let out = Process::new(env!("CARGO_BIN_EXE_rnnlab"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["train", "experiments/quickstart.toml", "--headless"])
+            .arg("--run-dir")
+            .arg(tmp.path().join(format!("run{i}")))
+            .args(["--set", "data.count=200", "--set", "train.epochs=3"])
+            .args([
+                "--set",
+                "model.layers.0.units=4",
+                "--set",
+                "model.layers.1.units=3",
+            ])
+            .args(["--set", &format!("train.learning_rate={lr}")])
+            .output()
+            .expect("running rnnlab");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        for line in stderr.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{} columns: {line}\n{stderr}",
+                line.chars().count()
+            );
+        }
+        if i == 0 {
+            assert!(
+                stderr.contains("step ") && stderr.contains("valid "),
+                "{stderr}"
+            );
+        } else {
+            // Diverged: the advice wrapped under its head, whole.
+            assert!(stderr.contains("diverged after"), "{stderr}");
+        }
+    }
+}
+
+#[test]
+fn the_end_of_a_run_shows_its_test_result_beside_the_baselines() {
+    let (_tmp, dir) = recorded_run();
+    let summary = r#"{
+      "name": "quickstart", "status": "completed", "started": "2026-11-26T12:00:00Z",
+      "model": "gru(20) → gru(20) → dense(1)", "parameters": 3921, "steps": 528,
+      "epochs": 8, "wall_s": 10.6, "best_valid_loss": 0.00413, "best_step": 528,
+      "best_valid": {"mse": 0.00413, "rmse": 0.0643, "mae": 0.05},
+      "test": {"loss": 0.0013, "mse": 0.0013, "rmse": 0.03593, "mae": 0.0295},
+      "baselines": [{"name": "naive",
+        "valid": {"mse": 0.0206, "rmse": 0.1437, "mae": 0.1175},
+        "test": {"mse": 0.0207, "rmse": 0.1438, "mae": 0.1177}}],
+      "message": null
+    }"#;
+    fs::write(dir.join("summary.json"), summary).unwrap();
+    assert_eq!(
+        rnnlab::frontend::test_result(&dir),
+        vec![
+            ("test rmse".to_string(), 0.03593),
+            ("naive".to_string(), 0.1438)
+        ]
+    );
+    let mut app = App::replay(read::load(&dir).unwrap());
+    app.set_baselines(rnnlab::frontend::baselines(&dir));
+    app.result = rnnlab::frontend::test_result(&dir);
+    let t = screen(&app, UNICODE);
+    let s = text(&t);
+    assert!(s.contains("test rmse 0.03593 · naive 0.1438"), "{s}");
+    // It stands for the line saying the run finished; the tune stays.
+    assert!(
+        !s.contains("✓ finished") && s.contains("▲ learning_rate"),
+        "{s}"
+    );
+    crate::dashboard::assert_no_cut(&t);
+    // Not before the end.
+    app.apply(Action::Start);
+    assert!(!text(&screen(&app, UNICODE)).contains("test rmse"));
 }

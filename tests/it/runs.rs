@@ -119,6 +119,50 @@ a-late     completed    528      0.0125  mse 0.00213  1:02:05  2026-11-26 12:00
 }
 
 #[test]
+fn the_table_fits_80_columns_and_uses_a_wider_terminal() {
+    let root = tempfile::tempdir().unwrap();
+    let r = root.path();
+    for (i, name) in [
+        "quickstart-20261126-120000",
+        "sentiment-gru-20261126-130512",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let mut s = summary(name, Status::Completed, "2026-11-26T12:00:00+01:00", 27_350);
+        if i == 1 {
+            s.test = BTreeMap::from([("accuracy".into(), 0.8123)]);
+        }
+        run_dir(r, name, Some(&s));
+    }
+    let rows = runs::list(r).unwrap();
+    let narrow = runs::table(&rows);
+    for line in narrow.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{} columns: {line}",
+            line.chars().count()
+        );
+    }
+    // Names whole; the start time gives way first.
+    assert!(narrow.contains("sentiment-gru-20261126-130512"), "{narrow}");
+    assert!(
+        narrow.contains("accuracy 0.8123") && !narrow.contains("started"),
+        "{narrow}"
+    );
+    let wide = runs::table_width(&rows, 120);
+    assert!(
+        wide.contains("started") && wide.contains("2026-11-26 12:00"),
+        "{wide}"
+    );
+    let middle = runs::table_width(&rows, 100);
+    assert!(
+        middle.contains("11-26 12:00") && !middle.contains("2026-"),
+        "{middle}"
+    );
+}
+
+#[test]
 fn a_running_run_is_running_only_while_its_lock_is_held() {
     let root = tempfile::tempdir().unwrap();
     let s = summary("x", Status::Running, "2026-11-26T12:00:00Z", 10);
@@ -297,6 +341,38 @@ mod compare {
                 assert!(text.contains("fast") && text.contains("slow"), "{text}");
             }
         }
+    }
+
+    #[test]
+    fn compare_fits_80x24_80x23_and_79x24() {
+        let theme = Theme {
+            ascii: false,
+            color: true,
+        };
+        for (w, h) in [(80, 24), (80, 23), (79, 24)] {
+            let t = screen(theme, true, w, h);
+            let s = t.backend().to_string();
+            assert!(
+                s.contains("fast") && s.contains("slow") && s.contains("best"),
+                "{s}"
+            );
+            crate::dashboard::assert_no_cut(&t);
+            insta::assert_snapshot!(format!("compare_{w}x{h}"), t.backend());
+        }
+    }
+
+    #[test]
+    fn without_colour_runs_differ_by_glyph() {
+        let theme = Theme {
+            ascii: false,
+            color: false,
+        };
+        let t = screen(theme, true, 80, 24);
+        let s = t.backend().to_string();
+        // Each run's curve has its glyph, and the legend names it.
+        assert!(s.contains("•") && s.contains("○"), "{s}");
+        assert!(s.contains(" •• fast") && s.contains(" ○○ slow"), "{s}");
+        crate::dashboard::assert_no_cut(&t);
     }
 
     #[test]

@@ -25,7 +25,7 @@ fn dashboard_pause_tune_checkpoint_quit_in_tmux() {
     let stty_file = dir.path().join("stty");
     let root = root();
     let script = format!(
-        "export LANG=C.UTF-8; unset NO_COLOR; cd {root} && {bin} train experiments/quickstart.toml --set train.epochs=200 --run-dir {run}; \
+        "export LANG=C.UTF-8; unset NO_COLOR; cd {root} && {bin} train experiments/quickstart.toml --set data.count=3000 --set train.epochs=200 --run-dir {run}; \
          echo $? > {exit}; stty -a > {stty}; sleep 60",
         root = root.display(),
         bin = BIN,
@@ -121,4 +121,99 @@ fn dashboard_pause_tune_checkpoint_quit_in_tmux() {
     );
     let screen = tmux.screen();
     assert!(screen.contains("stopped after"), "{screen}");
+}
+
+/// The quick start as a newcomer runs it, in an 80×24 terminal with tmux's
+/// status line (an 80×23 pane): the full layout, the loss curve moving over
+/// several redraws before FINISHED, no number cut on any screen, and a
+/// footer without `t tune` once the run is over. Three epochs instead of the
+/// quick start's 24 keep the test short; everything else is the file's.
+#[test]
+#[cfg_attr(not(has_tmux), ignore = "tmux is not installed")]
+fn quickstart_in_an_80x24_terminal_with_tmux() {
+    let dir = tempfile::tempdir().unwrap();
+    let run: PathBuf = dir.path().join("run");
+    let exit_file = dir.path().join("exit");
+    let script = format!(
+        "export LANG=C.UTF-8; unset NO_COLOR; cd {root} && {bin} train experiments/quickstart.toml --set train.epochs=3 --run-dir {run}; \
+         echo $? > {exit}; sleep 60",
+        root = root().display(),
+        bin = BIN,
+        run = run.display(),
+        exit = exit_file.display(),
+    );
+    let tmux = Tmux::new("quickstart");
+    // An 80×24 terminal attached to tmux shows an 80×23 window above the
+    // status line; a detached session is given that window's size.
+    tmux.session(80, 23, &script);
+    let pane = tmux.run(&["display", "-p", "-t", "s", "#{pane_width}x#{pane_height}"]);
+    assert_eq!(pane.trim(), "80x23");
+
+    // The loss panel (rows 3 to 14 of the left half) as it changes.
+    let loss_panel = |screen: &str| -> String {
+        screen
+            .lines()
+            .skip(3)
+            .take(12)
+            .map(|l| l.chars().take(40).collect::<String>())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let mut panels: Vec<String> = Vec::new();
+    let mut screens = Vec::new();
+    let start = std::time::Instant::now();
+    let finished = loop {
+        let screen = tmux.screen();
+        if screen.contains("FINISHED") {
+            break screen;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no FINISHED after 120 s:\n{screen}"
+        );
+        if screen.contains("RUNNING") {
+            let panel = loss_panel(&screen);
+            if panels.last() != Some(&panel) {
+                panels.push(panel);
+                screens.push(screen);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    };
+    // The curve moved: at least three different loss panels with data.
+    let drawn: Vec<&String> = panels
+        .iter()
+        .filter(|p| !p.contains("no data yet"))
+        .collect();
+    assert!(
+        drawn.len() >= 3,
+        "{} redraws of the curve before FINISHED:\n{}",
+        drawn.len(),
+        panels.join("\n\n")
+    );
+    screens.push(finished.clone());
+    for screen in &screens {
+        // The full layout in the 80×23 pane, every number whole.
+        assert!(
+            screen.contains("events") && screen.contains("gradient norms"),
+            "{screen}"
+        );
+        let rows: Vec<String> = screen.lines().map(String::from).collect();
+        let cuts = crate::dashboard::cut_numbers(&rows, 80);
+        assert!(cuts.is_empty(), "cut numbers {cuts:?} in\n{screen}");
+    }
+    // Over: no steering keys; q leaves at once, exit code 0.
+    let footer = finished
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or("");
+    assert!(
+        footer.contains("q quit") && !footer.contains("t tune") && !footer.contains("space"),
+        "{finished}"
+    );
+    tmux.keys(&["q"]);
+    tmux.wait("the process to exit", 30, |_| !read(&exit_file).is_empty());
+    assert_eq!(read(&exit_file).trim(), "0");
+    let summary = read(&run.join("summary.json"));
+    assert!(summary.contains("\"status\": \"completed\""), "{summary}");
 }

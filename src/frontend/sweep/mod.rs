@@ -297,11 +297,12 @@ fn trial_key(o: &mut Open, key: KeyEvent) -> bool {
     {
         return true;
     }
-    if let Some(action) = keys::action(key, &o.app)
-        && let Some(cmd) = o.app.apply(action)
-        && let Some(tx) = &o.commands
-    {
-        let _ = tx.send(cmd);
+    if let Some(action) = keys::action(key, &o.app) {
+        for cmd in o.app.apply(action) {
+            if let Some(tx) = &o.commands {
+                let _ = tx.send(cmd);
+            }
+        }
     }
     o.app.detached
 }

@@ -427,11 +427,7 @@ fn overlay_chart(f: &mut Frame, area: Rect, b: &Board, theme: &Theme) {
     for (g, (style, _)) in groups.iter().zip(&styles) {
         if let Some((lo, hi)) = &g.band {
             for edge in [lo, hi] {
-                series.push(Series {
-                    points: edge,
-                    style: style.add_modifier(Modifier::DIM),
-                    ascii: '.',
-                });
+                series.push(Series::line(edge, style.add_modifier(Modifier::DIM), '.'));
             }
         }
     }
@@ -439,11 +435,7 @@ fn overlay_chart(f: &mut Frame, area: Rect, b: &Board, theme: &Theme) {
     let mut order: Vec<usize> = (0..groups.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(groups[i].rank.unwrap_or(usize::MAX)));
     for i in order {
-        series.push(Series {
-            points: &groups[i].mean,
-            style: styles[i].0,
-            ascii: styles[i].1,
-        });
+        series.push(Series::line(&groups[i].mean, styles[i].0, styles[i].1));
     }
     let chart = Chart::new(series)
         .mode(theme.chart_mode())

@@ -8,17 +8,15 @@
 use std::time::Duration;
 
 use super::playback::Playback;
-pub use super::view::{RunState, View};
-use crate::events::{Command, Event, Outcome, Reply, Tunable};
+pub use super::tune::TuneForm;
+pub use super::view::{Baseline, RunState, View};
+use crate::events::{Command, Event, Outcome};
 use crate::run::read::Recorded;
 
-/// The tune form: the selected field, the text being typed, and any error.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TuneForm {
-    pub field: usize,
-    pub input: String,
-    pub error: Option<String>,
-}
+/// Smoothing weights `[` and `]` step through (TensorBoard-style EMA).
+pub const SMOOTHING: [f64; 6] = [0.5, 0.8, 0.9, 0.95, 0.98, 0.99];
+/// The default smoothing, an index into [`SMOOTHING`] (0.9).
+const DEFAULT_SMOOTHING: usize = 2;
 
 /// The go-to-step form of a replay: the digits typed, and any error.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -56,6 +54,15 @@ pub enum Action {
     ToggleLossLog,
     ToggleGradLog,
     ToggleSmoothing,
+    /// Less / more smoothing of the training loss.
+    SmoothLess,
+    SmoothMore,
+    /// Loss panel: loss → validation metrics → learning rate.
+    CycleLossView,
+    /// Log-scale x axis.
+    ToggleLogX,
+    /// Wall-clock time on the x axis instead of steps.
+    ToggleWallX,
     /// Gradient panel: layers over steps → through time → gates.
     CycleGrads,
     NextExample,
@@ -85,6 +92,8 @@ pub enum Action {
     Down,
     Type(char),
     Backspace,
+    /// Ctrl-U in a form: clear the field.
+    ClearField,
 }
 
 /// Display toggles.
@@ -93,7 +102,31 @@ pub struct Toggles {
     pub loss_log: bool,
     pub grad_log: bool,
     pub smoothing: bool,
+    /// The smoothing weight, an index into [`SMOOTHING`].
+    pub smooth: usize,
     pub grads: GradView,
+    pub loss_view: LossView,
+    pub log_x: bool,
+    pub wall_x: bool,
+}
+
+impl Toggles {
+    /// The smoothing weight in use, `None` when smoothing is off.
+    pub fn smoothing_weight(&self) -> Option<f64> {
+        self.smoothing
+            .then(|| SMOOTHING[self.smooth.min(SMOOTHING.len() - 1)])
+    }
+}
+
+/// What the loss panel shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LossView {
+    /// Training and validation loss (the objective's scaled units).
+    Loss,
+    /// The `i`-th validation metric in original units ([`View::metric_names`]).
+    Metric(usize),
+    /// The learning rate over the steps.
+    Rate,
 }
 
 /// What the gradient panel shows.
@@ -135,6 +168,8 @@ pub struct App {
     pub disconnected: bool,
     /// Commands can be sent (false for a recorded run).
     pub can_steer: bool,
+    /// The test result once the run is over ([`crate::frontend::test_result`]).
+    pub result: Vec<(String, f64)>,
     pub feed: Feed,
 }
 
@@ -172,7 +207,11 @@ impl App {
                 loss_log: true,
                 grad_log: true,
                 smoothing: true,
+                smooth: DEFAULT_SMOOTHING,
                 grads: GradView::Layers,
+                loss_view: LossView::Loss,
+                log_x: false,
+                wall_x: false,
             },
             example: 0,
             message: None,
@@ -180,6 +219,7 @@ impl App {
             detached: false,
             disconnected: false,
             can_steer,
+            result: Vec::new(),
             feed,
         }
     }
@@ -217,6 +257,11 @@ impl App {
         self.frozen.is_some()
     }
 
+    /// The live view (not the frozen one).
+    pub(super) fn live_view(&self) -> &View {
+        &self.live
+    }
+
     /// The live run state (not the frozen one).
     pub fn state(&self) -> RunState {
         self.live.state
@@ -227,9 +272,52 @@ impl App {
         self.live.outcome.as_ref()
     }
 
-    /// Folds one event into the live view.
+    /// Folds one event into the live view. A message about what was asked
+    /// gives way to what happened: the checkpoint's name once it is written,
+    /// nothing once the run is over.
     pub fn on_event(&mut self, event: Event) {
+        let saved = match &event {
+            Event::Note(n) if n.kind == crate::events::NoteKind::Checkpoint => {
+                Some(n.detail.clone())
+            }
+            _ => None,
+        };
+        let over = matches!(event, Event::Finished(_));
         self.live.on_event(event);
+        if let Some(name) = saved
+            && self.message.as_deref() == Some("checkpoint requested")
+        {
+            self.message = Some(format!("checkpoint saved: {name}"));
+        }
+        if over {
+            self.message = None;
+        }
+    }
+
+    /// Sets the reference scores the curves are drawn against (from the
+    /// run's `summary.json`; see [`crate::frontend::baselines`]).
+    pub fn set_baselines(&mut self, baselines: Vec<Baseline>) {
+        self.live.baselines = baselines.clone();
+        if let Some(frozen) = &mut self.frozen {
+            frozen.baselines = baselines;
+        }
+    }
+
+    /// Reads the test result from the run's directory (once it is over).
+    pub fn load_result(&mut self) {
+        if let Some(info) = &self.live.info {
+            self.result = crate::frontend::test_result(std::path::Path::new(&info.run_dir));
+        }
+    }
+
+    /// Whether the keys that steer the run (pause, tune, checkpoint) can do
+    /// anything now.
+    pub fn can_act(&self) -> bool {
+        self.can_steer
+            && !matches!(self.feed, Feed::Replay(_))
+            && !self.live.state.is_over()
+            && self.live.state != RunState::Stopping
+            && !self.disconnected
     }
 
     /// Whether the loop should end now.
@@ -238,45 +326,46 @@ impl App {
             || self.quitting && (self.live.state.is_over() || !self.can_steer || self.disconnected)
     }
 
-    /// Applies an action; returns the command to send to the trainer, if any.
-    pub fn apply(&mut self, action: Action) -> Option<Command> {
+    /// Applies an action; returns the commands to send to the trainer, in
+    /// order (several when the tune form applies several fields).
+    pub fn apply(&mut self, action: Action) -> Vec<Command> {
         if action == Action::ForceStop && !matches!(self.feed, Feed::Training) {
             // Ctrl-C leaves a replay, and leaves an attached run running.
             self.mode = Mode::Normal;
-            return self.apply_normal(Action::Quit);
+            return self.apply_normal(Action::Quit).into_iter().collect();
         }
         match self.mode.clone() {
             Mode::Help => {
                 self.mode = Mode::Normal;
-                None
+                Vec::new()
             }
             Mode::ConfirmQuit => match action {
                 Action::Confirm | Action::Type('y') | Action::Type('Y') => {
                     self.mode = Mode::Normal;
-                    self.stop()
+                    self.stop().into_iter().collect()
                 }
-                Action::ForceStop => self.stop(),
+                Action::ForceStop => self.stop().into_iter().collect(),
                 _ => {
                     self.mode = Mode::Normal;
-                    None
+                    Vec::new()
                 }
             },
             Mode::Tune(form) => self.apply_tune(form, action),
             Mode::GoTo(form) => {
                 self.apply_go_to(form, action);
-                None
+                Vec::new()
             }
             Mode::Normal => match self.feed {
                 Feed::Replay(_) => {
                     self.apply_replay(action);
-                    None
+                    Vec::new()
                 }
-                _ => self.apply_normal(action),
+                _ => self.apply_normal(action).into_iter().collect(),
             },
         }
     }
 
-    fn stop(&mut self) -> Option<Command> {
+    pub(super) fn stop(&mut self) -> Option<Command> {
         self.quitting = true;
         if self.live.state.is_over() || !self.can_steer {
             return None;
@@ -286,7 +375,7 @@ impl App {
         Some(Command::Stop)
     }
 
-    fn steer(&mut self, what: &str) -> bool {
+    pub(super) fn steer(&mut self, what: &str) -> bool {
         if matches!(self.feed, Feed::Replay(_)) {
             self.message = Some(format!("{what}: this is a recording"));
             return false;
@@ -326,6 +415,7 @@ impl App {
                     return None;
                 }
                 self.message = Some("checkpoint requested".into());
+                self.live.request_checkpoint();
                 Some(Command::Checkpoint)
             }
             Action::ToggleLossLog => {
@@ -347,6 +437,36 @@ impl App {
             }
             Action::ToggleSmoothing => {
                 self.toggles.smoothing = !self.toggles.smoothing;
+                None
+            }
+            Action::SmoothLess | Action::SmoothMore => {
+                let t = &mut self.toggles;
+                if t.smoothing {
+                    t.smooth = match action {
+                        Action::SmoothLess => t.smooth.saturating_sub(1),
+                        _ => (t.smooth + 1).min(SMOOTHING.len() - 1),
+                    };
+                }
+                t.smoothing = true;
+                None
+            }
+            Action::CycleLossView => {
+                let n = self.view().metric_names().len();
+                self.toggles.loss_view = match self.toggles.loss_view {
+                    LossView::Loss if n > 0 => LossView::Metric(0),
+                    LossView::Loss => LossView::Rate,
+                    LossView::Metric(i) if i + 1 < n => LossView::Metric(i + 1),
+                    LossView::Metric(_) => LossView::Rate,
+                    LossView::Rate => LossView::Loss,
+                };
+                None
+            }
+            Action::ToggleLogX => {
+                self.toggles.log_x = !self.toggles.log_x;
+                None
+            }
+            Action::ToggleWallX => {
+                self.toggles.wall_x = !self.toggles.wall_x;
                 None
             }
             Action::NextExample | Action::PrevExample => {
@@ -443,6 +563,11 @@ impl App {
                 form.input.push(c);
                 form.error = None;
             }
+            Action::Type(c) => form.error = Some(format!("`{c}`: a step is a whole number")),
+            Action::ClearField => {
+                form.input.clear();
+                form.error = None;
+            }
             Action::Confirm => match (form.input.parse::<u64>(), &mut self.feed) {
                 (Ok(step), Feed::Replay(p)) => {
                     p.pause();
@@ -456,87 +581,5 @@ impl App {
             _ => {}
         }
         self.mode = Mode::GoTo(form);
-    }
-
-    /// The tune form's fields for this run (the temperature only when it generates text).
-    pub fn tune_fields(&self) -> Vec<Tunable> {
-        Tunable::ALL
-            .into_iter()
-            .filter(|&t| t != Tunable::Temperature || self.live.temperature.is_some())
-            .collect()
-    }
-
-    fn tune_form(&self, field: usize) -> TuneForm {
-        let input = self.current(self.tune_fields()[field]).to_string();
-        TuneForm {
-            field,
-            input,
-            error: None,
-        }
-    }
-
-    /// A tunable's current value in the live view.
-    fn current(&self, key: Tunable) -> f64 {
-        let v = &self.live;
-        match key {
-            Tunable::LearningRate => v.learning_rate,
-            Tunable::ClipGradNorm => v.clip,
-            Tunable::EvalEvery => v.eval_every as f64,
-            Tunable::Temperature => v.temperature.unwrap_or(0.0),
-        }
-    }
-
-    /// The current value of a tunable field, for the form.
-    pub fn tune_value(&self, field: Tunable) -> String {
-        field.show(self.current(field))
-    }
-
-    fn apply_tune(&mut self, mut form: TuneForm, action: Action) -> Option<Command> {
-        let fields = self.tune_fields();
-        let n = fields.len();
-        match action {
-            Action::Cancel | Action::ForceStop => {
-                self.mode = Mode::Normal;
-                if action == Action::ForceStop {
-                    return self.stop();
-                }
-                return None;
-            }
-            Action::Up => form = self.tune_form((form.field + n - 1) % n),
-            Action::Down => form = self.tune_form((form.field + 1) % n),
-            Action::Backspace => {
-                form.input.pop();
-                form.error = None;
-            }
-            Action::Type(c) => {
-                if form.input == self.tune_form(form.field).input && form.error.is_none() {
-                    // Typing replaces the shown value, like a selected field.
-                    form.input.clear();
-                }
-                form.input.push(c);
-                form.error = None;
-            }
-            Action::Confirm => {
-                let field = fields[form.field];
-                match field.parse(&form.input) {
-                    Ok(value) => {
-                        self.mode = Mode::Normal;
-                        if !self.steer("tune") {
-                            return None;
-                        }
-                        self.message = Some(format!("{field} → {value}"));
-                        return Some(Command::Tune {
-                            key: field,
-                            value,
-                            reply: Reply::default(),
-                        });
-                    }
-                    Err(e) => form.error = Some(e),
-                }
-            }
-            _ => {}
-        }
-        self.mode = Mode::Tune(form);
-        None
     }
 }

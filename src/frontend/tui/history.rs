@@ -14,6 +14,8 @@ struct Bucket {
     x_start: f64,
     x_end: f64,
     count: u64,
+    /// The sum of the bucket's y values (for its mean).
+    sum: f64,
     /// The lowest y; on ties the earliest.
     min: Kept,
     /// The highest y; on ties the latest, so a flat bucket keeps both of its ends.
@@ -26,6 +28,7 @@ impl Bucket {
             x_start: p.x,
             x_end: p.x,
             count: 1,
+            sum: p.y,
             min: p,
             max: p,
         }
@@ -34,6 +37,7 @@ impl Bucket {
     fn add(&mut self, p: Kept) {
         self.x_end = p.x;
         self.count = self.count.saturating_add(1);
+        self.sum += p.y;
         if p.y < self.min.y {
             self.min = p;
         }
@@ -48,6 +52,7 @@ impl Bucket {
             x_start: self.x_start,
             x_end: later.x_end,
             count: self.count.saturating_add(later.count),
+            sum: self.sum + later.sum,
             min: if later.min.y < self.min.y {
                 later.min
             } else {
@@ -146,6 +151,29 @@ impl History {
             .iter()
             .flat_map(Bucket::extremes)
             .map(|p| (p.x, p.y))
+            .collect()
+    }
+
+    /// The series smoothed by a debiased exponential moving average of
+    /// weight `weight` (TensorBoard's smoothing), one point per bucket at its
+    /// last x: exact while no decimation happened; after, each bucket counts
+    /// as `count` points at its mean.
+    pub fn smoothed(&self, weight: f64) -> Vec<(f64, f64)> {
+        let weight = if weight.is_finite() {
+            weight.clamp(0.0, 1.0 - 1e-9)
+        } else {
+            0.0
+        };
+        let (mut biased, mut weight_pow) = (0.0f64, 1.0f64);
+        self.buckets
+            .iter()
+            .map(|b| {
+                let n = b.count.max(1);
+                let w = weight.powf(n as f64);
+                biased = biased * w + (1.0 - w) * (b.sum / n as f64);
+                weight_pow *= w;
+                (b.x_end, biased / (1.0 - weight_pow))
+            })
             .collect()
     }
 
@@ -322,6 +350,34 @@ mod tests {
         h.clear();
         assert_eq!((h.len_raw(), h.points()), (0, vec![]));
         assert_eq!(h.stride, 1);
+    }
+
+    #[test]
+    fn smoothing_at_render_time_equals_the_running_ema() {
+        let ys: Vec<f64> = (0..500).map(|i| ((i * 7919) % 13) as f64).collect();
+        for weight in [0.0, 0.6, 0.9, 0.99] {
+            let mut h = History::new(1024);
+            let mut ema = Ema::new(weight);
+            let mut expected = Vec::new();
+            for (i, &y) in ys.iter().enumerate() {
+                h.push(i as f64, y);
+                expected.push((i as f64, ema.update(y)));
+            }
+            let got = h.smoothed(weight);
+            assert_eq!(got.len(), expected.len());
+            for (g, e) in got.iter().zip(&expected) {
+                assert_eq!(g.0, e.0);
+                assert!((g.1 - e.1).abs() < 1e-9, "{weight}: {g:?} vs {e:?}");
+            }
+        }
+        // Decimated: still close to the running average of a flat series.
+        let mut h = History::new(8);
+        for i in 0..1000 {
+            h.push(i as f64, 2.0 + (i % 2) as f64);
+        }
+        let last = h.smoothed(0.99).last().copied().unwrap();
+        assert_eq!(last.0, 999.0);
+        assert!((last.1 - 2.5).abs() < 0.05, "{last:?}");
     }
 
     #[test]

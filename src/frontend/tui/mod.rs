@@ -12,6 +12,7 @@ pub mod history;
 pub mod keys;
 pub mod playback;
 pub mod terminal;
+pub mod tune;
 pub mod ui;
 pub mod view;
 
@@ -56,7 +57,16 @@ pub fn run(
         let mut changed = false;
         for _ in 0..EVENTS_PER_FRAME {
             match events.try_recv() {
-                Ok(e) => app.on_event(e),
+                Ok(e) => {
+                    let finished = matches!(e, crate::events::Event::Finished(_));
+                    if let crate::events::Event::Started(info) = &e {
+                        app.set_baselines(crate::frontend::baselines(Path::new(&info.run_dir)));
+                    }
+                    app.on_event(e);
+                    if finished {
+                        app.load_result();
+                    }
+                }
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     changed |= !app.disconnected;
@@ -111,10 +121,10 @@ fn event_loop(
         data_changed |= app.advance(now - last_tick);
         last_tick = now;
         let send = |app: &mut App, action| {
-            if let Some(cmd) = app.apply(action)
-                && let Some(tx) = commands
-            {
-                let _ = tx.send(cmd);
+            for cmd in app.apply(action) {
+                if let Some(tx) = commands {
+                    let _ = tx.send(cmd);
+                }
             }
         };
         if interrupt.swap(false, Ordering::SeqCst) {

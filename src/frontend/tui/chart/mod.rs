@@ -1,5 +1,6 @@
-//! A line-chart widget for the dashboard: Braille or ASCII plotting, a linear or log y
-//! axis labelled at nice values, event markers, a threshold line and a highlighted point.
+//! A line-chart widget for the dashboard: Braille, ASCII or one-glyph-per-cell plotting,
+//! linear or log axes labelled at nice values (steps, or clock times), min–max bands,
+//! event markers with their own glyphs, reference lines and a highlighted point.
 //!
 //! ratatui's own `Chart` has no log axes, labels only its bounds and has no ASCII-only
 //! marker, hence this widget.
@@ -31,6 +32,9 @@ pub enum Mode {
     Braille,
     /// One character per cell; only ASCII characters anywhere (plot, axes, labels).
     Ascii,
+    /// One glyph per cell, each series its own ([`Series::glyph`]), box-drawing
+    /// axes: series stay apart without colour (`NO_COLOR`).
+    Glyph,
 }
 
 /// The characters of one [`Mode`].
@@ -43,7 +47,6 @@ struct Glyphs {
     corner: char,
     h_axis: char,
     x_tick: char,
-    marker: char,
     hline: char,
     highlight: char,
 }
@@ -59,9 +62,13 @@ impl Mode {
                 corner: '└',
                 h_axis: '─',
                 x_tick: '┬',
-                marker: '▲',
                 hline: '─',
                 highlight: '◆',
+            },
+            Mode::Glyph => Glyphs {
+                sub: (1, 1),
+                braille: false,
+                ..Mode::Braille.glyphs()
             },
             Mode::Ascii => Glyphs {
                 sub: (1, 1),
@@ -71,24 +78,86 @@ impl Mode {
                 corner: '+',
                 h_axis: '-',
                 x_tick: '+',
-                marker: '^',
                 hline: '-',
-                highlight: 'o',
+                highlight: '@',
             },
         }
     }
+}
+
+/// How a [`Series`] is drawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Consecutive points joined by lines.
+    Line,
+    /// Each point alone.
+    Points,
+    /// The points joined, and filled between the lowest and the highest value
+    /// in each dot column: the min–max envelope of a noisy series.
+    Band,
 }
 
 /// One line of a [`Chart`].
 #[derive(Debug, Clone, Copy)]
 pub struct Series<'a> {
     /// The points; consecutive plottable ones are joined (non-finite ones, and
-    /// non-positive y on a log axis, are skipped).
+    /// non-positive values on a log axis, are skipped).
     pub points: &'a [(f64, f64)],
     /// Style of the line's cells.
     pub style: Style,
     /// The character used in [`Mode::Ascii`] (a non-printable or non-ASCII one becomes `*`).
     pub ascii: char,
+    /// The character used in [`Mode::Glyph`].
+    pub glyph: char,
+    pub kind: Kind,
+}
+
+impl<'a> Series<'a> {
+    /// A line of `points`, drawn with `ascii` in ASCII mode (and in glyph mode).
+    pub fn line(points: &'a [(f64, f64)], style: Style, ascii: char) -> Series<'a> {
+        Series {
+            points,
+            style,
+            ascii,
+            glyph: ascii,
+            kind: Kind::Line,
+        }
+    }
+
+    /// The character in glyph mode.
+    #[must_use]
+    pub fn glyph(mut self, glyph: char) -> Series<'a> {
+        self.glyph = glyph;
+        self
+    }
+
+    /// Drawn as [`Kind`].
+    #[must_use]
+    pub fn kind(mut self, kind: Kind) -> Series<'a> {
+        self.kind = kind;
+        self
+    }
+}
+
+/// An event on the x axis: a glyph below the plot at `x`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Marker {
+    pub x: f64,
+    /// The glyph in Braille and glyph mode.
+    pub glyph: char,
+    /// The glyph in ASCII mode.
+    pub ascii: char,
+    pub style: Style,
+}
+
+/// How x values are labelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum XLabels {
+    /// Compact numbers (`500`, `1.5k`).
+    #[default]
+    Number,
+    /// Seconds as clock times (`0:30`, `1:02:00`) at round intervals.
+    Clock,
 }
 
 /// A line chart with y labels on the left, x labels at the bottom and no border.
@@ -100,13 +169,25 @@ pub struct Series<'a> {
 pub struct Chart<'a> {
     series: Vec<Series<'a>>,
     mode: Mode,
+    log_x: bool,
     log_y: bool,
     x_bounds: Option<[f64; 2]>,
     y_bounds: Option<[f64; 2]>,
-    markers: &'a [(f64, Style)],
-    hline: Option<(f64, Style)>,
+    markers: &'a [Marker],
+    hlines: Vec<HLine<'a>>,
     highlight: Option<((f64, f64), Style)>,
     x_title: Option<&'a str>,
+    x_labels: XLabels,
+}
+
+/// A horizontal reference line, with a label at its right end.
+#[derive(Debug, Clone, Copy)]
+struct HLine<'a> {
+    y: f64,
+    style: Style,
+    glyph: char,
+    ascii: char,
+    label: Option<&'a str>,
 }
 
 impl<'a> Chart<'a> {
@@ -115,13 +196,15 @@ impl<'a> Chart<'a> {
         Chart {
             series,
             mode: Mode::Braille,
+            log_x: false,
             log_y: false,
             x_bounds: None,
             y_bounds: None,
             markers: &[],
-            hline: None,
+            hlines: Vec::new(),
             highlight: None,
             x_title: None,
+            x_labels: XLabels::Number,
         }
     }
 
@@ -129,6 +212,20 @@ impl<'a> Chart<'a> {
     #[must_use]
     pub fn mode(mut self, mode: Mode) -> Chart<'a> {
         self.mode = mode;
+        self
+    }
+
+    /// Uses a base-10 logarithmic x axis (non-positive values are skipped).
+    #[must_use]
+    pub fn log_x(mut self, log_x: bool) -> Chart<'a> {
+        self.log_x = log_x;
+        self
+    }
+
+    /// Labels the x axis with clock times (x in seconds) instead of numbers.
+    #[must_use]
+    pub fn x_labels(mut self, labels: XLabels) -> Chart<'a> {
+        self.x_labels = labels;
         self
     }
 
@@ -153,17 +250,38 @@ impl<'a> Chart<'a> {
         self
     }
 
-    /// Vertical event lines at the given x values, drawn where inside the x bounds.
+    /// Event glyphs on the x axis at the given x values, drawn where inside
+    /// the x bounds (a later one over an earlier one in the same column).
     #[must_use]
-    pub fn markers(mut self, markers: &'a [(f64, Style)]) -> Chart<'a> {
+    pub fn markers(mut self, markers: &'a [Marker]) -> Chart<'a> {
         self.markers = markers;
         self
     }
 
     /// A horizontal threshold line at `y`, drawn if inside the y bounds.
     #[must_use]
-    pub fn hline(mut self, y: f64, style: Style) -> Chart<'a> {
-        self.hline = Some((y, style));
+    pub fn hline(self, y: f64, style: Style) -> Chart<'a> {
+        self.hline_with(y, style, ('─', '-'), None)
+    }
+
+    /// A horizontal reference line at `y` drawn with `glyphs` (Unicode, ASCII),
+    /// `label` at its right end (where it fits); several may be drawn, later
+    /// ones over earlier ones, all behind the series.
+    #[must_use]
+    pub fn hline_with(
+        mut self,
+        y: f64,
+        style: Style,
+        glyphs: (char, char),
+        label: Option<&'a str>,
+    ) -> Chart<'a> {
+        self.hlines.push(HLine {
+            y,
+            style,
+            glyph: glyphs.0,
+            ascii: glyphs.1,
+            label,
+        });
         self
     }
 
@@ -187,14 +305,14 @@ impl<'a> Chart<'a> {
         let mut yr: Option<(f64, f64)> = None;
         for s in &self.series {
             for &(x, y) in s.points {
-                if let (Some(px), Some(py)) = (project(x, false), project(y, self.log_y)) {
+                if let (Some(px), Some(py)) = (project(x, self.log_x), project(y, self.log_y)) {
                     xr = Some(xr.map_or((px, px), |(lo, hi)| (lo.min(px), hi.max(px))));
                     yr = Some(yr.map_or((py, py), |(lo, hi)| (lo.min(py), hi.max(py))));
                 }
             }
         }
         Some((
-            Scale::resolve(self.x_bounds, xr?, false, false),
+            Scale::resolve(self.x_bounds, xr?, self.log_x, false),
             Scale::resolve(self.y_bounds, yr?, self.log_y, true),
         ))
     }
@@ -260,7 +378,7 @@ impl<'a> Chart<'a> {
         // The tick density that gets the most labels placed; the densest on ties.
         let mut x_labels = Vec::new();
         for max in (2..=5).rev() {
-            let ticks = nice_ticks(xs.lo, xs.hi, max, 0.0);
+            let ticks = x_ticks(xs, max, self.x_labels);
             let placed = place_x_labels(&ticks, xs, x_dots, sx, plot.x, area, taken.clone());
             if placed.len() > x_labels.len() {
                 x_labels = placed;
@@ -276,10 +394,15 @@ impl<'a> Chart<'a> {
     /// Draws the markers on the x axis, just below `plot`.
     fn draw_markers(&self, plot: Rect, buf: &mut Buffer, xs: &Scale, g: &Glyphs) {
         let nx = usize::from(plot.width) * g.sub.0;
-        for &(x, style) in self.markers {
-            if let Some(c) = xs.inside(x, nx).map(|d| d / g.sub.0) {
+        for m in self.markers {
+            if let Some(c) = xs.inside(m.x, nx).map(|d| d / g.sub.0) {
+                let ch = match self.mode {
+                    Mode::Ascii if m.ascii.is_ascii_graphic() => m.ascii,
+                    Mode::Ascii => '^',
+                    _ => m.glyph,
+                };
                 // c < plot.width, so it fits in u16.
-                put(buf, plot.x + c as u16, plot.bottom(), g.marker, style);
+                put(buf, plot.x + c as u16, plot.bottom(), ch, m.style);
             }
         }
     }
@@ -296,11 +419,24 @@ impl<'a> Chart<'a> {
         let row_of = |y: f64| ys.inside(y, ny).map(|d| h - 1 - d / sy);
         let mut layer: Vec<Option<(char, Style)>> = vec![None; w * h];
 
-        if let Some((y, style)) = self.hline
-            && let Some(r) = row_of(y)
-        {
-            for cell in &mut layer[r * w..(r + 1) * w] {
-                *cell = Some((g.hline, style));
+        for line in &self.hlines {
+            if let Some(r) = row_of(line.y) {
+                let ch = match self.mode {
+                    Mode::Ascii if line.ascii.is_ascii_graphic() => line.ascii,
+                    Mode::Ascii => g.hline,
+                    _ => line.glyph,
+                };
+                for cell in &mut layer[r * w..(r + 1) * w] {
+                    *cell = Some((ch, line.style));
+                }
+                if let Some(label) = line.label.map(|l| sanitize(l, self.mode)) {
+                    let n = label.chars().count();
+                    if n + 2 <= w {
+                        for (k, c) in label.chars().enumerate() {
+                            layer[r * w + w - n + k] = Some((c, line.style));
+                        }
+                    }
+                }
             }
         }
         for s in &self.series {
@@ -313,23 +449,42 @@ impl<'a> Chart<'a> {
                 masks: vec![0; w * h],
             };
             let mut prev = None;
+            // Band: the lowest and highest grid row in each dot column.
+            let mut range: Vec<Option<(f64, f64)>> = match s.kind {
+                Kind::Band => vec![None; nx],
+                _ => Vec::new(),
+            };
             for &(x, y) in s.points {
                 if let (Some(px), Some(py)) = (xs.pos(x, nx), ys.pos(y, ny)) {
-                    dots.line(prev.unwrap_or((px, py)), (px, py));
+                    match s.kind {
+                        Kind::Points => dots.line((px, py), (px, py)),
+                        _ => dots.line(prev.unwrap_or((px, py)), (px, py)),
+                    }
                     prev = Some((px, py));
+                    let col = px.round();
+                    if (0.0..nx as f64).contains(&col)
+                        && let Some(r) = range.get_mut(col as usize)
+                    {
+                        *r = Some(r.map_or((py, py), |(lo, hi)| (lo.min(py), hi.max(py))));
+                    }
                 }
             }
-            let ascii = if s.ascii.is_ascii_graphic() {
-                s.ascii
-            } else {
-                '*'
+            for (col, r) in range.iter().enumerate() {
+                if let Some((lo, hi)) = *r {
+                    dots.line((col as f64, lo), (col as f64, hi));
+                }
+            }
+            let plain = match self.mode {
+                Mode::Ascii if s.ascii.is_ascii_graphic() => s.ascii,
+                Mode::Ascii => '*',
+                _ => s.glyph,
             };
             for (cell, &mask) in layer.iter_mut().zip(&dots.masks) {
                 if mask != 0 {
                     let ch = if g.braille {
                         char::from_u32(0x2800 + u32::from(mask)).unwrap_or('⣿')
                     } else {
-                        ascii
+                        plain
                     };
                     *cell = Some((ch, s.style));
                 }
@@ -411,7 +566,7 @@ fn project(v: f64, log: bool) -> Option<f64> {
 
 mod scale;
 
-use scale::{Dots, Scale, nice_ticks, place_x_labels, y_ticks};
+use scale::{Dots, Scale, place_x_labels, x_ticks, y_ticks};
 
 #[cfg(test)]
 mod tests;

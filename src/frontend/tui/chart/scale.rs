@@ -3,7 +3,7 @@
 
 use ratatui::layout::Rect;
 
-use super::{BRAILLE_BITS, FAR, project};
+use super::{BRAILLE_BITS, FAR, XLabels, project};
 
 /// One resolved axis: bounds in plotting space, `lo < hi`, both finite.
 #[derive(Debug, Clone, Copy)]
@@ -162,9 +162,10 @@ pub(super) fn clip(
 }
 
 /// Places x labels centred under their ticks, skipping any that would touch an
-/// already taken span; returns (tick column, label start, label).
+/// already taken span, and keeping a blank column before the area's right
+/// edge (a label never runs into a border); returns (tick column, label start, label).
 pub(super) fn place_x_labels(
-    ticks: &[f64],
+    ticks: &[(f64, String)],
     xs: &Scale,
     x_dots: usize,
     sx: usize,
@@ -173,17 +174,16 @@ pub(super) fn place_x_labels(
     mut taken: Vec<(u16, u16)>,
 ) -> Vec<(u16, u16, String)> {
     let mut placed = Vec::new();
-    for &v in ticks {
-        let col = plot_x + u16::try_from(xs.dot_index(v, x_dots) / sx).unwrap_or(0);
-        let label = compact(v);
+    for (v, label) in ticks {
+        let col = plot_x + u16::try_from(xs.dot_index(*v, x_dots) / sx).unwrap_or(0);
         let lw = u16::try_from(label.len()).unwrap_or(u16::MAX);
-        if lw > area.width {
+        if lw + 1 > area.width {
             continue;
         }
         let start = col
             .saturating_sub(lw / 2)
             .max(area.x)
-            .min(area.right() - lw);
+            .min(area.right() - lw - 1);
         let end = start + lw;
         if taken
             .iter()
@@ -192,9 +192,57 @@ pub(super) fn place_x_labels(
             continue;
         }
         taken.push((start, end));
-        placed.push((col, start, label));
+        placed.push((col, start, label.clone()));
     }
     placed
+}
+
+/// At most `max` tick positions (in plotting space) and labels for the x
+/// axis: nice numbers, powers of ten on a log axis (the bounds when fewer
+/// than two are in range), or round clock times.
+pub(super) fn x_ticks(xs: &Scale, max: usize, labels: XLabels) -> Vec<(f64, String)> {
+    let label = |v: f64| match labels {
+        XLabels::Number => compact(v),
+        XLabels::Clock => crate::fmt::clock(v),
+    };
+    if xs.log {
+        let decades: Vec<(f64, String)> = nice_ticks(xs.lo, xs.hi, max, 1.0)
+            .into_iter()
+            .map(|k| (k, label(10f64.powi(k as i32))))
+            .collect();
+        if decades.len() >= 2 {
+            return decades;
+        }
+        let bound = |p: f64| (p, label(10f64.powf(p)));
+        return decades
+            .into_iter()
+            .chain([bound(xs.lo), bound(xs.hi)])
+            .collect();
+    }
+    let ticks = match labels {
+        XLabels::Number => nice_ticks(xs.lo, xs.hi, max, 0.0),
+        XLabels::Clock => clock_ticks(xs.lo, xs.hi, max),
+    };
+    ticks.into_iter().map(|v| (v, label(v))).collect()
+}
+
+/// Multiples of a round duration (1, 2, 5, 10, 15, 30 s; 1, 2, 5, 10, 15,
+/// 30 min; 1, 2, 3, 6, 12 h; then days) inside [lo, hi], at most `max` of them.
+pub(super) fn clock_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
+    const STEPS: [f64; 18] = [
+        1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0,
+        10800.0, 21600.0, 43200.0, 86400.0,
+    ];
+    for step in STEPS {
+        let (first, last) = ((lo / step).ceil(), (hi / step).floor());
+        let count = last - first + 1.0;
+        if count <= max as f64 {
+            return (0..count.max(0.0) as usize)
+                .map(|i| (first + i as f64) * step)
+                .collect();
+        }
+    }
+    nice_ticks(lo, hi, max, 86400.0)
 }
 
 /// Tick positions (in plotting space) and labels for the y axis: nice values on a

@@ -19,10 +19,15 @@ fn lines(buf: &Buffer) -> Vec<String> {
 }
 
 fn series(points: &[(f64, f64)]) -> Series<'_> {
-    Series {
-        points,
-        style: Style::default(),
-        ascii: '*',
+    Series::line(points, Style::default(), '*')
+}
+
+fn marker(x: f64, style: Style) -> Marker {
+    Marker {
+        x,
+        glyph: '▲',
+        ascii: '^',
+        style,
     }
 }
 
@@ -66,7 +71,7 @@ fn ascii_mode_is_ascii_everywhere() {
     let pts: Vec<(f64, f64)> = (0..200)
         .map(|i| (i as f64 * 10.0, 1.0 / (1.0 + i as f64)))
         .collect();
-    let markers = [(500.0, Style::default().fg(Color::Red))];
+    let markers = [marker(500.0, Style::default().fg(Color::Red))];
     for log in [false, true] {
         let chart = Chart::new(vec![series(&pts)])
             .mode(Mode::Ascii)
@@ -78,7 +83,7 @@ fn ascii_mode_is_ascii_everywhere() {
         let buf = render(chart, 50, 14);
         let text = lines(&buf).concat();
         assert!(text.is_ascii(), "{:#?}", lines(&buf));
-        assert!(text.contains('*') && text.contains('o') && text.contains('|'));
+        assert!(text.contains('*') && text.contains('@') && text.contains('|'));
         assert!(text.contains("st?p"), "{:#?}", lines(&buf));
     }
 }
@@ -128,7 +133,10 @@ fn normal_series_gets_several_y_labels_and_x_labels() {
 #[test]
 fn markers_hline_and_highlight_appear() {
     let pts: Vec<(f64, f64)> = (0..=100).map(|i| (i as f64, 0.0)).collect();
-    let markers = [(50.0, Style::default()), (500.0, Style::default())];
+    let markers = [
+        marker(50.0, Style::default()),
+        marker(500.0, Style::default()),
+    ];
     let chart = Chart::new(vec![series(&pts)])
         .y_bounds([-1.0, 3.0])
         .markers(&markers)
@@ -155,14 +163,7 @@ fn later_series_draw_over_earlier_and_colour_comes_from_styles() {
     let a = [(0.0, 0.0), (1.0, 1.0)];
     let b = [(0.0, 0.0), (1.0, 1.0)];
     let red = Style::default().fg(Color::Red);
-    let chart = Chart::new(vec![
-        series(&a),
-        Series {
-            points: &b,
-            style: red,
-            ascii: '+',
-        },
-    ]);
+    let chart = Chart::new(vec![series(&a), Series::line(&b, red, '+')]);
     let buf = render(chart.clone().mode(Mode::Ascii), 20, 8);
     assert!(!lines(&buf).concat().contains('*'));
     let buf = render(Chart::new(vec![series(&a)]), 20, 8);
@@ -254,22 +255,27 @@ fn no_panic_for_odd_inputs_and_sizes() {
         (80, 24),
     ];
     let markers = [
-        (0.0, Style::default()),
-        (f64::NAN, Style::default()),
-        (1e300, Style::default()),
+        marker(0.0, Style::default()),
+        marker(f64::NAN, Style::default()),
+        marker(1e300, Style::default()),
     ];
     for data in &datasets {
-        for mode in [Mode::Braille, Mode::Ascii] {
+        for mode in [Mode::Braille, Mode::Ascii, Mode::Glyph] {
             for log in [false, true] {
                 for b in bounds {
                     for (w, h) in areas {
-                        let mut chart = Chart::new(vec![series(data), series(&rising)])
-                            .mode(mode)
-                            .log_y(log)
-                            .markers(&markers)
-                            .hline(f64::NAN, Style::default())
-                            .highlight((f64::INFINITY, 0.0), Style::default())
-                            .x_title("a very long x axis title indeed");
+                        let mut chart = Chart::new(vec![
+                            series(data).kind(Kind::Band),
+                            series(&rising).kind(Kind::Points),
+                        ])
+                        .mode(mode)
+                        .log_y(log)
+                        .log_x(log)
+                        .x_labels(if log { XLabels::Clock } else { XLabels::Number })
+                        .markers(&markers)
+                        .hline(f64::NAN, Style::default())
+                        .highlight((f64::INFINITY, 0.0), Style::default())
+                        .x_title("a very long x axis title indeed");
                         if let Some(b) = b {
                             chart = chart.x_bounds(b).y_bounds(b);
                         }
@@ -300,17 +306,13 @@ fn ascii_chart_in_a_block() {
     let loss: Vec<(f64, f64)> = (0..=2000)
         .map(|i| (i as f64, 2.0 * (-(i as f64) / 500.0).exp() + 0.1))
         .collect();
-    let markers = [(1000.0, Style::default())];
-    let chart = Chart::new(vec![Series {
-        points: &loss,
-        style: Style::default(),
-        ascii: '*',
-    }])
-    .mode(Mode::Ascii)
-    .markers(&markers)
-    .hline(1.0, Style::default())
-    .highlight((2000.0, loss[2000].1), Style::default())
-    .x_title("step");
+    let markers = [marker(1000.0, Style::default())];
+    let chart = Chart::new(vec![Series::line(&loss, Style::default(), '*')])
+        .mode(Mode::Ascii)
+        .markers(&markers)
+        .hline(1.0, Style::default())
+        .highlight((2000.0, loss[2000].1), Style::default())
+        .x_title("step");
     let mut terminal = Terminal::new(TestBackend::new(44, 14)).expect("test backend");
     let drawn = terminal.draw(|f| {
         let block = Block::bordered().title("loss");
@@ -330,9 +332,100 @@ fn ascii_chart_in_a_block() {
     │   |         ****                         │
     │0.5+            *******                   │
     │   |                  ****************    │
-    │   |                                 ****o│
+    │   |                                 ****@│
     │   ++--------+---------^--------+---------│
     │    0       500       1k      1.5k    step│
     └──────────────────────────────────────────┘
     ");
+}
+
+#[test]
+fn markers_have_their_own_glyphs_and_x_labels_keep_off_the_edge() {
+    let pts: Vec<(f64, f64)> = (0..=300).map(|i| (i as f64, 1.0)).collect();
+    let markers = [
+        Marker {
+            x: 100.0,
+            glyph: '‖',
+            ascii: 'P',
+            style: Style::default(),
+        },
+        marker(200.0, Style::default()),
+    ];
+    for (mode, glyphs) in [(Mode::Braille, ['‖', '▲']), (Mode::Ascii, ['P', '^'])] {
+        let buf = render(
+            Chart::new(vec![series(&pts)]).mode(mode).markers(&markers),
+            40,
+            10,
+        );
+        let text = lines(&buf);
+        for g in glyphs {
+            assert_eq!(text[8].matches(g).count(), 1, "{text:#?}");
+        }
+        // The last label ("300") ends a column before the right edge.
+        assert!(text[9].ends_with("300 "), "{text:#?}");
+    }
+}
+
+#[test]
+fn a_band_fills_between_the_extremes_of_each_column() {
+    // Two values per x, far apart: a line zig-zags, a band fills the gap.
+    let pts: Vec<(f64, f64)> = (0..400)
+        .map(|i| (f64::from(i / 2), if i % 2 == 0 { 0.0 } else { 10.0 }))
+        .collect();
+    let filled = |kind| {
+        let buf = render(
+            Chart::new(vec![series(&pts).kind(kind)])
+                .mode(Mode::Ascii)
+                .y_bounds([0.0, 10.0]),
+            30,
+            12,
+        );
+        lines(&buf).concat().matches('*').count()
+    };
+    assert!(filled(Kind::Band) >= filled(Kind::Line));
+    assert!(filled(Kind::Band) > 150, "{}", filled(Kind::Band));
+    // Points alone are not joined.
+    let two = [(0.0, 0.0), (10.0, 10.0)];
+    let buf = render(
+        Chart::new(vec![series(&two).kind(Kind::Points)]).mode(Mode::Ascii),
+        30,
+        12,
+    );
+    assert_eq!(lines(&buf).concat().matches('*').count(), 2);
+}
+
+#[test]
+fn log_and_clock_x_axes() {
+    let pts: Vec<(f64, f64)> = (1..=10_000).map(|i| (i as f64, 1.0)).collect();
+    let buf = render(Chart::new(vec![series(&pts)]).log_x(true), 40, 8);
+    let labels = &lines(&buf)[7];
+    assert!(
+        labels.contains("10") && labels.contains("100") && labels.contains("1k"),
+        "{labels}"
+    );
+    let pts: Vec<(f64, f64)> = (0..=300).map(|i| (f64::from(i), 1.0)).collect();
+    let buf = render(
+        Chart::new(vec![series(&pts)]).x_labels(XLabels::Clock),
+        40,
+        8,
+    );
+    let labels = &lines(&buf)[7];
+    assert!(
+        labels.contains("2:00") && labels.contains("4:00"),
+        "{labels}"
+    );
+}
+
+#[test]
+fn glyph_mode_draws_each_series_with_its_glyph() {
+    let a: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, i as f64)).collect();
+    let b: Vec<(f64, f64)> = (0..50).map(|i| (i as f64, 50.0 - i as f64)).collect();
+    let buf = render(
+        Chart::new(vec![series(&a).glyph('•'), series(&b).glyph('×')]).mode(Mode::Glyph),
+        30,
+        12,
+    );
+    let text = lines(&buf).concat();
+    assert!(text.contains('•') && text.contains('×') && !is_braille(&text));
+    assert!(text.contains('│'));
 }

@@ -1,5 +1,5 @@
 //! The footer: the playback position when replaying, the last message, then
-//! key hints that fit.
+//! the keys that work now (see [`keys::footer`]), as many as fit.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -8,52 +8,15 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Theme, thousands};
-use crate::frontend::tui::app::{App, Feed};
-
-/// Short hints, most important first; as many as fit are shown.
-const SHORT: [(&str, &str); 10] = [
-    ("space", "pause"),
-    ("t", "tune"),
-    ("c", "checkpoint"),
-    ("q", "quit"),
-    ("?", "help"),
-    ("l/g", "log y"),
-    ("s", "smooth"),
-    ("←/→", "example"),
-    ("f", "freeze"),
-    ("v", "grads view"),
-];
-
-const ATTACHED: [(&str, &str); 11] = [
-    ("space", "pause"),
-    ("t", "tune"),
-    ("c", "checkpoint"),
-    ("q", "detach"),
-    ("Q", "stop"),
-    ("?", "help"),
-    ("l/g", "log y"),
-    ("s", "smooth"),
-    ("←/→", "example"),
-    ("f", "freeze"),
-    ("v", "grads view"),
-];
-
-const REPLAY: [(&str, &str); 10] = [
-    ("space", "play"),
-    ("←/→", "step"),
-    ("+/-", "speed"),
-    ("g", "go to"),
-    ("q", "quit"),
-    ("?", "help"),
-    ("n/p", "example"),
-    ("l/G", "log y"),
-    ("s", "smooth"),
-    ("v", "grads view"),
-];
+use crate::fmt::words;
+use crate::frontend::tui::app::App;
+use crate::frontend::tui::keys;
 
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect, full: bool) {
     let mut spans = Vec::new();
-    let mut used = 1;
+    // One blank column at the right edge.
+    let room = usize::from(area.width).saturating_sub(1);
+    let mut used = 0;
     if let Some(p) = app.playback() {
         let shown = app.view().last.as_ref().map_or(0, |s| s.step);
         let state = match p.is_playing() {
@@ -70,8 +33,12 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect, full: bool) {
         spans.push(Span::styled(text, Modifier::BOLD | Modifier::REVERSED));
     }
     if let Some(m) = &app.message {
-        let text = format!(" {m} ");
+        let text = format!(
+            " {} ",
+            words(m, room.saturating_sub(used + 3), theme.glyph("…", "..."))
+        );
         used += text.chars().count() + 1;
+        spans.push(Span::raw(" "));
         spans.push(Span::styled(
             text,
             theme
@@ -80,22 +47,17 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect, full: bool) {
         ));
     }
     spans.push(Span::raw(" "));
-    let hints: &[(&str, &str)] = match app.feed {
-        Feed::Training => &SHORT,
-        Feed::Attached => &ATTACHED,
-        Feed::Replay(_) => &REPLAY,
-    };
-    for &(key, what) in hints {
+    used += 1;
+    for (key, what) in keys::footer(app) {
         if !full && what == "example" {
             continue;
         }
-        let key = match (theme.ascii, key, what) {
-            (true, "←/→", "example") => "n/p",
-            (true, "←/→", _) => "<-/->",
+        let key = match (theme.ascii, key) {
+            (true, "←/→") => "<-/->",
             _ => key,
         };
         let width = key.chars().count() + what.len() + 3;
-        if used + width > area.width as usize {
+        if used + width - 2 > room {
             break;
         }
         used += width;

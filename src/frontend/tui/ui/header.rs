@@ -6,9 +6,9 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::Theme;
+use super::{Part, Theme, fit_line};
 use crate::fmt::clock;
-use crate::fmt::{compact, thousands};
+use crate::fmt::{compact, thousands, words};
 use crate::frontend::tui::app::App;
 
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
@@ -31,69 +31,133 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let [title_area, status_area] =
         Layout::horizontal([Constraint::Min(1), Constraint::Length(status_width as u16)])
             .areas(Rect { height: 1, ..area });
-    let model = if theme.ascii {
-        model.replace('→', "->")
-    } else {
-        model.to_string()
+    let model = theme.clean(model);
+    let name = &theme.clean(name);
+    // The title's forms: the name always whole; the stack cut between layers.
+    let room = usize::from(title_area.width.saturating_sub(1));
+    let ellipsis = theme.glyph("…", "...");
+    let name_w = crate::fmt::width(name);
+    let title: Vec<Span> = {
+        let brand = Span::styled(
+            " rnnlab",
+            theme
+                .fg(ratatui::style::Color::Cyan)
+                .add_modifier(Modifier::BOLD),
+        );
+        let bold_name = Span::styled(name.to_string(), Modifier::BOLD);
+        let full = 7 + 2 * sep.chars().count() + name_w + crate::fmt::width(&model);
+        if full <= room {
+            vec![
+                brand,
+                Span::raw(sep),
+                bold_name,
+                Span::raw(sep),
+                Span::raw(model),
+            ]
+        } else {
+            let left = room.saturating_sub(1 + name_w + sep.chars().count());
+            let stack = words(&model, left, ellipsis);
+            let mut spans = vec![Span::raw(" "), bold_name];
+            if !stack.is_empty() && stack != ellipsis {
+                spans.push(Span::raw(sep));
+                spans.push(Span::raw(stack));
+            }
+            spans
+        }
     };
-    f.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(
-                " rnnlab",
-                theme
-                    .fg(ratatui::style::Color::Cyan)
-                    .add_modifier(Modifier::BOLD),
-            ),
-            Span::raw(sep),
-            Span::styled(name.to_string(), Modifier::BOLD),
-            Span::raw(sep),
-            Span::raw(model),
-        ])),
-        title_area,
-    );
+    f.render_widget(Paragraph::new(Line::from(title)), title_area);
     f.render_widget(Paragraph::new(Line::from(status)), status_area);
 
-    let mut progress: Vec<String> = Vec::new();
+    let plain = |text: String| vec![Span::raw(text)];
+    let mut progress: Vec<Part> = Vec::new();
     if let (Some(info), Some(s)) = (&v.info, &v.last) {
         let pct = 100.0 * s.step as f64 / info.total_steps.max(1) as f64;
-        progress.push(format!(
-            "step {}/{} ({pct:.0}%)",
-            thousands(s.step),
-            thousands(info.total_steps)
+        let (step, total) = (thousands(s.step), thousands(info.total_steps));
+        progress.push(Part::new(
+            0,
+            vec![
+                plain(format!("step {step}/{total} ({pct:.0}%)")),
+                plain(format!("step {step}/{total}")),
+                plain(format!("{step}/{total}")),
+            ],
         ));
-        progress.push(format!("epoch {}/{}", s.epoch, info.epochs));
-        progress.push(format!(
-            "{} samples/s",
-            thousands(s.samples_per_s.round() as u64)
+        progress.push(Part::one(
+            1,
+            plain(format!("epoch {}/{}", s.epoch, info.epochs)),
         ));
-        let eta = if s.step > 0 && !v.state.is_over() {
+        progress.push(Part::one(
+            3,
+            plain(format!(
+                "{} samples/s",
+                thousands(s.samples_per_s.round() as u64)
+            )),
+        ));
+        let elapsed = clock(s.wall_s);
+        let mut times = Vec::new();
+        if s.step > 0 && !v.state.is_over() {
             let left = info.total_steps.saturating_sub(s.step) as f64;
-            format!(" < {}", clock(s.wall_s / s.step as f64 * left))
-        } else {
-            String::new()
-        };
-        progress.push(format!("{}{eta}", clock(s.wall_s)));
+            let eta = clock(s.wall_s / s.step as f64 * left);
+            times.push(plain(format!("{elapsed} < {eta}")));
+        }
+        times.push(plain(elapsed));
+        progress.push(Part::lossy(2, times, 1));
     } else if let Some(info) = &v.info {
-        progress.push(format!("0/{} steps", thousands(info.total_steps)));
+        progress.push(Part::one(
+            0,
+            plain(format!("0/{} steps", thousands(info.total_steps))),
+        ));
     }
-    let mut hyper: Vec<String> = Vec::new();
+    let mut hyper: Vec<Part> = Vec::new();
     if let Some(info) = &v.info {
-        hyper.push(format!("lr {}", compact(v.learning_rate)));
-        hyper.push(if v.clip > 0.0 {
-            format!("clip {}", compact(v.clip))
-        } else {
-            "clip off".into()
-        });
-        hyper.push(if v.eval_every > 0 {
-            format!("eval every {} steps", v.eval_every)
-        } else {
-            "eval every epoch".into()
-        });
-        hyper.push(format!("{} parameters", thousands(info.parameters as u64)));
+        hyper.push(Part::one(
+            0,
+            plain(format!("lr {}", compact(v.learning_rate))),
+        ));
+        if let Some(t) = v.temperature {
+            hyper.push(Part::new(
+                0,
+                vec![
+                    plain(format!("temperature {}", compact(t))),
+                    plain(format!("temp {}", compact(t))),
+                ],
+            ));
+        }
+        hyper.push(Part::one(
+            1,
+            plain(if v.clip > 0.0 {
+                format!("clip {}", compact(v.clip))
+            } else {
+                "clip off".into()
+            }),
+        ));
+        hyper.push(Part::new(
+            2,
+            if v.eval_every > 0 {
+                vec![
+                    plain(format!("eval every {} steps", thousands(v.eval_every))),
+                    plain(format!("eval every {}", thousands(v.eval_every))),
+                ]
+            } else {
+                vec![
+                    plain("eval every epoch".into()),
+                    plain("eval each epoch".into()),
+                ]
+            },
+        ));
+        hyper.push(Part::new(
+            3,
+            vec![
+                plain(format!("{} parameters", thousands(info.parameters as u64))),
+                plain(format!("{} params", thousands(info.parameters as u64))),
+            ],
+        ));
     }
+    let room = usize::from(area.width.saturating_sub(2));
     for (row, parts) in [(1, progress), (2, hyper)] {
+        let mut line = fit_line(parts, sep, room);
+        line.spans.insert(0, Span::raw(" "));
         f.render_widget(
-            Paragraph::new(format!(" {}", parts.join(sep))),
+            Paragraph::new(line),
             Rect {
                 y: area.y + row,
                 height: 1,

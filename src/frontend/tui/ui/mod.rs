@@ -12,8 +12,12 @@
 //! └────────────────────────────────────┴─────────────────────────────────────┘
 //!  key hints / message
 //! ```
-//! Below 80×24 only the header, the loss and the footer are shown; below
-//! 40×12 a "terminal too small" screen.
+//! The full layout needs 78×22, so an 80×24 terminal in tmux or screen (an
+//! 80×23 pane) and a 79-column one get it; smaller terminals show the
+//! header, the loss and the footer; below 40×12 a "terminal too small"
+//! screen. Every text that can be too long has shorter forms chosen by
+//! width ([`crate::fmt::fit`], [`fit_line`]), and keeps a blank column
+//! before a panel's border: a number is never cut.
 
 mod footer;
 mod grads;
@@ -27,7 +31,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::symbols::border;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::app::{App, Mode, RunState};
@@ -36,7 +40,7 @@ use super::chart;
 /// Smallest terminal the dashboard draws in at all.
 pub const MIN_SIZE: (u16, u16) = (40, 12);
 /// Size of the full layout.
-pub const FULL_SIZE: (u16, u16) = (80, 24);
+pub const FULL_SIZE: (u16, u16) = (78, 22);
 
 /// How to draw: glyphs and colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,12 +101,27 @@ impl Theme {
         }
     }
 
+    /// ASCII; one glyph per cell without colour (so series stay apart);
+    /// else Braille.
     pub fn chart_mode(&self) -> chart::Mode {
         if self.ascii {
             chart::Mode::Ascii
+        } else if !self.color {
+            chart::Mode::Glyph
         } else {
             chart::Mode::Braille
         }
+    }
+
+    /// Whether series are told apart by glyph (ASCII, or no colour): then
+    /// legends name the glyphs.
+    pub fn glyph_legend(&self) -> bool {
+        self.ascii || !self.color
+    }
+
+    /// A chart glyph as drawn in this theme: `ascii` in ASCII mode.
+    pub fn chart_glyph(&self, glyph: char, ascii: char) -> char {
+        if self.ascii { ascii } else { glyph }
     }
 
     /// The style of a run state in the header.
@@ -131,6 +150,25 @@ impl Theme {
         self.fg(COLORS[i % COLORS.len()])
     }
 
+    /// Text from the run (names, the stack, notes) as this theme can show
+    /// it: control characters blanked; in ASCII mode `→` as `->`, `×` as
+    /// `x`, `·` as `-`, and any other non-ASCII character as `?`.
+    pub fn clean(&self, s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        for c in s.chars() {
+            match c {
+                '\n' => out.push('\n'),
+                c if c.is_control() => out.push(' '),
+                c if !self.ascii || c.is_ascii() => out.push(c),
+                '→' => out.push_str("->"),
+                '×' => out.push('x'),
+                '·' => out.push('-'),
+                _ => out.push('?'),
+            }
+        }
+        out
+    }
+
     /// A glyph, or its ASCII stand-in.
     pub fn glyph(&self, unicode: &'static str, ascii: &'static str) -> &'static str {
         if self.ascii { ascii } else { unicode }
@@ -144,7 +182,7 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme) {
         too_small(f, area);
         return;
     }
-    let full = area.width >= FULL_SIZE.0 && area.height >= FULL_SIZE.1;
+    let full = is_full(area);
     let [head, body, foot] = Layout::vertical([
         Constraint::Length(3),
         Constraint::Min(4),
@@ -178,6 +216,96 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme) {
         Mode::Tune(form) => popup::tune(f, app, form, theme, area),
         Mode::GoTo(form) => popup::go_to(f, app, form, theme, area),
         Mode::ConfirmQuit => popup::confirm_quit(f, theme, area),
+    }
+}
+
+/// Whether `area` gets the full layout.
+pub fn is_full(area: Rect) -> bool {
+    area.width >= FULL_SIZE.0 && area.height >= FULL_SIZE.1
+}
+
+/// One part of a line: its forms, longest first, each a list of spans; how
+/// many of them say everything (the rest say less, e.g. a label without its
+/// value); and its rank (0 kept longest; higher ranks give way first).
+pub struct Part<'a> {
+    pub rank: u8,
+    pub forms: Vec<Vec<Span<'a>>>,
+    pub lossless: usize,
+}
+
+impl<'a> Part<'a> {
+    /// A part whose forms all say the same, in fewer columns.
+    pub fn new(rank: u8, forms: Vec<Vec<Span<'a>>>) -> Part<'a> {
+        let lossless = forms.len();
+        Part {
+            rank,
+            forms,
+            lossless,
+        }
+    }
+
+    /// A part with one form.
+    pub fn one(rank: u8, spans: Vec<Span<'a>>) -> Part<'a> {
+        Part::new(rank, vec![spans])
+    }
+
+    /// A part whose forms after the first `lossless` say less.
+    pub fn lossy(rank: u8, forms: Vec<Vec<Span<'a>>>, lossless: usize) -> Part<'a> {
+        Part {
+            rank,
+            lossless: lossless.clamp(1, forms.len().max(1)),
+            forms,
+        }
+    }
+}
+
+fn spans_width(spans: &[Span]) -> usize {
+    spans.iter().map(Span::width).sum()
+}
+
+/// The parts joined by `sep` in at most `max` columns. While too wide: first
+/// the least important part that has a shorter form saying as much takes it;
+/// then the least important part takes a form saying less, or is left out
+/// when it has none. Parts keep their order.
+pub fn fit_line<'a>(parts: Vec<Part<'a>>, sep: &str, max: usize) -> Line<'a> {
+    let mut form: Vec<Option<usize>> = parts
+        .iter()
+        .map(|p| (!p.forms.is_empty()).then_some(0))
+        .collect();
+    let sep_w = crate::fmt::width(sep);
+    loop {
+        let shown: Vec<(usize, usize)> = form
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| f.map(|f| (i, f)))
+            .collect();
+        let width: usize = shown
+            .iter()
+            .map(|&(i, f)| spans_width(&parts[i].forms[f]))
+            .sum::<usize>()
+            + sep_w * shown.len().saturating_sub(1);
+        if width <= max {
+            let mut spans = Vec::new();
+            for (k, &(i, f)) in shown.iter().enumerate() {
+                if k > 0 {
+                    spans.push(Span::raw(sep.to_string()));
+                }
+                spans.extend(parts[i].forms[f].iter().cloned());
+            }
+            return Line::from(spans);
+        }
+        let rank = |&&(i, _): &&(usize, usize)| (parts[i].rank, i);
+        let shorter = shown
+            .iter()
+            .filter(|&&(i, f)| f + 1 < parts[i].lossless)
+            .max_by_key(rank);
+        let least = shown.iter().max_by_key(rank);
+        match (shorter, least) {
+            (Some(&(i, f)), _) => form[i] = Some(f + 1),
+            (None, Some(&(i, f))) if f + 1 < parts[i].forms.len() => form[i] = Some(f + 1),
+            (None, Some(&(i, _))) => form[i] = None,
+            (None, None) => return Line::default(),
+        }
     }
 }
 

@@ -9,9 +9,9 @@ use ratatui::style::Color;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::Theme;
+use super::{Part, Theme, fit_line};
 use crate::events::{Predictions, TextKind};
-use crate::fmt::compact;
+use crate::fmt::{compact, fit};
 use crate::frontend::tui::app::App;
 use crate::frontend::tui::chart::{Chart, Series};
 
@@ -34,13 +34,17 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let ex = &p.examples[i];
     let target = v.info.as_ref().map_or("", |i| i.target.as_str());
     let sep = theme.glyph(" · ", " | ");
-    let block = theme.block(format!(
-        " predictions {target}{sep}example {}/{} (valid #{}){sep}step {} ",
-        i + 1,
-        p.examples.len(),
-        ex.index,
-        p.step
-    ));
+    let (k, n, idx, step) = (i + 1, p.examples.len(), ex.index, crate::fmt::step(p.step));
+    let titles = [
+        format!(" predictions {target}{sep}example {k}/{n} (valid #{idx}){sep}step {step} "),
+        format!(" {target}{sep}example {k}/{n} (valid #{idx}){sep}step {step} "),
+        format!(" {target}{sep}example {k}/{n}{sep}step {step} "),
+        format!(" example {k}/{n}{sep}step {step} "),
+        format!(" example {k}/{n} "),
+        format!(" {k}/{n} "),
+    ];
+    let block =
+        theme.block(fit(titles, usize::from(area.width.saturating_sub(3))).unwrap_or_default());
     let inner = block.inner(area);
     f.render_widget(block, area);
     let [plot, legend] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
@@ -61,71 +65,115 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     };
     let truth = future(&ex.truth);
     let pred = future(&ex.prediction);
+    let (truth_style, pred_style) = (theme.fg(Color::Green), theme.fg(Color::Magenta));
     let series = vec![
-        Series {
-            points: &input,
-            style: theme.dim(),
-            ascii: '.',
-        },
-        Series {
-            points: &truth,
-            style: theme.fg(Color::Green),
-            ascii: 'o',
-        },
-        Series {
-            points: &pred,
-            style: theme.fg(Color::Magenta),
-            ascii: 'x',
-        },
+        Series::line(&input, theme.dim(), '.').glyph('·'),
+        Series::line(&truth, truth_style, 'o').glyph('○'),
+        Series::line(&pred, pred_style, 'x').glyph('×'),
     ];
     f.render_widget(
         Chart::new(series).mode(theme.chart_mode()).x_title("t"),
         plot,
     );
 
-    let n = ex.truth.len().min(ex.prediction.len()).max(1);
+    let count = ex.truth.len().min(ex.prediction.len()).max(1);
     let mse = ex
         .truth
         .iter()
         .zip(&ex.prediction)
         .map(|(a, b)| (a - b) * (a - b))
         .sum::<f64>()
-        / n as f64;
-    let mut spans = vec![
-        Span::styled(" truth", theme.fg(Color::Green)),
-        Span::styled("  prediction", theme.fg(Color::Magenta)),
-        Span::raw(format!("  mse {}", compact(mse))),
-    ];
-    if ex.truth.len() == 1 && ex.prediction.len() == 1 {
-        spans.push(Span::raw(format!(
-            "  ({} vs {})",
-            compact(ex.truth[0]),
-            compact(ex.prediction[0])
-        )));
+        / count as f64;
+    let glyphs = theme.glyph_legend();
+    let name = |glyph: char, ascii: char, text: &str| -> String {
+        if glyphs {
+            format!("{} {text}", theme.chart_glyph(glyph, ascii))
+        } else {
+            text.to_string()
+        }
+    };
+    let single = (ex.truth.len() == 1 && ex.prediction.len() == 1)
+        .then(|| (compact(ex.truth[0]), compact(ex.prediction[0])));
+    let mut parts = Vec::new();
+    let (truth_name, pred_name, short_pred) = (
+        name('○', 'o', "truth"),
+        name('×', 'x', "prediction"),
+        name('×', 'x', "pred"),
+    );
+    match &single {
+        Some((t, p)) => {
+            parts.push(Part::lossy(
+                0,
+                vec![
+                    vec![
+                        Span::styled(truth_name.clone(), truth_style),
+                        Span::raw(format!(" {t}")),
+                    ],
+                    vec![Span::styled(truth_name.clone(), truth_style)],
+                ],
+                1,
+            ));
+            parts.push(Part::lossy(
+                0,
+                vec![
+                    vec![
+                        Span::styled(pred_name.clone(), pred_style),
+                        Span::raw(format!(" {p}")),
+                    ],
+                    vec![
+                        Span::styled(short_pred.clone(), pred_style),
+                        Span::raw(format!(" {p}")),
+                    ],
+                    vec![Span::styled(short_pred.clone(), pred_style)],
+                ],
+                2,
+            ));
+        }
+        None => {
+            parts.push(Part::one(0, vec![Span::styled(truth_name, truth_style)]));
+            parts.push(Part::new(
+                0,
+                vec![
+                    vec![Span::styled(pred_name, pred_style)],
+                    vec![Span::styled(short_pred, pred_style)],
+                ],
+            ));
+        }
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), legend);
+    parts.push(Part::one(
+        1,
+        vec![Span::raw(format!("mse {}", compact(mse)))],
+    ));
+    if glyphs {
+        let g = theme.chart_glyph('·', '.');
+        parts.push(Part::one(
+            2,
+            vec![Span::styled(format!("{g} input"), theme.dim())],
+        ));
+    }
+    let room = usize::from(legend.width.saturating_sub(2));
+    let mut line = fit_line(parts, "  ", room);
+    line.spans.insert(0, Span::raw(" "));
+    f.render_widget(Paragraph::new(line), legend);
 }
 
 /// Classified sentences, one a line, or the latest generated text, wrapped.
 fn texts(f: &mut Frame, p: &Predictions, theme: &Theme, area: Rect) {
     let sep = theme.glyph(" · ", " | ");
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| match c {
-                '\n' => '\n',
-                c if c.is_control() => ' ',
-                c if theme.ascii && !c.is_ascii() => '?',
-                c => c,
-            })
-            .collect()
-    };
+    let clean = |s: &str| theme.clean(s);
+    let max_title = usize::from(area.width.saturating_sub(3));
     if let Some(sample) = p.texts.iter().find(|t| t.kind == TextKind::Sample) {
-        let title = format!(
-            " sample at step {}{sep}temperature {} ",
-            p.step,
-            compact(sample.temperature.unwrap_or(0.0))
+        let (step, temp) = (
+            crate::fmt::step(p.step),
+            compact(sample.temperature.unwrap_or(0.0)),
         );
-        let block = theme.block(title);
+        let titles = [
+            format!(" sample at step {step}{sep}temperature {temp} "),
+            format!(" sample{sep}step {step}{sep}temp {temp} "),
+            format!(" step {step}{sep}temp {temp} "),
+            format!(" temp {temp} "),
+        ];
+        let block = theme.block(fit(titles, max_title).unwrap_or_default());
         let inner = block.inner(area);
         f.render_widget(block, area);
         // The prime (dim) runs straight into the generated text.
@@ -142,10 +190,28 @@ fn texts(f: &mut Frame, p: &Predictions, theme: &Theme, area: Rect) {
                 ])
             })
             .collect();
-        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+        // One blank column before the border, so no number ends at it.
+        let text_area = Rect {
+            width: inner.width.saturating_sub(1),
+            ..inner
+        };
+        f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
         return;
     }
-    let block = theme.block(format!(" predictions{sep}step {} ", p.step));
+    let (yes, no, probe) = (
+        theme.glyph("✓", "+"),
+        theme.glyph("✗", "x"),
+        theme.glyph("?", "?"),
+    );
+    let titles = [
+        format!(
+            " probes {probe} and validation {yes} {no}{sep}step {} ",
+            p.step
+        ),
+        format!(" predictions{sep}step {} ", p.step),
+        format!(" step {} ", p.step),
+    ];
+    let block = theme.block(fit(titles, max_title).unwrap_or_default());
     let inner = block.inner(area);
     f.render_widget(block, area);
     let class_w = p
@@ -154,29 +220,43 @@ fn texts(f: &mut Frame, p: &Predictions, theme: &Theme, area: Rect) {
         .map(|t| t.predicted.chars().count())
         .max()
         .unwrap_or(0);
-    let (yes, no) = (theme.glyph("✓", "+"), theme.glyph("✗", "x"));
-    let lines: Vec<Line> = p
+    // The probes first (the sentences the experiment asks about), then
+    // validation sentences; each whole, wrapped under itself, as many as fit.
+    let room = usize::from(inner.width.saturating_sub(1));
+    let mut order: Vec<&crate::events::TextSample> = p
         .texts
         .iter()
-        .map(|t| {
-            let (mark, style) = match (&t.truth, t.kind) {
-                (Some(truth), _) if *truth == t.predicted => (yes, theme.fg(Color::Green)),
-                (Some(_), _) => (no, theme.fg(Color::Red)),
-                _ => (" ", theme.dim()),
-            };
-            let kind = if t.kind == TextKind::Probe {
-                "probe"
-            } else {
-                "valid"
-            };
-            Line::from(vec![
-                Span::styled(format!(" {kind} "), theme.dim()),
-                Span::styled(format!("{mark} "), style),
-                Span::styled(format!("{:<class_w$} ", t.predicted), theme.series(0)),
-                Span::raw(format!("{:.2}  ", t.probability.unwrap_or(0.0))),
-                Span::raw(clean(&t.text).replace('\n', " ")),
-            ])
-        })
+        .filter(|t| t.kind == TextKind::Probe)
         .collect();
+    order.extend(p.texts.iter().filter(|t| t.kind != TextKind::Probe));
+    let mut lines: Vec<Line> = Vec::new();
+    for t in order {
+        let (mark, style) = match &t.truth {
+            Some(truth) if *truth == t.predicted => (yes, theme.fg(Color::Green)),
+            Some(_) => (no, theme.fg(Color::Red)),
+            None => (probe, theme.dim()),
+        };
+        let prob = format!("{:.2}", t.probability.unwrap_or(0.0));
+        let class = format!("{:<class_w$}", clean(&t.predicted));
+        let indent = 1 + 2 + class_w + 1 + prob.len() + 2;
+        let text = clean(&t.text).replace('\n', " ");
+        let wrapped = crate::fmt::wrap(&text, room.saturating_sub(indent).max(8));
+        if lines.len() + wrapped.len() > usize::from(inner.height) {
+            continue;
+        }
+        for (k, part) in wrapped.into_iter().enumerate() {
+            lines.push(if k == 0 {
+                Line::from(vec![
+                    Span::raw(" "),
+                    Span::styled(format!("{mark} "), style),
+                    Span::styled(format!("{class} "), theme.series(0)),
+                    Span::raw(format!("{prob}  ")),
+                    Span::raw(part),
+                ])
+            } else {
+                Line::from(vec![Span::raw(" ".repeat(indent)), Span::raw(part)])
+            });
+        }
+    }
     f.render_widget(Paragraph::new(lines), inner);
 }
