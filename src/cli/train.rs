@@ -279,7 +279,12 @@ fn supervise(
     let outcome = handle.join()?;
     shown?;
     drop(server);
-    if !headless {
+    if headless {
+        // The log has said how the run ended.
+        for line in result_lines(run_path) {
+            output::note(&line);
+        }
+    } else {
         report(run_path, &outcome);
     }
     Ok(match outcome.status {
@@ -308,7 +313,7 @@ fn watchdog(trainer_done: &AtomicBool, front_done: &AtomicBool) {
     }
 }
 
-/// After the dashboard closes: how the run ended, on stderr.
+/// After the dashboard closes: how the run ended, then its result, on stderr.
 pub(super) fn report(run: &Path, outcome: &Outcome) {
     let status = format!("{:?}", outcome.status).to_lowercase();
     let message = outcome
@@ -316,9 +321,49 @@ pub(super) fn report(run: &Path, outcome: &Outcome) {
         .as_deref()
         .map_or(String::new(), |m| format!(": {m}"));
     output::note(&format!("{status} after {} steps{message}", outcome.steps));
-    let summary = read_summary(run);
-    if let (Some(best), Some(step)) = (summary.best_valid_loss, summary.best_step) {
-        output::note(&format!("best valid loss {best:.6} at step {step}"));
+    for line in result_lines(run) {
+        output::note(&line);
     }
-    output::note(&format!("run directory: {}", run.display()));
+}
+
+/// The result a user came for, from the run's `summary.json`: the test
+/// part's headline metric in original units beside the baselines' (naive,
+/// seasonal naive, mean; the majority class; the unigram model), the best
+/// evaluation and its checkpoint, and the run directory.
+pub(super) fn result_lines(run: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let result = crate::frontend::test_result(run);
+    if let Some(((name, value), rest)) = result.split_first() {
+        let mut line = format!("{name} {}", crate::fmt::compact(*value));
+        if !rest.is_empty() {
+            let others: Vec<String> = rest
+                .iter()
+                .map(|(n, v)| format!("{n} {}", crate::fmt::compact(*v)))
+                .collect();
+            line += &format!(" (baselines: {})", others.join(", "));
+        }
+        out.push(line);
+    }
+    if let Ok(summary) = crate::run::read::summary::load_summary(run)
+        && let (Some(loss), Some(step)) = (summary.best_valid_loss, summary.best_step)
+    {
+        // The headline metric in original units when there is one.
+        let (name, value) = ["rmse", "accuracy", "bits_per_char"]
+            .iter()
+            .find_map(|k| summary.best_valid.get(*k).map(|v| (*k, *v)))
+            .unwrap_or(("loss", loss));
+        let best_file = run.join("checkpoints/best.safetensors");
+        let checkpoint = if best_file.is_file() {
+            format!("; weights: {}", best_file.display())
+        } else {
+            String::new()
+        };
+        out.push(format!(
+            "best valid {name} {} at step {}{checkpoint}",
+            crate::fmt::compact(value),
+            crate::fmt::thousands(step)
+        ));
+    }
+    out.push(format!("run directory: {}", run.display()));
+    out
 }

@@ -12,7 +12,7 @@ use super::state::{self, Position, TrainerState};
 use super::{Optimizer, Outbox, Schedule, evaluate, examples, text};
 use crate::data::Dataset;
 use crate::events::*;
-use crate::experiment::Experiment;
+use crate::experiment::{Experiment, LrSchedule};
 use crate::model::{Model, Pass, State};
 use crate::run::{RunDir, RunError, Summary};
 
@@ -325,7 +325,7 @@ impl Worker {
             if self.last_eval_step != Some(self.step) && self.step > 0 {
                 self.evaluate()?;
             }
-            self.checkpoint()?;
+            self.checkpoint(false)?;
             let test = match &self.data.text {
                 Some(t) if t.len(2) > 0 => Some(text::evaluate(&self.model, &self.exp, t, 2)),
                 None if self.data.test.len > 0 => Some(evaluate(
@@ -504,7 +504,7 @@ impl Worker {
                 }
                 let every = self.exp.checkpoint.every_steps;
                 if every > 0 && self.step.is_multiple_of(every) {
-                    self.checkpoint()?;
+                    self.checkpoint(false)?;
                 }
                 if self.step >= self.total {
                     return Ok(None);
@@ -521,7 +521,7 @@ impl Worker {
                 return Ok(Some(h));
             }
             if self.exp.checkpoint.every_steps == 0 {
-                self.checkpoint()?;
+                self.checkpoint(false)?;
             }
         }
         Ok(None)
@@ -554,7 +554,7 @@ impl Worker {
                 }
                 Command::Pause | Command::Resume => {}
                 Command::Tune { key, value, reply } => self.tune(key, value, &reply)?,
-                Command::Checkpoint => self.checkpoint()?,
+                Command::Checkpoint => self.checkpoint(true)?,
                 Command::Stop => return Ok(Some(Halt::Stop)),
             }
         }
@@ -595,7 +595,15 @@ impl Worker {
             old,
             new: value,
         };
-        self.note(NoteKind::Tune, change.to_string())
+        let kind = self.schedule.kind();
+        let scheduled = key == Tunable::LearningRate && kind != LrSchedule::Constant;
+        let detail = if scheduled {
+            let name = format!("{kind:?}").to_lowercase();
+            format!("{change} (the {name} schedule continues from it)")
+        } else {
+            change.to_string()
+        };
+        self.note(NoteKind::Tune, detail)
     }
 
     /// Evaluates on the validation part; returns a halt when early stopping triggers.
@@ -710,15 +718,25 @@ impl Worker {
         Ok((self.model.to_safetensors(meta), state))
     }
 
-    fn checkpoint(&mut self) -> Result<()> {
+    /// Writes `checkpoints/step-<N>`; `requested` (the user's `c`) says so
+    /// in its note, also when the step already has its checkpoint.
+    fn checkpoint(&mut self, requested: bool) -> Result<()> {
+        let stem = format!("step-{}", self.step);
+        let detail = if requested {
+            format!("{stem}.safetensors (requested)")
+        } else {
+            format!("{stem}.safetensors")
+        };
         if self.last_checkpoint_step == Some(self.step) {
+            if requested {
+                self.note(NoteKind::Checkpoint, detail)?;
+            }
             return Ok(());
         }
         self.last_checkpoint_step = Some(self.step);
         // The note goes first, so that the checkpoint's logs include it: a
         // run resumed from it does not lose it, nor write it twice.
-        let stem = format!("step-{}", self.step);
-        self.note(NoteKind::Checkpoint, format!("{stem}.safetensors"))?;
+        self.note(NoteKind::Checkpoint, detail)?;
         let (weights, state) = self.checkpoint_files()?;
         self.run.checkpoint(&stem, &weights, &state, true)?;
         Ok(())

@@ -1878,3 +1878,47 @@ fn bench_rejects_an_unknown_configuration_and_a_missing_python() {
         out.stderr
     );
 }
+
+/// The end of a run prints the result a user came for: the test metric in
+/// original units beside the baselines', and the best evaluation.
+#[test]
+fn the_end_of_a_run_prints_the_test_result_beside_the_baselines() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = experiment(
+        dir.path(),
+        "sun",
+        &sunspots_experiment("sun", "one-step", 1),
+    );
+    let run = dir.path().join("run");
+    let out = ok(&["train", s(&exp), "--headless", "--run-dir", s(&run)]);
+    let summary = json(&run.join("summary.json"));
+    let rmse = summary["test"]["rmse"].as_f64().unwrap();
+    let naive = summary["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "naive")
+        .unwrap()["test"]["rmse"]
+        .as_f64()
+        .unwrap();
+    let want = format!(
+        "test rmse {} (baselines: naive {}",
+        rnnlab::fmt::compact(rmse),
+        rnnlab::fmt::compact(naive)
+    );
+    assert!(out.stderr.contains(&want), "{want}\n{}", out.stderr);
+    let best = summary["best_valid"]["rmse"].as_f64().unwrap();
+    assert!(
+        out.stderr.contains(&format!(
+            "best valid rmse {} at step",
+            rnnlab::fmt::compact(best)
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .trim_end()
+            .ends_with(&format!("run directory: {}", run.display()))
+    );
+}

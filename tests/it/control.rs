@@ -278,3 +278,84 @@ fn clients_beyond_the_cap_are_refused_and_the_rest_served() {
         .unwrap();
     assert_eq!(recv(&rx), Command::Resume);
 }
+
+/// Under a schedule, a tuned learning rate is the rate from the next step
+/// on (the schedule continues from it), and the note records the rate that
+/// was in effect and says so.
+#[test]
+fn a_tuned_rate_under_a_cosine_schedule_is_the_rate_from_then_on() {
+    use crate::common::{BIN, Child, root, wait_until};
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    let child = std::process::Command::new(BIN)
+        .args(["train", "experiments/quickstart.toml", "--headless"])
+        .args(["--set", "data.count=3000", "--set", "train.epochs=400"])
+        .args(["--set", "train.lr_schedule=\"cosine\"", "--run-dir"])
+        .arg(&run)
+        .current_dir(root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Child(child);
+    let metrics = run.join("metrics.csv");
+    let rows = || fs::read_to_string(&metrics).unwrap_or_default();
+    wait_until("some steps", 60, || rows().lines().count() > 200, rows);
+    let mut client = ControlClient::connect(&run).unwrap();
+    client.send(&tune("learning_rate", 0.0004)).unwrap();
+    let events = run.join("events.csv");
+    let note = || {
+        fs::read_to_string(&events)
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.contains(",tune,"))
+            .map(String::from)
+    };
+    wait_until("the tune note", 30, || note().is_some(), rows);
+    let note = note().unwrap();
+    assert!(
+        note.ends_with("→ 0.0004 (the cosine schedule continues from it)"),
+        "{note}"
+    );
+    // The step of the note, and the rates around it in metrics.csv.
+    let step: u64 = note.split(',').next().unwrap().parse().unwrap();
+    let old: f64 = note
+        .split("learning_rate ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_until(
+        "more steps",
+        30,
+        || rows().lines().count() as u64 > step + 50,
+        || rows(),
+    );
+    let _ = client.send(&Command::Stop);
+    let lr_at = |s: u64| -> f64 {
+        rows()
+            .lines()
+            .find(|l| l.split(',').next() == Some(&s.to_string()))
+            .unwrap()
+            .split(',')
+            .nth(5)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // The rate in effect before the tune is the note's "old" value…
+    let before = lr_at(step);
+    assert!((before - old).abs() <= old * 1e-3, "{before} vs {old}");
+    // …the next step trains at the rate entered, and the cosine decays on from it.
+    assert!(
+        (lr_at(step + 1) - 0.0004).abs() < 1e-9,
+        "{}",
+        lr_at(step + 1)
+    );
+    assert!(lr_at(step + 50) < 0.0004);
+    assert!(lr_at(step + 50) > 0.0004 * 0.9);
+    let _ = child.0.wait();
+}

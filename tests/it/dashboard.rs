@@ -956,9 +956,13 @@ fn user_actions_have_their_own_marks_and_periodic_checkpoints_none() {
     evs.push(note(280, NoteKind::Pause, ""));
     evs.push(note(280, NoteKind::Resume, ""));
     let mut app = app_after(evs);
-    // `c` asks for a checkpoint: the next checkpoint note is the user's.
+    // `c` asks for a checkpoint; the trainer's note says it was requested.
     assert_eq!(app.apply(Action::Checkpoint), vec![Command::Checkpoint]);
-    app.on_event(note(290, NoteKind::Checkpoint, "step-290.safetensors"));
+    app.on_event(note(
+        290,
+        NoteKind::Checkpoint,
+        "step-290.safetensors (requested)",
+    ));
     let kinds: Vec<_> = app
         .view()
         .marks

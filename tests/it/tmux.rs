@@ -90,7 +90,12 @@ fn dashboard_pause_tune_checkpoint_quit_in_tmux() {
         .rsplit(',')
         .next()
         .unwrap()
+        .trim_end_matches(" (requested)")
         .to_string();
+    assert!(
+        read(&events).contains(&format!("{last} (requested)")),
+        "the note says the user asked for it"
+    );
     // The note is written just before the files.
     tmux.wait("the checkpoint's files", 20, |_| {
         run.join("checkpoints").join(&last).is_file()

@@ -395,8 +395,10 @@ impl View {
             NoteKind::Tune => self.log(step, wall, EntryKind::Warning, detail),
             NoteKind::Checkpoint => {
                 self.checkpoints += 1;
-                let asked = detail.contains("request") || self.requested_checkpoints > 0;
-                self.requested_checkpoints = 0;
+                // The trainer marks the user's checkpoints (`c`) "(requested)".
+                let asked = detail.contains("(requested)");
+                self.requested_checkpoints =
+                    self.requested_checkpoints.saturating_sub(u32::from(asked));
                 if asked {
                     action(self, MarkKind::Checkpoint);
                 } else {
@@ -544,8 +546,13 @@ mod tests {
                 v.on_event(note(3, NoteKind::Tune, "learning_rate 0.1 → 0.01"));
             }
         }
+        // The trainer marks the user's checkpoint.
         v.request_checkpoint();
-        v.on_event(note(501, NoteKind::Checkpoint, "step-501.safetensors"));
+        v.on_event(note(
+            501,
+            NoteKind::Checkpoint,
+            "step-501.safetensors (requested)",
+        ));
         let kinds: Vec<EntryKind> = v.log.iter().map(|e| e.kind).collect();
         assert_eq!(
             kinds,

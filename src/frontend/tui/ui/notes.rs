@@ -35,8 +35,9 @@ fn look(kind: EntryKind) -> ((char, char), Color) {
     }
 }
 
-/// `step-528.safetensors` → `step-528`.
+/// `step-528.safetensors (requested)` → `step-528`.
 fn stem(name: &str) -> &str {
+    let name = name.split(' ').next().unwrap_or(name);
     name.strip_suffix(".safetensors").unwrap_or(name)
 }
 
