@@ -9,6 +9,7 @@ pub mod error;
 mod output;
 mod predict;
 pub mod reference;
+pub mod resolve;
 pub mod runs;
 pub mod sweep;
 mod train;
@@ -42,11 +43,36 @@ struct ViewArgs {
     ascii: bool,
 }
 
+impl RunsDirArg {
+    fn runs_only(&self) -> resolve::Places<'_> {
+        resolve::Places {
+            runs: &self.runs_dir,
+            sweeps: false,
+        }
+    }
+
+    fn with_sweeps(&self) -> resolve::Places<'_> {
+        resolve::Places {
+            runs: &self.runs_dir,
+            sweeps: true,
+        }
+    }
+}
+
 impl ViewArgs {
     /// The dashboard's theme, or `None` for the headless log (also without a terminal).
     fn dashboard(&self) -> Option<Theme> {
         (!self.headless && interactive()).then(|| Theme::detect(self.ascii))
     }
+}
+
+/// Where a run named by name, prefix or `latest` is looked up.
+#[derive(clap::Args, Debug)]
+struct RunsDirArg {
+    /// The directory in which RUN names a run (by name, a unique prefix, or
+    /// `latest`) when it is not a path.
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    runs_dir: PathBuf,
 }
 
 #[derive(Subcommand, Debug)]
@@ -79,7 +105,10 @@ enum Cmd {
     },
     /// Continue a run from its newest checkpoint (or --from), in the same run directory.
     Resume {
+        /// A run directory, or a run's name, unique prefix or `latest`.
         run: PathBuf,
+        #[command(flatten)]
+        place: RunsDirArg,
         /// The checkpoint to continue from: `step-N`, `N` or `best`.
         #[arg(long)]
         from: Option<String>,
@@ -97,8 +126,14 @@ enum Cmd {
     },
     /// Predict with a trained model: one output row per input sequence, original units.
     Predict {
-        /// A run directory (uses its newest checkpoint).
+        /// A run directory (uses its newest checkpoint), or a run's name,
+        /// unique prefix or `latest`.
         run: Option<PathBuf>,
+        #[command(flatten)]
+        place: RunsDirArg,
+        /// The run's checkpoint to predict with: `step-N`, `N` or `best`.
+        #[arg(long, conflicts_with = "experiment")]
+        from: Option<String>,
         /// Experiment file, with --weights, instead of a run directory.
         #[arg(long, requires = "weights", conflicts_with = "run")]
         experiment: Option<PathBuf>,
@@ -134,14 +169,20 @@ enum Cmd {
     },
     /// Show a run training in another process (e.g. headless over SSH) and steer it.
     Attach {
+        /// A run or sweep directory, or a run's (sweep's) name, unique prefix or `latest`.
         run: PathBuf,
+        #[command(flatten)]
+        place: RunsDirArg,
         /// Draw with ASCII characters only.
         #[arg(long)]
         ascii: bool,
     },
     /// Play a recorded run back in the dashboard.
     Replay {
+        /// A run or sweep directory, or a run's (sweep's) name, unique prefix or `latest`.
         run: PathBuf,
+        #[command(flatten)]
+        place: RunsDirArg,
         /// Draw with ASCII characters only.
         #[arg(long)]
         ascii: bool,
@@ -157,8 +198,11 @@ enum Cmd {
     },
     /// Overlay runs' loss curves and gradient norms (or print them with --csv / --json).
     Compare {
+        /// Run directories, or runs' names, unique prefixes or `latest`.
         #[arg(required = true)]
         runs: Vec<PathBuf>,
+        #[command(flatten)]
+        place: RunsDirArg,
         /// Group runs that differ only in their seed: mean with a min–max
         /// band (--csv and --json: mean, standard deviation and count).
         #[arg(long)]
@@ -280,6 +324,7 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
         }
         Cmd::Resume {
             run,
+            place,
             from,
             view,
             sets,
@@ -290,15 +335,24 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                 stop_at,
                 tensorboard,
             };
+            let run = resolve::run(&run, &place.runs_only())?;
             train::resume(&run, from.as_deref(), &sets, view.dashboard(), options)
         }
         Cmd::Predict {
             run,
+            place,
+            from,
             experiment,
             weights,
             input,
             output,
-        } => predict::predict(run, experiment, weights, &input, &output),
+        } => {
+            let run = match run {
+                Some(r) => Some(resolve::run(&r, &place.runs_only())?),
+                None => None,
+            };
+            predict::predict(run, from.as_deref(), experiment, weights, &input, &output)
+        }
         Cmd::Table {
             experiments,
             sets,
@@ -312,16 +366,27 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             output.as_deref(),
             seeds.into(),
         ),
-        Cmd::Replay { run, ascii } => watch::replay(&run, ascii),
-        Cmd::Attach { run, ascii } => watch::attach(&run, ascii),
+        Cmd::Replay { run, place, ascii } => {
+            watch::replay(&resolve::run(&run, &place.with_sweeps())?, ascii)
+        }
+        Cmd::Attach { run, place, ascii } => {
+            watch::attach(&resolve::run(&run, &place.with_sweeps())?, ascii)
+        }
         Cmd::Runs { dir, json } => runs::command(&dir, json),
         Cmd::Compare {
             runs,
+            place,
             by_seed,
             csv,
             json,
             ascii,
-        } => compare::command(&runs, by_seed, csv, json, ascii),
+        } => {
+            let runs = runs
+                .iter()
+                .map(|r| resolve::run(r, &place.runs_only()))
+                .collect::<CliResult<Vec<_>>>()?;
+            compare::command(&runs, by_seed, csv, json, ascii)
+        }
         Cmd::Sweep {
             sweep: file,
             resume,

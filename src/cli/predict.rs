@@ -15,6 +15,7 @@ use crate::train;
 /// `rnnlab predict`: one output row per input sequence, in original units.
 pub fn predict(
     run_dir: Option<PathBuf>,
+    from: Option<&str>,
     experiment: Option<PathBuf>,
     weights: Option<PathBuf>,
     input: &Path,
@@ -22,9 +23,29 @@ pub fn predict(
 ) -> CliResult<ExitCode> {
     let (exp, weights, scaler) = match (run_dir, experiment, weights) {
         (Some(dir), None, None) => {
+            if !dir.join("experiment.toml").is_file() {
+                bad_input!(
+                    "{} is not a run directory (it has no experiment.toml); `rnnlab runs` lists the runs",
+                    dir.display()
+                );
+            }
             let exp = Experiment::load(&dir.join("experiment.toml"), &[])?;
-            let Some((_, newest)) = run::checkpoints(&dir)?.pop() else {
-                bad_input!("{} has no checkpoint yet", dir.display());
+            let newest = match from {
+                Some(name) => {
+                    let file = run::named(&dir, name);
+                    if !file.is_file() {
+                        bad_input!(
+                            "no checkpoint {}; --from takes best, step-N or N (see {}/checkpoints/)",
+                            file.display(),
+                            dir.display()
+                        );
+                    }
+                    file
+                }
+                None => match run::checkpoints(&dir)?.pop() {
+                    Some((_, newest)) => newest,
+                    None => bad_input!("{} has no checkpoint yet", dir.display()),
+                },
             };
             let scaler_path = dir.join("scaler.json");
             let text = match std::fs::read_to_string(&scaler_path) {

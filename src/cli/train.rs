@@ -83,18 +83,7 @@ pub fn resume(
     let data = data::load(&exp)?;
     let mut model = Model::for_experiment(&exp, data.text.as_ref());
     let weights = match from {
-        Some("best") => run_path.join("checkpoints/best.safetensors"),
-        Some(name) => {
-            let stem = name.trim_end_matches(".safetensors");
-            let stem = if stem.starts_with("step-") {
-                stem.to_string()
-            } else {
-                format!("step-{stem}")
-            };
-            run_path
-                .join("checkpoints")
-                .join(format!("{stem}.safetensors"))
-        }
+        Some(name) => run::named(run_path, name),
         None => {
             let all = run::checkpoints(run_path)?;
             let complete = all.iter().rev().find(|(_, p)| run::state_path(p).is_file());

@@ -14,6 +14,19 @@ pub fn state_path(weights: &Path) -> PathBuf {
     weights.with_file_name(format!("{stem}.state.safetensors"))
 }
 
+/// The weights file a user names a checkpoint by: `best`, `step-N`, `N`
+/// (with or without `.safetensors`). It may not exist.
+pub fn named(run: &Path, name: &str) -> PathBuf {
+    let dir = run.join("checkpoints");
+    let stem = name.trim_end_matches(".safetensors");
+    let stem = if stem == "best" || stem.starts_with("step-") {
+        stem.to_string()
+    } else {
+        format!("step-{stem}")
+    };
+    dir.join(format!("{stem}.safetensors"))
+}
+
 /// A run directory's periodic checkpoints (`step-<N>`), oldest step first.
 pub fn checkpoints(run: &Path) -> Result<Vec<(u64, PathBuf)>, RunError> {
     let dir = run.join("checkpoints");

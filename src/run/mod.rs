@@ -31,7 +31,7 @@ pub mod read;
 pub mod tensorboard;
 pub mod writer;
 
-pub use checkpoints::{checkpoints, state_path};
+pub use checkpoints::{checkpoints, named, state_path};
 pub use error::RunError;
 pub use format::*;
 pub use lock::RunLock;

@@ -1922,3 +1922,105 @@ fn the_end_of_a_run_prints_the_test_result_beside_the_baselines() {
             .ends_with(&format!("run directory: {}", run.display()))
     );
 }
+
+/// Runs are named as `rnnlab runs` shows them: a name in the runs
+/// directory, a unique prefix, or `latest`; `predict --from` picks a checkpoint.
+#[test]
+fn runs_are_named_by_name_prefix_or_latest() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("myruns");
+    let exp = experiment(
+        dir.path(),
+        "sun",
+        &sunspots_experiment("sun", "one-step", 1),
+    );
+    let first = train(&exp, &runs, "sun-a", &["checkpoint.keep_best=true"]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = train(&exp, &runs, "sun-b", &[]);
+    let json_names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["compare", "--json", "--runs-dir", s(&runs)];
+        all.extend_from_slice(args);
+        let out = ok(&all);
+        let v: Value = serde_json::from_str(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(json_names(&["sun-a", "latest"]), ["sun-a", "sun-b"]);
+    // A prefix of two runs is refused with both named.
+    let out = rnnlab(&["compare", "sun-", "--runs-dir", s(&runs)]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("is the start of 2 runs"),
+        "{}",
+        out.stderr
+    );
+    let out = rnnlab(&["replay", "nope", "--runs-dir", s(&runs)]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("`rnnlab runs` lists the runs"),
+        "{}",
+        out.stderr
+    );
+    // predict by name, from the best checkpoint and from a step.
+    let values = sunspots();
+    let rows: Vec<Vec<f64>> = (0..3).map(|i| values[i..i + 10].to_vec()).collect();
+    let input = dir.path().join("in.csv");
+    write_rows(&input, &rows);
+    let out_best = dir.path().join("best.csv");
+    ok(&[
+        "predict",
+        "sun-a",
+        "--runs-dir",
+        s(&runs),
+        "--from",
+        "best",
+        "--input",
+        s(&input),
+        "--output",
+        s(&out_best),
+    ]);
+    assert_eq!(prediction_rows(&out_best).1.len(), 3);
+    let newest = newest_checkpoint(&second);
+    let step = newest.file_name().unwrap().to_str().unwrap().to_string();
+    let (from_step, from_latest) = (dir.path().join("step.csv"), dir.path().join("latest.csv"));
+    ok(&[
+        "predict",
+        "latest",
+        "--runs-dir",
+        s(&runs),
+        "--from",
+        &step,
+        "--input",
+        s(&input),
+        "--output",
+        s(&from_step),
+    ]);
+    ok(&[
+        "predict",
+        s(&second),
+        "--input",
+        s(&input),
+        "--output",
+        s(&from_latest),
+    ]);
+    assert_eq!(prediction_rows(&from_step), prediction_rows(&from_latest));
+    let out = rnnlab(&[
+        "predict",
+        s(&first),
+        "--from",
+        "step-999999",
+        "--input",
+        s(&input),
+        "--output",
+        s(&from_step),
+    ]);
+    assert_eq!(out.code, 2);
+    assert!(
+        out.stderr.contains("--from takes best, step-N or N"),
+        "{}",
+        out.stderr
+    );
+}

@@ -332,7 +332,7 @@ fn a_tuned_rate_under_a_cosine_schedule_is_the_rate_from_then_on() {
         "more steps",
         30,
         || rows().lines().count() as u64 > step + 50,
-        || rows(),
+        rows,
     );
     let _ = client.send(&Command::Stop);
     let lr_at = |s: u64| -> f64 {
