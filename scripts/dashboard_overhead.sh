@@ -19,7 +19,7 @@ bin=$PWD/target/release/rnnlab
 work=$(mktemp -d)
 session=rnnlab-overhead-$$
 trap 'tmux kill-session -t "$session" 2>/dev/null || true; rm -rf "$work"' EXIT
-train=(train experiments/quickstart.toml --set "train.epochs=$epochs")
+train=(train experiments/quickstart.toml --set data.count=3000 --set "train.epochs=$epochs")
 
 wall() { sed -n 's/.*"wall_s": *\([0-9.e+-]*\).*/\1/p' "$1/summary.json"; }
 

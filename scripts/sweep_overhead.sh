@@ -47,7 +47,7 @@ separate() {
   mkdir -p "$dir"
   local t0=$(now)
   seq 1 "$N" | xargs -P "$P" -I{} "$BIN" train "$EXP" --headless \
-    --set seed={} --set train.epochs="$EPOCHS" --set train.threads=1 --run-dir "$dir/{}" \
+    --set seed={} --set data.count=3000 --set train.epochs="$EPOCHS" --set train.threads=1 --run-dir "$dir/{}" \
     > /dev/null 2>&1
   echo "$(echo "$(now) - $t0" | bc) $(throughput "$dir"/*)"
 }
@@ -55,7 +55,7 @@ separate() {
 headless() {
   local dir=$OUT/headless-$1
   local t0=$(now)
-  "$BIN" sweep "$OUT/sweep.toml" --headless --parallel "$P" --sweep-dir "$dir" > /dev/null 2>&1
+  "$BIN" sweep "$OUT/sweep.toml" --headless --parallel "$P" --set data.count=3000 --sweep-dir "$dir" > /dev/null 2>&1
   echo "$(echo "$(now) - $t0" | bc) $(throughput "$dir"/trials/*)"
 }
 
@@ -65,7 +65,7 @@ board() {
   local server=overhead-$$
   local t0=$(now)
   tmux -L "$server" -f /dev/null new-session -d -s s -x 80 -y 24 \
-    "LANG=C.UTF-8 $BIN sweep $OUT/sweep.toml --parallel $P --sweep-dir $dir > /dev/null 2>&1; touch $done"
+    "LANG=C.UTF-8 $BIN sweep $OUT/sweep.toml --parallel $P --set data.count=3000 --sweep-dir $dir > /dev/null 2>&1; touch $done"
   # The board stays up when the sweep is over; wait for the last trial, then quit it.
   until [ -f "$dir/events.csv" ] && grep -q ',finish,' "$dir/events.csv"; do sleep 0.1; done
   local t1=$(now)
@@ -75,7 +75,7 @@ board() {
   echo "$(echo "$t1 - $t0" | bc) $(throughput "$dir"/trials/*)"
 }
 
-echo "N=$N trials of experiments/quickstart.toml (epochs=$EPOCHS, 1 thread each), $P at a time; $REPEATS repeats"
+echo "N=$N trials of experiments/quickstart.toml (data.count=3000, epochs=$EPOCHS, 1 thread each), $P at a time; $REPEATS repeats"
 echo "commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) cores, output in $OUT"
 printf '%-8s %-30s %12s %22s\n' repeat variant "wall (s)" "trial steps/s (mean)"
 for r in $(seq 1 "$REPEATS"); do

@@ -14,6 +14,10 @@ use crate::sweep::dir::TrialRow;
 /// Training-loss values kept per trial for its sparkline.
 pub const SPARK: usize = 24;
 
+/// How often the sparklines (the whole training log of each running trial)
+/// are read again.
+pub const SPARK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A trial's curves.
 #[derive(Debug, Clone, Default)]
 pub struct TrialCurves {
@@ -85,6 +89,8 @@ pub struct Board {
     /// Whether leaving the board leaves the sweep running (another process runs it).
     pub detaches: bool,
     pub started: Instant,
+    /// When the sparklines were last read.
+    sparks_read: Instant,
 }
 
 impl Board {
@@ -105,23 +111,33 @@ impl Board {
             finished: false,
             detaches: false,
             started: Instant::now(),
+            sparks_read: Instant::now(),
         };
         b.refresh();
         b
     }
 
-    /// Reads the trials again: their rows, and the curves of those still changing.
+    /// Reads the trials again: their rows, and the curves of those still
+    /// changing — the evaluations (a small file) each time, the training
+    /// loss for the sparklines at most every [`SPARK_EVERY`].
     pub fn refresh(&mut self) {
         self.rows = self.dir.rows();
         let metric = self.dir.resolved.sweep.metric.clone();
+        let sparks_due = self.sparks_read.elapsed() >= SPARK_EVERY;
+        if sparks_due {
+            self.sparks_read = Instant::now();
+        }
         for (i, t) in self.dir.trials().iter().enumerate() {
-            if self.curves[i].settled {
+            if self.curves[i].settled || self.rows[i].status == "planned" {
                 continue;
             }
             let dir = self.dir.trial_dir(t);
-            let Ok(c) = read::curves(&dir) else { continue };
-            let metric = c
-                .evals
+            let over = matches!(
+                self.rows[i].status.as_str(),
+                "completed" | "pruned" | "failed" | "diverged" | "stopped" | "interrupted"
+            ) && !lock::is_held(&dir);
+            let Ok(evals) = read::evals(&dir) else { continue };
+            self.curves[i].metric = evals
                 .iter()
                 .filter_map(|e| {
                     let v = match metric.strip_prefix("valid.") {
@@ -131,19 +147,18 @@ impl Board {
                     Some((e.step as f64, v?))
                 })
                 .collect();
-            let n = c.steps.len();
-            let spark = (0..SPARK.min(n))
-                .map(|k| f64::from(c.steps[k * n / SPARK.min(n).max(1)].1))
-                .collect();
-            let over = matches!(
-                self.rows[i].status.as_str(),
-                "completed" | "pruned" | "failed" | "diverged"
-            );
-            self.curves[i] = TrialCurves {
-                metric,
-                spark,
-                settled: over && !lock::is_held(&dir),
-            };
+            if (sparks_due || over || self.curves[i].spark.is_empty())
+                && let Ok(c) = read::curves(&dir)
+            {
+                let n = c.steps.len();
+                self.curves[i].spark = (0..SPARK.min(n))
+                    .map(|k| f64::from(c.steps[k * n / SPARK.min(n).max(1)].1))
+                    .collect();
+            }
+            // A stopped or paused trial may go on (resume, the next rung):
+            // read it again then; a finished one never changes.
+            self.curves[i].settled = over
+                && matches!(self.rows[i].status.as_str(), "completed" | "pruned" | "failed" | "diverged");
         }
         self.rank();
         self.resort();
