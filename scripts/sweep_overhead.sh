@@ -5,7 +5,8 @@
 #   C. the same sweep on the sweep board (in a tmux terminal of 80×24).
 # Each variant runs REPEATS times, interleaved; the script prints the wall
 # times and the trials' own training throughput (steps / wall_s from their
-# summary.json), whose ratio C/B is the board's cost.
+# summary.json), whose ratio C/B is the board's cost, and the CPU time the
+# sweep process itself used (the runner; with C, the board too).
 #
 # usage: scripts/sweep_overhead.sh [N=8] [P=2] [REPEATS=3] [EPOCHS=60]
 # needs: a built rnnlab (cargo build), tmux, python3.
@@ -52,11 +53,28 @@ separate() {
   echo "$(echo "$(now) - $t0" | bc) $(throughput "$dir"/*)"
 }
 
+# CPU seconds (user + system) a process has used itself, not its children.
+cpu_of() {
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$1/stat" 2> /dev/null
+}
+
+# Polls a process's own CPU time until it exits; prints the last reading.
+cpu_until_exit() {
+  local pid=$1 last=0 now
+  while now=$(cpu_of "$pid") && [ -n "$now" ]; do
+    last=$now
+    sleep 0.2
+  done
+  echo "$last"
+}
+
 headless() {
   local dir=$OUT/headless-$1
   local t0=$(now)
-  "$BIN" sweep "$OUT/sweep.toml" --headless --parallel "$P" --set data.count=3000 --sweep-dir "$dir" > /dev/null 2>&1
-  echo "$(echo "$(now) - $t0" | bc) $(throughput "$dir"/trials/*)"
+  "$BIN" sweep "$OUT/sweep.toml" --headless --parallel "$P" --set data.count=3000 --sweep-dir "$dir" > /dev/null 2>&1 &
+  local cpu=$(cpu_until_exit $!)
+  wait
+  echo "$(echo "$(now) - $t0" | bc) $(throughput "$dir"/trials/*) $cpu"
 }
 
 board() {
@@ -69,20 +87,22 @@ board() {
   # The board stays up when the sweep is over; wait for the last trial, then quit it.
   until [ -f "$dir/events.csv" ] && grep -q ',finish,' "$dir/events.csv"; do sleep 0.1; done
   local t1=$(now)
+  local pid=$(pgrep -f -- "--sweep-dir $dir" | head -1)
+  local cpu=$(cpu_of "$pid")
   tmux -L "$server" send-keys -t s q
   until [ -f "$done" ]; do sleep 0.1; done
-  tmux -L "$server" kill-server 2> /dev/null || true
-  echo "$(echo "$t1 - $t0" | bc) $(throughput "$dir"/trials/*)"
+  tmux -L "$server" kill-server > /dev/null 2>&1 || true
+  echo "$(echo "$t1 - $t0" | bc) $(throughput "$dir"/trials/*) $cpu"
 }
 
 echo "N=$N trials of experiments/quickstart.toml (data.count=3000, epochs=$EPOCHS, 1 thread each), $P at a time; $REPEATS repeats"
 echo "commit $(git -C "$ROOT" rev-parse --short HEAD), $(nproc) cores, output in $OUT"
-printf '%-8s %-30s %12s %22s\n' repeat variant "wall (s)" "trial steps/s (mean)"
+printf '%-8s %-30s %10s %22s %18s\n' repeat variant "wall (s)" "trial steps/s (mean)" "sweep process CPU"
 for r in $(seq 1 "$REPEATS"); do
   read -r w s <<< "$(separate "$r")"
-  printf '%-8s %-30s %12.2f %22s\n' "$r" "A separate train processes" "$w" "$s"
-  read -r w s <<< "$(headless "$r")"
-  printf '%-8s %-30s %12.2f %22s\n' "$r" "B sweep --headless" "$w" "$s"
-  read -r w s <<< "$(board "$r")"
-  printf '%-8s %-30s %12.2f %22s\n' "$r" "C sweep on the board" "$w" "$s"
+  printf '%-8s %-30s %10.2f %22s %18s\n' "$r" "A separate train processes" "$w" "$s" "-"
+  read -r w s c <<< "$(headless "$r")"
+  printf '%-8s %-30s %10.2f %22s %16s s\n' "$r" "B sweep --headless" "$w" "$s" "$c"
+  read -r w s c <<< "$(board "$r")"
+  printf '%-8s %-30s %10.2f %22s %16s s\n' "$r" "C sweep on the board" "$w" "$s" "$c"
 done

@@ -316,6 +316,10 @@ impl Sweep {
             },
         };
         let mut params = Vec::new();
+        // A list of one value sets the key for every trial: it is not an
+        // axis (no column, label or HParams entry), and the command line's
+        // `--set`s still win over it.
+        let mut fixed: Vec<String> = Vec::new();
         for (key, value) in &raw.params {
             let place = format!("params.\"{key}\"");
             let bad = |_: &str, message: String, hint: &str| ExperimentError {
@@ -341,9 +345,10 @@ impl Sweep {
                     vec![toml::Value::Integer(*lo), toml::Value::Integer(*hi)]
                 }
             };
-            for v in probes {
-                let mut all = sets.to_vec();
-                all.push(set_of(key, &v));
+            for v in &probes {
+                let mut all = fixed.clone();
+                all.extend_from_slice(sets);
+                all.push(set_of(key, v));
                 if let Err(e) = Experiment::load(&experiment, &all) {
                     return Err(bad(
                         &place,
@@ -357,7 +362,10 @@ impl Sweep {
                     ));
                 }
             }
-            params.push((key.clone(), domain));
+            match &domain {
+                Domain::Values(v) if v.len() == 1 => fixed.push(set_of(key, &v[0])),
+                _ => params.push((key.clone(), domain)),
+            }
         }
         if let Some(stop) = &raw.early_stop {
             if stop.min_steps == 0 {
@@ -384,7 +392,7 @@ impl Sweep {
             params,
             early_stop: raw.early_stop,
             slurm: raw.slurm.unwrap_or_default(),
-            sets: sets.to_vec(),
+            sets: fixed.into_iter().chain(sets.iter().cloned()).collect(),
         })
     }
 
@@ -494,5 +502,28 @@ fn domain(value: &toml::Value, method: Method) -> Result<Domain, (String, &'stat
             format!("`{value}` is neither a list of values nor a distribution"),
             "e.g. [16, 32] or { uniform = [0.0, 0.3] } (random only)",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn experiments() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments")
+    }
+
+    #[test]
+    fn a_list_of_one_value_sets_the_key_for_every_trial_and_is_not_an_axis() {
+        let text = "name = \"s\"\nexperiment = \"quickstart.toml\"\n[params]\n\
+                    \"train.learning_rate\" = [0.001, 0.01]\n\"data.count\" = [300]\n";
+        let file = experiments().join("s.toml");
+        let cli = vec!["data.count=200".to_string()];
+        let s = Sweep::from_str_at(text, &file, &experiments(), &cli).unwrap();
+        assert_eq!(s.params.len(), 1, "only the learning rate varies");
+        assert_eq!(s.params[0].0, "train.learning_rate");
+        // The file's value first, so that the command line's --set wins.
+        assert_eq!(s.sets, vec!["data.count=300", "data.count=200"]);
+        assert_eq!(s.configurations(), 2);
     }
 }

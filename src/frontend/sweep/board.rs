@@ -136,7 +136,9 @@ impl Board {
                 self.rows[i].status.as_str(),
                 "completed" | "pruned" | "failed" | "diverged" | "stopped" | "interrupted"
             ) && !lock::is_held(&dir);
-            let Ok(evals) = read::evals(&dir) else { continue };
+            let Ok(evals) = read::evals(&dir) else {
+                continue;
+            };
             self.curves[i].metric = evals
                 .iter()
                 .filter_map(|e| {
@@ -158,7 +160,10 @@ impl Board {
             // A stopped or paused trial may go on (resume, the next rung):
             // read it again then; a finished one never changes.
             self.curves[i].settled = over
-                && matches!(self.rows[i].status.as_str(), "completed" | "pruned" | "failed" | "diverged");
+                && matches!(
+                    self.rows[i].status.as_str(),
+                    "completed" | "pruned" | "failed" | "diverged"
+                );
         }
         self.rank();
         self.resort();
