@@ -5,7 +5,7 @@ What it times
 -------------
 The same configurations as `rnnlab bench` (src/cli/bench/mod.rs, CONFIGS), with
 the same definition of a training step: a 2-layer stacked nn.LSTM / nn.GRU /
-nn.RNN(nonlinearity="relu") (time-major, float32) plus an nn.Linear head on
+nn.RNN(nonlinearity="relu" or "tanh") (time-major, float32) plus an nn.Linear head on
 the last time step's output, MSE against random targets, zero_grad, backward
 and one Adam step.  Inference is the forward pass alone under
 torch.inference_mode().  Inputs are U(-1, 1).  After a few warm-up steps each
@@ -38,6 +38,8 @@ CONFIGS = [
     dict(name="gru-2x128", cell="gru", layers=2, units=128, input=8, steps=50, batch=32),
     dict(name="rnn-relu-2x128", cell="rnn-relu", layers=2, units=128, input=8, steps=50,
          batch=32),
+    dict(name="rnn-tanh-2x256-t200", cell="rnn-tanh", layers=2, units=256, input=2, steps=200,
+         batch=32),
 ]
 WARMUP = 3
 
@@ -49,6 +51,8 @@ def parse_args():
     p.add_argument("--config", action="append", default=[], metavar="NAME",
                    help="only this configuration (repeatable; default all)")
     p.add_argument("--json", action="store_true", help="print one JSON object per configuration")
+    p.add_argument("--flush-denormal", action="store_true",
+                   help="torch.set_flush_denormal(True) first (PyTorch's default keeps subnormals)")
     p.add_argument("--peak", action="store_true",
                    help="print the GFLOP/s of a 4096x4096 float32 matmul and exit")
     args = p.parse_args()
@@ -70,7 +74,7 @@ def build(torch, cfg):
     elif cfg["cell"] == "gru":
         rnn = nn.GRU(**kw)
     else:
-        rnn = nn.RNN(nonlinearity="relu", **kw)
+        rnn = nn.RNN(nonlinearity=cfg["cell"].removeprefix("rnn-"), **kw)
     head = nn.Linear(cfg["units"], 1)
     return rnn, head
 
@@ -134,6 +138,8 @@ def main():
               "install it with `pip install torch`", file=sys.stderr)
         sys.exit(3)
     torch.set_num_threads(args.threads)
+    if args.flush_denormal:
+        torch.set_flush_denormal(True)
     if args.peak:
         print(f"{peak_gflops(torch):.1f}")
         return

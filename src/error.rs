@@ -34,8 +34,14 @@ pub trait Failure: std::error::Error + Send + Sync + 'static {
     fn kind(&self) -> Kind;
 }
 
-// The kernels depend on nothing else in the crate, so their one error is classified here.
+// The kernels depend on nothing else in the crate, so their errors are classified here.
 impl Failure for crate::kernels::simd::SimdError {
+    fn kind(&self) -> Kind {
+        Kind::BadInput
+    }
+}
+
+impl Failure for crate::kernels::fp::SubnormalsError {
     fn kind(&self) -> Kind {
         Kind::BadInput
     }

@@ -294,7 +294,14 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = crate::kernels::simd::from_env()
         .map_err(error::CliError::from)
-        .and_then(|_| run(cli));
+        .and_then(|_| crate::kernels::fp::from_env().map_err(error::CliError::from))
+        .and_then(|_| {
+            // This thread and the global pool (predict, readers) flush
+            // subnormals like the trainer's own pools.
+            crate::kernels::fp::init_thread();
+            let _ = crate::kernels::fp::pool(0).build_global();
+            run(cli)
+        });
     match result {
         Ok(code) => code,
         Err(e) if output::is_broken_pipe(&e) => ExitCode::SUCCESS,

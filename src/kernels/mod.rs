@@ -11,11 +11,14 @@
 //!   (blocked AVX-512 GEMM, matrixmultiply for the rest), split over two threads;
 //! - [`panel`]: the per-step product by a weight matrix packed once per sequence;
 //! - [`math`]: vectorised `exp`, `tanh`, `sigmoid` and blocks of 16 lanes;
-//! - [`par`]: large fills and copies on two threads.
+//! - [`par`]: large fills and copies on two threads;
+//! - [`fp`]: subnormals flushed to zero on the threads that compute
+//!   (`RNNLAB_SUBNORMALS=keep` to keep them).
 
 #![allow(unsafe_code)]
 
 pub mod block;
+pub mod fp;
 pub mod gemm;
 pub mod math;
 pub mod pack;

@@ -388,3 +388,45 @@ fn summary_counts_parameters_like_pytorch() {
     assert_eq!(model.describe(), "lstm(20) → gru(10) → dense(1)");
     assert!(model.summary().contains("total parameters: 2811"));
 }
+
+/// Flushing subnormals (kernels::fp) changes no result that can be seen:
+/// a short sequence never meets one, and on a long tanh recurrence, whose
+/// gradient through time decays by about half a step (PyTorch's init) and
+/// so passes through the subnormal range (1e-45..1e-38) on its way to 0
+/// within the first 300 steps, the flushed values are far below the
+/// resolution of the sums they join: loss and gradients are bit for bit
+/// the same. (What flushing changes is the speed: `rnnlab bench --config
+/// rnn-tanh`.)
+#[test]
+fn flushing_subnormals_changes_no_result() {
+    for (steps, batch) in [(20, 4), (300, 2)] {
+        let model = Model::new(
+            &[layer(Cell::Rnn, 64), layer(Cell::Rnn, 64)],
+            2,
+            1,
+            false,
+            3,
+        );
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let x = init::normal(&mut rng, steps * batch * 2, 1.0);
+        let y = init::normal(&mut rng, batch, 1.0);
+        let run = |flush: bool| {
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    crate::kernels::fp::set_flush(flush);
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(1)
+                        .start_handler(move |_| crate::kernels::fp::set_flush(flush))
+                        .build()
+                        .unwrap();
+                    pool.install(|| model.loss_and_grads(&x, &y, batch, steps, None))
+                })
+                .join()
+                .unwrap()
+            })
+        };
+        let (ieee, flushed) = (run(false), run(true));
+        assert_eq!(ieee.0.to_bits(), flushed.0.to_bits(), "T = {steps}");
+        assert_eq!(ieee.1, flushed.1, "T = {steps}");
+    }
+}

@@ -284,8 +284,9 @@ impl Worker {
     pub fn run(mut self) -> Result<Outcome> {
         // A pool of this run's own (`train.threads`; 0 = one per CPU), so that
         // runs in one process (`rnnlab table`) each get their own setting.
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(self.exp.train.threads)
+        // Its threads flush subnormals (kernels::fp): a vanishing gradient
+        // would otherwise slow every operation on it tenfold.
+        let pool = crate::kernels::fp::pool(self.exp.train.threads)
             .thread_name(|i| format!("rnnlab-worker-{i}"))
             .build();
         let pool = match pool {

@@ -1844,7 +1844,7 @@ fn bench_times_training_and_inference_as_a_markdown_table() {
     assert!(
         rows[5].starts_with("Machine: ")
             && rows[5].contains(" logical CPUs; products in ")
-            && rows[5].ends_with(", 1 thread."),
+            && rows[5].ends_with(", 1 thread; subnormals flushed to zero."),
         "{}",
         out.stdout
     );
@@ -2022,5 +2022,37 @@ fn runs_are_named_by_name_prefix_or_latest() {
         out.stderr.contains("--from takes best, step-N or N"),
         "{}",
         out.stderr
+    );
+}
+
+#[test]
+fn subnormals_are_flushed_unless_kept_and_a_bad_setting_exits_2() {
+    let run = |value: &str| {
+        Command::new(crate::common::BIN)
+            .args([
+                "bench",
+                "--config",
+                "rnn-relu",
+                "--runs",
+                "1",
+                "--threads",
+                "1",
+            ])
+            .env("RNNLAB_SUBNORMALS", value)
+            .output()
+            .unwrap()
+    };
+    let out = run("keep");
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("; subnormals kept (RNNLAB_SUBNORMALS=keep).")
+    );
+    let out = run("sometimes");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("RNNLAB_SUBNORMALS=sometimes") && err.contains("use flush"),
+        "{err}"
     );
 }

@@ -40,7 +40,7 @@ pub struct Config {
 }
 
 /// The configurations every performance figure of rnnlab refers to.
-pub const CONFIGS: [Config; 4] = [
+pub const CONFIGS: [Config; 5] = [
     Config {
         name: "lstm-2x64",
         cell: Cell::Lstm,
@@ -79,6 +79,19 @@ pub const CONFIGS: [Config; 4] = [
         units: 128,
         input: 8,
         steps: 50,
+        batch: 32,
+    },
+    // Vanishing gradients: the adding problem's shape (2 inputs, T = 200)
+    // on a tanh RNN, whose gradients through time decay into subnormal
+    // numbers — the shape on which flushing them to zero matters.
+    Config {
+        name: "rnn-tanh-2x256-t200",
+        cell: Cell::Rnn,
+        activation: Activation::Tanh,
+        layers: 2,
+        units: 256,
+        input: 2,
+        steps: 200,
         batch: 32,
     },
 ];
@@ -314,8 +327,7 @@ pub struct Settings {
 /// torch fails fast.
 pub fn run(opts: &Settings) -> Result<String, BenchError> {
     let configs = select(opts.filter.as_deref())?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads)
+    let pool = crate::kernels::fp::pool(opts.threads)
         .build()
         .map_err(|source| BenchError::Threads {
             threads: opts.threads,
@@ -359,8 +371,13 @@ fn machine(threads: usize) -> String {
         .unwrap_or_else(|| format!("an {} CPU", std::env::consts::ARCH));
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!(
-        "Machine: {cpu}, {cpus} logical CPUs; products in {}, {threads} thread{}.",
+        "Machine: {cpu}, {cpus} logical CPUs; products in {}, {threads} thread{}; subnormals {}.",
         crate::model::instructions(),
-        if threads == 1 { "" } else { "s" }
+        if threads == 1 { "" } else { "s" },
+        if crate::kernels::fp::flushing() {
+            "flushed to zero"
+        } else {
+            "kept (RNNLAB_SUBNORMALS=keep)"
+        }
     )
 }
