@@ -262,9 +262,9 @@ enum Cmd {
     /// Time one training step and one inference pass of the standard
     /// configurations; with --compare, beside PyTorch.
     Bench {
-        /// Timed runs per pass and configuration.
-        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u16).range(1..))]
-        runs: u16,
+        /// Timed runs per pass and configuration [default: 30; 5 with --deepbench].
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        runs: Option<u16>,
         /// Only configurations whose name contains this.
         #[arg(long, visible_alias = "only", value_name = "NAME")]
         config: Option<String>,
@@ -280,6 +280,9 @@ enum Cmd {
         /// The Python interpreter (with torch) for --compare.
         #[arg(long, default_value = "python3", requires = "compare")]
         python: String,
+        /// DeepBench's RNN training shapes instead, beside its published V100 times.
+        #[arg(long, conflicts_with = "compare")]
+        deepbench: bool,
     },
 }
 
@@ -435,9 +438,11 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             threads,
             compare,
             python,
+            deepbench,
         } => {
             let settings = bench::Settings {
-                runs: runs.into(),
+                runs: runs.map_or(if deepbench { 5 } else { 30 }, usize::from),
+                deepbench,
                 filter: config,
                 peak_gflops,
                 threads: threads.into(),

@@ -2056,3 +2056,36 @@ fn subnormals_are_flushed_unless_kept_and_a_bad_setting_exits_2() {
         "{err}"
     );
 }
+
+#[test]
+fn bench_deepbench_prints_the_shapes_beside_the_v100_times() {
+    let out = ok(&[
+        "bench",
+        "--deepbench",
+        "--config",
+        "lstm-512",
+        "--runs",
+        "1",
+        "--threads",
+        "1",
+    ]);
+    let rows: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("| lstm"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{}", out.stdout);
+    assert!(
+        rows[0].starts_with("| lstm-512 | 512 | 16 | 25 |"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        rows[0].contains("| 2.20 |") && rows[1].contains("| 3.03 |"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("Machine: "), "{}", out.stdout);
+    let out = rnnlab(&["bench", "--deepbench", "--compare"]);
+    assert_eq!(out.code, 2);
+}

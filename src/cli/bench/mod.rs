@@ -3,6 +3,7 @@
 //! configurations, as median and spread over many runs; optionally beside
 //! PyTorch's times for the same work (`scripts/torch_bench.py`).
 
+pub mod deepbench;
 mod report;
 mod torch;
 
@@ -318,6 +319,8 @@ pub struct Settings {
     pub threads: usize,
     /// Also time PyTorch with this Python interpreter.
     pub compare: Option<String>,
+    /// Time DeepBench's shapes instead (see [`deepbench`]).
+    pub deepbench: bool,
 }
 
 /// Runs the benchmark and returns its Markdown report; progress goes to stderr.
@@ -326,13 +329,16 @@ pub struct Settings {
 /// speed drifts over minutes); PyTorch goes first so that a missing Python or
 /// torch fails fast.
 pub fn run(opts: &Settings) -> Result<String, BenchError> {
-    let configs = select(opts.filter.as_deref())?;
     let pool = crate::kernels::fp::pool(opts.threads)
         .build()
         .map_err(|source| BenchError::Threads {
             threads: opts.threads,
             source,
         })?;
+    if opts.deepbench {
+        return run_deepbench(opts, &pool);
+    }
+    let configs = select(opts.filter.as_deref())?;
     let mut torch = Vec::new();
     let mut timings = Vec::new();
     for &config in &configs {
@@ -355,6 +361,36 @@ pub fn run(opts: &Settings) -> Result<String, BenchError> {
         None => table(&timings, opts.peak_gflops),
     };
     Ok(format!("{report}\n{}\n", machine(opts.threads)))
+}
+
+/// `--deepbench`: every DeepBench shape whose name contains the filter.
+fn run_deepbench(opts: &Settings, pool: &rayon::ThreadPool) -> Result<String, BenchError> {
+    let shapes: Vec<deepbench::Shape> = deepbench::SHAPES
+        .into_iter()
+        .filter(|s| opts.filter.as_deref().is_none_or(|f| s.name().contains(f)))
+        .collect();
+    if shapes.is_empty() {
+        return Err(BenchError::UnknownConfig {
+            name: opts.filter.clone().unwrap_or_default(),
+        });
+    }
+    let mut timings = Vec::new();
+    for shape in shapes {
+        eprintln!(
+            "timing {} (batch {}, T {}; {} runs, {} threads)…",
+            shape.name(),
+            shape.batch,
+            shape.steps,
+            opts.runs,
+            opts.threads
+        );
+        timings.push(pool.install(|| deepbench::measure(shape, opts.runs)));
+    }
+    Ok(format!(
+        "{}\n{}\n",
+        deepbench::table(&timings, opts.threads),
+        machine(opts.threads)
+    ))
 }
 
 /// What the figures were measured on: the CPU, its logical CPUs, the
