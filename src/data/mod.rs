@@ -3,6 +3,7 @@
 //! training part, cuts windows into [`Split`]s, and scores simple [`Baseline`]s.
 
 mod baseline;
+mod cells;
 mod csv_read;
 mod error;
 pub mod metrics;
@@ -14,7 +15,7 @@ mod transform;
 mod window;
 
 pub use baseline::Baseline;
-pub use csv_read::read_sequences;
+pub use csv_read::{numeric_columns, read_sequences};
 pub use error::DataError;
 pub use scale::Scaler;
 pub use text::Text;
