@@ -54,7 +54,8 @@ pub fn predict(
                 Ok(text) => text,
                 Err(e) => bad_input!("cannot read {}: {e}", scaler_path.display()),
             };
-            (exp, newest, Scaler::from_json(&text)?)
+            let scaler = Scaler::from_json(&text).map_err(|e| e.in_file(&scaler_path))?;
+            (exp, newest, scaler)
         }
         (None, Some(exp), Some(w)) => {
             let exp = Experiment::load(&exp, &[])?;

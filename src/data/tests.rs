@@ -265,3 +265,37 @@ fn transform_of_synthetic_data_is_rejected() {
         "{e}"
     );
 }
+
+#[test]
+fn tiny_values_are_normalised_relative_to_their_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("v\n");
+    for i in 0..100 {
+        text.push_str(&format!(
+            "{:e}\n",
+            (1.0 + 0.5 * (i as f64 * 0.7).sin()) * 1e-13
+        ));
+    }
+    std::fs::write(dir.path().join("tiny.csv"), text).unwrap();
+    let exp = experiment(
+        dir.path(),
+        "source = \"csv\"\npath = \"tiny.csv\"\nwindow = 5\nnormalize = \"zscore\"",
+        "",
+    );
+    let ds = load(&exp).unwrap();
+    assert!(ds.scaler.scale[0] < 1e-13, "scaled: {:?}", ds.scaler.scale);
+    let n = ds.train.targets.len() as f64;
+    let mean = ds.train.targets.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = ds
+        .train
+        .targets
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    assert!(
+        mean.abs() < 0.2 && (var.sqrt() - 1.0).abs() < 0.2,
+        "mean {mean}, std {}",
+        var.sqrt()
+    );
+}
