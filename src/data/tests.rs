@@ -299,3 +299,39 @@ fn tiny_values_are_normalised_relative_to_their_size() {
         var.sqrt()
     );
 }
+
+#[test]
+fn an_empty_sentence_part_is_refused_unless_its_share_is_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("text,label\n");
+    for i in 0..10 {
+        text.push_str(&format!("sentence {i},{}\n", i % 2));
+    }
+    std::fs::write(dir.path().join("s.csv"), text).unwrap();
+    let data = |split: &str| {
+        format!(
+            "source = \"csv\"\nlayout = \"sentences\"\npath = \"s.csv\"\nwindow = 5\nsplit = {split}"
+        )
+    };
+    let extra = "[task]\nkind = \"classify\"\n[model]\nembedding = 2";
+    let exp = experiment(dir.path(), &data("[0.9, 0.04, 0.06]"), extra);
+    let e = load(&exp).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("s.csv: the valid part has no sentences"),
+        "{e}"
+    );
+    let exp = experiment(dir.path(), &data("[0.8, 0.17, 0.03]"), extra);
+    let e = load(&exp).unwrap_err();
+    assert!(
+        e.to_string().contains("the test part has no sentences"),
+        "{e}"
+    );
+    let exp = experiment(dir.path(), &data("[0.8, 0.2, 0.0]"), extra);
+    let ds = load(&exp).unwrap();
+    assert_eq!(
+        ds.text.unwrap().len(2),
+        0,
+        "a test share of 0 is an empty test part"
+    );
+}
