@@ -334,4 +334,11 @@ fn an_empty_sentence_part_is_refused_unless_its_share_is_0() {
         0,
         "a test share of 0 is an empty test part"
     );
+    std::fs::write(dir.path().join("s.csv"), "text,text,label\na,b,0\nc,d,1\n").unwrap();
+    let e = load(&exp).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("s.csv:1: the header names column `text` twice"),
+        "{e}"
+    );
 }

@@ -322,6 +322,7 @@ fn sentences(exp: &Experiment, path: &Path) -> Result<Text, DataError> {
         .headers()
         .map_err(|e| err(format!("bad header: {e}")))?
         .clone();
+    super::cells::check_names(path, &header)?;
     let find = |name: &str, key: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
             let list: Vec<&str> = header.iter().collect();
