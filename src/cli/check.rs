@@ -50,12 +50,12 @@ pub fn check(path: &Path, sets: &[String]) -> CliResult<ExitCode> {
                 }
             );
             for (i, part) in ["train", "valid", "test "].iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "  {part} {:>7}  {baseline} {:.4}",
-                    text.len(i),
-                    text.baseline(i)
-                );
+                // An empty part (a test share of 0) has no score, not a score of 0.
+                let score = match text.len(i) {
+                    0 => "-".to_string(),
+                    _ => format!("{:.4}", text.baseline(i)),
+                };
+                let _ = writeln!(out, "  {part} {:>7}  {baseline} {score}", text.len(i));
             }
         }
         None => {

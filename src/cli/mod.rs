@@ -143,6 +143,14 @@ enum Cmd {
         /// CSV, one sequence per row: window × features values, time-major.
         #[arg(long)]
         input: PathBuf,
+        /// The input's first row is a header (skipped). Without --header or
+        /// --no-header, a first row of names only is a header, one of numbers
+        /// and missing markers is data, and one of both is refused.
+        #[arg(long, conflicts_with = "no_header")]
+        header: bool,
+        /// The input has no header: its first row is a sequence.
+        #[arg(long)]
+        no_header: bool,
         /// CSV to write.
         #[arg(long)]
         output: PathBuf,
@@ -355,13 +363,17 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             experiment,
             weights,
             input,
+            header,
+            no_header,
             output,
         } => {
             let run = match run {
                 Some(r) => Some(resolve::run(&r, &place.runs_only())?),
                 None => None,
             };
-            predict::predict(run, from.as_deref(), experiment, weights, &input, &output)
+            let header = (header || no_header).then_some(header);
+            let input = (input.as_path(), header);
+            predict::predict(run, from.as_deref(), experiment, weights, input, &output)
         }
         Cmd::Table {
             experiments,

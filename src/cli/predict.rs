@@ -13,12 +13,14 @@ use crate::run;
 use crate::train;
 
 /// `rnnlab predict`: one output row per input sequence, in original units.
+/// `input` is the CSV of sequences and whether its first row is a header
+/// (`--header`: yes, `--no-header`: no, neither: the row decides).
 pub fn predict(
     run_dir: Option<PathBuf>,
     from: Option<&str>,
     experiment: Option<PathBuf>,
     weights: Option<PathBuf>,
-    input: &Path,
+    input: (&Path, Option<bool>),
     output: &Path,
 ) -> CliResult<ExitCode> {
     let (exp, weights, scaler) = match (run_dir, experiment, weights) {
@@ -52,7 +54,8 @@ pub fn predict(
                 Ok(text) => text,
                 Err(e) => bad_input!("cannot read {}: {e}", scaler_path.display()),
             };
-            (exp, newest, Scaler::from_json(&text)?)
+            let scaler = Scaler::from_json(&text).map_err(|e| e.in_file(&scaler_path))?;
+            (exp, newest, scaler)
         }
         (None, Some(exp), Some(w)) => {
             let exp = Experiment::load(&exp, &[])?;
@@ -73,7 +76,7 @@ pub fn predict(
     model.load_weights(&weights)?;
     let window = exp.data.window;
     let features = exp.input_features();
-    let mut seqs = data::read_sequences(input, window, features, scaler.transform)?;
+    let mut seqs = data::read_sequences(input.0, window, features, scaler.transform, input.1)?;
     let n = seqs.len() / (window * features);
     scaler.scale_inputs(&mut seqs);
     // Sample-major → time-major.

@@ -4,10 +4,12 @@
 use std::path::Path;
 
 use super::DataError;
+use super::cells::{Cell, MARKERS, cell, check_names, classify, in_domain, is_header, parse};
 use crate::experiment::{Missing, Transform};
 
-/// Cell texts that mean "no value".
-const MISSING: [&str; 5] = ["", "NA", "NaN", "nan", "null"];
+/// How to settle an ambiguous first row of a rows-layout file.
+const ROWS_FIX: &str =
+    "make line 1 a header of names only, or a data row of numbers and missing markers";
 
 /// A series-layout CSV: the input columns and the target column, row-aligned.
 #[derive(Debug)]
@@ -38,6 +40,7 @@ pub(super) fn read_series(
 ) -> Result<SeriesTable, DataError> {
     let mut reader = open(path, true)?;
     let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+    check_names(path, &header)?;
     let mut names: Vec<&str> = columns.iter().map(String::as_str).collect();
     if !names.contains(&target) {
         names.push(target);
@@ -106,7 +109,7 @@ pub(super) fn read_rows(
     missing: Missing,
     transform: Transform,
 ) -> Result<RowsTable, DataError> {
-    let records = data_records(path)?;
+    let records = data_records(path, None, ROWS_FIX)?;
     let Some((_, first)) = records.first() else {
         return Err(DataError::new("no data rows").in_file(path));
     };
@@ -156,17 +159,24 @@ pub(super) fn read_rows(
 }
 
 /// Reads sequences to predict: each CSV row is one sequence, time-major,
-/// `window × features` values (extra columns are ignored). A first row whose
-/// first cell is not a number is taken as a header and skipped. Values are in
+/// `window × features` values (extra columns are ignored). `header` says
+/// whether the first row is a header; `None` lets the first row decide (see
+/// [`is_header`]: names only → header; numbers and missing markers → data;
+/// both → an error asking for `--header` or `--no-header`). Values are in
 /// original units, so each must be in the domain of the run's `transform`.
 pub fn read_sequences(
     path: &Path,
     window: usize,
     features: usize,
     transform: Transform,
+    header: Option<bool>,
 ) -> Result<Vec<f32>, DataError> {
     let need = window * features;
-    let records = data_records(path)?;
+    let records = data_records(
+        path,
+        header,
+        "pass --header if line 1 names the columns, or --no-header if it is a sequence (and fix its values)",
+    )?;
     if records.is_empty() {
         return Err(DataError::new("no sequences")
             .in_file(path)
@@ -222,92 +232,81 @@ fn line_of(record: &csv::StringRecord) -> usize {
     record.position().map_or(0, |p| p.line() as usize)
 }
 
-/// The data rows with their 1-based lines, skipping a header row (a first row
-/// whose first cell is not a number).
-fn data_records(path: &Path) -> Result<Vec<(usize, csv::StringRecord)>, DataError> {
+/// The data rows with their 1-based lines, without the header row if there
+/// is one (`header`, or else the first row decides; `fix` settles an ambiguous one).
+fn data_records(
+    path: &Path,
+    header: Option<bool>,
+    fix: &str,
+) -> Result<Vec<(usize, csv::StringRecord)>, DataError> {
     let mut out = Vec::new();
     for (i, record) in open(path, false)?.records().enumerate() {
         let record = record.map_err(|e| csv_error(path, e))?;
-        let is_number = matches!(parse_text(record.get(0).unwrap_or("")), Ok(Some(_)));
-        if i == 0 && !is_number {
+        let line = line_of(&record);
+        if i == 0 && is_header(path, line, &record, header, fix)? {
             continue;
         }
-        out.push((line_of(&record), record));
+        out.push((line, record));
     }
     Ok(out)
 }
 
-/// A cell's value: `Ok(None)` when missing, `Err(message)` when not a finite number.
-fn parse_text(text: &str) -> Result<Option<f32>, String> {
-    let text = text.trim();
-    if MISSING.contains(&text) {
-        return Ok(None);
-    }
-    match text.parse::<f32>() {
-        Ok(v) if v.is_finite() => Ok(Some(v)),
-        Ok(_) => Err(format!("`{text}` is not a finite number")),
-        Err(_) => Err(format!("`{text}` is not a number")),
-    }
-}
-
-/// Parses a cell, naming the place when it is not a number.
-fn parse(path: &Path, line: usize, column: &str, text: &str) -> Result<Option<f32>, DataError> {
-    parse_text(text).map_err(|message| {
-        DataError::new(message)
-            .in_file(path)
-            .at_line(line)
-            .in_column(column)
-            .with_hint(
-                "fix the value, or use a missing marker (empty, NA, NaN, null) with data.missing",
-            )
-    })
-}
-
-/// Parses a cell under the `missing` policy (missing values are an error under
-/// `Missing::Error`) and checks it against `transform`'s domain.
-fn cell(
+/// The numeric columns of a series-layout CSV, judged on every row: a column
+/// is numeric when each of its cells is a number or a missing marker and at
+/// least one is a number; a column of text only (dates, labels) is not. A
+/// column of numbers and text, or of missing markers only, is refused: which
+/// the user meant cannot be told.
+pub fn numeric_columns(
     path: &Path,
-    line: usize,
-    column: &str,
-    text: &str,
-    missing: Missing,
-    transform: Transform,
-) -> Result<Option<f32>, DataError> {
-    let value = parse(path, line, column, text)?;
-    if let Some(v) = value {
-        in_domain(path, line, column, v, transform)?;
+    header: &csv::StringRecord,
+    records: impl Iterator<Item = csv::Result<csv::StringRecord>>,
+) -> Result<Vec<String>, DataError> {
+    check_names(path, header)?;
+    // Per column: the first number and the first text, with their lines.
+    let mut number: Vec<Option<(usize, String)>> = vec![None; header.len()];
+    let mut text: Vec<Option<(usize, String)>> = vec![None; header.len()];
+    let mut rows = 0;
+    for record in records {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        rows += 1;
+        let line = line_of(&record);
+        for (j, cell) in record.iter().enumerate().take(header.len()) {
+            let slot = match classify(cell) {
+                Cell::Number(_) => &mut number[j],
+                Cell::Text => &mut text[j],
+                Cell::Missing => continue,
+            };
+            slot.get_or_insert_with(|| (line, cell.trim().to_string()));
+        }
     }
-    if value.is_none() && missing == Missing::Error {
-        let text = text.trim();
-        let what = if text.is_empty() {
-            "empty value".to_string()
-        } else {
-            format!("missing value `{text}`")
-        };
-        return Err(DataError::new(what)
-            .in_file(path)
-            .at_line(line)
-            .in_column(column)
-            .with_hint("set data.missing = \"interpolate\" or \"drop\""));
+    if rows == 0 {
+        return Err(DataError::new("no data rows").in_file(path));
     }
-    Ok(value)
-}
-
-/// Checks a value against `transform`'s domain, naming the place when it is outside.
-fn in_domain(
-    path: &Path,
-    line: usize,
-    column: &str,
-    value: f32,
-    transform: Transform,
-) -> Result<(), DataError> {
-    transform.check(value).map_err(|(message, fix)| {
-        DataError::new(message)
-            .in_file(path)
-            .at_line(line)
-            .in_column(column)
-            .with_hint(fix)
-    })
+    let mut numeric = Vec::new();
+    for (j, name) in header.iter().enumerate() {
+        match (&number[j], &text[j]) {
+            (Some((n_line, n)), Some((line, t))) => {
+                return Err(DataError::new(format!(
+                    "the column mixes numbers (`{n}` on line {n_line}) and text (`{t}`): is it an input?"
+                ))
+                .in_file(path)
+                .at_line(*line)
+                .in_column(name)
+                .with_hint(format!(
+                    "fix `{t}` or write a missing marker ({MARKERS}) there, or name the input columns in data.columns"
+                )));
+            }
+            (Some(_), None) => numeric.push(name.to_string()),
+            (None, Some(_)) => {}
+            (None, None) => {
+                return Err(DataError::new("every value is missing")
+                    .in_file(path)
+                    .in_column(name)
+                    .with_hint("remove the column, or name the input columns in data.columns"));
+            }
+        }
+    }
+    Ok(numeric)
 }
 
 /// Fills missing values by linear interpolation between the nearest known
@@ -322,8 +321,11 @@ fn fill(values: &[Option<f32>]) -> Option<Vec<f32>> {
     let mut out = vec![first; values.len()];
     for pair in known.windows(2) {
         let ((a, va), (b, vb)) = (pair[0], pair[1]);
-        for (i, slot) in out.iter_mut().enumerate().take(b).skip(a) {
-            *slot = va + (vb - va) * (i - a) as f32 / (b - a) as f32;
+        out[a] = va;
+        // In f64: between -3e38 and 3e38 the f32 difference would overflow.
+        let (va, vb) = (f64::from(va), f64::from(vb));
+        for (i, slot) in out.iter_mut().enumerate().take(b).skip(a + 1) {
+            *slot = (va + (vb - va) * (i - a) as f64 / (b - a) as f64) as f32;
         }
     }
     for slot in &mut out[last_i..] {
@@ -353,6 +355,12 @@ mod tests {
         let v = fill(&[None, Some(1.0), None, None, Some(4.0), None]).unwrap();
         assert_eq!(v, vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
         assert!(fill(&[None, None]).is_none());
+        let v = fill(&[Some(3e38), Some(-3e38), None, Some(3e38)]).unwrap();
+        assert_eq!(
+            v,
+            vec![3e38, -3e38, 0.0, 3e38],
+            "no overflow near f32's limit"
+        );
     }
 
     #[test]
@@ -457,8 +465,61 @@ mod tests {
         let path = write(&dir, "r.csv", "1,2\n3,-4\n");
         let e = read_rows(&path, 1, Missing::Error, Transform::Log).unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (Some(2), Some("2")));
-        let e = read_sequences(&path, 2, 1, Transform::Log).unwrap_err();
+        let e = read_sequences(&path, 2, 1, Transform::Log, None).unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (Some(2), Some("2")));
+    }
+
+    #[test]
+    fn numeric_columns_are_judged_on_every_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let survey = |text: &str| {
+            let path = write(&dir, "s.csv", text);
+            let mut reader = csv::Reader::from_path(&path).unwrap();
+            let header = reader.headers().unwrap().clone();
+            numeric_columns(&path, &header, reader.records())
+        };
+        let text = "date,a,b,c\n2000-01,NA,null,x\n2000-02,2,,y\n2000-03,3,1e3,\n";
+        assert_eq!(survey(text).unwrap(), ["a", "b"]);
+        let e = survey("date,a\nd1,1\nd2,l2\n").unwrap_err();
+        assert_eq!((e.line, e.column.as_deref()), (Some(3), Some("a")));
+        assert!(
+            e.message
+                .contains("mixes numbers (`1` on line 2) and text (`l2`)"),
+            "{e}"
+        );
+        let e = survey("a,b\n1,\n2,?\n").unwrap_err();
+        assert_eq!(e.column.as_deref(), Some("b"));
+        assert!(e.message.contains("every value is missing"), "{e}");
+        let e = survey("a,a\n1,2\n").unwrap_err();
+        assert!(e.message.contains("names column `a` twice"), "{e}");
+        assert!(
+            survey("a,b\n")
+                .unwrap_err()
+                .message
+                .contains("no data rows")
+        );
+    }
+
+    #[test]
+    fn a_first_row_with_a_missing_value_is_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "r.csv", "NA,2\n3,4\n");
+        let t = read_rows(&path, 1, Missing::Interpolate, Transform::None).unwrap();
+        assert_eq!(
+            t.values,
+            vec![2., 2., 3., 4.],
+            "two rows, none taken for a header"
+        );
+        let path = write(&dir, "r.csv", "x,2\n3,4\n");
+        let e = read_rows(&path, 1, Missing::Interpolate, Transform::None).unwrap_err();
+        assert_eq!(e.line, Some(1));
+        assert!(
+            e.to_string().contains("make line 1 a header of names only"),
+            "{e}"
+        );
+        let path = write(&dir, "s.csv", "a,a\n1,2\n");
+        let e = read_series(&path, &cols(&["a"]), "a", Missing::Error, Transform::None);
+        assert_eq!(e.unwrap_err().line, Some(1));
     }
 
     #[test]
@@ -466,13 +527,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "p.csv", "1,2,3,99\n4,5,6,99\n");
         assert_eq!(
-            read_sequences(&path, 3, 1, Transform::None).unwrap(),
+            read_sequences(&path, 3, 1, Transform::None, None).unwrap(),
             vec![1., 2., 3., 4., 5., 6.]
         );
-        let e = read_sequences(&path, 5, 1, Transform::None).unwrap_err();
+        let e = read_sequences(&path, 5, 1, Transform::None, None).unwrap_err();
         assert_eq!(e.line, Some(1));
         let path = write(&dir, "q.csv", "t0,t1\n1,x\n");
-        let e = read_sequences(&path, 2, 1, Transform::None).unwrap_err();
+        let e = read_sequences(&path, 2, 1, Transform::None, None).unwrap_err();
         assert_eq!((e.line, e.column.as_deref()), (Some(2), Some("2")));
     }
 }

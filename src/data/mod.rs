@@ -3,6 +3,7 @@
 //! training part, cuts windows into [`Split`]s, and scores simple [`Baseline`]s.
 
 mod baseline;
+mod cells;
 mod csv_read;
 mod error;
 pub mod metrics;
@@ -14,7 +15,7 @@ mod transform;
 mod window;
 
 pub use baseline::Baseline;
-pub use csv_read::read_sequences;
+pub use csv_read::{numeric_columns, read_sequences};
 pub use error::DataError;
 pub use scale::Scaler;
 pub use text::Text;
@@ -122,7 +123,6 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         .with_hint("raise data.window or lower data.season (0 = no seasonal baseline)"));
     }
     let source = Source::read(exp)?;
-    let scaler = fit_scaler(exp, &source);
     let shape = Shape {
         window: d.window,
         horizon: d.horizon,
@@ -138,6 +138,20 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
     for (i, cut) in cuts.iter().enumerate() {
         if cut.split.len == 0 && (i < 2 || d.split[2] > 0.0) {
             return Err(source.too_short(exp, PARTS[i], i));
+        }
+    }
+    let scaler = fit_scaler(exp, &source)?;
+    for (cut, part) in cuts.iter().zip(PARTS) {
+        if let Some((column, value)) = scaler.unscalable(&cut.split) {
+            let err = DataError::new(format!(
+                "the {part} part's value {value:e} is not finite once normalised with the training part's statistics"
+            ))
+            .in_column(column)
+            .with_hint("express the column in units that keep its values far from f32's limit of 3.4e38");
+            return Err(match &source.file {
+                Some(file) => err.in_file(file),
+                None => err,
+            });
         }
     }
     let [train, valid, test] = &cuts;
@@ -206,8 +220,9 @@ fn load_text(exp: &Experiment) -> Result<Dataset, DataError> {
 }
 
 /// Fits the scaler on the training part, after `data.transform`; regression
-/// targets stay unscaled.
-fn fit_scaler(exp: &Experiment, source: &Source) -> Scaler {
+/// targets stay unscaled. A column that cannot be normalised is refused,
+/// naming the file and the column.
+fn fit_scaler(exp: &Experiment, source: &Source) -> Result<Scaler, DataError> {
     let method = exp
         .data
         .normalize
@@ -225,11 +240,25 @@ fn fit_scaler(exp: &Experiment, source: &Source) -> Scaler {
             },
         })
         .collect();
+    let refuse = |column: &str, e: scale::Unfit| {
+        let after = match transform {
+            crate::experiment::Transform::None => "",
+            _ => " (values after data.transform)",
+        };
+        let err = DataError::new(format!("{}{after}", e.message))
+            .in_column(column)
+            .with_hint(e.hint);
+        match &source.file {
+            Some(file) => err.in_file(file),
+            None => err,
+        }
+    };
     let (offset, scale) = scale::fit(
         method,
         train.iter().map(|s| s.inputs.as_slice()),
         source.columns.len(),
-    );
+    )
+    .map_err(|e| refuse(&source.columns[e.column].clone(), e))?;
     let (target_offset, target_scale) = match source.target_input {
         _ if exp.task.kind == TaskKind::Regress => (0.0, 1.0),
         Some(i) => (offset[i], scale[i]),
@@ -238,11 +267,11 @@ fn fit_scaler(exp: &Experiment, source: &Source) -> Scaler {
                 Truth::Series(v) => Some(v.as_slice()),
                 Truth::Label(_) => None,
             });
-            let (o, s) = scale::fit(method, series, 1);
+            let (o, s) = scale::fit(method, series, 1).map_err(|e| refuse(&source.target, e))?;
             (o[0], s[0])
         }
     };
-    Scaler {
+    Ok(Scaler {
         columns: source.columns.clone(),
         offset,
         scale,
@@ -250,7 +279,7 @@ fn fit_scaler(exp: &Experiment, source: &Source) -> Scaler {
         target_offset,
         target_scale,
         transform,
-    }
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::DataError;
+use super::{DataError, Split};
 use crate::experiment::{Normalize, Transform};
 
 /// Per-column normalisation after a transform:
@@ -62,6 +62,34 @@ impl Scaler {
             .invert(value * self.scale[column] + self.offset[column])
     }
 
+    /// The first value of `split` (raw, original units) whose scaled form is
+    /// not finite, with its column's name: the scale fitted on the training
+    /// part cannot represent it in f32.
+    pub(super) fn unscalable(&self, split: &Split) -> Option<(&str, f32)> {
+        let features = self.offset.len().max(1);
+        let inputs = split.inputs.iter().enumerate().map(|(i, &v)| {
+            let j = i % features;
+            (
+                self.columns.get(j).map_or("", String::as_str),
+                v,
+                self.offset[j],
+                self.scale[j],
+            )
+        });
+        let targets = split.targets.iter().chain(&split.future).map(|&v| {
+            (
+                self.target.as_str(),
+                v,
+                self.target_offset,
+                self.target_scale,
+            )
+        });
+        inputs
+            .chain(targets)
+            .find(|&(_, v, o, s)| !((self.transform.apply(v) - o) / s).is_finite())
+            .map(|(name, v, _, _)| (name, v))
+    }
+
     /// The scaler as pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a scaler always serialises")
@@ -87,64 +115,136 @@ impl Scaler {
     }
 }
 
-/// Per-feature (offset, scale) of `chunks` (values laid out `[..][features]`) under `method`.
-pub(super) fn fit<'a, I>(method: Normalize, chunks: I, features: usize) -> (Vec<f32>, Vec<f32>)
+/// A column's spread below this fraction of its magnitude is rounding noise
+/// in f32 (about 8 units in the last place): the column counts as constant.
+const FLAT: f64 = 1e-6;
+
+/// Why feature `column` cannot be normalised: what is wrong and the fix.
+#[derive(Debug, PartialEq)]
+pub(super) struct Unfit {
+    pub column: usize,
+    pub message: String,
+    pub hint: String,
+}
+
+/// Per-feature (offset, scale) of `chunks` (values laid out `[..][features]`)
+/// under `method`. Mean and variance are Welford's running ones in f64, so
+/// values near f32's limits neither overflow nor lose the small ones. A
+/// column that is constant, or whose spread is within f32 rounding of its
+/// magnitude (whatever that magnitude: 1e-13 is scaled like 1e13), or whose
+/// range does not fit in f32, is refused.
+pub(super) fn fit<'a, I>(
+    method: Normalize,
+    chunks: I,
+    features: usize,
+) -> Result<(Vec<f32>, Vec<f32>), Unfit>
 where
-    I: Iterator<Item = &'a [f32]> + Clone,
+    I: Iterator<Item = &'a [f32]>,
 {
-    let each = |f: &mut dyn FnMut(usize, f64)| {
-        for chunk in chunks.clone() {
-            for (i, &v) in chunk.iter().enumerate() {
-                f(i % features, v as f64);
-            }
+    if method == Normalize::None {
+        return Ok((vec![0.0; features], vec![1.0; features]));
+    }
+    let mut stats = vec![Stats::default(); features];
+    for chunk in chunks {
+        for (i, &v) in chunk.iter().enumerate() {
+            stats[i % features].add(v as f64);
         }
-    };
-    match method {
-        Normalize::None => (vec![0.0; features], vec![1.0; features]),
-        Normalize::Zscore => {
-            let mut count = vec![0usize; features];
-            let mut sum = vec![0.0f64; features];
-            each(&mut |j, v| {
-                count[j] += 1;
-                sum[j] += v;
-            });
-            let mean: Vec<f64> = sum
-                .iter()
-                .zip(&count)
-                .map(|(s, &n)| s / n.max(1) as f64)
-                .collect();
-            let mut sq = vec![0.0f64; features];
-            each(&mut |j, v| sq[j] += (v - mean[j]).powi(2));
-            let scale = sq
-                .iter()
-                .zip(&count)
-                .map(|(s, &n)| {
-                    let std = (s / n.max(1) as f64).sqrt();
-                    if std < 1e-12 { 1.0 } else { std as f32 }
-                })
-                .collect();
-            (mean.iter().map(|&m| m as f32).collect(), scale)
+    }
+    stats
+        .iter()
+        .enumerate()
+        .map(|(column, s)| {
+            s.fit(method).map_err(|(message, hint)| Unfit {
+                column,
+                message,
+                hint,
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(|pairs| pairs.into_iter().unzip())
+}
+
+/// Running statistics of one column.
+#[derive(Debug, Clone, Copy)]
+struct Stats {
+    count: u64,
+    mean: f64,
+    /// Sum of squared deviations from the running mean.
+    m2: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl Default for Stats {
+    fn default() -> Self {
+        Stats {
+            count: 0,
+            mean: 0.0,
+            m2: 0.0,
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
         }
-        Normalize::Minmax => {
-            let mut lo = vec![f64::INFINITY; features];
-            let mut hi = vec![f64::NEG_INFINITY; features];
-            each(&mut |j, v| {
-                lo[j] = lo[j].min(v);
-                hi[j] = hi[j].max(v);
-            });
-            lo.iter()
-                .zip(&hi)
-                .map(|(&l, &h)| {
-                    if l.is_finite() && h > l {
-                        (l as f32, (h - l) as f32)
-                    } else if l.is_finite() {
-                        (l as f32, 1.0)
-                    } else {
-                        (0.0, 1.0)
-                    }
-                })
-                .unzip()
+    }
+}
+
+impl Stats {
+    fn add(&mut self, v: f64) {
+        self.count += 1;
+        let d = v - self.mean;
+        self.mean += d / self.count as f64;
+        self.m2 += d * (v - self.mean);
+        self.lo = self.lo.min(v);
+        self.hi = self.hi.max(v);
+    }
+
+    /// (offset, scale) under `method` (not `None`), or (what is wrong, the fix).
+    fn fit(&self, method: Normalize) -> Result<(f32, f32), (String, String)> {
+        if self.count == 0 {
+            return Ok((0.0, 1.0));
         }
+        let size = self.lo.abs().max(self.hi.abs());
+        let (offset, spread, name) = match method {
+            Normalize::Zscore => (
+                self.mean,
+                (self.m2 / self.count as f64).sqrt(),
+                "standard deviation",
+            ),
+            _ => (self.lo, self.hi - self.lo, "range"),
+        };
+        let method_name = if method == Normalize::Zscore {
+            "zscore"
+        } else {
+            "minmax"
+        };
+        if spread <= FLAT * size {
+            let message = if self.lo == self.hi {
+                format!(
+                    "is constant in the training part (every value is {})",
+                    self.lo
+                )
+            } else {
+                format!(
+                    "varies too little in the training part to be scaled ({name} {spread:.3e} against values up to {size:.3e}, within f32 rounding)"
+                )
+            };
+            return Err((
+                message,
+                format!(
+                    "normalize = \"{method_name}\" divides by the {name}: drop the column from data.columns, \
+                     or set normalize = \"none\""
+                ),
+            ));
+        }
+        let (offset, scale) = (offset as f32, spread as f32);
+        if !offset.is_finite() || !scale.is_finite() {
+            return Err((
+                format!(
+                    "its {name} in the training part ({spread:.3e}) does not fit in f32 (at most 3.4e38)"
+                ),
+                "express the column in larger units (e.g. divide it by 1e6)".into(),
+            ));
+        }
+        Ok((offset, scale))
     }
 }
 
@@ -166,13 +266,62 @@ mod tests {
 
     #[test]
     fn zscore_and_minmax_per_feature() {
-        let data = [1.0, 10.0, 3.0, 10.0];
-        let (o, s) = fit(Normalize::Zscore, std::iter::once(&data[..]), 2);
-        assert_eq!((o, s), (vec![2.0, 10.0], vec![1.0, 1.0]));
-        let (o, s) = fit(Normalize::Minmax, [&data[..2], &data[2..]].into_iter(), 2);
-        assert_eq!((o, s), (vec![1.0, 10.0], vec![2.0, 1.0]));
-        let (o, s) = fit(Normalize::None, std::iter::once(&data[..]), 2);
-        assert_eq!((o, s), (vec![0.0, 0.0], vec![1.0, 1.0]));
+        let data = [1.0, 10.0, 3.0, 12.0];
+        let fitted = fit(Normalize::Zscore, std::iter::once(&data[..]), 2);
+        assert_eq!(fitted, Ok((vec![2.0, 11.0], vec![1.0, 1.0])));
+        let fitted = fit(Normalize::Minmax, [&data[..2], &data[2..]].into_iter(), 2);
+        assert_eq!(fitted, Ok((vec![1.0, 10.0], vec![2.0, 2.0])));
+        let fitted = fit(Normalize::None, std::iter::once(&data[..]), 2);
+        assert_eq!(fitted, Ok((vec![0.0, 0.0], vec![1.0, 1.0])));
+    }
+
+    #[test]
+    fn tiny_values_are_scaled_relative_to_their_magnitude() {
+        let data = [1.0e-13, 3.0e-13, 2.0e-13, 2.0e-13];
+        let (o, s) = fit(Normalize::Zscore, std::iter::once(&data[..]), 1).unwrap();
+        assert!((o[0] / 2.0e-13 - 1.0).abs() < 1e-6, "{o:?}");
+        let std = (0.5e-26f64).sqrt() as f32;
+        assert!((s[0] / std - 1.0).abs() < 1e-6, "{s:?} vs {std}");
+        let (o, s) = fit(Normalize::Minmax, std::iter::once(&data[..]), 1).unwrap();
+        assert_eq!(o[0], 1.0e-13);
+        assert!((s[0] / 2.0e-13 - 1.0).abs() < 1e-6, "{s:?}");
+    }
+
+    #[test]
+    fn constant_and_flat_columns_are_refused() {
+        for method in [Normalize::Zscore, Normalize::Minmax] {
+            let data = [1.0, 5.0, 2.0, 5.0, 3.0, 5.0];
+            let e = fit(method, std::iter::once(&data[..]), 2).unwrap_err();
+            assert_eq!(e.column, 1);
+            assert!(
+                e.message
+                    .contains("constant in the training part (every value is 5)"),
+                "{}",
+                e.message
+            );
+            assert!(e.hint.contains("normalize = \"none\""), "{}", e.hint);
+            let flat = [1.0e6, 1.0e6 + 0.0625, 1.0e6];
+            let e = fit(method, std::iter::once(&flat[..]), 1).unwrap_err();
+            assert!(e.message.contains("varies too little"), "{}", e.message);
+            let zeros = [0.0, 0.0];
+            assert!(fit(method, std::iter::once(&zeros[..]), 1).is_err());
+        }
+    }
+
+    #[test]
+    fn values_near_the_f32_limit_do_not_overflow() {
+        let big = [3.0e38f32, 3.2e38, 3.1e38, 3.3e38];
+        let (o, s) = fit(Normalize::Zscore, std::iter::once(&big[..]), 1).unwrap();
+        assert!(
+            o[0].is_finite() && s[0].is_finite() && s[0] > 0.0,
+            "{o:?} {s:?}"
+        );
+        assert!((o[0] / 3.15e38 - 1.0).abs() < 1e-6);
+        let wide = [-3.0e38f32, 3.0e38];
+        let e = fit(Normalize::Minmax, std::iter::once(&wide[..]), 1).unwrap_err();
+        assert!(e.message.contains("does not fit in f32"), "{}", e.message);
+        let (o, s) = fit(Normalize::Zscore, std::iter::once(&wide[..]), 1).unwrap();
+        assert_eq!((o[0], s[0]), (0.0, 3.0e38));
     }
 
     #[test]

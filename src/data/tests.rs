@@ -265,3 +265,80 @@ fn transform_of_synthetic_data_is_rejected() {
         "{e}"
     );
 }
+
+#[test]
+fn tiny_values_are_normalised_relative_to_their_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("v\n");
+    for i in 0..100 {
+        text.push_str(&format!(
+            "{:e}\n",
+            (1.0 + 0.5 * (i as f64 * 0.7).sin()) * 1e-13
+        ));
+    }
+    std::fs::write(dir.path().join("tiny.csv"), text).unwrap();
+    let exp = experiment(
+        dir.path(),
+        "source = \"csv\"\npath = \"tiny.csv\"\nwindow = 5\nnormalize = \"zscore\"",
+        "",
+    );
+    let ds = load(&exp).unwrap();
+    assert!(ds.scaler.scale[0] < 1e-13, "scaled: {:?}", ds.scaler.scale);
+    let n = ds.train.targets.len() as f64;
+    let mean = ds.train.targets.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = ds
+        .train
+        .targets
+        .iter()
+        .map(|&v| (v as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    assert!(
+        mean.abs() < 0.2 && (var.sqrt() - 1.0).abs() < 0.2,
+        "mean {mean}, std {}",
+        var.sqrt()
+    );
+}
+
+#[test]
+fn an_empty_sentence_part_is_refused_unless_its_share_is_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("text,label\n");
+    for i in 0..10 {
+        text.push_str(&format!("sentence {i},{}\n", i % 2));
+    }
+    std::fs::write(dir.path().join("s.csv"), text).unwrap();
+    let data = |split: &str| {
+        format!(
+            "source = \"csv\"\nlayout = \"sentences\"\npath = \"s.csv\"\nwindow = 5\nsplit = {split}"
+        )
+    };
+    let extra = "[task]\nkind = \"classify\"\n[model]\nembedding = 2";
+    let exp = experiment(dir.path(), &data("[0.9, 0.04, 0.06]"), extra);
+    let e = load(&exp).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("s.csv: the valid part has no sentences"),
+        "{e}"
+    );
+    let exp = experiment(dir.path(), &data("[0.8, 0.17, 0.03]"), extra);
+    let e = load(&exp).unwrap_err();
+    assert!(
+        e.to_string().contains("the test part has no sentences"),
+        "{e}"
+    );
+    let exp = experiment(dir.path(), &data("[0.8, 0.2, 0.0]"), extra);
+    let ds = load(&exp).unwrap();
+    assert_eq!(
+        ds.text.unwrap().len(2),
+        0,
+        "a test share of 0 is an empty test part"
+    );
+    std::fs::write(dir.path().join("s.csv"), "text,text,label\na,b,0\nc,d,1\n").unwrap();
+    let e = load(&exp).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("s.csv:1: the header names column `text` twice"),
+        "{e}"
+    );
+}

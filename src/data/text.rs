@@ -322,6 +322,7 @@ fn sentences(exp: &Experiment, path: &Path) -> Result<Text, DataError> {
         .headers()
         .map_err(|e| err(format!("bad header: {e}")))?
         .clone();
+    super::cells::check_names(path, &header)?;
     let find = |name: &str, key: &str| {
         header.iter().position(|h| h == name).ok_or_else(|| {
             let list: Vec<&str> = header.iter().collect();
@@ -370,6 +371,17 @@ fn sentences(exp: &Experiment, path: &Path) -> Result<Text, DataError> {
     let mut order: Vec<usize> = (0..texts.len()).collect();
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(exp.seed ^ 0x5e47_e4ce));
     let sizes = split_sizes(texts.len(), d.split);
+    for (i, name) in ["train", "valid", "test"].iter().enumerate() {
+        if sizes[i] == 0 && (i < 2 || d.split[i] > 0.0) {
+            return Err(err(format!(
+                "the {name} part has no sentences (data.split gives it {} of {} sentences): there is nothing to {}",
+                d.split[i],
+                texts.len(),
+                if i == 0 { "train on" } else { "evaluate" }
+            ))
+            .with_hint("add sentences, or give the part a larger share in data.split"));
+        }
+    }
     let train = &order[..sizes[0]];
     let mut counts: HashMap<String, usize> = HashMap::new();
     for &i in train {
@@ -424,7 +436,8 @@ fn stream(exp: &Experiment, path: &Path) -> Result<Text, DataError> {
     });
     let need = 2 * exp.data.window;
     for (name, p) in ["train", "valid", "test"].iter().zip(&parts) {
-        if p.len() < need && !(p.is_empty() && *name == "test") {
+        let unused = p.is_empty() && *name == "test" && exp.data.split[2] == 0.0;
+        if p.len() < need && !unused {
             return Err(DataError::new(format!(
                 "the {name} part has {} characters, fewer than 2 × data.window = {need}",
                 p.len()

@@ -270,7 +270,7 @@ fn resolve_columns(d: &mut DataSpec, path: &Path) -> Result<(), Invalid> {
             "",
         )
     })?;
-    let header: Vec<String> = reader
+    let record = reader
         .headers()
         .map_err(|e| {
             invalid(
@@ -279,25 +279,29 @@ fn resolve_columns(d: &mut DataSpec, path: &Path) -> Result<(), Invalid> {
                 "",
             )
         })?
-        .iter()
-        .map(str::to_string)
-        .collect();
-    let first = reader.records().next().and_then(Result::ok);
+        .clone();
+    let header: Vec<String> = record.iter().map(str::to_string).collect();
     let list = header.join(", ");
+    if let Some(c) = d
+        .columns
+        .iter()
+        .enumerate()
+        .find_map(|(i, c)| d.columns[..i].contains(c).then_some(c))
+    {
+        return Err(invalid(
+            "data.columns",
+            format!("names column `{c}` twice"),
+            "name each input column once",
+        ));
+    }
     if d.columns.is_empty() {
-        let Some(first) = first else {
-            return Err(invalid(
-                "data.path",
-                format!("{} has no data rows", path.display()),
-                "",
-            ));
-        };
-        d.columns = header
-            .iter()
-            .zip(first.iter())
-            .filter(|(_, v)| v.trim().parse::<f64>().is_ok() || v.trim().is_empty())
-            .map(|(h, _)| h.clone())
-            .collect();
+        // Judged on every row, so that a missing first value does not hide a column.
+        d.columns =
+            crate::data::numeric_columns(path, &record, reader.records()).map_err(|e| Invalid {
+                key: "data.path".into(),
+                hint: e.hint.clone(),
+                message: crate::data::DataError { hint: None, ..e }.to_string(),
+            })?;
         if d.columns.is_empty() {
             return Err(invalid(
                 "data.columns",

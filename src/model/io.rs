@@ -76,6 +76,15 @@ impl Model {
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
                 .collect();
+            if let Some(at) = data.iter().position(|v| !v.is_finite()) {
+                let count = data.iter().filter(|v| !v.is_finite()).count();
+                return Err(fail(format!(
+                    "tensor `{}` has {count} non-finite value(s) (the first, at index {at}, is {}): \
+                     these weights come from a run that diverged; use an earlier checkpoint \
+                     (e.g. --from best or --from step-N)",
+                    p.name, data[at]
+                )));
+            }
             loaded.push(data);
         }
         for (p, data) in self.params.iter_mut().zip(loaded) {

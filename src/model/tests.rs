@@ -375,6 +375,36 @@ fn weights_round_trip_through_safetensors() {
 }
 
 #[test]
+fn non_finite_weights_are_refused_naming_the_tensor() {
+    let layers = [layer(Cell::Gru, 4)];
+    let mut model = Model::new(&layers, 2, 1, false, 1);
+    let before = model.params.clone();
+    for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut poisoned = model.clone();
+        poisoned.params[1].data[3] = bad;
+        let bytes = poisoned.to_safetensors(Default::default());
+        let err = model
+            .load_safetensors(&bytes, Path::new("w.safetensors"))
+            .unwrap_err();
+        let name = &poisoned.params[1].name;
+        let text = err.to_string();
+        assert!(text.starts_with("w.safetensors: tensor `"), "{text}");
+        assert!(
+            text.contains(&format!("`{name}` has 1 non-finite value(s)")),
+            "{text}"
+        );
+        assert!(
+            text.contains("at index 3") && text.contains("earlier checkpoint"),
+            "{text}"
+        );
+        assert_eq!(
+            model.params, before,
+            "nothing is loaded from a refused file"
+        );
+    }
+}
+
+#[test]
 fn summary_counts_parameters_like_pytorch() {
     // nn.LSTM(1, 20): 4·20·(1 + 20 + 2) = 1840; nn.GRU(20, 10): 3·10·(20 + 10 + 2) = 960; Linear(10, 1): 11.
     let model = Model::new(

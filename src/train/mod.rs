@@ -1,6 +1,7 @@
 //! Training: the worker thread that owns the model, its loop, and the handle
 //! the front ends use to read events and send commands.
 
+mod advice;
 mod eval;
 mod optim;
 mod schedule;

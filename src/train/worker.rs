@@ -8,6 +8,7 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use super::advice::Divergence;
 use super::state::{self, Position, TrainerState};
 use super::{Optimizer, Outbox, Schedule, evaluate, examples, text};
 use crate::data::Dataset;
@@ -459,16 +460,15 @@ impl Worker {
                     .collect();
                 let grad_norm = group_norms.iter().map(|n| n * n).sum::<f64>().sqrt();
                 if !loss.is_finite() || !grad_norm.is_finite() {
-                    return Ok(Some(Halt::Diverged(format!(
-                        "loss became {} at step {}; try a lower learning_rate (now {}), clip_grad_norm = 1.0, or normalize = \"zscore\"",
-                        if loss.is_finite() {
-                            format!("{loss} with a non-finite gradient")
-                        } else {
-                            loss.to_string()
-                        },
+                    let divergence = Divergence::new(
+                        &self.exp,
+                        &self.model,
                         self.step,
-                        self.schedule.base
-                    ))));
+                        loss,
+                        self.schedule.base,
+                        self.clip,
+                    );
+                    return Ok(Some(Halt::Diverged(divergence.advice())));
                 }
                 if self.clip > 0.0 && grad_norm > self.clip {
                     let k = (self.clip / (grad_norm + 1e-6)) as f32;

@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: the binary, deadlines, tmux.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,35 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_rnnlab");
 /// The package root: `experiments/`, `assets/`, `tests/invalid/` are relative to it.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `rnnlab args…` in `dir`; fails the test if it panicked (exit code
+/// 101 or a panic message) or was killed by a signal.
+pub fn rnnlab(dir: &Path, args: &[&str]) -> Out {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("running rnnlab");
+    let out = Out {
+        code: out.status.code().expect("rnnlab was killed by a signal"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(
+        out.code != 101 && !out.stderr.contains("panicked"),
+        "rnnlab {args:?} panicked:\n{}",
+        out.stderr
+    );
+    out
 }
 
 /// Polls `check` every 50 ms until it holds; panics with `what` and

@@ -7,6 +7,8 @@
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
 //!   `snapshots/`), replay and attach;
 //! - `experiments`: every shipped experiment validates;
+//! - `invalid_data`: bad data files, `predict`'s input, weights and scalers
+//!   refused with located errors; random CSVs never panic a reader;
 //! - `numerics`: the model against PyTorch fixtures;
 //! - `resume`: bit-identical resume, also after kills;
 //! - `runs`: `rnnlab runs` and `compare`;
@@ -24,6 +26,7 @@ mod dashboard;
 mod docs;
 mod experiments;
 mod fuzz;
+mod invalid_data;
 mod numerics;
 mod output;
 mod replay;
