@@ -83,7 +83,10 @@ def load_run(run_dir, run):
         print(f"  scalar {tag}: {len(pts)} points, steps {min(steps)}..{max(steps)}, "
               f"last value {pts[-1].value:.6g}")
     hp = {}
-    content = acc.PluginTagToContent(metadata.PLUGIN_NAME)
+    try:
+        content = acc.PluginTagToContent(metadata.PLUGIN_NAME)
+    except KeyError:  # a single run: scalars only, no HParams
+        content = {}
     for tag, raw in sorted(content.items()):
         try:
             if tag == metadata.EXPERIMENT_TAG:
