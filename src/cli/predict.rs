@@ -48,9 +48,13 @@ pub fn predict(
                 },
             };
             let scaler_path = dir.join("scaler.json");
-            let text = match std::fs::read_to_string(&scaler_path) {
+            let text = match crate::fsio::read_text(
+                &scaler_path,
+                crate::fsio::SCALER_LIMIT,
+                "scaler file",
+            ) {
                 Ok(text) => text,
-                Err(e) => bad_input!("cannot read {}: {e}", scaler_path.display()),
+                Err(e) => bad_input!("{e}"),
             };
             (exp, newest, Scaler::from_json(&text)?)
         }
@@ -73,6 +77,7 @@ pub fn predict(
     model.load_weights(&weights)?;
     let window = exp.data.window;
     let features = exp.input_features();
+    crate::fsio::open_regular(input, crate::fsio::memory_limit(), "input file")?;
     let mut seqs = data::read_sequences(input, window, features, scaler.transform)?;
     let n = seqs.len() / (window * features);
     scaler.scale_inputs(&mut seqs);

@@ -172,12 +172,20 @@ fn validate_data(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
             } else {
                 base.join(path)
             };
-            if !full.is_file() {
-                return Err(invalid(
-                    "data.path",
-                    format!("file not found: {}", full.display()),
-                    "paths are relative to the experiment file's directory",
-                ));
+            let opened = crate::fsio::open_regular(&full, crate::fsio::memory_limit(), "data file");
+            match opened {
+                Ok(_) => {}
+                Err(e) if !full.exists() => {
+                    return Err(invalid(
+                        "data.path",
+                        format!("file not found: {}", e.path.display()),
+                        "paths are relative to the experiment file's directory",
+                    ));
+                }
+                Err(e) => {
+                    let hint = e.hint().unwrap_or_default();
+                    return Err(invalid("data.path", e.to_string(), &hint));
+                }
             }
             let full = full.canonicalize().unwrap_or(full);
             if d.layout == Layout::Series && d.source == Source::Csv {
@@ -263,13 +271,9 @@ fn validate_data(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
 
 /// Reads the CSV header (and first row) to check and default `columns` and `target`.
 fn resolve_columns(d: &mut DataSpec, path: &Path) -> Result<(), Invalid> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| {
-        invalid(
-            "data.path",
-            format!("cannot read {}: {e}", path.display()),
-            "",
-        )
-    })?;
+    let (file, _) = crate::fsio::open_regular(path, crate::fsio::memory_limit(), "data file")
+        .map_err(|e| invalid("data.path", e.to_string(), &e.hint().unwrap_or_default()))?;
+    let mut reader = csv::Reader::from_reader(file);
     let header: Vec<String> = reader
         .headers()
         .map_err(|e| {
