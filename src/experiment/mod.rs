@@ -1,7 +1,9 @@
 //! Experiment files: strict parsing, `--set` overrides, validation with
 //! file:line:column errors, and the resolved [`Experiment`].
 
+pub mod limits;
 pub(crate) mod locate;
+mod reference;
 mod spec;
 mod validate;
 
