@@ -22,6 +22,7 @@
 
 pub mod error;
 pub mod fmt;
+pub mod fsio;
 
 pub mod data;
 pub mod events;

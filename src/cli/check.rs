@@ -97,6 +97,17 @@ pub fn check(path: &Path, sets: &[String]) -> CliResult<ExitCode> {
     for b in &data.baselines {
         let _ = writeln!(out, "baseline {}: valid mse {:.6}", b.name, b.valid.mse);
     }
+    let estimate = crate::experiment::limits::estimate(&exp);
+    let available = match crate::fsio::available_memory() {
+        Some(m) => format!("{} available", crate::fsio::bytes(m)),
+        None => "available memory unknown".into(),
+    };
+    let _ = writeln!(
+        out,
+        "memory: about {} ({available}): {}",
+        crate::fsio::bytes(estimate.total()),
+        estimate.describe()
+    );
     output::print(&out)?;
     Ok(ExitCode::SUCCESS)
 }

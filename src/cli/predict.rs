@@ -50,9 +50,13 @@ pub fn predict(
                 },
             };
             let scaler_path = dir.join("scaler.json");
-            let text = match std::fs::read_to_string(&scaler_path) {
+            let text = match crate::fsio::read_text(
+                &scaler_path,
+                crate::fsio::SCALER_LIMIT,
+                "scaler file",
+            ) {
                 Ok(text) => text,
-                Err(e) => bad_input!("cannot read {}: {e}", scaler_path.display()),
+                Err(e) => bad_input!("{e}"),
             };
             let scaler = Scaler::from_json(&text).map_err(|e| e.in_file(&scaler_path))?;
             (exp, newest, scaler)
@@ -76,6 +80,7 @@ pub fn predict(
     model.load_weights(&weights)?;
     let window = exp.data.window;
     let features = exp.input_features();
+    crate::fsio::open_regular(input.0, crate::fsio::memory_limit(), "input file")?;
     let mut seqs = data::read_sequences(input.0, window, features, scaler.transform, input.1)?;
     let n = seqs.len() / (window * features);
     scaler.scale_inputs(&mut seqs);

@@ -109,12 +109,11 @@ pub fn resume(
     }
     model.load_weights(&weights)?;
     let state_file = run::state_path(&weights);
-    let bytes = match std::fs::read(&state_file) {
+    // The optimizer's two moments per parameter, and the JSON state.
+    let limit = (8 * model.parameter_count() as u64).saturating_add(64 << 20);
+    let bytes = match crate::fsio::read_regular(&state_file, limit, "trainer state file") {
         Ok(bytes) => bytes,
-        Err(e) => bad_input!(
-            "cannot read {} (the checkpoint's training state): {e}",
-            state_file.display()
-        ),
+        Err(e) => bad_input!("{e} (the checkpoint's training state)"),
     };
     let (state, (m, v)) = train::state::decode(&bytes, &state_file, &model)?;
     let per_epoch = data.batches_per_epoch(before.train.batch_size);

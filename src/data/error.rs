@@ -80,6 +80,24 @@ impl fmt::Display for DataError {
 
 impl std::error::Error for DataError {}
 
+impl From<crate::fsio::FileError> for DataError {
+    fn from(e: crate::fsio::FileError) -> DataError {
+        let hint = e.hint();
+        let err = DataError::new(e.reason()).in_file(&e.path);
+        match hint {
+            Some(hint) => err.with_hint(hint),
+            None => err,
+        }
+    }
+}
+
+/// Checks that the data file `path` is a regular file that fits in memory
+/// before a reader opens it by name.
+pub(super) fn check_file(path: &std::path::Path) -> Result<(), DataError> {
+    crate::fsio::open_regular(path, crate::fsio::memory_limit(), "data file")?;
+    Ok(())
+}
+
 impl crate::error::Failure for DataError {
     fn kind(&self) -> crate::error::Kind {
         crate::error::Kind::BadInput

@@ -188,6 +188,9 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
 
 /// Loads a text task: token ids in place of values, no scaling.
 fn load_text(exp: &Experiment) -> Result<Dataset, DataError> {
+    if let Some(path) = &exp.data.path {
+        error::check_file(path)?;
+    }
     let text = Text::load(exp)?;
     let generate = exp.task.kind == TaskKind::Generate;
     let outputs = if generate {

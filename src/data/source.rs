@@ -93,6 +93,7 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
             .with_hint("name them in data.columns"));
     }
     let target = d.target.as_ref().unwrap_or(&d.columns[0]);
+    super::error::check_file(path)?;
     let t = csv_read::read_series(path, &d.columns, target, d.missing, d.transform)?;
     let f = d.columns.len();
     let sizes = split_sizes(t.target.len(), d.split);
@@ -120,6 +121,7 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
 fn rows(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
     let d = &exp.data;
     let f = d.features;
+    super::error::check_file(path)?;
     let t = csv_read::read_rows(path, f, d.missing, d.transform)?;
     let steps = t.width / f;
     if steps < d.window + d.horizon {

@@ -420,8 +420,7 @@ fn sentences(exp: &Experiment, path: &Path) -> Result<Text, DataError> {
 
 /// Reads a text file; the alphabet is every character in it.
 fn stream(exp: &Experiment, path: &Path) -> Result<Text, DataError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| DataError::new(format!("cannot read as UTF-8 text: {e}")).in_file(path))?;
+    let text = crate::fsio::read_text(path, crate::fsio::memory_limit(), "text file")?;
     let mut alphabet: Vec<char> = text.chars().collect();
     alphabet.sort_unstable();
     alphabet.dedup();

@@ -1,7 +1,9 @@
 //! Experiment files: strict parsing, `--set` overrides, validation with
 //! file:line:column errors, and the resolved [`Experiment`].
 
+pub mod limits;
 pub(crate) mod locate;
+mod reference;
 mod spec;
 mod validate;
 
@@ -48,17 +50,26 @@ impl fmt::Display for ExperimentError {
 
 impl std::error::Error for ExperimentError {}
 
-impl Experiment {
-    /// Reads, overrides (`section.key=value`), parses and validates an experiment file.
-    pub fn load(path: &Path, sets: &[String]) -> Result<Experiment, ExperimentError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ExperimentError {
-            file: path.to_path_buf(),
+impl ExperimentError {
+    /// The file could not be read (`examples`: where files of its kind are).
+    pub fn unreadable(e: crate::fsio::FileError, examples: &str) -> ExperimentError {
+        let hint = e.hint().unwrap_or_else(|| "check the path".into());
+        ExperimentError {
+            message: e.reason(),
+            hint: Some(format!("{hint}; {}s are TOML (see {examples})", e.what)),
+            file: e.path,
             location: None,
             key: None,
             set_by: None,
-            message: format!("cannot read the experiment file: {e}"),
-            hint: Some("check the path; experiment files are TOML (see experiments/)".into()),
-        })?;
+        }
+    }
+}
+
+impl Experiment {
+    /// Reads, overrides (`section.key=value`), parses and validates an experiment file.
+    pub fn load(path: &Path, sets: &[String]) -> Result<Experiment, ExperimentError> {
+        let text = crate::fsio::read_text(path, crate::fsio::TOML_LIMIT, "experiment file")
+            .map_err(|e| ExperimentError::unreadable(e, "experiments/"))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::from_str_at(&text, path, base, sets)
     }

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use super::limits;
+use super::reference::validate_reference;
 use super::spec::*;
 
 /// A validation failure at a key path.
@@ -11,7 +13,7 @@ pub struct Invalid {
     pub hint: Option<String>,
 }
 
-fn invalid(key: impl Into<String>, message: impl Into<String>, hint: &str) -> Invalid {
+pub(super) fn invalid(key: impl Into<String>, message: impl Into<String>, hint: &str) -> Invalid {
     Invalid {
         key: key.into(),
         message: message.into(),
@@ -22,100 +24,17 @@ fn invalid(key: impl Into<String>, message: impl Into<String>, hint: &str) -> In
 /// Validates `exp` in place: resolves paths against `base`, reads the CSV header to
 /// resolve columns, and fills key-dependent defaults.
 pub fn validate(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
-    if exp.name.is_empty()
-        || !exp
-            .name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(invalid(
-            "name",
-            format!("`{}` is not a usable run name", exp.name),
-            "use letters, digits, `-`, `_` or `.`; it prefixes the run directory",
-        ));
-    }
+    limits::check_name(&exp.name)?;
+    // Before any key is added to or multiplied by another.
+    limits::check_bounds(exp)?;
     validate_data(exp, base)?;
     validate_text(exp)?;
     validate_task(exp)?;
     validate_model(exp)?;
     validate_train(&exp.train)?;
     validate_reference(exp)?;
+    limits::check_memory(exp)?;
     Ok(())
-}
-
-fn validate_reference(exp: &Experiment) -> Result<(), Invalid> {
-    let Some(r) = &exp.reference else {
-        return Ok(());
-    };
-    let mut known: Vec<String> = ["mse", "rmse", "mae"].map(String::from).to_vec();
-    if exp.every_step() {
-        known.extend(["last_mse", "last_rmse", "last_mae"].map(String::from));
-    }
-    match exp.task.kind {
-        TaskKind::Classify => {
-            known = ["accuracy", "cross_entropy", "majority_accuracy"]
-                .map(String::from)
-                .to_vec()
-        }
-        TaskKind::Generate => {
-            known = ["bits_per_char", "unigram_bits_per_char"]
-                .map(String::from)
-                .to_vec()
-        }
-        TaskKind::Regress => known.push("baseline.mean".into()),
-        TaskKind::Forecast => {
-            known.push("baseline.naive".into());
-            if exp.data.season > 0 {
-                known.push("baseline.seasonal_naive".into());
-            }
-        }
-    }
-    let is_baseline = |m: &String| m.starts_with("baseline.");
-    match r.goal {
-        Goal::Match => {}
-        Goal::Below => known.retain(|m| !is_baseline(m)),
-        Goal::Beat => {
-            known.retain(|m| is_baseline(m) && m != "baseline.mean");
-            if exp.data.split[2] <= 0.0 {
-                return Err(invalid(
-                    "data.split",
-                    "goal = \"beat\" compares test scores, but the test fraction is 0",
-                    "give the test part a share, e.g. split = [0.7, 0.2, 0.1]",
-                ));
-            }
-        }
-    }
-    if !known.contains(&r.metric) {
-        return Err(invalid(
-            "reference.metric",
-            format!(
-                "`{}` is not reported for this experiment with goal = \"{}\"",
-                r.metric,
-                r.goal.name()
-            ),
-            &format!("use one of: {}", known.join(", ")),
-        ));
-    }
-    match (r.goal, r.value) {
-        (Goal::Beat, Some(_)) => Err(invalid(
-            "reference.value",
-            "goal = \"beat\" compares with the baseline's score computed from the data",
-            "remove `value`",
-        )),
-        (Goal::Beat, None) => Ok(()),
-        (_, None) => Err(invalid(
-            "reference",
-            format!(
-                "goal = \"{}\" needs a `value` to compare with",
-                r.goal.name()
-            ),
-            "add value = … (the published figure, or the threshold)",
-        )),
-        (_, Some(v)) if !(v.is_finite() && v >= 0.0) => {
-            Err(invalid("reference.value", "must be a number ≥ 0", ""))
-        }
-        _ => Ok(()),
-    }
 }
 
 fn validate_data(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
@@ -172,12 +91,20 @@ fn validate_data(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
             } else {
                 base.join(path)
             };
-            if !full.is_file() {
-                return Err(invalid(
-                    "data.path",
-                    format!("file not found: {}", full.display()),
-                    "paths are relative to the experiment file's directory",
-                ));
+            let opened = crate::fsio::open_regular(&full, crate::fsio::memory_limit(), "data file");
+            match opened {
+                Ok(_) => {}
+                Err(e) if !full.exists() => {
+                    return Err(invalid(
+                        "data.path",
+                        format!("file not found: {}", e.path.display()),
+                        "paths are relative to the experiment file's directory",
+                    ));
+                }
+                Err(e) => {
+                    let hint = e.hint().unwrap_or_default();
+                    return Err(invalid("data.path", e.to_string(), &hint));
+                }
             }
             let full = full.canonicalize().unwrap_or(full);
             if d.layout == Layout::Series && d.source == Source::Csv {
@@ -263,13 +190,9 @@ fn validate_data(exp: &mut Experiment, base: &Path) -> Result<(), Invalid> {
 
 /// Reads the CSV header (and first row) to check and default `columns` and `target`.
 fn resolve_columns(d: &mut DataSpec, path: &Path) -> Result<(), Invalid> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| {
-        invalid(
-            "data.path",
-            format!("cannot read {}: {e}", path.display()),
-            "",
-        )
-    })?;
+    let (file, _) = crate::fsio::open_regular(path, crate::fsio::memory_limit(), "data file")
+        .map_err(|e| invalid("data.path", e.to_string(), &e.hint().unwrap_or_default()))?;
+    let mut reader = csv::Reader::from_reader(file);
     let record = reader
         .headers()
         .map_err(|e| {
@@ -634,60 +557,4 @@ fn validate_train(t: &TrainSpec) -> Result<(), Invalid> {
         ));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::experiment::Experiment;
-
-    /// The error of a sine experiment with `extra` appended, or `None` if it is valid.
-    fn error(extra: &str) -> Option<String> {
-        let text = format!(
-            "name = \"t\"\n[data]\nsource = \"synthetic\"\ngenerator = \"sine\"\nseason = 5\n\
-             [[model.layers]]\ncell = \"gru\"\nunits = 2\n{extra}"
-        );
-        let dir = std::env::temp_dir();
-        Experiment::from_str_at(&text, &dir.join("e.toml"), &dir, &[])
-            .err()
-            .map(|e| e.to_string())
-    }
-
-    #[test]
-    fn reference_goals() {
-        let reference = "[reference]\nsource = \"s\"\nlabel = \"l\"\n";
-        assert_eq!(
-            error(&format!("{reference}value = 0.01\ngoal = \"below\"")),
-            None
-        );
-        assert_eq!(
-            error(&format!(
-                "{reference}metric = \"baseline.seasonal_naive\"\ngoal = \"beat\""
-            )),
-            None
-        );
-        let e = error(&format!(
-            "{reference}metric = \"baseline.naive\"\ngoal = \"beat\"\nvalue = 3"
-        ))
-        .unwrap();
-        assert!(
-            e.contains("`reference.value`") && e.contains("remove `value`"),
-            "{e}"
-        );
-        let e = error(&format!("{reference}goal = \"beat\"")).unwrap();
-        assert!(
-            e.contains("`mse` is not reported for this experiment with goal = \"beat\""),
-            "{e}"
-        );
-        assert!(
-            e.contains("use one of: baseline.naive, baseline.seasonal_naive"),
-            "{e}"
-        );
-        let e = error(&format!(
-            "{reference}metric = \"baseline.naive\"\ngoal = \"below\"\nvalue = 1"
-        ))
-        .unwrap();
-        assert!(e.contains("use one of: mse, rmse, mae"), "{e}");
-        let e = error(&format!("{reference}goal = \"below\"")).unwrap();
-        assert!(e.contains("needs a `value`"), "{e}");
-    }
 }

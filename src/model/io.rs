@@ -95,9 +95,19 @@ impl Model {
 
     /// Reads a weights file into this model.
     pub fn load_weights(&mut self, path: &Path) -> Result<(), WeightsError> {
-        let bytes = std::fs::read(path).map_err(|e| WeightsError {
-            path: path.to_path_buf(),
-            message: format!("cannot read: {e}"),
+        // Room for this model's tensors twice over and a generous header: a
+        // larger file cannot be a checkpoint of it.
+        let own = 4 * self.parameter_count() as u64;
+        let limit = own.saturating_mul(2).saturating_add(64 << 20);
+        let bytes = crate::fsio::read_regular(path, limit, "weights file").map_err(|e| {
+            let mut message = e.reason();
+            if matches!(e.problem, crate::fsio::Problem::TooLarge { .. }) {
+                message += &format!(" (this model's weights take {})", crate::fsio::bytes(own));
+            }
+            WeightsError {
+                path: path.to_path_buf(),
+                message,
+            }
         })?;
         self.load_safetensors(&bytes, path)
     }

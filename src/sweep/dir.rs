@@ -96,12 +96,13 @@ impl SweepDir {
     /// Opens an existing sweep directory.
     pub fn open(path: &Path) -> Result<SweepDir, SweepError> {
         let file = path.join("sweep.toml");
-        let text = fs::read_to_string(&file).map_err(|e| SweepError {
+        let text = crate::fsio::read_text(&file, crate::fsio::TOML_LIMIT, "sweep file");
+        let text = text.map_err(|e| SweepError {
             file: file.clone(),
             location: None,
             key: None,
             set_by: None,
-            message: format!("cannot read: {e}"),
+            message: e.reason(),
             hint: Some("give a directory made by `rnnlab sweep`".into()),
         })?;
         let resolved: Resolved = toml::from_str(&text).map_err(|e| SweepError {

@@ -176,14 +176,8 @@ pub type SweepError = ExperimentError;
 impl Sweep {
     /// Reads and validates a sweep file; `sets` apply to every trial.
     pub fn load(path: &Path, sets: &[String]) -> Result<Sweep, SweepError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ExperimentError {
-            file: path.to_path_buf(),
-            location: None,
-            key: None,
-            set_by: None,
-            message: format!("cannot read the sweep file: {e}"),
-            hint: Some("check the path; sweep files are TOML (see experiments/sweeps/)".into()),
-        })?;
+        let text = crate::fsio::read_text(path, crate::fsio::TOML_LIMIT, "sweep file")
+            .map_err(|e| ExperimentError::unreadable(e, "experiments/sweeps/"))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Sweep::from_str_at(&text, path, base, sets)
     }

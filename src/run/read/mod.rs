@@ -25,7 +25,6 @@ mod timeline;
 
 use std::fmt;
 use std::fs;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
@@ -208,10 +207,10 @@ pub fn outcome(dir: &Path) -> Result<Option<Outcome>, ReadError> {
 
 /// A JSON file written atomically; `None` if it does not exist (yet).
 pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, ReadError> {
-    let bytes = match fs::read(path) {
+    let bytes = match crate::fsio::read_regular(path, crate::fsio::RUN_FILE_LIMIT, "run file") {
         Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(error(path, None, format!("cannot read: {e}"))),
+        Err(e) if e.not_found() => return Ok(None),
+        Err(e) => return Err(error(path, None, e.reason())),
     };
     serde_json::from_slice(&bytes)
         .map(Some)
@@ -221,13 +220,14 @@ pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Result<Option<T>, R
 /// A `RunInfo` for a run recorded before `info.json` existed.
 fn reconstruct(dir: &Path, groups: Vec<String>, table: &Table) -> Result<RunInfo, ReadError> {
     let path = dir.join("experiment.toml");
-    let text = fs::read_to_string(&path).map_err(|e| {
-        error(
-            &dir.join("info.json"),
-            None,
-            format!("missing, and experiment.toml cannot be read either ({e})"),
-        )
-    })?;
+    let text =
+        crate::fsio::read_text(&path, crate::fsio::TOML_LIMIT, "experiment file").map_err(|e| {
+            error(
+                &dir.join("info.json"),
+                None,
+                format!("missing, and experiment.toml cannot be read either ({e})"),
+            )
+        })?;
     let exp: Experiment = toml::from_str(&text).map_err(|e| {
         let line = e
             .span()

@@ -3,7 +3,6 @@
 //! listings ([`read_summary`]), and a run's status as a listing shows it.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -28,10 +27,14 @@ pub struct SummaryFields {
 
 /// Reads `run/summary.json`, keeping every field that parses.
 pub fn read_summary(run: &Path) -> SummaryFields {
-    let value = fs::read_to_string(run.join("summary.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .unwrap_or(Value::Null);
+    let value = crate::fsio::read_text(
+        &run.join("summary.json"),
+        crate::fsio::RUN_FILE_LIMIT,
+        "summary file",
+    )
+    .ok()
+    .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+    .unwrap_or(Value::Null);
     let str_field = |k: &str| value.get(k).and_then(Value::as_str).map(String::from);
     SummaryFields {
         status: str_field("status"),
@@ -100,7 +103,8 @@ pub fn status_label(run: &Path, summary: &SummaryFields) -> String {
 /// `model.layers.0.units` → `20`. Empty if it cannot be read.
 pub fn experiment_keys(run: &Path) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let Some(value) = fs::read_to_string(run.join("experiment.toml"))
+    let file = run.join("experiment.toml");
+    let Some(value) = crate::fsio::read_text(&file, crate::fsio::TOML_LIMIT, "experiment file")
         .ok()
         .and_then(|t| t.parse::<toml::Table>().ok())
     else {

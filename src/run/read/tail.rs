@@ -44,10 +44,12 @@ impl Tail {
         mut each: impl FnMut(&[u8]) -> Result<(), Bad>,
     ) -> Result<bool, ReadError> {
         let io_error = |e: io::Error| error(&self.path, None, format!("cannot read: {e}"));
-        let mut file = match File::open(&self.path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
-            Err(e) => return Err(io_error(e)),
+        // Opened without blocking and refused unless a regular file (a FIFO
+        // planted as a log would otherwise hang the reader).
+        let mut file = match crate::fsio::open_regular(&self.path, u64::MAX, "log file") {
+            Ok((f, _)) => f,
+            Err(e) if e.not_found() => return Ok(true),
+            Err(e) => return Err(error(&self.path, None, e.reason())),
         };
         let meta = file.metadata().map_err(io_error)?;
         let size = meta.len();
