@@ -120,6 +120,24 @@ pub fn resume(
     if let Err(why) = state.check(per_epoch) {
         bad_input!("{}: {why}", state_file.display());
     }
+    // A checkpoint's name says its step: a state claiming another one was
+    // damaged or belongs to another checkpoint.
+    let named = weights.file_name().and_then(|n| n.to_str()).and_then(|n| {
+        n.strip_prefix("step-")?
+            .strip_suffix(".safetensors")?
+            .parse::<u64>()
+            .ok()
+    });
+    if let Some(n) = named
+        && n != state.step
+    {
+        bad_input!(
+            "{}: the training state is at step {}, but its checkpoint is step {n}
+  hint: the state file is damaged or was copied from another checkpoint; resume from another one (`--from step-N`, see checkpoints/)",
+            state_file.display(),
+            state.step
+        );
+    }
     if exp.train.batch_size != before.train.batch_size
         && !(state.next.index == 0 || state.next.index == per_epoch)
     {

@@ -249,6 +249,85 @@ fn killed_ten_times_and_resumed_matches_the_uninterrupted_run() {
     assert_eq!(final_weights(&a), final_weights(&b));
 }
 
+/// Rewrites the JSON state inside a state file's safetensors header.
+fn edit_state(path: &Path, edit: impl Fn(&mut serde_json::Value)) {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let mut head: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut state: serde_json::Value =
+        serde_json::from_str(head["__metadata__"]["state"].as_str().unwrap()).unwrap();
+    edit(&mut state);
+    head["__metadata__"]["state"] = serde_json::Value::String(state.to_string());
+    let mut h = head.to_string().into_bytes();
+    h.resize(h.len().div_ceil(8) * 8, b' ');
+    let mut out = (h.len() as u64).to_le_bytes().to_vec();
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&bytes[8 + n..]);
+    std::fs::write(path, out).unwrap();
+}
+
+/// A state file is untrusted input: each damaged field is refused with exit
+/// 2, naming the file and the field, and nothing is written to the run.
+#[test]
+fn damaged_state_files_are_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("r");
+    train(&run, &["--set", "train.epochs=2"]);
+    let state = run.join("checkpoints/step-44.state.safetensors");
+    let original = std::fs::read(&state).unwrap();
+    let metrics = std::fs::read(run.join("metrics.csv")).unwrap();
+    type Edit = Box<dyn Fn(&Path)>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
+        (
+            "another checkpoint's state",
+            Box::new(|p: &Path| {
+                std::fs::copy(p.with_file_name("step-22.state.safetensors"), p).unwrap();
+            }),
+            "the training state is at step 22, but its checkpoint is step 44",
+        ),
+        (
+            "an absurd wall time",
+            Box::new(|p: &Path| edit_state(p, |s| s["wall_s"] = 1e300.into())),
+            "`wall_s` 1",
+        ),
+        (
+            "a negative wall time",
+            Box::new(|p: &Path| edit_state(p, |s| s["wall_s"] = (-5.0).into())),
+            "`wall_s` -5 is not a plausible duration",
+        ),
+        (
+            "more updates than steps",
+            Box::new(|p: &Path| edit_state(p, |s| s["optimizer_steps"] = 1000.into())),
+            "1000 optimizer updates in 44 steps",
+        ),
+        (
+            "a position outside the data",
+            Box::new(|p: &Path| edit_state(p, |s| s["next"]["index"] = 999.into())),
+            "is outside the data",
+        ),
+    ];
+    for (what, damage, want) in cases {
+        damage(&state);
+        let out = Command::new(BIN)
+            .args(["resume", run.to_str().unwrap(), "--headless"])
+            .args(["--set", "train.epochs=3"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        assert!(
+            err.contains("step-44.state.safetensors") && err.contains(want),
+            "{what}: {err}"
+        );
+        assert_eq!(
+            std::fs::read(run.join("metrics.csv")).unwrap(),
+            metrics,
+            "{what}: the run was changed"
+        );
+        std::fs::write(&state, &original).unwrap();
+    }
+}
+
 #[test]
 fn resume_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
