@@ -7,6 +7,8 @@
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
 //!   `snapshots/`), replay and attach;
 //! - `experiments`: every shipped experiment validates;
+//! - `hostile_inputs`: FIFOs, devices and directories for files, absurd
+//!   sizes; mutated experiment files never panic the parser;
 //! - `invalid_data`: bad data files, `predict`'s input, weights and scalers
 //!   refused with located errors; random CSVs never panic a reader;
 //! - `numerics`: the model against PyTorch fixtures;
@@ -26,6 +28,7 @@ mod dashboard;
 mod docs;
 mod experiments;
 mod fuzz;
+mod hostile_inputs;
 mod invalid_data;
 mod numerics;
 mod output;
