@@ -227,10 +227,6 @@ impl SweepDir {
             Some("stopped") if decisions.waiting(t.config) => "paused".into(),
             Some(s) => s.to_string(),
         };
-        let message = fs::read_to_string(dir.join("summary.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| v.get("message")?.as_str().map(String::from));
         TrialRow {
             trial: t.index,
             config: t.config,
@@ -246,7 +242,7 @@ impl SweepDir {
             metric: self.last_metric(&dir),
             test: summary.test,
             run_dir: format!("trials/{}", t.dir_name()),
-            message,
+            message: summary.message,
         }
     }
 

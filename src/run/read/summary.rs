@@ -23,6 +23,8 @@ pub struct SummaryFields {
     pub best_valid_loss: Option<f64>,
     pub best_step: Option<u64>,
     pub test: BTreeMap<String, f64>,
+    /// Why a run ended as it did (a failure's error, early stopping).
+    pub message: Option<String>,
 }
 
 /// Reads `run/summary.json`, keeping every field that parses.
@@ -43,6 +45,7 @@ pub fn read_summary(run: &Path) -> SummaryFields {
         wall_s: value.get("wall_s").and_then(Value::as_f64),
         best_valid_loss: value.get("best_valid_loss").and_then(Value::as_f64),
         best_step: value.get("best_step").and_then(Value::as_u64),
+        message: str_field("message"),
         test: value
             .get("test")
             .and_then(Value::as_object)
