@@ -27,6 +27,7 @@ pub fn train(
     options: train::Options,
 ) -> CliResult<ExitCode> {
     let exp = Experiment::load(path, sets)?;
+    train::check_threads(exp.train.threads)?;
     let data = data::load(&exp)?;
     let model = Model::for_experiment(&exp, data.text.as_ref());
     let mut run = RunDir::create(&exp, run_dir, &data.scaler)?;
@@ -80,6 +81,7 @@ pub fn resume(
     let before = Experiment::load(&file, &[])?;
     let exp = Experiment::load(&file, sets)?;
     refuse_unresumable(&before, &exp, &file, sets)?;
+    train::check_threads(exp.train.threads)?;
     let data = data::load(&exp)?;
     let mut model = Model::for_experiment(&exp, data.text.as_ref());
     let weights = match from {
