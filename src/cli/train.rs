@@ -119,7 +119,11 @@ pub fn resume(
     };
     let (state, (m, v)) = train::state::decode(&bytes, &state_file, &model)?;
     let per_epoch = data.batches_per_epoch(before.train.batch_size);
-    if let Err(why) = state.check(per_epoch) {
+    let expect = train::state::Expect {
+        steps_per_epoch: per_epoch,
+        model: &model,
+    };
+    if let Err(why) = state.check(&expect) {
         bad_input!("{}: {why}", state_file.display());
     }
     if exp.train.batch_size != before.train.batch_size
