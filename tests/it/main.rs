@@ -7,6 +7,8 @@
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
 //!   `snapshots/`), replay and attach;
 //! - `experiments`: every shipped experiment validates;
+//! - `invalid_inputs`: hostile files, sizes, names, states and paths end
+//!   at once with exit 2 (or 1) and a message naming the file or key;
 //! - `numerics`: the model against PyTorch fixtures;
 //! - `resume`: bit-identical resume, also after kills;
 //! - `runs`: `rnnlab runs` and `compare`;
@@ -24,6 +26,7 @@ mod dashboard;
 mod docs;
 mod experiments;
 mod fuzz;
+mod invalid_inputs;
 mod numerics;
 mod output;
 mod replay;
