@@ -361,7 +361,8 @@ mod tests {
     #[test]
     fn every_field_is_checked_and_named() {
         assert_eq!(check(|_| {}), Ok(()));
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut TrainerState)>)> = vec![
+        type Edit = Box<dyn FnOnce(&mut TrainerState)>;
+        let cases: Vec<(&str, Edit)> = vec![
             ("`wall_s`", Box::new(|s| s.wall_s = 1e300)),
             ("`wall_s`", Box::new(|s| s.wall_s = f64::NAN)),
             ("`wall_s`", Box::new(|s| s.wall_s = -1.0)),

@@ -382,7 +382,7 @@ fn forge_state(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     edit(&mut state);
     *meta = serde_json::Value::String(state.to_string());
     let mut text = header.to_string().into_bytes();
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(b' ');
     }
     let mut out = (text.len() as u64).to_le_bytes().to_vec();
