@@ -602,7 +602,14 @@ fn set_layer_units_changes_the_parameter_count() {
         "--set",
         "model.layers[0].units=7",
     ]);
-    assert_eq!(out.stdout, out2.stdout);
+    // The memory line names the memory available now, which moves.
+    let fixed = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.starts_with("memory:"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(fixed(&out.stdout), fixed(&out2.stdout));
 }
 
 #[test]
