@@ -203,9 +203,14 @@ pub fn available_memory() -> Option<u64> {
             .parse()
             .ok()
     };
-    // cgroup v2: `memory.max` is "max" when unlimited (then it does not parse).
-    let cgroup =
-        read("memory.max").map(|max| max.saturating_sub(read("memory.current").unwrap_or(0)));
+    // cgroup v2: `memory.max` is "max" when unlimited (then it does not
+    // parse); v1: `memory.limit_in_bytes` is a huge number when unlimited.
+    let cgroup = read("memory.max")
+        .map(|max| max.saturating_sub(read("memory.current").unwrap_or(0)))
+        .or_else(|| {
+            let max = read("memory/memory.limit_in_bytes")?;
+            Some(max.saturating_sub(read("memory/memory.usage_in_bytes").unwrap_or(0)))
+        });
     match (meminfo, cgroup) {
         (Some(m), Some(c)) => Some(m.min(c)),
         (m, c) => m.or(c),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::error::{CliResult, bad_input, fail};
+use super::error::{CliResult, bad_input};
 use super::output;
 use crate::data::{self, Scaler};
 use crate::experiment::Experiment;
@@ -107,7 +107,12 @@ pub fn predict(
         Ok(())
     })();
     if let Err(e) = written {
-        fail!("cannot write {}: {e}", output.display());
+        // A path that cannot be written is bad input (exit 2), a full disk a failure.
+        let e = match e.into_kind() {
+            csv::ErrorKind::Io(e) => e,
+            other => std::io::Error::other(format!("{other:?}")),
+        };
+        return Err(crate::run::RunError::io("write", output, e).into());
     }
     output::note(&format!(
         "wrote {n} predictions × {k} values to {}",

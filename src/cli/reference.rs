@@ -302,7 +302,8 @@ pub fn command(
     if let Some(out) = output
         && let Err(e) = std::fs::write(out, &md)
     {
-        fail!("cannot write {}: {e}", out.display());
+        // A path that cannot be written is bad input (exit 2), a full disk a failure.
+        return Err(crate::run::RunError::io("write", out, e).into());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -27,6 +27,7 @@ pub fn train(
     options: train::Options,
 ) -> CliResult<ExitCode> {
     let exp = Experiment::load(path, sets)?;
+    train::check_threads(exp.train.threads)?;
     let data = data::load(&exp)?;
     let model = Model::for_experiment(&exp, data.text.as_ref());
     let mut run = RunDir::create(&exp, run_dir, &data.scaler)?;
@@ -80,6 +81,7 @@ pub fn resume(
     let before = Experiment::load(&file, &[])?;
     let exp = Experiment::load(&file, sets)?;
     refuse_unresumable(&before, &exp, &file, sets)?;
+    train::check_threads(exp.train.threads)?;
     let data = data::load(&exp)?;
     let mut model = Model::for_experiment(&exp, data.text.as_ref());
     let weights = match from {
@@ -117,7 +119,11 @@ pub fn resume(
     };
     let (state, (m, v)) = train::state::decode(&bytes, &state_file, &model)?;
     let per_epoch = data.batches_per_epoch(before.train.batch_size);
-    if let Err(why) = state.check(per_epoch) {
+    let expect = train::state::Expect {
+        steps_per_epoch: per_epoch,
+        model: &model,
+    };
+    if let Err(why) = state.check(&expect) {
         bad_input!("{}: {why}", state_file.display());
     }
     // A checkpoint's name says its step: a state claiming another one was

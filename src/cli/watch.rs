@@ -21,12 +21,26 @@ use crate::sweep::SweepDir;
 /// A path that is not a run directory is refused at once, before the
 /// screen is touched.
 fn require_run(run: &Path) -> CliResult<()> {
+    if run.exists() && !run.is_dir() {
+        bad_input!(
+            "{} is a file, not a run directory; `rnnlab runs` lists the runs",
+            run.display()
+        );
+    }
     if !run.is_dir() {
         bad_input!("{}: no such run directory", run.display());
     }
     if !is_run_dir(run) {
         bad_input!(
             "{} is not a run or sweep directory (it has no experiment.toml or summary.json, nor sweep.toml); `rnnlab runs` lists the runs",
+            run.display()
+        );
+    }
+    // A trainer takes the lock before it writes anything and creates
+    // metrics.csv at once: without either, nothing was ever recorded here.
+    if !run.join("metrics.csv").is_file() && !control::is_live(run) {
+        bad_input!(
+            "{} is not a run directory: it has no metrics.csv and no process is training it; `rnnlab runs` lists the runs",
             run.display()
         );
     }
@@ -95,7 +109,9 @@ pub fn attach(run: &Path, ascii: bool) -> CliResult<ExitCode> {
 }
 
 /// A channel to the run's control socket. A run that is just starting may not
-/// have its socket yet, so this waits a little for it; a finished run needs none.
+/// have its socket yet, so this waits a little for it; a finished run needs
+/// none, nor does one that no process is training (it ended without a word,
+/// e.g. killed): it is shown as recorded at once.
 fn steer(run: &Path) -> Option<Sender<Command>> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -103,6 +119,13 @@ fn steer(run: &Path) -> Option<Sender<Command>> {
             Ok(client) => return Some(control::forwarder(client)),
             Err(e) => {
                 if matches!(read::outcome(run), Ok(Some(_))) {
+                    return None;
+                }
+                if !control::is_live(run) {
+                    output::note(&format!(
+                        "note: no process is training {}; showing it as recorded (`rnnlab resume` continues it)",
+                        run.display()
+                    ));
                     return None;
                 }
                 if Instant::now() > deadline {

@@ -96,6 +96,9 @@ pub enum FrontendError {
     Terminal(#[from] std::io::Error),
     #[error(transparent)]
     Read(#[from] ReadError),
+    /// Files could not be written (`export`).
+    #[error(transparent)]
+    Run(#[from] crate::run::RunError),
 }
 
 impl crate::error::Failure for FrontendError {
@@ -103,6 +106,7 @@ impl crate::error::Failure for FrontendError {
         match self {
             FrontendError::Terminal(_) => crate::error::Kind::Failure,
             FrontendError::Read(_) => crate::error::Kind::BadInput,
+            FrontendError::Run(e) => e.kind(),
         }
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::events::Event;
 use crate::frontend::FrontendError;
+use crate::run::RunError;
 use crate::run::read::{self, summary::read_summary};
 use crate::run::tensorboard::{EventWriter, HValue, SessionStatus};
 use crate::sweep::SweepDir;
@@ -47,7 +48,25 @@ pub fn export_run(
 ) -> Result<usize, FrontendError> {
     let recorded = read::load(dir)?;
     let t0 = started(dir);
-    let mut w = EventWriter::create(out, t0)?;
+    let mut w = create(out, t0)?;
+    let written = write_run(&mut w, dir, &recorded, t0, session);
+    written.map_err(|e| RunError::io("write", &w.path, e).into())
+}
+
+/// Creates an event file in `out`, naming the folder in an error.
+fn create(out: &Path, wall_time: f64) -> Result<EventWriter, FrontendError> {
+    EventWriter::create(out, wall_time)
+        .map_err(|e| RunError::io("write TensorBoard events to", out, e).into())
+}
+
+/// The run's scalars (and session) into `w`; returns how many.
+fn write_run(
+    w: &mut EventWriter,
+    dir: &Path,
+    recorded: &read::Recorded,
+    t0: f64,
+    session: Option<(&[(String, HValue)], &str)>,
+) -> std::io::Result<usize> {
     if let Some((hparams, group)) = session {
         w.hparams_session_start(hparams, group, t0)?;
     }
@@ -165,9 +184,10 @@ pub fn export_sweep(sweep: &SweepDir, out: &Path) -> Result<Exported, FrontendEr
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64());
-    let mut root = EventWriter::create(out, now)?;
-    root.hparams_experiment(&hparams, &metrics, now)?;
-    root.flush()?;
+    let mut root = create(out, now)?;
+    root.hparams_experiment(&hparams, &metrics, now)
+        .and_then(|()| root.flush())
+        .map_err(|e| RunError::io("write", &root.path, e))?;
     let mut done = Exported::default();
     for t in sweep.trials() {
         let dir = sweep.trial_dir(t);

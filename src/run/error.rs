@@ -57,10 +57,8 @@ impl Failure for RunError {
 /// An I/O error in words, with the fix for the common ones.
 pub fn describe(err: &io::Error) -> String {
     let hint = match err.kind() {
-        io::ErrorKind::StorageFull => {
-            "; free some space, or choose a run directory on another disk"
-        }
-        io::ErrorKind::ReadOnlyFilesystem => "; choose a run directory on a writable filesystem",
+        io::ErrorKind::StorageFull => "; free some space, or write to another disk",
+        io::ErrorKind::ReadOnlyFilesystem => "; choose a directory on a writable filesystem",
         io::ErrorKind::PermissionDenied => "; check the directory's owner and permissions",
         io::ErrorKind::QuotaExceeded => "; free some space within your quota",
         _ => "",

@@ -43,6 +43,14 @@ pub struct RunDir {
 
 const FLUSH_EVERY_S: f64 = 1.0;
 
+/// An I/O error and the file it happened on.
+type OnFile = (PathBuf, io::Error);
+
+/// Names `path` in an I/O (or CSV) error.
+fn on<E: Into<io::Error>>(path: &Path) -> impl FnOnce(E) -> OnFile + '_ {
+    move |e| (path.to_path_buf(), e.into())
+}
+
 impl RunDir {
     /// Creates `dir`, or `runs/<name>-<timestamp>/` under the working directory,
     /// and records the resolved experiment and the scaler.
@@ -189,7 +197,7 @@ impl RunDir {
     /// Appends an event to the CSV it belongs to; flushes at least every second.
     pub fn record(&mut self, event: &Event) -> Result<(), RunError> {
         self.write_event(event)
-            .map_err(|e| RunError::io("write to the run directory", &self.path, e))
+            .map_err(|(path, e)| RunError::io("write", &path, e))
     }
 
     /// Also writes TensorBoard event files into `RUN_DIR/tensorboard/` as
@@ -209,21 +217,27 @@ impl RunDir {
         Ok(())
     }
 
-    fn write_event(&mut self, event: &Event) -> io::Result<()> {
+    fn write_event(&mut self, event: &Event) -> Result<(), OnFile> {
+        let dir = self.path.clone();
         if let Some(tb) = &mut self.tensorboard {
-            tb.record(event)?;
+            tb.record(event).map_err(on(&tb.writer.path))?;
         }
         match event {
             Event::Started(info) => {
-                let json = serde_json::to_string_pretty(info).map_err(io::Error::other)?;
-                atomic::write(&self.path.join("info.json"), json.as_bytes())?;
+                let info_json = dir.join("info.json");
+                let json = serde_json::to_string_pretty(info)
+                    .map_err(io::Error::other)
+                    .map_err(on(&info_json))?;
+                atomic::write(&info_json, json.as_bytes()).map_err(on(&info_json))?;
                 if self.metrics_header {
                     return Ok(());
                 }
                 self.metrics_header = true;
                 let mut header: Vec<String> = METRICS_HEAD.map(String::from).to_vec();
                 header.extend(info.groups.iter().map(|g| format!("grad_norm.{g}")));
-                self.metrics.write_record(&header)?;
+                self.metrics
+                    .write_record(&header)
+                    .map_err(on(&dir.join("metrics.csv")))?;
             }
             Event::Step(s) => {
                 let mut row = vec![
@@ -237,13 +251,17 @@ impl RunDir {
                 ];
                 // The loss and the norms at f32, the precision they are computed at.
                 row.extend(s.group_norms.iter().map(|&n| (n as f32).to_string()));
-                self.metrics.write_record(&row)?;
+                self.metrics
+                    .write_record(&row)
+                    .map_err(on(&dir.join("metrics.csv")))?;
             }
             Event::Eval(e) => {
                 if !self.eval_header {
                     let mut header: Vec<String> = EVAL_HEAD.map(String::from).to_vec();
                     header.extend(e.metrics.iter().map(|(k, _)| k.clone()));
-                    self.eval.write_record(&header)?;
+                    self.eval
+                        .write_record(&header)
+                        .map_err(on(&dir.join("eval.csv")))?;
                     self.eval_header = true;
                 }
                 let mut row = vec![
@@ -253,16 +271,20 @@ impl RunDir {
                     e.valid_loss.to_string(),
                 ];
                 row.extend(e.metrics.iter().map(|(_, v)| v.to_string()));
-                self.eval.write_record(&row)?;
+                self.eval
+                    .write_record(&row)
+                    .map_err(on(&dir.join("eval.csv")))?;
                 self.flush()?;
             }
             Event::Note(n) => {
-                self.events.write_record([
-                    n.step.to_string(),
-                    format!("{:.3}", n.wall_s),
-                    n.kind.as_str().to_string(),
-                    n.detail.clone(),
-                ])?;
+                self.events
+                    .write_record([
+                        n.step.to_string(),
+                        format!("{:.3}", n.wall_s),
+                        n.kind.as_str().to_string(),
+                        n.detail.clone(),
+                    ])
+                    .map_err(on(&dir.join("events.csv")))?;
                 self.flush()?;
             }
             Event::Flow(fl) => {
@@ -274,7 +296,9 @@ impl RunDir {
                             (0..self.flow_width).map(|t| format!("{FLOW_TIME}{layer}.t{t}")),
                         );
                     }
-                    self.flow.write_record(&header)?;
+                    self.flow
+                        .write_record(&header)
+                        .map_err(on(&dir.join("flow.csv")))?;
                     self.flow_header = true;
                 }
                 let mut row = vec![fl.step.to_string()];
@@ -286,11 +310,16 @@ impl RunDir {
                         .chain(std::iter::repeat(String::new()));
                     row.extend(cells.take(self.flow_width));
                 }
-                self.flow.write_record(&row)?;
+                self.flow
+                    .write_record(&row)
+                    .map_err(on(&dir.join("flow.csv")))?;
             }
             Event::Predictions(p) => {
-                serde_json::to_writer(&mut self.predictions, p)?;
-                self.predictions.write_all(b"\n")?;
+                let file = dir.join("predictions.jsonl");
+                serde_json::to_writer(&mut self.predictions, p)
+                    .map_err(io::Error::from)
+                    .map_err(on(&file))?;
+                self.predictions.write_all(b"\n").map_err(on(&file))?;
             }
             Event::Finished(_) => self.flush()?,
         }
@@ -316,18 +345,21 @@ impl RunDir {
     /// Pushes buffered rows to the files.
     pub fn flush_all(&mut self) -> Result<(), RunError> {
         self.flush()
-            .map_err(|e| RunError::io("write to the run directory", &self.path, e))
+            .map_err(|(path, e)| RunError::io("write", &path, e))
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self) -> Result<(), OnFile> {
         if let Some(tb) = &mut self.tensorboard {
-            tb.writer.flush()?;
+            tb.writer.flush().map_err(on(&tb.writer.path))?;
         }
-        self.metrics.flush()?;
-        self.eval.flush()?;
-        self.events.flush()?;
-        self.predictions.flush()?;
-        self.flow.flush()?;
+        let dir = &self.path;
+        self.metrics.flush().map_err(on(&dir.join("metrics.csv")))?;
+        self.eval.flush().map_err(on(&dir.join("eval.csv")))?;
+        self.events.flush().map_err(on(&dir.join("events.csv")))?;
+        self.predictions
+            .flush()
+            .map_err(on(&dir.join("predictions.jsonl")))?;
+        self.flow.flush().map_err(on(&dir.join("flow.csv")))?;
         self.last_flush = Instant::now();
         Ok(())
     }
@@ -538,3 +570,7 @@ fn check_owner(dir: &Path) -> Result<(), RunError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "writer_tests.rs"]
+mod tests;

@@ -51,6 +51,25 @@ pub enum TrainError {
     Panicked(String),
     #[error("cannot start the training thread: {0}")]
     Thread(std::io::Error),
+    /// The system refused the worker threads `train.threads` asks for.
+    #[error(
+        "`train.threads` = {threads}: this system cannot start that many threads ({reason}); use fewer (0 = one per CPU)"
+    )]
+    Threads { threads: usize, reason: String },
+}
+
+/// Checks, before a run directory is made, that the system lets the run
+/// start its `threads` worker threads (0 = one per CPU): a limit on
+/// processes or memory refuses them, and the run could not even start.
+pub fn check_threads(threads: usize) -> Result<(), TrainError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map(drop)
+        .map_err(|e| TrainError::Threads {
+            threads,
+            reason: e.to_string(),
+        })
 }
 
 impl crate::error::Failure for TrainError {
@@ -58,6 +77,7 @@ impl crate::error::Failure for TrainError {
         match self {
             TrainError::Run(e) => e.kind(),
             TrainError::Panicked(_) | TrainError::Thread(_) => crate::error::Kind::Failure,
+            TrainError::Threads { .. } => crate::error::Kind::BadInput,
         }
     }
 }

@@ -87,6 +87,31 @@ impl Schedule {
     }
 }
 
+impl Schedule {
+    /// Checks a schedule read from a state file: the field at fault, or `Ok`.
+    pub fn check(&self) -> Result<(), String> {
+        if !(self.base.is_finite() && self.base > 0.0) {
+            return Err(format!(
+                "`schedule.base`: the learning rate {} is not positive and finite",
+                self.base
+            ));
+        }
+        if !(PLATEAU_FLOOR..=1.0).contains(&self.plateau_factor) {
+            return Err(format!(
+                "`schedule.plateau_factor` {} is outside [{PLATEAU_FLOOR}, 1]",
+                self.plateau_factor
+            ));
+        }
+        if self.stale >= PLATEAU_PATIENCE {
+            return Err(format!(
+                "`schedule.stale` {} is not below the plateau's patience ({PLATEAU_PATIENCE})",
+                self.stale
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -67,53 +67,132 @@ pub struct TrainerState {
     pub logs: Option<BTreeMap<String, u64>>,
 }
 
+/// What a state file must agree with: the run it resumes.
+pub struct Expect<'a> {
+    /// Batches per epoch of the run's data at its batch size.
+    pub steps_per_epoch: usize,
+    /// The model the state's carried stream state must fit.
+    pub model: &'a Model,
+}
+
 impl TrainerState {
     /// Checks every field as untrusted input: a damaged or forged state file
-    /// is refused with the field at fault, never trusted into a panic.
-    /// `steps_per_epoch` is the run's number of batches per epoch.
-    pub fn check(&self, steps_per_epoch: usize) -> Result<(), String> {
+    /// is refused with the field at fault, never trusted into a panic or a
+    /// silently different run.
+    pub fn check(&self, expect: &Expect) -> Result<(), String> {
+        let steps_per_epoch = expect.steps_per_epoch;
         let finite_pos = |v: f64| v.is_finite() && v >= 0.0;
         // About 300 years of training: enough for any run, small enough for a clock.
         if !(finite_pos(self.wall_s) && self.wall_s < 1e10) {
             return Err(format!(
-                "`wall_s` {} is not a plausible duration",
+                "`wall_s` {} is not a plausible duration (seconds, finite, ≥ 0)",
                 self.wall_s
             ));
         }
         if self.next.epoch == 0 || self.next.index > steps_per_epoch {
             return Err(format!(
-                "the position (epoch {}, batch {}) is outside the data (batches 0..{steps_per_epoch} per epoch)",
+                "`next`: the position (epoch {}, batch {}) is outside the data (batches 0..{steps_per_epoch} per epoch)",
                 self.next.epoch, self.next.index
+            ));
+        }
+        // Every epoch before `next.epoch` took at least one step.
+        let behind = (self.next.epoch as u64 - 1).saturating_add(self.next.index as u64);
+        if behind > self.step {
+            return Err(format!(
+                "`next`: epoch {} batch {} cannot be reached in {} steps",
+                self.next.epoch, self.next.index, self.step
+            ));
+        }
+        if self.epoch > self.next.epoch {
+            return Err(format!(
+                "`epoch` {} is after the next batch's epoch {}",
+                self.epoch, self.next.epoch
             ));
         }
         if self.optimizer_steps > self.step {
             return Err(format!(
-                "{} optimizer updates in {} steps",
+                "`optimizer_steps`: {} optimizer updates in {} steps",
                 self.optimizer_steps, self.step
             ));
         }
         if !finite_pos(self.clip) {
-            return Err(format!("`clip` {} is not a clip norm", self.clip));
-        }
-        if !(self.schedule.base.is_finite() && self.schedule.base > 0.0) {
             return Err(format!(
-                "the learning rate {} is not positive and finite",
-                self.schedule.base
+                "`clip` {} is not a clip norm (finite, ≥ 0)",
+                self.clip
+            ));
+        }
+        self.schedule.check()?;
+        if crate::events::Tunable::EvalEvery
+            .check(self.eval_every as f64)
+            .is_err()
+        {
+            return Err(format!(
+                "`eval_every` {} is not an interval",
+                self.eval_every
             ));
         }
         if self.temperature.is_some_and(|t| !finite_pos(t)) {
-            return Err("the temperature is not a finite number ≥ 0".into());
+            return Err("`temperature` is not a finite number ≥ 0".into());
         }
-        if self.best_valid_loss.is_some_and(f64::is_nan) {
-            return Err("the best validation loss is NaN".into());
+        if self.best_valid_loss.is_some_and(|l| !finite_pos(l)) {
+            return Err("`best_valid_loss` is not a finite number ≥ 0".into());
         }
-        if self.best_step.is_some_and(|s| s > self.step)
-            || self.last_eval_step.is_some_and(|s| s > self.step)
-        {
-            return Err("an evaluation is recorded after the checkpoint's step".into());
+        if let Some((k, v)) = self.best_valid.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(format!("`best_valid.{k}` {v} is not finite"));
         }
-        Ok(())
+        if self.best_step.is_some_and(|s| s > self.step) {
+            return Err("`best_step` is after the checkpoint's step".into());
+        }
+        if self.last_eval_step.is_some_and(|s| s > self.step) {
+            return Err("`last_eval_step` is after the checkpoint's step".into());
+        }
+        if self.stale_evals as u64 > self.step {
+            return Err(format!(
+                "`stale_evals`: {} evaluations without improvement in {} steps",
+                self.stale_evals, self.step
+            ));
+        }
+        check_carry(&self.carry, expect.model)
     }
+}
+
+/// A carried stream state must be empty or one `B × H` state per layer,
+/// with the same `B` throughout, `c` for LSTM layers only, finite.
+fn check_carry(carry: &State, model: &Model) -> Result<(), String> {
+    if carry.is_empty() {
+        return Ok(());
+    }
+    if carry.len() != model.layers.len() {
+        return Err(format!(
+            "`carry` holds {} layer states for a model of {} layers",
+            carry.len(),
+            model.layers.len()
+        ));
+    }
+    // Empty states are zeros: what a stream starts from.
+    if carry.iter().all(|s| s.h.is_empty() && s.c.is_empty()) {
+        return Ok(());
+    }
+    let rows = carry[0].h.len() / model.layers[0].units.max(1);
+    for (k, (s, l)) in carry.iter().zip(&model.layers).enumerate() {
+        let want = rows * l.units;
+        let c_want = if l.cell == crate::experiment::Cell::Lstm {
+            want
+        } else {
+            0
+        };
+        if s.h.len() != want || s.c.len() != c_want || rows == 0 {
+            return Err(format!(
+                "`carry[{k}]` has {} + {} values; this model's layer {k} carries {want} + {c_want}",
+                s.h.len(),
+                s.c.len()
+            ));
+        }
+        if s.h.iter().chain(&s.c).any(|v| !v.is_finite()) {
+            return Err(format!("`carry[{k}]` holds non-finite values"));
+        }
+    }
+    Ok(())
 }
 
 /// A state file that cannot be used to resume this run.
@@ -220,5 +299,139 @@ pub fn decode(
 impl crate::error::Failure for StateError {
     fn kind(&self) -> crate::error::Kind {
         crate::error::Kind::BadInput
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::experiment::{Cell, Init, LayerSpec, LrSchedule};
+    use crate::model::LayerState;
+
+    fn model() -> Model {
+        let layer = |cell, units| LayerSpec {
+            cell,
+            units,
+            activation: None,
+            dropout: 0.0,
+            init: Init::Pytorch,
+            forget_bias: None,
+        };
+        Model::new(&[layer(Cell::Lstm, 3), layer(Cell::Gru, 2)], 1, 1, false, 1)
+    }
+
+    /// The state of a run 12 steps in: epoch 2, batch 2 of 10.
+    fn valid() -> TrainerState {
+        TrainerState {
+            format: FORMAT,
+            step: 12,
+            epoch: 2,
+            next: Position { epoch: 2, index: 2 },
+            wall_s: 3.5,
+            epoch_rng: ChaCha8Rng::seed_from_u64(1),
+            dropout_rng: ChaCha8Rng::seed_from_u64(2),
+            optimizer_steps: 12,
+            schedule: Schedule::new(LrSchedule::Constant, 0.01),
+            clip: 1.0,
+            eval_every: 5,
+            best_valid_loss: Some(0.5),
+            best_step: Some(10),
+            best_valid: BTreeMap::from([("mse".to_string(), 0.5)]),
+            stale_evals: 0,
+            last_eval_step: Some(10),
+            model: model().describe(),
+            carry: Vec::new(),
+            temperature: None,
+            logs: None,
+        }
+    }
+
+    fn check(edit: impl FnOnce(&mut TrainerState)) -> Result<(), String> {
+        let mut s = valid();
+        edit(&mut s);
+        let model = model();
+        s.check(&Expect {
+            steps_per_epoch: 10,
+            model: &model,
+        })
+    }
+
+    #[test]
+    fn every_field_is_checked_and_named() {
+        assert_eq!(check(|_| {}), Ok(()));
+        type Edit = Box<dyn FnOnce(&mut TrainerState)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            ("`wall_s`", Box::new(|s| s.wall_s = 1e300)),
+            ("`wall_s`", Box::new(|s| s.wall_s = f64::NAN)),
+            ("`wall_s`", Box::new(|s| s.wall_s = -1.0)),
+            ("`next`", Box::new(|s| s.next.epoch = 0)),
+            ("`next`", Box::new(|s| s.next.index = 11)),
+            ("`next`", Box::new(|s| s.next.epoch = 20)),
+            ("`epoch`", Box::new(|s| s.epoch = 3)),
+            ("`optimizer_steps`", Box::new(|s| s.optimizer_steps = 13)),
+            ("`clip`", Box::new(|s| s.clip = f64::INFINITY)),
+            ("`schedule.base`", Box::new(|s| s.schedule.base = 0.0)),
+            ("`eval_every`", Box::new(|s| s.eval_every = u64::MAX)),
+            ("`temperature`", Box::new(|s| s.temperature = Some(-1.0))),
+            (
+                "`best_valid_loss`",
+                Box::new(|s| s.best_valid_loss = Some(f64::NAN)),
+            ),
+            (
+                "`best_valid.mse`",
+                Box::new(|s| {
+                    s.best_valid.insert("mse".into(), f64::INFINITY);
+                }),
+            ),
+            ("`best_step`", Box::new(|s| s.best_step = Some(13))),
+            (
+                "`last_eval_step`",
+                Box::new(|s| s.last_eval_step = Some(13)),
+            ),
+            ("`stale_evals`", Box::new(|s| s.stale_evals = 100)),
+            (
+                "`carry`",
+                Box::new(|s| s.carry = vec![LayerState::default(); 3]),
+            ),
+            (
+                "`carry[1]`",
+                Box::new(|s| {
+                    let h = |n| vec![0.0; n];
+                    s.carry = vec![
+                        LayerState { h: h(6), c: h(6) },
+                        LayerState { h: h(5), c: h(0) },
+                    ];
+                }),
+            ),
+            (
+                "`carry[0]` holds non-finite",
+                Box::new(|s| {
+                    let h = |n| vec![f32::NAN; n];
+                    s.carry = vec![
+                        LayerState { h: h(6), c: h(6) },
+                        LayerState { h: h(4), c: h(0) },
+                    ];
+                }),
+            ),
+        ];
+        for (field, edit) in cases {
+            let e = check(edit).expect_err(field);
+            assert!(e.contains(field), "{field}: {e}");
+        }
+        let ok = |s: &mut TrainerState| {
+            s.carry = vec![
+                LayerState {
+                    h: vec![0.0; 6],
+                    c: vec![0.0; 6],
+                },
+                LayerState {
+                    h: vec![0.0; 4],
+                    c: vec![],
+                },
+            ]
+        };
+        assert_eq!(check(ok), Ok(()));
     }
 }

@@ -1,6 +1,7 @@
 //! Documentation that cannot drift from the code: the experiment-file
 //! reference parses as an experiment and names every key the schema has;
-//! the dashboard guide's key table is the help screen's.
+//! the dashboard guide's key table is the help screen's; the limits table
+//! gives the bounds validation applies.
 
 use std::collections::BTreeSet;
 
@@ -135,4 +136,43 @@ fn the_sweep_reference_parses_and_names_every_key() {
     let sweep = rnnlab::sweep::Sweep::from_str_at(&random, &file, &base, &[])
         .unwrap_or_else(|e| panic!("the random-only forms of docs/sweeps.md: {e}"));
     assert_eq!(sweep.params.len(), 4);
+}
+
+#[test]
+fn the_limits_table_gives_the_bounds_validation_applies() {
+    use rnnlab::experiment::limits::*;
+    let doc = read("docs/experiment-file.md");
+    let table = &doc[doc.find("| key | at most |").expect("the limits table")..];
+    let rows: Vec<(String, String)> = table
+        .lines()
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[1].to_string(), cells[2].to_string())
+        })
+        .collect();
+    let bounds = [
+        ("`data.window`", MAX_STEPS),
+        ("`data.season`", MAX_STEPS),
+        ("`data.count`", MAX_COUNT),
+        ("`data.stride`", MAX_COUNT),
+        ("`data.features`", MAX_FEATURES),
+        ("`data.vocab_size`", MAX_VOCAB),
+        ("`model.layers` (the number of layers)", MAX_LAYERS),
+        ("`model.layers[k].units`", MAX_UNITS),
+        ("`model.embedding`", MAX_UNITS),
+        ("`task.sample_length`", MAX_SAMPLE),
+        ("`train.batch_size`", MAX_BATCH),
+        ("`train.epochs`", MAX_EPOCHS),
+        ("`train.threads`", MAX_THREADS),
+        ("`name` (bytes)", MAX_NAME),
+    ];
+    for (key, max) in bounds {
+        let row = rows.iter().find(|(keys, _)| keys.contains(key));
+        let Some((_, documented)) = row else {
+            panic!("docs/experiment-file.md's limits table has no row for {key}");
+        };
+        assert_eq!(documented, &max.to_string(), "{key}");
+    }
 }

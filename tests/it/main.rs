@@ -7,10 +7,10 @@
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
 //!   `snapshots/`), replay and attach;
 //! - `experiments`: every shipped experiment validates;
-//! - `hostile_inputs`: FIFOs, devices and directories for files, absurd
-//!   sizes; mutated experiment files never panic the parser;
 //! - `invalid_data`: bad data files, `predict`'s input, weights and scalers
 //!   refused with located errors; random CSVs never panic a reader;
+//! - `invalid_inputs`: hostile files, sizes, names, states and paths end
+//!   at once with exit 2 (or 1) and a message naming the file or key;
 //! - `numerics`: the model against PyTorch fixtures;
 //! - `resume`: bit-identical resume, also after kills;
 //! - `runs`: `rnnlab runs` and `compare`;
@@ -28,8 +28,8 @@ mod dashboard;
 mod docs;
 mod experiments;
 mod fuzz;
-mod hostile_inputs;
 mod invalid_data;
+mod invalid_inputs;
 mod numerics;
 mod output;
 mod replay;

@@ -19,7 +19,7 @@ use rnnlab::frontend::tui::keys;
 use rnnlab::frontend::tui::ui::{Theme, render};
 use rnnlab::run::read::{self, Follower};
 
-use crate::common::{Child, Tmux};
+use crate::common::{Child, Tmux, wait_until};
 
 const UNICODE: Theme = Theme {
     ascii: false,
@@ -1030,6 +1030,14 @@ fn attach_detach_stop_and_replay_in_tmux() {
         );
     };
     let exited = |_: &str| exit.exists();
+    // `train` prints the run directory once it exists; a path that is not
+    // (yet) a run is refused at once, so attach only then.
+    wait_until(
+        "the run directory",
+        60,
+        || run.join("metrics.csv").exists(),
+        String::new,
+    );
 
     // Attach, pause through the control socket, detach: the run goes on.
     session("attach");

@@ -301,6 +301,16 @@ fn damaged_state_files_are_refused_naming_the_field() {
             "1000 optimizer updates in 44 steps",
         ),
         (
+            "an absurd count of stale evaluations",
+            Box::new(|p: &Path| edit_state(p, |s| s["stale_evals"] = 1_000_000.into())),
+            "`stale_evals`",
+        ),
+        (
+            "a negative clip",
+            Box::new(|p: &Path| edit_state(p, |s| s["clip"] = (-1.0).into())),
+            "`clip`",
+        ),
+        (
             "a position outside the data",
             Box::new(|p: &Path| edit_state(p, |s| s["next"]["index"] = 999.into())),
             "is outside the data",
