@@ -76,40 +76,85 @@ impl Drop for Child {
     }
 }
 
-/// A tmux server of its own (killed on drop) with one session, `s`.
-pub struct Tmux(String);
+/// A tmux server of its own (killed on drop) with one current session.
+///
+/// Each [`Tmux::session`] starts a new session (`s1`, `s2`, …) before it
+/// kills the previous one: killing a server's only session makes the server
+/// exit, and a `new-session` sent while it exits can be lost (the next
+/// screen is then empty until the test times out).
+pub struct Tmux {
+    server: String,
+    current: std::cell::Cell<u32>,
+}
 
 impl Tmux {
     /// A server named after `name` and this process.
     pub fn new(name: &str) -> Tmux {
-        Tmux(format!("rnnlab-{name}-{}", std::process::id()))
+        Tmux {
+            server: format!("rnnlab-{name}-{}", std::process::id()),
+            current: std::cell::Cell::new(0),
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.server])
+            .args(args)
+            .output()
+            .expect("running tmux")
     }
 
     pub fn run(&self, args: &[&str]) -> String {
-        let out = Command::new("tmux")
-            .args(["-L", &self.0])
-            .args(args)
-            .output()
-            .expect("running tmux");
-        String::from_utf8_lossy(&out.stdout).to_string()
+        String::from_utf8_lossy(&self.command(args).stdout).to_string()
     }
 
-    /// Runs `script` in a fresh `w × h` session.
+    /// The current session, for `-t`.
+    pub fn target(&self) -> String {
+        format!("s{}", self.current.get())
+    }
+
+    /// Runs `script` in a fresh `w × h` session, which becomes the current
+    /// one; the previous session is killed once the new one exists.
     pub fn session(&self, w: u16, h: u16, script: &str) {
-        self.run(&["kill-session", "-t", "s"]);
+        let old = self.target();
+        self.current.set(self.current.get() + 1);
+        let new = self.target();
         let (w, h) = (w.to_string(), h.to_string());
-        let args = ["-f", "/dev/null", "new-session", "-d", "-s", "s"];
-        self.run(&[&args[..], &["-x", &w, "-y", &h, script]].concat());
+        let args = ["-f", "/dev/null", "new-session", "-d", "-s", &new];
+        let args = [&args[..], &["-x", &w, "-y", &h, script]].concat();
+        let mut tries = 0;
+        loop {
+            let out = self.command(&args);
+            if out.status.success() {
+                break;
+            }
+            tries += 1;
+            assert!(
+                tries < 20,
+                "tmux new-session failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if self.current.get() > 1 {
+            self.run(&["kill-session", "-t", &old]);
+        }
+    }
+
+    /// Closes the current session, as a terminal that goes away would.
+    pub fn close(&self) {
+        self.run(&["kill-session", "-t", &self.target()]);
     }
 
     /// The visible screen.
     pub fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-t", "s"])
+        self.run(&["capture-pane", "-p", "-t", &self.target()])
     }
 
     /// Types keys (tmux names: `Space`, `Enter`, `Home`, or text).
     pub fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "s"];
+        let target = self.target();
+        let mut args = vec!["send-keys", "-t", &target];
         args.extend_from_slice(keys);
         self.run(&args);
     }

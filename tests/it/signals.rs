@@ -169,7 +169,7 @@ fn closing_the_terminal_of_a_dashboard_run_stops_it_cleanly() {
         s.contains("RUNNING") && rows(&run) > 100
     });
     // As a dropped SSH connection would: the terminal goes away under it.
-    tmux.run(&["kill-session", "-t", "s"]);
+    tmux.close();
     wait_until(
         "the run to end",
         60,

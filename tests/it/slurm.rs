@@ -26,6 +26,29 @@ fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()
 }
 
+/// What to print when a wait times out: the sweep's events, what Slurm
+/// says of the job, and the tasks' Slurm logs.
+fn diagnose(job: &str, sweep: &Path) -> String {
+    let run = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
+            .unwrap_or_else(|e| format!("{program}: {e}"))
+    };
+    let mut out = format!(
+        "events.csv:\n{}\nsqueue:\n{}\nscontrol show job {job}:\n{}",
+        read(&sweep.join("events.csv")),
+        run("squeue", &["-a", "-o", "%i %T %r"]),
+        run("scontrol", &["show", "job", job]),
+    );
+    let logs = std::fs::read_dir(sweep.join("logs")).into_iter().flatten();
+    for log in logs.flatten() {
+        out += &format!("\n{}:\n{}", log.path().display(), read(&log.path()));
+    }
+    out
+}
+
 /// Waits until Slurm no longer lists `job` (twice in a row, a second
 /// apart: a job being requeued can be missing from one listing).
 fn wait_job(job: &str, secs: u64, dir: &Path) {
@@ -38,7 +61,7 @@ fn wait_job(job: &str, secs: u64, dir: &Path) {
         assert!(
             start.elapsed() < Duration::from_secs(secs),
             "job {job} still queued after {secs} s\n{}",
-            read(&dir.join("events.csv"))
+            diagnose(job, dir)
         );
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -174,17 +197,17 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_requeue() {
         "a checkpoint of the running task",
         120,
         || rnnlab::run::checkpoints(&trial).is_ok_and(|c| !c.is_empty()),
-        || read(&sweep.join("events.csv")),
+        || diagnose(&job, &sweep),
     );
     sh("scontrol", &["requeue", &format!("{job}_0")]);
     crate::common::wait_until(
         "the requeued task to stop",
-        60,
+        120,
         || {
             !rnnlab::run::lock::is_held(&trial)
                 && read(&trial.join("summary.json")).contains("\"stopped\"")
         },
-        || read(&sweep.join("events.csv")),
+        || diagnose(&job, &sweep),
     );
     // Slurm holds a requeued job for a while (cred_expire): once it is
     // pending again, let it start now; wait for the task's second run.
@@ -201,7 +224,7 @@ fn a_sweep_runs_as_a_slurm_job_array_and_survives_a_requeue() {
             }
             read(&sweep.join("events.csv")).contains(",trial_resume,")
         },
-        || read(&sweep.join("events.csv")),
+        || diagnose(&job, &sweep),
     );
     wait_job(&job, 240, &sweep);
     let events = read(&sweep.join("events.csv"));
