@@ -23,8 +23,8 @@ use rand_chacha::ChaCha8Rng;
 
 pub use crate::kernels::instructions;
 pub use io::WeightsError;
-pub use recurrent::LayerState;
 use recurrent::{FlowSink, Mat, Recurrence, Vector, Weights, recurrence};
+pub use recurrent::{LayerState, split_recurrences};
 
 use crate::data::Text;
 use crate::experiment::{Cell, Experiment, Init, LayerSpec, TaskKind};

@@ -210,6 +210,16 @@ struct Parts {
     cut: usize,
 }
 
+/// Recurrences run as two parts on two threads in this process so far.
+static SPLIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many recurrences (forward or backward, any layer) ran as two parts
+/// on two threads in this process so far, so that tests can check that the
+/// path they mean to test ran.
+pub fn split_recurrences() -> usize {
+    SPLIT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 impl Parts {
     fn new(r: Recurrence) -> Parts {
         // Below this many multiply-adds in the recurrent products, a second
@@ -217,6 +227,9 @@ impl Parts {
         const TWO_THREADS_MACS: usize = 1 << 20;
         let macs = r.steps * r.batch * r.units * r.units * r.cell.gates();
         let two = rayon::current_num_threads() >= 2 && r.batch >= 8 && macs >= TWO_THREADS_MACS;
+        if two {
+            SPLIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Parts {
             r,
             cut: if two { r.batch / 2 } else { r.batch },

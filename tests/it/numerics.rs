@@ -1,10 +1,16 @@
 //! The recurrent stacks against PyTorch: outputs, loss and every parameter
-//! gradient, from fixtures written by `tests/fixtures/make_fixtures.py`.
+//! gradient, from fixtures written by `tests/fixtures/make_fixtures.py`,
+//! and against central finite differences; under every instruction set
+//! this CPU has (`RNNLAB_SIMD`, read once per process, so each runs in a
+//! process of its own) and with more threads than cores.
 
 use std::path::Path;
+use std::process::Command;
 
 use rnnlab::experiment::LayerSpec;
-use rnnlab::model::Model;
+use rnnlab::kernels::gemm::{Path as Product, taken};
+use rnnlab::kernels::simd::{self, Isa};
+use rnnlab::model::{Model, split_recurrences};
 use safetensors::SafeTensors;
 use serde::Deserialize;
 
@@ -39,18 +45,33 @@ fn assert_close(what: &str, got: &[f32], want: &[f32]) {
     }
 }
 
-#[test]
-fn stacks_match_pytorch() {
+/// Set in the processes [`every_instruction_set_and_more_threads_than_cores`]
+/// starts: they check which paths ran, which only a process running one
+/// test can.
+const CHILD: &str = "RNNLAB_NUMERICS_CHILD";
+
+fn cases() -> (std::path::PathBuf, Vec<Case>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let cases: Vec<Case> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
-    assert!(cases.len() >= 7, "every fixture case is listed");
+    assert!(cases.len() >= 8, "every fixture case is listed");
+    (dir, cases)
+}
+
+fn load(dir: &Path, case: &Case) -> (Model, Vec<u8>) {
+    let path = dir.join(format!("{}.safetensors", case.name));
+    let bytes = std::fs::read(&path).unwrap();
+    let mut model = Model::new(&case.layers, case.input, case.output, case.every_step, 0);
+    model.load_safetensors(&bytes, &path).unwrap();
+    (model, bytes)
+}
+
+#[test]
+fn stacks_match_pytorch() {
+    let (dir, cases) = cases();
     for case in cases {
-        let path = dir.join(format!("{}.safetensors", case.name));
-        let bytes = std::fs::read(&path).unwrap();
+        let (model, bytes) = load(&dir, &case);
         let st = SafeTensors::deserialize(&bytes).unwrap();
-        let mut model = Model::new(&case.layers, case.input, case.output, case.every_step, 0);
-        model.load_safetensors(&bytes, &path).unwrap();
         let x = tensor(&st, "input");
         let y = tensor(&st, "target");
         let out = model.predict(&x, case.batch, case.steps);
@@ -69,5 +90,97 @@ fn stacks_match_pytorch() {
             let want = tensor(&st, &format!("grad.{}", p.name));
             assert_close(&format!("{} grad.{}", case.name, p.name), g, &want);
         }
+    }
+    if std::env::var_os(CHILD).is_some() {
+        // Alone in its process: the mid-size case took the paths it is
+        // there for (the blocked GEMM only exists for AVX-512).
+        assert!(split_recurrences() > 0, "no recurrence ran as two parts");
+        let split = [
+            Product::SplitRows,
+            Product::SharedBand,
+            Product::SplitColumns,
+        ];
+        assert!(
+            split.iter().any(|&p| taken(p) > 0),
+            "no product ran on two threads"
+        );
+        assert_eq!(
+            taken(Product::Blocked) > 0,
+            simd::isa() == Isa::Avx512,
+            "the blocked GEMM ran exactly when AVX-512 is in use"
+        );
+    }
+}
+
+/// (loss(θ + eps) − loss(θ − eps)) / 2·eps for element `j` of parameter `pi`.
+fn central_difference(model: &mut Model, pi: usize, j: usize, loss: impl Fn(&Model) -> f32) -> f32 {
+    // Small, as the ReLU layer's kinks must rarely lie within ±eps; the
+    // loss (about 1) in f32 then limits the difference to about 1e-4.
+    let eps = 1e-3f32;
+    let orig = model.params[pi].data[j];
+    model.params[pi].data[j] = orig + eps;
+    let up = loss(model);
+    model.params[pi].data[j] = orig - eps;
+    let down = loss(model);
+    model.params[pi].data[j] = orig;
+    (up - down) / (2.0 * eps)
+}
+
+/// The analytic gradient of the mid-size stack (which takes the blocked
+/// and two-thread paths) against central differences, three elements of
+/// every tensor.
+#[test]
+fn mid_size_gradients_match_finite_differences() {
+    let (dir, cases) = cases();
+    let case = cases.iter().find(|c| c.name == "mid_mixed").unwrap();
+    let (mut model, bytes) = load(&dir, case);
+    let st = SafeTensors::deserialize(&bytes).unwrap();
+    let (x, y) = (tensor(&st, "input"), tensor(&st, "target"));
+    let (b, t) = (case.batch, case.steps);
+    let (_, grads) = model.loss_and_grads(&x, &y, b, t, None);
+    for (pi, grad) in grads.iter().enumerate() {
+        let n = grad.len();
+        for j in [0, n / 2, n - 1] {
+            let fd = central_difference(&mut model, pi, j, |m| {
+                m.loss_and_grads(&x, &y, b, t, None).0
+            });
+            let g = grad[j];
+            assert!(
+                (fd - g).abs() <= 3e-4 + 2e-2 * g.abs(),
+                "{}[{j}]: analytic {g}, finite difference {fd}",
+                model.params[pi].name
+            );
+        }
+    }
+}
+
+/// The two tests above again in a process per instruction set this CPU
+/// has, each with three threads for two cores (more threads than cores):
+/// CI runs them under AVX-512, AVX2 and portable alike.
+#[test]
+fn every_instruction_set_and_more_threads_than_cores() {
+    if std::env::var_os(CHILD).is_some() {
+        return;
+    }
+    for isa in Isa::available() {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "--test-threads=1"])
+            .args([
+                "numerics::stacks_match_pytorch",
+                "numerics::mid_size_gradients_match_finite_differences",
+            ])
+            .env(simd::ENV, isa.name())
+            .env("RAYON_NUM_THREADS", "3")
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("2 passed"),
+            "{}=${}:\n{stdout}\n{}",
+            simd::ENV,
+            isa.name(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
