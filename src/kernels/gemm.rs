@@ -24,11 +24,13 @@ use super::simd::{Isa, isa};
 pub const PARALLEL_MACS: usize = 1 << 20;
 
 /// Products with at least this many multiply-adds use the blocked AVX-512 path.
+#[cfg(target_arch = "x86_64")]
 const BLOCKED_MACS: usize = 1 << 16;
 
 /// Whether a product goes through the blocked AVX-512 path: large enough,
 /// and not so skinny (depth or width under 48) that most of each 8 × 32
 /// register block or of each packed block would be padding.
+#[cfg(target_arch = "x86_64")]
 fn blocked(m: usize, k: usize, n: usize) -> bool {
     m * k * n >= BLOCKED_MACS && k.min(n) >= 48
 }
@@ -193,6 +195,7 @@ impl Out {
 /// # Safety
 /// Every element the sizes and strides address must lie inside the slices
 /// (from their offsets) and inside `c`'s allocation.
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))]
 unsafe fn serial((m, k, n, sa, sb, beta): Sizes, p: Part, ldc: usize, avx512: bool) {
     // SAFETY: the caller upholds the contract in this function's documentation.
     unsafe {
@@ -569,7 +572,9 @@ mod tests {
     use rand_chacha::ChaCha8Rng;
 
     use super::super::simd::{Isa, isa};
-    use super::{Path, blocked, gemm, taken};
+    #[cfg(target_arch = "x86_64")]
+    use super::blocked;
+    use super::{Path, gemm, taken};
 
     /// `a·b + beta·c0` summed plainly in f64.
     #[allow(clippy::too_many_arguments)]

@@ -16,6 +16,8 @@ use super::simd::Isa;
 pub struct Packed {
     k: usize,
     n: usize,
+    /// Empty on the portable path (the only one off x86-64).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     panels: Vec<f32>,
     /// The matrix row-major, for the plain kernel.
     plain: Vec<f32>,
