@@ -21,8 +21,15 @@ From the repository root::
     python3 scripts/torch_bench.py --config gru-2x128 --runs 10 --threads 1
     python3 scripts/torch_bench.py --peak           # GFLOP/s of a large sgemm
 
-`rnnlab bench --compare` runs it with `--json` and the same runs, threads and
-configurations.  Requires torch 2.x.  Not run in CI.
+    python3 scripts/torch_bench.py --shape lstm-1x512:lstm:1:512:32:200:32
+
+`--shape NAME:CELL:LAYERS:UNITS:INPUT:T:BATCH` times any shape (repeatable);
+`rnnlab bench --compare` (and `--sweep --compare`) runs it with `--json`,
+one shape per process, with the same runs and threads.  The peak resident
+memory of each shape is measured as rnnlab measures its own: the high-water
+mark (VmHWM) is reset through /proc/self/clear_refs before the model is
+built, and read after both passes (Linux only).  Requires torch 2.x.  Not
+run in CI.
 """
 
 import argparse
@@ -50,6 +57,8 @@ def parse_args():
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     p.add_argument("--config", action="append", default=[], metavar="NAME",
                    help="only this configuration (repeatable; default all)")
+    p.add_argument("--shape", action="append", default=[], metavar="NAME:CELL:LAYERS:UNITS:INPUT:T:BATCH",
+                   help="time this shape (repeatable); CELL is lstm, gru, rnn-tanh or rnn-relu")
     p.add_argument("--json", action="store_true", help="print one JSON object per configuration")
     p.add_argument("--flush-denormal", action="store_true",
                    help="torch.set_flush_denormal(True) first (PyTorch's default keeps subnormals)")
@@ -62,7 +71,42 @@ def parse_args():
     for name in args.config:
         if name not in known:
             p.error(f"unknown configuration {name!r}; known: {', '.join(sorted(known))}")
+    shapes = []
+    for text in args.shape:
+        parts = text.split(":")
+        try:
+            name, cell = parts[0], parts[1]
+            layers, units, inp, steps, batch = (int(v) for v in parts[2:])
+        except ValueError:
+            p.error(f"--shape {text!r}: expected NAME:CELL:LAYERS:UNITS:INPUT:T:BATCH")
+        if cell not in ("lstm", "gru", "rnn-tanh", "rnn-relu"):
+            p.error(f"--shape {text!r}: unknown cell {cell!r}")
+        shapes.append(dict(name=name, cell=cell, layers=layers, units=units, input=inp,
+                           steps=steps, batch=batch))
+    args.shapes = shapes
     return args
+
+
+def memory_mib():
+    """(resident now, peak since the last reset) in MiB, or None off Linux."""
+    try:
+        with open("/proc/self/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+        kib = lambda k: float(fields[k].strip().split()[0])
+        return kib("VmRSS") / 1024, kib("VmHWM") / 1024
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def reset_peak():
+    """Resets the peak resident memory; returns the resident memory now."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        return None
+    m = memory_mib()
+    return m and m[0]
 
 
 def build(torch, cfg):
@@ -86,6 +130,15 @@ def stats(ms):
 
 
 def time_config(torch, cfg, runs):
+    before = reset_peak()
+    result = time_passes(torch, cfg, runs)
+    after = memory_mib()
+    if before is not None and after is not None:
+        result["memory_mib"] = dict(process=after[1], added=max(0.0, after[1] - before))
+    return result
+
+
+def time_passes(torch, cfg, runs):
     torch.manual_seed(0)
     rnn, head = build(torch, cfg)
     params = list(rnn.parameters()) + list(head.parameters())
@@ -143,7 +196,10 @@ def main():
     if args.peak:
         print(f"{peak_gflops(torch):.1f}")
         return
-    configs = [c for c in CONFIGS if not args.config or c["name"] in args.config]
+    if args.shapes:
+        configs = [c for c in CONFIGS if c["name"] in args.config] + args.shapes
+    else:
+        configs = [c for c in CONFIGS if not args.config or c["name"] in args.config]
     if not args.json:
         print(f"PyTorch {torch.__version__}, {args.threads} threads, {args.runs} runs\n")
         print("| config | train median ms | p10–p90 ms | inference median ms | p10–p90 ms |")

@@ -270,7 +270,7 @@ enum Cmd {
     /// Time one training step and one inference pass of the standard
     /// configurations; with --compare, beside PyTorch.
     Bench {
-        /// Timed runs per pass and configuration [default: 30; 5 with --deepbench].
+        /// Timed runs per pass and configuration [default: 30; 5 with --deepbench or --sweep].
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
         runs: Option<u16>,
         /// Only configurations whose name contains this.
@@ -291,6 +291,15 @@ enum Cmd {
         /// DeepBench's RNN training shapes instead, beside its published V100 times.
         #[arg(long, conflicts_with = "compare")]
         deepbench: bool,
+        /// A grid of shapes (every cell; batch 1–256, T up to 1000, up to 1024
+        /// units, 1–4 layers) instead of the standard configurations [default
+        /// runs: 5].
+        #[arg(long, conflicts_with = "deepbench")]
+        sweep: bool,
+        /// Internal: measure the configuration named exactly by --config and
+        /// print the result as JSON (each configuration runs in a child).
+        #[arg(long, hide = true, requires = "config")]
+        child: bool,
     },
 }
 
@@ -451,10 +460,14 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             compare,
             python,
             deepbench,
+            sweep,
+            child,
         } => {
             let settings = bench::Settings {
-                runs: runs.map_or(if deepbench { 5 } else { 30 }, usize::from),
+                runs: runs.map_or(if deepbench || sweep { 5 } else { 30 }, usize::from),
                 deepbench,
+                sweep,
+                child,
                 filter: config,
                 peak_gflops,
                 threads: threads.into(),

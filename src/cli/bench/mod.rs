@@ -4,6 +4,8 @@
 //! PyTorch's times for the same work (`scripts/torch_bench.py`).
 
 pub mod deepbench;
+mod grid;
+mod memory;
 mod report;
 mod torch;
 
@@ -19,14 +21,17 @@ use crate::experiment::{Activation, Cell, Init, LayerSpec, Optimizer as Kind};
 use crate::model::Model;
 use crate::train::Optimizer;
 
-pub use report::{compare_table, table};
+pub use grid::grid;
+pub use memory::Peak;
+pub use report::{compare_table, memory_table, table};
 pub use torch::{TorchTiming, reference};
 
 /// One benchmark configuration: a stack of `layers` equal recurrent layers of
 /// `units` units and a linear head with one output on the last step.
 #[derive(Debug, Clone, Copy)]
 pub struct Config {
-    /// The name used by `--config` and in tables.
+    /// The name used by `--config` and in tables; empty for the shapes of
+    /// `--sweep`, named by [`Config::label`] from their sizes.
     pub name: &'static str,
     pub cell: Cell,
     /// Only used by simple RNN layers.
@@ -120,6 +125,23 @@ impl Config {
         3.0 * self.forward_flops()
     }
 
+    /// The name in tables and `--config`: [`Config::name`], or for a shape of
+    /// the sweep its sizes, e.g. `lstm-2x256-t100-b64`.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            format!(
+                "{}-{}x{}-t{}-b{}",
+                self.torch_cell(),
+                self.layers,
+                self.units,
+                self.steps,
+                self.batch
+            )
+        } else {
+            self.name.to_string()
+        }
+    }
+
     /// The cell as `scripts/torch_bench.py` names it.
     fn torch_cell(&self) -> &'static str {
         match (self.cell, self.activation) {
@@ -153,6 +175,8 @@ pub enum BenchError {
     ScriptFailed { status: String, stderr: String },
     #[error("unexpected output from the PyTorch reference: {0}")]
     BadOutput(String),
+    #[error("the benchmark's child process failed: {message}")]
+    Child { message: String },
     #[error("could not start {threads} threads: {source}")]
     Threads {
         threads: usize,
@@ -173,12 +197,13 @@ fn known() -> String {
     CONFIGS.map(|c| c.name).join(", ")
 }
 
-/// The configurations whose name contains `filter` (all without one); an
-/// error when none does.
-pub fn select(filter: Option<&str>) -> Result<Vec<Config>, BenchError> {
-    let chosen: Vec<Config> = CONFIGS
+/// The configurations (of the sweep's grid with `sweep`) whose name
+/// contains `filter` (all without one); an error when none does.
+pub fn select(filter: Option<&str>, sweep: bool) -> Result<Vec<Config>, BenchError> {
+    let all = if sweep { grid() } else { CONFIGS.to_vec() };
+    let chosen: Vec<Config> = all
         .into_iter()
-        .filter(|c| filter.is_none_or(|f| c.name.contains(f)))
+        .filter(|c| filter.is_none_or(|f| c.label().contains(f)))
         .collect();
     match (chosen.is_empty(), filter) {
         (true, Some(name)) => Err(BenchError::UnknownConfig { name: name.into() }),
@@ -243,7 +268,7 @@ impl Workload {
 }
 
 /// Median and spread of repeated timings, in milliseconds (nearest rank).
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
 pub struct Stats {
     pub median: f64,
     pub p10: f64,
@@ -272,12 +297,26 @@ pub struct Timing {
     /// One forward pass.
     pub infer: Stats,
     pub runs: usize,
+    /// Peak resident memory over both passes (Linux).
+    pub memory: Option<Peak>,
 }
 
 /// Times `runs` (at least one) training steps and then `runs` inference passes of
 /// `config`, each after a short warm-up.
 pub fn measure(config: Config, runs: usize) -> Timing {
     let runs = runs.max(1);
+    let ((train, infer), memory) = memory::around(|| time_both(config, runs));
+    Timing {
+        config,
+        train,
+        infer,
+        runs,
+        memory,
+    }
+}
+
+/// The training-step and inference timings of [`measure`].
+fn time_both(config: Config, runs: usize) -> (Stats, Stats) {
     let mut work = Workload::new(config);
     let timed = |f: &mut dyn FnMut()| {
         for _ in 0..WARMUP {
@@ -298,12 +337,7 @@ pub fn measure(config: Config, runs: usize) -> Timing {
     let infer = timed(&mut || {
         std::hint::black_box(work.infer());
     });
-    Timing {
-        config,
-        train,
-        infer,
-        runs,
-    }
+    (train, infer)
 }
 
 /// What `rnnlab bench` was asked to do.
@@ -321,9 +355,62 @@ pub struct Settings {
     pub compare: Option<String>,
     /// Time DeepBench's shapes instead (see [`deepbench`]).
     pub deepbench: bool,
+    /// Time the shapes of [`grid`] instead of the standard configurations.
+    pub sweep: bool,
+    /// Measure the one configuration named exactly by `filter` and print its
+    /// [`Measured`] as JSON: what each child process of [`run`] does.
+    pub child: bool,
+}
+
+/// What a child process reports of its one configuration.
+#[derive(Debug, Clone, Copy, Deserialize, serde::Serialize)]
+pub struct Measured {
+    pub train: Stats,
+    pub infer: Stats,
+    pub memory: Option<Peak>,
+}
+
+/// Measures `config` in a child process of this executable, so that its
+/// peak resident memory is its own (memory a previous configuration freed
+/// stays resident in the allocator and would hide the next one's peak).
+fn measure_in_child(config: Config, opts: &Settings) -> Result<Timing, BenchError> {
+    let exe = std::env::current_exe().map_err(|source| BenchError::Child {
+        message: format!("cannot find this executable: {source}"),
+    })?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["bench", "--child", "--config", &config.label()]);
+    cmd.args(["--runs", &opts.runs.to_string()]);
+    cmd.args(["--threads", &opts.threads.to_string()]);
+    if opts.sweep {
+        cmd.arg("--sweep");
+    }
+    let out = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| BenchError::Child {
+            message: e.to_string(),
+        })?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() {
+        return Err(BenchError::Child {
+            message: format!("{} ({})", text.trim(), out.status),
+        });
+    }
+    let m: Measured = serde_json::from_str(text.trim()).map_err(|e| BenchError::Child {
+        message: format!("{e}: {text}"),
+    })?;
+    Ok(Timing {
+        config,
+        train: m.train,
+        infer: m.infer,
+        runs: opts.runs,
+        memory: m.memory,
+    })
 }
 
 /// Runs the benchmark and returns its Markdown report; progress goes to stderr.
+/// Each configuration is timed in a process of its own (see
+/// [`measure_in_child`]), as PyTorch's are.
 /// With `compare`, each configuration is timed in PyTorch and then in rnnlab,
 /// one after the other, so that both see the same machine (a shared machine's
 /// speed drifts over minutes); PyTorch goes first so that a missing Python or
@@ -338,26 +425,52 @@ pub fn run(opts: &Settings) -> Result<String, BenchError> {
     if opts.deepbench {
         return run_deepbench(opts, &pool);
     }
-    let configs = select(opts.filter.as_deref())?;
+    if opts.child {
+        let label = opts.filter.clone().unwrap_or_default();
+        let all = if opts.sweep { grid() } else { CONFIGS.to_vec() };
+        let config = all
+            .into_iter()
+            .find(|c| c.label() == label)
+            .ok_or(BenchError::UnknownConfig { name: label })?;
+        let t = pool.install(|| measure(config, opts.runs));
+        let m = Measured {
+            train: t.train,
+            infer: t.infer,
+            memory: t.memory,
+        };
+        return Ok(format!(
+            "{}\n",
+            serde_json::to_string(&m).unwrap_or_default()
+        ));
+    }
+    let configs = select(opts.filter.as_deref(), opts.sweep)?;
     let mut torch = Vec::new();
     let mut timings = Vec::new();
     for &config in &configs {
         if let Some(python) = &opts.compare {
             eprintln!(
                 "timing {} in PyTorch ({} runs, {} threads)…",
-                config.name, opts.runs, opts.threads
+                config.label(),
+                opts.runs,
+                opts.threads
             );
             torch.extend(reference(python, &[config], opts.runs, opts.threads)?);
         }
         eprintln!(
             "timing {} ({} runs, {} threads)…",
-            config.name, opts.runs, opts.threads
+            config.label(),
+            opts.runs,
+            opts.threads
         );
-        timings.push(pool.install(|| measure(config, opts.runs)));
+        timings.push(measure_in_child(config, opts)?);
     }
     let torch = opts.compare.is_some().then_some(torch);
     let report = match torch {
-        Some(torch) => compare_table(&timings, &torch, opts.peak_gflops, opts.threads),
+        Some(torch) => format!(
+            "{}\n{}",
+            compare_table(&timings, &torch, opts.peak_gflops, opts.threads),
+            memory_table(&timings, &torch)
+        ),
         None => table(&timings, opts.peak_gflops),
     };
     Ok(format!("{report}\n{}\n", machine(opts.threads)))

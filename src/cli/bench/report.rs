@@ -1,6 +1,6 @@
 //! The Markdown tables `rnnlab bench` prints.
 
-use super::{Config, Stats, Timing, TorchTiming};
+use super::{Config, Peak, Stats, Timing, TorchTiming};
 
 /// The two passes every configuration is timed on, with their FLOPs.
 fn passes(config: &Config) -> [(&'static str, f64); 2] {
@@ -35,7 +35,7 @@ pub fn table(timings: &[Timing], peak_gflops: Option<f64>) -> String {
             let g = gflops(flops, s.median);
             out += &format!(
                 "| {} | {} | {} | {} | {pass} | {:.2} | {:.2}–{:.2} | {g:.1} | {} |\n",
-                c.name,
+                c.label(),
                 c.input,
                 c.steps,
                 c.batch,
@@ -73,7 +73,7 @@ pub fn compare_table(
     );
     for t in timings {
         let c = &t.config;
-        let Some(p) = torch.iter().find(|p| p.name == c.name) else {
+        let Some(p) = torch.iter().find(|p| p.name == c.label()) else {
             continue;
         };
         for ((pass, flops), (r, p)) in passes(c)
@@ -83,7 +83,7 @@ pub fn compare_table(
             let (gr, gp) = (gflops(flops, r.median), gflops(flops, p.median));
             out += &format!(
                 "| {} | {pass} | {} | {} | {:.2} | {gr:.1} | {gp:.1} | {} | {} |\n",
-                c.name,
+                c.label(),
                 spread(&r),
                 spread(&p),
                 r.median / p.median,
@@ -91,6 +91,40 @@ pub fn compare_table(
                 of_peak(gp, peak_gflops)
             );
         }
+    }
+    out
+}
+
+/// `peak (+added)` in MiB, or a dash where it was not measured.
+fn mib(p: Option<Peak>) -> String {
+    p.map_or("–".into(), |p| {
+        format!("{:.0} (+{:.0})", p.process, p.added)
+    })
+}
+
+/// Peak resident memory of each configuration, both sides: the process's
+/// peak and what the measurement added to the process (model, optimizer
+/// state, data and the activations kept for backpropagation); the ratio
+/// is of the added memory (below 1: rnnlab needs less).
+pub fn memory_table(timings: &[Timing], torch: &[TorchTiming]) -> String {
+    let mut out = String::from(
+        "Peak resident memory, MiB: the process's peak (+ what the measurement added to it); \
+         ratio of the added memory = rnnlab / PyTorch\n\n\
+         | config | rnnlab | PyTorch | ratio |\n|---|---|---|---|\n",
+    );
+    for t in timings {
+        let p = torch.iter().find(|p| p.name == t.config.label());
+        let theirs = p.and_then(|p| p.memory);
+        let ratio = match (t.memory, theirs) {
+            (Some(r), Some(p)) if p.added > 0.0 => format!("{:.2}", r.added / p.added),
+            _ => "–".into(),
+        };
+        out += &format!(
+            "| {} | {} | {} | {ratio} |\n",
+            t.config.label(),
+            mib(t.memory),
+            mib(theirs)
+        );
     }
     out
 }

@@ -22,6 +22,8 @@ pub struct TorchTiming {
     pub version: String,
     pub train: Stats,
     pub infer: Stats,
+    /// Peak resident memory of the script's process over both passes.
+    pub memory: Option<super::Peak>,
 }
 
 /// One JSON line of the script's output.
@@ -37,6 +39,8 @@ struct Line {
     torch: String,
     train_ms: Stats,
     infer_ms: Stats,
+    #[serde(default)]
+    memory_mib: Option<super::Peak>,
 }
 
 /// The script in the current directory, else in the crate this binary was
@@ -70,7 +74,17 @@ pub fn reference(
         &threads.to_string(),
     ]);
     for c in configs {
-        cmd.args(["--config", c.name]);
+        let shape = format!(
+            "{}:{}:{}:{}:{}:{}:{}",
+            c.label(),
+            c.torch_cell(),
+            c.layers,
+            c.units,
+            c.input,
+            c.steps,
+            c.batch
+        );
+        cmd.args(["--shape", &shape]);
     }
     let out = cmd.output().map_err(|source| BenchError::Python {
         python: python.to_string(),
@@ -102,14 +116,15 @@ pub fn reference(
         .map(|c| {
             let line = lines
                 .iter()
-                .find(|l| l.name == c.name)
-                .ok_or_else(|| BenchError::BadOutput(format!("no timing for {}", c.name)))?;
+                .find(|l| l.name == c.label())
+                .ok_or_else(|| BenchError::BadOutput(format!("no timing for {}", c.label())))?;
             check_shape(c, line)?;
             Ok(TorchTiming {
                 name: line.name.clone(),
                 version: line.torch.clone(),
                 train: line.train_ms,
                 infer: line.infer_ms,
+                memory: line.memory_mib,
             })
         })
         .collect()
@@ -131,7 +146,7 @@ fn check_shape(c: &Config, l: &Line) -> Result<(), BenchError> {
     } else {
         Err(BenchError::BadOutput(format!(
             "{} differs from rnnlab's configuration: (cell, layers, units, input, T, batch) = {theirs:?}, expected {ours:?}",
-            c.name
+            c.label()
         )))
     }
 }
