@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::window::Cut;
-use crate::data::metrics::Metrics;
+use crate::data::metrics::{Metrics, Scale};
 
 /// A simple predictor's scores on the validation and test parts, in original units.
 #[derive(Serialize, Deserialize, Clone, Debug)]
@@ -17,18 +17,31 @@ pub struct Baseline {
 }
 
 /// Repeats the last observed target value for every step of the horizon.
-pub(super) fn naive(valid: &Cut, test: &Cut, horizon: usize) -> Baseline {
-    forecast("naive", valid, test, horizon, |history, _| {
+pub(super) fn naive(valid: &Cut, test: &Cut, horizon: usize, scale: &Scale) -> Baseline {
+    forecast("naive", valid, test, horizon, scale, |history, _| {
         history.last().copied().unwrap_or(0.0)
     })
 }
 
 /// Predicts each step by the value one `season` earlier (needs window ≥ season).
-pub(super) fn seasonal_naive(valid: &Cut, test: &Cut, horizon: usize, season: usize) -> Baseline {
-    forecast("seasonal_naive", valid, test, horizon, |history, k| {
-        let back = season * (k / season + 1);
-        history[history.len() + k - back]
-    })
+pub(super) fn seasonal_naive(
+    valid: &Cut,
+    test: &Cut,
+    horizon: usize,
+    season: usize,
+    scale: &Scale,
+) -> Baseline {
+    forecast(
+        "seasonal_naive",
+        valid,
+        test,
+        horizon,
+        scale,
+        |history, k| {
+            let back = season * (k / season + 1);
+            history[history.len() + k - back]
+        },
+    )
 }
 
 /// Predicts the mean of the training targets.
@@ -53,6 +66,7 @@ fn forecast(
     valid: &Cut,
     test: &Cut,
     horizon: usize,
+    scale: &Scale,
     predict: impl Fn(&[f32], usize) -> f32,
 ) -> Baseline {
     let score = |cut: &Cut| {
@@ -66,7 +80,7 @@ fn forecast(
                     .collect::<Vec<_>>()
             })
             .collect();
-        Metrics::regression(&pred, &cut.split.future)
+        Metrics::forecast(&pred, &cut.split.future, scale)
     };
     Baseline {
         name: name.into(),
@@ -102,10 +116,14 @@ mod tests {
         // period-2 series: seasonal naive is exact, naive is off by 1 at every other step
         let c = cut_series(vec![0., 1., 0., 1., 0., 1.], 2, 3);
         let empty = cut_series(vec![], 2, 3);
-        let s = seasonal_naive(&c, &empty, 3, 2);
+        let scale = Scale::of(&[&[0.0, 1.0, 0.0]], 1).unwrap();
+        let s = seasonal_naive(&c, &empty, 3, 2, &scale);
         assert_eq!((s.valid.mse, s.test.is_none()), (0.0, true));
-        let n = naive(&c, &c, 3);
+        assert_eq!((s.valid.mase, s.valid.smape), (Some(0.0), Some(0.0)));
+        let n = naive(&c, &c, 3, &scale);
         assert!((n.valid.mse - 2.0 / 3.0).abs() < 1e-12);
+        // MAE 2/3 over an in-sample naive MAE of 1.
+        assert!((n.valid.mase.unwrap() - 2.0 / 3.0).abs() < 1e-12);
         assert!(n.test.is_some());
     }
 

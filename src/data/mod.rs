@@ -17,6 +17,7 @@ mod window;
 pub use baseline::Baseline;
 pub use csv_read::{numeric_columns, read_sequences};
 pub use error::DataError;
+pub use metrics::Scale;
 pub use scale::Scaler;
 pub use text::Text;
 pub use window::Split;
@@ -51,6 +52,9 @@ pub struct Dataset {
     pub scaler: Scaler,
     /// Reference scores in original units.
     pub baselines: Vec<Baseline>,
+    /// Forecasts: the in-sample seasonal-naive errors that MASE and RMSSE
+    /// divide by (see [`metrics`]).
+    pub scale: Option<Scale>,
     /// Text tasks: the tokens and their batches (the numeric splits are then empty).
     pub text: Option<Text>,
 }
@@ -154,15 +158,21 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
             });
         }
     }
+    let scale = forecast
+        .then(|| forecast_scale(&source, d.season))
+        .transpose()?;
     let [train, valid, test] = &cuts;
-    let baselines = if forecast {
-        let mut b = vec![baseline::naive(valid, test, d.horizon)];
-        if d.season > 0 {
-            b.push(baseline::seasonal_naive(valid, test, d.horizon, d.season));
+    let baselines = match &scale {
+        Some(scale) => {
+            let mut b = vec![baseline::naive(valid, test, d.horizon, scale)];
+            if d.season > 0 {
+                b.push(baseline::seasonal_naive(
+                    valid, test, d.horizon, d.season, scale,
+                ));
+            }
+            b
         }
-        b
-    } else {
-        vec![baseline::mean(train, valid, test)]
+        None => vec![baseline::mean(train, valid, test)],
     };
     let [train, valid, test] = cuts.map(|cut| {
         let mut split = cut.split;
@@ -182,7 +192,29 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         test,
         scaler,
         baselines,
+        scale,
         text: None,
+    })
+}
+
+/// The scale of MASE and RMSSE: the training part's target series, in
+/// original units, against itself one season (or one step) earlier.
+fn forecast_scale(source: &Source, season: usize) -> Result<Scale, DataError> {
+    let series: Vec<&[f32]> = source.parts[0]
+        .iter()
+        .filter_map(|s| match &s.truth {
+            Truth::Series(v) => Some(&v[..]),
+            Truth::Label(_) => None,
+        })
+        .collect();
+    Scale::of(&series, season).map_err(|e| {
+        let err = DataError::new(e.to_string()).with_hint(
+            "check the target column and data.season (0 scales by the one-step naive forecast)",
+        );
+        match &source.file {
+            Some(file) => err.in_file(file),
+            None => err,
+        }
     })
 }
 
@@ -218,6 +250,7 @@ fn load_text(exp: &Experiment) -> Result<Dataset, DataError> {
             transform: Default::default(),
         },
         baselines: Vec::new(),
+        scale: None,
         text: Some(text),
     })
 }

@@ -168,6 +168,9 @@ impl Experiment {
             TaskKind::Generate => vec![("bits_per_char", false), ("unigram_bits_per_char", false)],
             _ => {
                 let mut m = vec![("mse", false), ("rmse", false), ("mae", false)];
+                if self.task.kind == TaskKind::Forecast {
+                    m.extend([("mase", false), ("rmsse", false), ("smape", false)]);
+                }
                 if self.every_step() {
                     m.extend([
                         ("last_mse", false),

@@ -25,6 +25,7 @@ pub(super) fn validate_reference(exp: &Experiment) -> Result<(), Invalid> {
         }
         TaskKind::Regress => known.push("baseline.mean".into()),
         TaskKind::Forecast => {
+            known.extend(["mase", "rmsse", "smape"].map(String::from));
             known.push("baseline.naive".into());
             if exp.data.season > 0 {
                 known.push("baseline.seasonal_naive".into());

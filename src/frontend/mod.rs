@@ -24,11 +24,12 @@ pub fn baselines(run: &Path) -> Vec<Baseline> {
                 .into_iter()
                 .map(|b| Baseline {
                     name: b.name,
-                    valid: vec![
-                        ("mse".into(), b.valid.mse),
-                        ("rmse".into(), b.valid.rmse),
-                        ("mae".into(), b.valid.mae),
-                    ],
+                    valid: b
+                        .valid
+                        .named()
+                        .into_iter()
+                        .map(|(name, v)| (name.into(), v))
+                        .collect(),
                 })
                 .collect()
         })

@@ -39,18 +39,22 @@ pub fn evaluate(model: &Model, exp: &Experiment, data: &Dataset, split: &Split) 
         };
     }
     let scaler = &data.scaler;
+    let score = |pred: &[f32], truth: &[f32]| match &data.scale {
+        Some(scale) => Metrics::forecast(pred, truth, scale),
+        None => Metrics::regression(pred, truth),
+    };
     let mut metrics = match strategy {
         Strategy::Iterative => {
             let mut rolled = rollout(model, data, split);
             let mut future = split.future.clone();
             scaler.unscale_target(&mut rolled);
             scaler.unscale_target(&mut future);
-            named(Metrics::regression(&rolled, &future), "")
+            named(score(&rolled, &future), "")
         }
         _ => {
             scaler.unscale_target(&mut preds);
             scaler.unscale_target(&mut truths);
-            named(Metrics::regression(&preds, &truths), "")
+            named(score(&preds, &truths), "")
         }
     };
     if strategy == Strategy::Seq2seq {
@@ -116,12 +120,12 @@ pub fn forecast(model: &Model, exp: &Experiment, x: &[f32], n: usize, window: us
     }
 }
 
+/// The metrics `m` holds ([`Metrics::named`]), each name prefixed.
 fn named(m: Metrics, prefix: &str) -> Vec<(String, f64)> {
-    vec![
-        (format!("{prefix}mse"), m.mse),
-        (format!("{prefix}rmse"), m.rmse),
-        (format!("{prefix}mae"), m.mae),
-    ]
+    m.named()
+        .into_iter()
+        .map(|(name, v)| (format!("{prefix}{name}"), v))
+        .collect()
 }
 
 /// Up to `count` validation examples spread evenly over `split`, in original

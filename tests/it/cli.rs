@@ -1117,7 +1117,7 @@ fn train_writes_a_complete_run_directory() {
     let (header, rows) = read_csv(&eval);
     assert_eq!(
         header.join(","),
-        "step,epoch,wall_s,valid_loss,mse,rmse,mae"
+        "step,epoch,wall_s,valid_loss,mse,rmse,mae,mase,rmsse,smape"
     );
     assert_eq!(rows.len(), epochs);
     let steps = numbers(&eval, "step");
@@ -1157,6 +1157,23 @@ fn train_writes_a_complete_run_directory() {
     let summary = json(&run.join("summary.json"));
     assert_eq!(summary["status"], "completed");
     assert_eq!(summary["name"], "e2e");
+    // MASE and RMSSE divide by one in-sample scale: the model's and the
+    // naive baseline's MASE / MAE agree; sMAPE lies in [0, 200].
+    let naive = &summary["baselines"][0];
+    assert_eq!(naive["name"], "naive");
+    let per_mae =
+        naive["valid"]["mase"].as_f64().unwrap() / naive["valid"]["mae"].as_f64().unwrap();
+    for (mae, mase) in numbers(&eval, "mae").iter().zip(numbers(&eval, "mase")) {
+        assert!(
+            close(mase / mae, per_mae, 1e-6),
+            "mase {mase} / mae {mae} vs {per_mae}"
+        );
+    }
+    assert!(
+        numbers(&eval, "smape")
+            .iter()
+            .all(|v| (0.0..=200.0).contains(v))
+    );
     assert_eq!(summary["steps"], 15);
     assert_eq!(summary["epochs"], 3);
     assert_eq!(summary["model"], "gru(6) → lstm(4) → dense(1)");
@@ -1304,7 +1321,7 @@ fn vector_strategy_trains_and_predicts_horizon_values() {
     let (header, _) = read_csv(&run.join("eval.csv"));
     assert_eq!(
         header.join(","),
-        "step,epoch,wall_s,valid_loss,mse,rmse,mae"
+        "step,epoch,wall_s,valid_loss,mse,rmse,mae,mase,rmsse,smape"
     );
 
     // predict from the run directory: 3 sequences of `window` values → 3 × 5.
@@ -1379,7 +1396,7 @@ fn seq2seq_strategy_reports_last_step_metrics() {
     let (header, rows) = read_csv(&eval);
     assert_eq!(
         header.join(","),
-        "step,epoch,wall_s,valid_loss,mse,rmse,mae,last_mse,last_rmse,last_mae"
+        "step,epoch,wall_s,valid_loss,mse,rmse,mae,mase,rmsse,smape,last_mse,last_rmse,last_mae"
     );
     assert_eq!(rows.len(), 2);
     for v in numbers(&eval, "last_mse") {
@@ -1592,6 +1609,7 @@ fn regress_adding_problem_trains_end_to_end() {
     );
     let run = train(&exp, tmp.path(), "run", &[]);
     let (header, rows) = read_csv(&run.join("eval.csv"));
+    // Regression has no series to scale MASE by.
     assert_eq!(
         header.join(","),
         "step,epoch,wall_s,valid_loss,mse,rmse,mae"
