@@ -2,6 +2,7 @@
 //! that uses `anyhow` and chooses exit codes (0 success, 1 the run failed or
 //! diverged, 2 bad input; see [`crate::error`]).
 
+mod backtest;
 pub mod bench;
 mod check;
 pub mod compare;
@@ -154,6 +155,24 @@ enum Cmd {
         /// CSV to write.
         #[arg(long)]
         output: PathBuf,
+    },
+    /// Forecast a run's test part from several origins (rolling origin) and
+    /// score the model beside the baselines at the same origins.
+    Backtest {
+        /// A run directory, or a run's name, unique prefix or `latest`.
+        run: PathBuf,
+        #[command(flatten)]
+        place: RunsDirArg,
+        /// The run's checkpoint to forecast with: `step-N`, `N` or `best`
+        /// [default: the newest].
+        #[arg(long)]
+        from: Option<String>,
+        /// Forecast origins [default: the experiment's evaluate.origins].
+        #[arg(long)]
+        origins: Option<usize>,
+        /// Steps between origins [default: the experiment's evaluate.step].
+        #[arg(long)]
+        step: Option<usize>,
     },
     /// Run experiments that carry a [reference] and print a Markdown table
     /// of rnnlab's validation figures beside the published ones.
@@ -383,6 +402,16 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             let header = (header || no_header).then_some(header);
             let input = (input.as_path(), header);
             predict::predict(run, from.as_deref(), experiment, weights, input, &output)
+        }
+        Cmd::Backtest {
+            run,
+            place,
+            from,
+            origins,
+            step,
+        } => {
+            let run = resolve::run(&run, &place.runs_only())?;
+            backtest::backtest(&run, from.as_deref(), origins, step)
         }
         Cmd::Table {
             experiments,

@@ -32,23 +32,7 @@ pub fn predict(
                 );
             }
             let exp = Experiment::load(&dir.join("experiment.toml"), &[])?;
-            let newest = match from {
-                Some(name) => {
-                    let file = run::named(&dir, name);
-                    if !file.is_file() {
-                        bad_input!(
-                            "no checkpoint {}; --from takes best, step-N or N (see {}/checkpoints/)",
-                            file.display(),
-                            dir.display()
-                        );
-                    }
-                    file
-                }
-                None => match run::checkpoints(&dir)?.pop() {
-                    Some((_, newest)) => newest,
-                    None => bad_input!("{} has no checkpoint yet", dir.display()),
-                },
-            };
+            let newest = checkpoint(&dir, from)?;
             let scaler_path = dir.join("scaler.json");
             let text = match crate::fsio::read_text(
                 &scaler_path,
@@ -119,4 +103,26 @@ pub fn predict(
         output.display()
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The checkpoint of run `dir` to load: `from` (`best`, `step-N` or `N`),
+/// else the newest; an error that says what exists when there is none.
+pub(super) fn checkpoint(dir: &Path, from: Option<&str>) -> CliResult<PathBuf> {
+    Ok(match from {
+        Some(name) => {
+            let file = run::named(dir, name);
+            if !file.is_file() {
+                bad_input!(
+                    "no checkpoint {}; --from takes best, step-N or N (see {}/checkpoints/)",
+                    file.display(),
+                    dir.display()
+                );
+            }
+            file
+        }
+        None => match run::checkpoints(dir)?.pop() {
+            Some((_, newest)) => newest,
+            None => bad_input!("{} has no checkpoint yet", dir.display()),
+        },
+    })
 }

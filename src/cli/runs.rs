@@ -29,8 +29,11 @@ pub struct RunRow {
     pub steps: Option<u64>,
     pub best_valid_loss: Option<f64>,
     /// The test part's headline metric: MSE in the data's original units,
-    /// accuracy (classify) or bits per character (generate).
+    /// accuracy (classify) or bits per character (generate); for a series
+    /// with a backtest, its MASE over origins (with `test_sd`).
     pub test: Option<(String, f64)>,
+    /// The standard deviation over origins of a backtest's `test`.
+    pub test_sd: Option<f64>,
     pub wall_s: Option<f64>,
     /// Start time as recorded (RFC 3339).
     pub started: Option<String>,
@@ -81,9 +84,13 @@ pub fn list(dir: &Path) -> CliResult<Vec<RunRow>> {
             status: status_label(&path, &summary),
             steps: summary.steps,
             best_valid_loss: summary.best_valid_loss,
-            test: ["mse", "accuracy", "bits_per_char"]
-                .iter()
-                .find_map(|k| summary.test.get(*k).map(|v| (k.to_string(), *v))),
+            test: match summary.backtest_mase {
+                Some(m) => Some(("mase".into(), m.mean)),
+                None => ["mse", "accuracy", "bits_per_char"]
+                    .iter()
+                    .find_map(|k| summary.test.get(*k).map(|v| (k.to_string(), *v))),
+            },
+            test_sd: summary.backtest_mase.map(|m| m.sd),
             wall_s: summary.wall_s,
             started: summary.started,
             params: Vec::new(),
@@ -201,7 +208,12 @@ pub fn table_width(rows: &[RunRow], width: usize) -> String {
         "test",
         true,
         rows.iter()
-            .map(|r| opt(r.test.as_ref().map(|(k, v)| format!("{k} {}", compact(*v)))))
+            .map(|r| {
+                opt(r.test.as_ref().map(|(k, v)| match r.test_sd {
+                    Some(sd) => format!("{k} {}±{}", compact(*v), compact(sd)),
+                    None => format!("{k} {}", compact(*v)),
+                }))
+            })
             .collect(),
     ));
     optional.push(col(

@@ -338,6 +338,33 @@ pub(super) fn report(run: &Path, outcome: &Outcome) {
     }
 }
 
+/// The backtest's MASE over origins beside the baselines' at the same
+/// origins, when the run has one.
+fn backtest_line(run: &Path) -> Option<String> {
+    let summary = crate::run::read::summary::load_summary(run).ok()?;
+    let b = summary.backtest?;
+    let spread = |s: &crate::run::format::Spread| {
+        format!(
+            "{} ± {}",
+            crate::fmt::compact(s.mean),
+            crate::fmt::compact(s.sd)
+        )
+    };
+    let mase = b.metrics.get("mase")?;
+    let baselines: Vec<String> = b
+        .baselines
+        .iter()
+        .filter_map(|(name, m)| Some(format!("{name} {}", spread(m.get("mase")?))))
+        .collect();
+    Some(format!(
+        "backtest MASE {} over {} origins {} step(s) apart (baselines: {})",
+        spread(mase),
+        b.origins,
+        b.step,
+        baselines.join(", ")
+    ))
+}
+
 /// The result a user came for, from the run's `summary.json`: the test
 /// part's headline metric in original units beside the baselines' (naive,
 /// seasonal naive, mean; the majority class; the unigram model), the best
@@ -354,6 +381,9 @@ pub(super) fn result_lines(run: &Path) -> Vec<String> {
                 .collect();
             line += &format!(" (baselines: {})", others.join(", "));
         }
+        out.push(line);
+    }
+    if let Some(line) = backtest_line(run) {
         out.push(line);
     }
     if let Ok(summary) = crate::run::read::summary::load_summary(run)

@@ -37,11 +37,15 @@ pub(super) fn seasonal_naive(
         test,
         horizon,
         scale,
-        |history, k| {
-            let back = season * (k / season + 1);
-            history[history.len() + k - back]
-        },
+        |history, k| seasonal(history, k, season),
     )
+}
+
+/// The seasonal-naive forecast of step `k` after `history` (which holds at
+/// least a season): the value a whole number of seasons earlier.
+pub(super) fn seasonal(history: &[f32], k: usize, season: usize) -> f32 {
+    let back = season * (k / season + 1);
+    history[history.len() + k - back]
 }
 
 /// Predicts the mean of the training targets.

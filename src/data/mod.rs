@@ -2,6 +2,7 @@
 //! chronologically into train / valid / test, normalises with statistics of the
 //! training part, cuts windows into [`Split`]s, and scores simple [`Baseline`]s.
 
+pub mod backtest;
 mod baseline;
 mod cells;
 mod csv_read;
@@ -14,6 +15,7 @@ pub mod text;
 mod transform;
 mod window;
 
+pub use backtest::Backtest;
 pub use baseline::Baseline;
 pub use csv_read::{numeric_columns, read_sequences};
 pub use error::DataError;
@@ -55,6 +57,9 @@ pub struct Dataset {
     /// Forecasts: the in-sample seasonal-naive errors that MASE and RMSSE
     /// divide by (see [`metrics`]).
     pub scale: Option<Scale>,
+    /// Forecasts of one series with a test part: the rolling-origin
+    /// backtest's samples and baseline scores (see [`backtest`]).
+    pub backtest: Option<Backtest>,
     /// Text tasks: the tokens and their batches (the numeric splits are then empty).
     pub text: Option<Text>,
 }
@@ -174,6 +179,31 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         }
         None => vec![baseline::mean(train, valid, test)],
     };
+    let backtest = match (&scale, &source.parts[2][..]) {
+        (Some(scale), [series]) if source.slide && test.split.len > 0 => {
+            let steps = series.inputs.len() / shape.features.max(1);
+            let last = steps - d.window - d.horizon;
+            let origins = backtest::resolve(exp.evaluate, last, d.horizon).map_err(|e| {
+                match &source.file {
+                    Some(file) => e.in_file(file),
+                    None => e,
+                }
+            })?;
+            let (cut, first_rows) = backtest::cut(series, &shape, origins);
+            let baselines = backtest::baselines(&cut, d.horizon, d.season, scale);
+            let mut split = cut.split;
+            scaler.scale_inputs(&mut split.inputs);
+            scaler.scale_target(&mut split.targets);
+            scaler.scale_target(&mut split.future);
+            Some(Backtest {
+                origins,
+                split,
+                first_rows,
+                baselines,
+            })
+        }
+        _ => None,
+    };
     let [train, valid, test] = cuts.map(|cut| {
         let mut split = cut.split;
         scaler.scale_inputs(&mut split.inputs);
@@ -193,6 +223,7 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         scaler,
         baselines,
         scale,
+        backtest,
         text: None,
     })
 }
@@ -251,6 +282,7 @@ fn load_text(exp: &Experiment) -> Result<Dataset, DataError> {
         },
         baselines: Vec::new(),
         scale: None,
+        backtest: None,
         text: Some(text),
     })
 }

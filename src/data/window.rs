@@ -121,32 +121,54 @@ pub(super) fn cut(seqs: &[Sequence], shape: &Shape) -> Cut {
             None => 0,
         };
         for s in (0..=last).step_by(shape.stride.unwrap_or(1).max(1)) {
-            split.len += 1;
-            split
-                .inputs
-                .extend_from_slice(&seq.inputs[s * f..(s + w) * f]);
-            match &seq.truth {
-                Truth::Label(label) => split.targets.push(*label),
-                Truth::Series(v) => {
-                    history.extend_from_slice(&v[s..s + w]);
-                    let future = &v[s + w..s + w + h];
-                    split.future.extend_from_slice(future);
-                    match shape.strategy {
-                        Strategy::OneStep | Strategy::Iterative => split.targets.push(future[0]),
-                        Strategy::Vector => split.targets.extend_from_slice(future),
-                        Strategy::Seq2seq => {
-                            for t in 0..w {
-                                split
-                                    .targets
-                                    .extend_from_slice(&v[s + t + 1..s + t + 1 + h]);
-                            }
-                        }
+            push(&mut split, &mut history, seq, s, shape);
+        }
+    }
+    Cut { split, history }
+}
+
+/// The samples of one series whose windows start at `starts`, in order.
+pub(super) fn cut_at(seq: &Sequence, shape: &Shape, starts: &[usize]) -> Cut {
+    let mut split = Split {
+        window: shape.window,
+        features: shape.features,
+        outputs: shape.outputs,
+        every_step: shape.strategy == Strategy::Seq2seq,
+        ..Split::default()
+    };
+    let mut history = Vec::new();
+    for &s in starts {
+        push(&mut split, &mut history, seq, s, shape);
+    }
+    Cut { split, history }
+}
+
+/// Appends the sample whose window starts at step `s` of `seq`.
+fn push(split: &mut Split, history: &mut Vec<f32>, seq: &Sequence, s: usize, shape: &Shape) {
+    let (w, h, f) = (shape.window, shape.horizon, shape.features);
+    split.len += 1;
+    split
+        .inputs
+        .extend_from_slice(&seq.inputs[s * f..(s + w) * f]);
+    match &seq.truth {
+        Truth::Label(label) => split.targets.push(*label),
+        Truth::Series(v) => {
+            history.extend_from_slice(&v[s..s + w]);
+            let future = &v[s + w..s + w + h];
+            split.future.extend_from_slice(future);
+            match shape.strategy {
+                Strategy::OneStep | Strategy::Iterative => split.targets.push(future[0]),
+                Strategy::Vector => split.targets.extend_from_slice(future),
+                Strategy::Seq2seq => {
+                    for t in 0..w {
+                        split
+                            .targets
+                            .extend_from_slice(&v[s + t + 1..s + t + 1 + h]);
                     }
                 }
             }
         }
     }
-    Cut { split, history }
 }
 
 #[cfg(test)]

@@ -133,6 +133,13 @@ pub(crate) fn check_bounds(exp: &Experiment) -> Result<(), Invalid> {
             "",
         ),
         (
+            "evaluate.origins".into(),
+            exp.evaluate.origins,
+            MAX_EPOCHS,
+            "",
+        ),
+        ("evaluate.step".into(), exp.evaluate.step, MAX_STEPS, ""),
+        (
             "checkpoint.keep_last".into(),
             exp.checkpoint.keep_last,
             MAX_EPOCHS,

@@ -25,6 +25,9 @@ pub struct Experiment {
     pub train: TrainSpec,
     #[serde(default)]
     pub checkpoint: CheckpointSpec,
+    /// The rolling-origin backtest of a forecast's test part.
+    #[serde(default)]
+    pub evaluate: EvaluateSpec,
     /// A published result this experiment reproduces (read by `rnnlab table`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ReferenceSpec>,
@@ -500,6 +503,22 @@ pub enum LrSchedule {
     Cosine,
     /// Halve the rate when the validation loss has not improved for 2 evaluations.
     Plateau,
+}
+
+/// The rolling-origin backtest run on the test part at the end of training
+/// (forecasts of a series read from a CSV file): forecasts from `origins`
+/// origins `step` steps apart, the last one as late as the test part
+/// allows, each from the window of data before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateSpec {
+    /// Forecast origins; 0 = as many as fit with `step`, at most 20 (and
+    /// the step made smaller if fewer than 10 fit).
+    #[serde(default)]
+    pub origins: usize,
+    /// Steps between consecutive origins; 0 = the horizon.
+    #[serde(default)]
+    pub step: usize,
 }
 
 /// When checkpoints are written.

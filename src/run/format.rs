@@ -50,4 +50,101 @@ pub struct Summary {
     pub test: BTreeMap<String, f64>,
     pub baselines: Vec<Baseline>,
     pub message: Option<String>,
+    /// The rolling-origin backtest of the final model on the test part
+    /// (forecasts of a series; absent otherwise and in older runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<BacktestSummary>,
+}
+
+/// Mean and standard deviation (n − 1; 0 for one value) over origins.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Spread {
+    pub mean: f64,
+    pub sd: f64,
+}
+
+impl Spread {
+    /// The spread of `values` (at least one).
+    pub fn of(values: &[f64]) -> Spread {
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let ss: f64 = values.iter().map(|v| (v - mean) * (v - mean)).sum();
+        let sd = if values.len() > 1 {
+            (ss / (n - 1.0)).sqrt()
+        } else {
+            0.0
+        };
+        Spread { mean, sd }
+    }
+}
+
+/// The backtest in `summary.json`: every metric of the model and of each
+/// baseline over the same origins, in original units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BacktestSummary {
+    pub origins: usize,
+    /// Steps between origins.
+    pub step: usize,
+    /// The row of the test part the first origin's forecast starts at.
+    pub first_row: usize,
+    pub metrics: BTreeMap<String, Spread>,
+    pub baselines: BTreeMap<String, BTreeMap<String, Spread>>,
+}
+
+impl BacktestSummary {
+    /// Summarises per-origin metrics: the model's and each baseline's.
+    pub fn of(
+        origins: usize,
+        step: usize,
+        first_row: usize,
+        model: &[crate::data::metrics::Metrics],
+        baselines: &[(String, Vec<crate::data::metrics::Metrics>)],
+    ) -> BacktestSummary {
+        let spreads = |ms: &[crate::data::metrics::Metrics]| -> BTreeMap<String, Spread> {
+            let names: Vec<&str> = ms
+                .first()
+                .map(|m| m.named().into_iter().map(|(n, _)| n).collect())
+                .unwrap_or_default();
+            names
+                .into_iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    let values: Vec<f64> = ms.iter().map(|m| m.named()[i].1).collect();
+                    (name.to_string(), Spread::of(&values))
+                })
+                .collect()
+        };
+        BacktestSummary {
+            origins,
+            step,
+            first_row,
+            metrics: spreads(model),
+            baselines: baselines
+                .iter()
+                .map(|(name, ms)| (name.clone(), spreads(ms)))
+                .collect(),
+        }
+    }
+
+    /// The baseline with the lowest mean of `metric`, and that mean.
+    pub fn best_baseline(&self, metric: &str) -> Option<(&str, Spread)> {
+        self.baselines
+            .iter()
+            .filter_map(|(name, m)| m.get(metric).map(|s| (name.as_str(), *s)))
+            .min_by(|a, b| a.1.mean.total_cmp(&b.1.mean))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Spread;
+
+    #[test]
+    fn spread_by_hand() {
+        let s = Spread::of(&[1.0, 2.0, 3.0, 6.0]);
+        assert_eq!(s.mean, 3.0);
+        // Squares 4, 1, 0, 9 over n − 1 = 3.
+        assert!((s.sd - (14.0f64 / 3.0).sqrt()).abs() < 1e-12);
+        assert_eq!(Spread::of(&[5.0]), Spread { mean: 5.0, sd: 0.0 });
+    }
 }

@@ -2,6 +2,7 @@
 //! the front ends use to read events and send commands.
 
 mod advice;
+mod backtest;
 mod eval;
 mod optim;
 mod schedule;
@@ -15,6 +16,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use backtest::backtest;
 pub use eval::{Evaluation, evaluate, examples, forecast};
 pub use optim::Optimizer;
 pub use schedule::Schedule;

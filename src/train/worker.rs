@@ -132,6 +132,7 @@ impl Worker {
             test: BTreeMap::new(),
             baselines: data.baselines.clone(),
             message: None,
+            backtest: None,
         };
         let seed = exp.seed;
         let mut w = Worker {
@@ -342,6 +343,7 @@ impl Worker {
                 self.summary.test = test.metrics.into_iter().collect();
                 self.summary.test.insert("loss".into(), test.loss);
             }
+            self.summary.backtest = super::backtest(&self.model, &self.exp, &self.data);
         }
         let kind = match status {
             Status::Diverged => NoteKind::Diverged,

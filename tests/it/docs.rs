@@ -165,6 +165,8 @@ fn the_limits_table_gives_the_bounds_validation_applies() {
         ("`task.sample_length`", MAX_SAMPLE),
         ("`train.batch_size`", MAX_BATCH),
         ("`train.epochs`", MAX_EPOCHS),
+        ("`evaluate.origins`", MAX_EPOCHS),
+        ("`evaluate.step`", MAX_STEPS),
         ("`train.threads`", MAX_THREADS),
         ("`name` (bytes)", MAX_NAME),
     ];

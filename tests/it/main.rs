@@ -1,6 +1,7 @@
 //! rnnlab's integration tests: one test binary (`cargo test --test it`),
 //! one module per area, shared helpers in [`common`].
 //!
+//! - `backtest`: rolling-origin backtests, checked against the CSV;
 //! - `board`: the sweep board (snapshots and tmux);
 //! - `cli`: the binary end to end (errors, overrides, runs, prediction);
 //! - `control`: the control socket;
@@ -21,6 +22,7 @@
 
 mod common;
 
+mod backtest;
 mod board;
 mod cli;
 mod control;

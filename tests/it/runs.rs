@@ -25,6 +25,7 @@ fn summary(name: &str, status: Status, started: &str, steps: u64) -> Summary {
         test: BTreeMap::from([("mse".into(), 0.00213), ("rmse".into(), 0.0462)]),
         baselines: vec![],
         message: None,
+        backtest: None,
     }
 }
 

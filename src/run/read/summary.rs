@@ -23,6 +23,8 @@ pub struct SummaryFields {
     pub best_valid_loss: Option<f64>,
     pub best_step: Option<u64>,
     pub test: BTreeMap<String, f64>,
+    /// The backtest's MASE over origins (forecasts of a series).
+    pub backtest_mase: Option<crate::run::format::Spread>,
     /// Why a run ended as it did (a failure's error, early stopping).
     pub message: Option<String>,
 }
@@ -46,6 +48,9 @@ pub fn read_summary(run: &Path) -> SummaryFields {
         best_valid_loss: value.get("best_valid_loss").and_then(Value::as_f64),
         best_step: value.get("best_step").and_then(Value::as_u64),
         message: str_field("message"),
+        backtest_mase: value
+            .pointer("/backtest/metrics/mase")
+            .and_then(|v| serde_json::from_value(v.clone()).ok()),
         test: value
             .get("test")
             .and_then(Value::as_object)

@@ -1,0 +1,228 @@
+//! The rolling-origin backtest of a series' test part (Tashman 2000; what
+//! Darts' `historical_forecasts` and sktime's `ExpandingWindowSplitter`
+//! evaluate): forecasts from several origins `step` steps apart, the last
+//! one as late as the test part allows, each from the `window` steps of
+//! data before it, scored one origin at a time, with the baselines scored
+//! at the same origins.
+
+use super::DataError;
+use super::baseline;
+use super::metrics::{Metrics, Scale};
+use super::window::{Cut, Sequence, Shape, Split, cut_at};
+use crate::experiment::EvaluateSpec;
+
+/// Origins used when `evaluate.origins` is 0: at most this many…
+const MOST: usize = 20;
+/// …and at least this many, the step shrinking until they fit.
+const LEAST: usize = 10;
+
+/// Where the forecasts start: `count` origins `step` steps apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origins {
+    pub count: usize,
+    pub step: usize,
+}
+
+/// The origins of `spec` for a test part whose windows may start at
+/// `0..=last` (`last` = rows − window − horizon), `horizon` steps ahead.
+pub fn resolve(spec: EvaluateSpec, last: usize, horizon: usize) -> Result<Origins, DataError> {
+    let fit = |step: usize| last / step + 1;
+    let (count, step) = match (spec.origins, spec.step) {
+        (0, 0) => {
+            let step = horizon.max(1);
+            if fit(step) >= LEAST {
+                (fit(step).min(MOST), step)
+            } else {
+                // Closer origins (overlapping forecasts), down to every step.
+                let step = (last / (LEAST - 1)).clamp(1, step);
+                (fit(step).min(LEAST), step)
+            }
+        }
+        (0, step) => (fit(step).min(MOST), step),
+        (count, 0) => {
+            let step = horizon.max(1);
+            let step = if fit(step) >= count || count == 1 {
+                step
+            } else {
+                (last / (count - 1)).max(1)
+            };
+            (count, step)
+        }
+        (count, step) => (count, step),
+    };
+    if fit(step) < count {
+        return Err(DataError::new(format!(
+            "`evaluate.origins` = {count} origins {step} step(s) apart do not fit in the test part: its windows can start at {} positions, which hold {} such origins",
+            last + 1,
+            fit(step)
+        ))
+        .with_hint("lower evaluate.origins or evaluate.step (0 chooses them from the test part's length), or give the test part a larger share in data.split"));
+    }
+    Ok(Origins { count, step })
+}
+
+/// The test part's samples at the origins, oldest first, in raw units,
+/// with the first step each one forecasts (its row in the test part).
+pub(super) fn cut(seq: &Sequence, shape: &Shape, o: Origins) -> (Cut, Vec<usize>) {
+    let steps = seq.inputs.len() / shape.features.max(1);
+    let last = steps - shape.window - shape.horizon;
+    let starts: Vec<usize> = (0..o.count).rev().map(|k| last - k * o.step).collect();
+    let firsts = starts.iter().map(|s| s + shape.window).collect();
+    (cut_at(seq, shape, &starts), firsts)
+}
+
+/// What the model is scored on at each origin, and the baselines' scores.
+#[derive(Debug, Clone)]
+pub struct Backtest {
+    pub origins: Origins,
+    /// One sample per origin, oldest first, scaled like the other splits.
+    pub split: Split,
+    /// The row of the test part each origin's forecast starts at.
+    pub first_rows: Vec<usize>,
+    /// Each baseline's metrics at each origin, in original units.
+    pub baselines: Vec<(String, Vec<Metrics>)>,
+}
+
+/// Scores the naive (and, with a season, the seasonal-naive) forecast at
+/// each origin of `cut`.
+pub(super) fn baselines(
+    cut: &Cut,
+    horizon: usize,
+    season: usize,
+    scale: &Scale,
+) -> Vec<(String, Vec<Metrics>)> {
+    let mut out = vec![(
+        "naive".to_string(),
+        per_origin(cut, horizon, scale, |h, _| *h.last().unwrap_or(&0.0)),
+    )];
+    if season > 0 {
+        out.push((
+            "seasonal_naive".to_string(),
+            per_origin(cut, horizon, scale, |h, k| baseline::seasonal(h, k, season)),
+        ));
+    }
+    out
+}
+
+fn per_origin(
+    cut: &Cut,
+    horizon: usize,
+    scale: &Scale,
+    predict: impl Fn(&[f32], usize) -> f32,
+) -> Vec<Metrics> {
+    let w = cut.split.window.max(1);
+    cut.history
+        .chunks(w)
+        .zip(cut.split.future.chunks(horizon.max(1)))
+        .map(|(history, truth)| {
+            let pred: Vec<f32> = (0..horizon).map(|k| predict(history, k)).collect();
+            Metrics::forecast(&pred, truth, scale)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(origins: usize, step: usize) -> EvaluateSpec {
+        EvaluateSpec { origins, step }
+    }
+
+    #[test]
+    fn origins_are_chosen_from_the_test_part() {
+        // 300 start positions, horizon 24: 13 fit at the horizon's spacing.
+        assert_eq!(
+            resolve(spec(0, 0), 299, 24).unwrap(),
+            Origins {
+                count: 13,
+                step: 24
+            }
+        );
+        // Plenty of room: at most 20.
+        assert_eq!(
+            resolve(spec(0, 0), 10_000, 1).unwrap(),
+            Origins { count: 20, step: 1 }
+        );
+        // Too short for 10 at the horizon's spacing: the step shrinks.
+        assert_eq!(
+            resolve(spec(0, 0), 45, 12).unwrap(),
+            Origins { count: 10, step: 5 }
+        );
+        // Fewer than 10 positions at all: every position.
+        assert_eq!(
+            resolve(spec(0, 0), 3, 12).unwrap(),
+            Origins { count: 4, step: 1 }
+        );
+        // Asked for: kept, or the step shrinks to fit them.
+        assert_eq!(
+            resolve(spec(5, 0), 299, 24).unwrap(),
+            Origins { count: 5, step: 24 }
+        );
+        assert_eq!(
+            resolve(spec(30, 0), 299, 24).unwrap(),
+            Origins {
+                count: 30,
+                step: 10
+            }
+        );
+        assert_eq!(
+            resolve(spec(0, 7), 20, 1).unwrap(),
+            Origins { count: 3, step: 7 }
+        );
+    }
+
+    #[test]
+    fn origins_that_do_not_fit_are_refused_naming_the_key() {
+        let e = resolve(spec(10, 24), 100, 24).unwrap_err().to_string();
+        assert!(
+            e.contains("`evaluate.origins` = 10 origins 24 step(s) apart"),
+            "{e}"
+        );
+        assert!(e.contains("which hold 5 such origins"), "{e}");
+        assert!(resolve(spec(400, 0), 299, 1).is_err());
+    }
+
+    #[test]
+    fn each_origin_sees_only_the_window_before_it() {
+        use crate::data::window::Truth;
+        use crate::experiment::Strategy;
+        // x_t = t, so a window's inputs say where it starts.
+        let v: Vec<f32> = (0..40).map(|t| t as f32).collect();
+        let seq = Sequence {
+            inputs: v.clone(),
+            truth: Truth::Series(v),
+        };
+        let shape = Shape {
+            window: 8,
+            horizon: 3,
+            features: 1,
+            outputs: 3,
+            stride: Some(1),
+            strategy: Strategy::Vector,
+        };
+        let (cut, firsts) = cut(&seq, &shape, Origins { count: 3, step: 5 });
+        // The last origin is as late as possible: its forecast ends at row 39.
+        assert_eq!(firsts, [27, 32, 37]);
+        for (k, &first) in firsts.iter().enumerate() {
+            let inputs = &cut.split.inputs[k * 8..(k + 1) * 8];
+            assert_eq!(
+                inputs.last(),
+                Some(&((first - 1) as f32)),
+                "the input ends before the origin"
+            );
+            let future = &cut.split.future[k * 3..(k + 1) * 3];
+            assert_eq!(
+                future,
+                [first as f32, (first + 1) as f32, (first + 2) as f32]
+            );
+        }
+        // Naive forecasts repeat the last input: errors 1, 2, 3 at every origin.
+        let scale = Scale::of(&[&[0.0, 1.0, 2.0]], 1).unwrap();
+        let b = baselines(&cut, 3, 0, &scale);
+        assert_eq!(b.len(), 1);
+        for m in &b[0].1 {
+            assert!((m.mae - 2.0).abs() < 1e-9 && (m.mase.unwrap() - 2.0).abs() < 1e-9);
+        }
+    }
+}
