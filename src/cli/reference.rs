@@ -12,8 +12,10 @@ use super::output;
 use crate::data::Baseline;
 use crate::events::Status;
 use crate::experiment::{Experiment, Goal};
+use crate::fmt::compact;
 use crate::frontend::headless;
 use crate::model::Model;
+use crate::run::format::{BacktestSummary, Spread};
 use crate::run::read::summary::load_summary;
 use crate::run::{RunDir, Summary, read};
 use crate::{data, train};
@@ -51,7 +53,31 @@ pub enum Figures {
         naive: f64,
         seasonal_naive: Option<f64>,
         target: f64,
+        /// The rolling-origin backtest (forecasts of one series).
+        backtest: Option<Backtested>,
     },
+}
+
+/// A row's backtest: the model's MASE over origins and the best baseline's
+/// at the same origins (mean ± sd over origins).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backtested {
+    pub origins: usize,
+    pub mase: Spread,
+    pub baseline: String,
+    pub baseline_mase: Spread,
+}
+
+impl Backtested {
+    fn of(b: &BacktestSummary) -> Option<Backtested> {
+        let (baseline, baseline_mase) = b.best_baseline("mase")?;
+        Some(Backtested {
+            origins: b.origins,
+            mase: *b.metrics.get("mase")?,
+            baseline: baseline.to_string(),
+            baseline_mase,
+        })
+    }
 }
 
 impl Figures {
@@ -177,6 +203,7 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> CliResult<Row> 
                 naive,
                 seasonal_naive,
                 target,
+                backtest: summary.backtest.as_ref().and_then(Backtested::of),
             }
         }
         (Goal::Below, _) => Figures::Below {
@@ -263,6 +290,7 @@ pub fn run_seeds(path: &Path, sets: &[String], runs_dir: &Path, n: usize) -> Cli
             naive,
             seasonal_naive,
             target,
+            backtest,
             ..
         } => Figures::Beat {
             rmse: m,
@@ -273,6 +301,25 @@ pub fn run_seeds(path: &Path, sets: &[String], runs_dir: &Path, n: usize) -> Cli
             naive,
             seasonal_naive,
             target,
+            // The seeds' mean MASE; the sd stays the spread over origins,
+            // averaged over the seeds.
+            backtest: backtest.map(|b| {
+                let mase = |f: fn(&Spread) -> f64| {
+                    mean(&|r| match &r.figures {
+                        Figures::Beat {
+                            backtest: Some(b), ..
+                        } => f(&b.mase),
+                        _ => f64::NAN,
+                    })
+                };
+                Backtested {
+                    mase: Spread {
+                        mean: mase(|s| s.mean),
+                        sd: mase(|s| s.sd),
+                    },
+                    ..b
+                }
+            }),
         },
     };
     row.seconds = rows.iter().map(|r| r.seconds).sum();
@@ -322,7 +369,7 @@ pub fn markdown(rows: &[Row]) -> String {
             let mut out = String::from(match goal {
                 Goal::Match => "| experiment | model | metric | rnnlab | reference | ratio | training time |\n|---|---|---|---|---|---|---|\n",
                 Goal::Below => "| experiment | model | T (steps) | metric | rnnlab (valid) | goal | reached | training time |\n|---|---|---|---|---|---|---|---|\n",
-                Goal::Beat => "| experiment | model | test RMSE | test MAE | naive RMSE | seasonal-naive RMSE | target | ratio | beaten | training time |\n|---|---|---|---|---|---|---|---|---|---|\n",
+                Goal::Beat => "| experiment | model | test RMSE | test MAE | naive RMSE | seasonal-naive RMSE | target | ratio | beaten | backtest MASE (origins) | best baseline's MASE | training time |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
             });
             for r in rows.iter().filter(|r| r.figures.goal() == goal) {
                 out += &line(r);
@@ -370,18 +417,33 @@ fn line(r: &Row) -> String {
             naive,
             seasonal_naive,
             target,
-        } => format!(
-            "| `{}` | {} | {} | {} | {} | {} | {} | {:.2} | {} | {time} |\n",
-            r.file,
-            r.label,
-            with_spread(figure(*rmse)),
-            figure(*mae),
-            figure(*naive),
-            seasonal_naive.map_or("–".into(), figure),
-            r.metric.trim_start_matches("baseline.").replace('_', "-"),
-            rmse / target,
-            yes(rmse < target),
-        ),
+            backtest,
+        } => {
+            let spread = |s: &Spread| format!("{} ± {}", compact(s.mean), compact(s.sd));
+            let (model, baseline) = match backtest {
+                Some(b) => (
+                    format!("{} ({})", spread(&b.mase), b.origins),
+                    format!(
+                        "{} {}",
+                        b.baseline.replace('_', "-"),
+                        spread(&b.baseline_mase)
+                    ),
+                ),
+                None => ("–".into(), "–".into()),
+            };
+            format!(
+                "| `{}` | {} | {} | {} | {} | {} | {} | {:.2} | {} | {model} | {baseline} | {time} |\n",
+                r.file,
+                r.label,
+                with_spread(figure(*rmse)),
+                figure(*mae),
+                figure(*naive),
+                seasonal_naive.map_or("–".into(), figure),
+                r.metric.trim_start_matches("baseline.").replace('_', "-"),
+                rmse / target,
+                yes(rmse < target),
+            )
+        }
     }
 }
 
@@ -435,6 +497,18 @@ mod tests {
             naive: 12.5,
             seasonal_naive: Some(20.0),
             target: 20.0,
+            backtest: Some(Backtested {
+                origins: 12,
+                mase: Spread {
+                    mean: 0.75,
+                    sd: 0.125,
+                },
+                baseline: "seasonal_naive".into(),
+                baseline_mase: Spread {
+                    mean: 1.5,
+                    sd: 0.25,
+                },
+            }),
         };
         let below = Figures::Below {
             rnnlab: 0.0123,
@@ -448,7 +522,7 @@ mod tests {
         let md = markdown(&rows);
         let tables: Vec<&str> = md.split("\n\n").collect();
         assert_eq!(tables.len(), 2, "{md}");
-        assert!(tables[0].contains("| `a.toml` | GRU | 10.00 | 8.250 | 12.50 | 20.00 | seasonal-naive | 0.50 | yes | 1:01 |"), "{md}");
+        assert!(tables[0].contains("| `a.toml` | GRU | 10.00 | 8.250 | 12.50 | 20.00 | seasonal-naive | 0.50 | yes | 0.75 ± 0.125 (12) | seasonal-naive 1.5 ± 0.25 | 1:01 |"), "{md}");
         assert!(tables[0].contains("| `c.toml` | GRU | 1235 | 8.250 | 12.50 | 20.00 | seasonal-naive | 61.73 | **no** |"), "{md}");
         let mut b = rows[1].clone();
         b.metric = "mse".into();

@@ -11,10 +11,9 @@ use super::metrics::{Metrics, Scale};
 use super::window::{Cut, Sequence, Shape, Split, cut_at};
 use crate::experiment::EvaluateSpec;
 
-/// Origins used when `evaluate.origins` is 0: at most this many…
-const MOST: usize = 20;
-/// …and at least this many, the step shrinking until they fit.
-const LEAST: usize = 10;
+/// Origins used when `evaluate.origins` is 0 (fewer when the test part has
+/// fewer window positions).
+const DEFAULT_ORIGINS: usize = 20;
 
 /// Where the forecasts start: `count` origins `step` steps apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,30 +23,26 @@ pub struct Origins {
 }
 
 /// The origins of `spec` for a test part whose windows may start at
-/// `0..=last` (`last` = rows − window − horizon), `horizon` steps ahead.
-pub fn resolve(spec: EvaluateSpec, last: usize, horizon: usize) -> Result<Origins, DataError> {
+/// `0..=last` (`last` = rows − window − horizon). Without a step, the
+/// origins are spread evenly over the whole test part (the first window at
+/// its start, the last forecast at its end); without a count, there are 20
+/// (or as many as fit with the step).
+pub fn resolve(spec: EvaluateSpec, last: usize) -> Result<Origins, DataError> {
     let fit = |step: usize| last / step + 1;
+    let spread = |count: usize| {
+        if count > 1 {
+            (last / (count - 1)).max(1)
+        } else {
+            1
+        }
+    };
     let (count, step) = match (spec.origins, spec.step) {
         (0, 0) => {
-            let step = horizon.max(1);
-            if fit(step) >= LEAST {
-                (fit(step).min(MOST), step)
-            } else {
-                // Closer origins (overlapping forecasts), down to every step.
-                let step = (last / (LEAST - 1)).clamp(1, step);
-                (fit(step).min(LEAST), step)
-            }
+            let count = DEFAULT_ORIGINS.min(last + 1);
+            (count, spread(count))
         }
-        (0, step) => (fit(step).min(MOST), step),
-        (count, 0) => {
-            let step = horizon.max(1);
-            let step = if fit(step) >= count || count == 1 {
-                step
-            } else {
-                (last / (count - 1)).max(1)
-            };
-            (count, step)
-        }
+        (0, step) => (fit(step).min(DEFAULT_ORIGINS), step),
+        (count, 0) => (count, spread(count)),
         (count, step) => (count, step),
     };
     if fit(step) < count {
@@ -131,56 +126,48 @@ mod tests {
 
     #[test]
     fn origins_are_chosen_from_the_test_part() {
-        // 300 start positions, horizon 24: 13 fit at the horizon's spacing.
+        // 300 start positions: 20 origins spread over them, 15 apart.
         assert_eq!(
-            resolve(spec(0, 0), 299, 24).unwrap(),
+            resolve(spec(0, 0), 299).unwrap(),
             Origins {
-                count: 13,
-                step: 24
+                count: 20,
+                step: 15
             }
         );
-        // Plenty of room: at most 20.
+        // Fewer than 20 positions: every position.
         assert_eq!(
-            resolve(spec(0, 0), 10_000, 1).unwrap(),
-            Origins { count: 20, step: 1 }
-        );
-        // Too short for 10 at the horizon's spacing: the step shrinks.
-        assert_eq!(
-            resolve(spec(0, 0), 45, 12).unwrap(),
-            Origins { count: 10, step: 5 }
-        );
-        // Fewer than 10 positions at all: every position.
-        assert_eq!(
-            resolve(spec(0, 0), 3, 12).unwrap(),
+            resolve(spec(0, 0), 3).unwrap(),
             Origins { count: 4, step: 1 }
         );
-        // Asked for: kept, or the step shrinks to fit them.
+        // A count alone is spread; a step alone gives at most 20.
         assert_eq!(
-            resolve(spec(5, 0), 299, 24).unwrap(),
-            Origins { count: 5, step: 24 }
+            resolve(spec(5, 0), 299).unwrap(),
+            Origins { count: 5, step: 74 }
         );
         assert_eq!(
-            resolve(spec(30, 0), 299, 24).unwrap(),
-            Origins {
-                count: 30,
-                step: 10
-            }
-        );
-        assert_eq!(
-            resolve(spec(0, 7), 20, 1).unwrap(),
+            resolve(spec(0, 7), 20).unwrap(),
             Origins { count: 3, step: 7 }
+        );
+        assert_eq!(
+            resolve(spec(0, 1), 299).unwrap(),
+            Origins { count: 20, step: 1 }
+        );
+        // One origin: the last window.
+        assert_eq!(
+            resolve(spec(1, 0), 299).unwrap(),
+            Origins { count: 1, step: 1 }
         );
     }
 
     #[test]
     fn origins_that_do_not_fit_are_refused_naming_the_key() {
-        let e = resolve(spec(10, 24), 100, 24).unwrap_err().to_string();
+        let e = resolve(spec(10, 24), 100).unwrap_err().to_string();
         assert!(
             e.contains("`evaluate.origins` = 10 origins 24 step(s) apart"),
             "{e}"
         );
         assert!(e.contains("which hold 5 such origins"), "{e}");
-        assert!(resolve(spec(400, 0), 299, 1).is_err());
+        assert!(resolve(spec(400, 0), 299).is_err());
     }
 
     #[test]

@@ -183,12 +183,11 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         (Some(scale), [series]) if source.slide && test.split.len > 0 => {
             let steps = series.inputs.len() / shape.features.max(1);
             let last = steps - d.window - d.horizon;
-            let origins = backtest::resolve(exp.evaluate, last, d.horizon).map_err(|e| {
-                match &source.file {
+            let origins =
+                backtest::resolve(exp.evaluate, last).map_err(|e| match &source.file {
                     Some(file) => e.in_file(file),
                     None => e,
-                }
-            })?;
+                })?;
             let (cut, first_rows) = backtest::cut(series, &shape, origins);
             let baselines = backtest::baselines(&cut, d.horizon, d.season, scale);
             let mut split = cut.split;

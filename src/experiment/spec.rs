@@ -512,11 +512,12 @@ pub enum LrSchedule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateSpec {
-    /// Forecast origins; 0 = as many as fit with `step`, at most 20 (and
-    /// the step made smaller if fewer than 10 fit).
+    /// Forecast origins; 0 = 20 (or as many as fit with `step`; every
+    /// window position when the test part has fewer).
     #[serde(default)]
     pub origins: usize,
-    /// Steps between consecutive origins; 0 = the horizon.
+    /// Steps between consecutive origins; 0 = spread the origins evenly
+    /// over the whole test part.
     #[serde(default)]
     pub step: usize,
 }

@@ -54,17 +54,17 @@ fn a_series_is_backtested_over_rolling_origins_beside_its_baselines() {
     let summary = json(&run.join("summary.json"));
     let bt = &summary["backtest"];
     // The rows split 0.6 / 0.2 / 0.2 (floors, the rest to test): the test
-    // part's windows (336 + 48 rows) can start at `last + 1` positions, too
-    // few for 10 origins 48 apart, so the step shrinks to last / 9.
+    // part's windows (336 + 48 rows) can start at `last + 1` positions, over
+    // which 20 origins are spread.
     let y = demand();
     let n = y.len();
     let (train, valid) = ((n as f64 * 0.6) as usize, (n as f64 * 0.2) as usize);
     let test = &y[train + valid..];
     let last = test.len() - 336 - 48;
-    let step = last / 9;
+    let step = last / 19;
     assert_eq!(
         (bt["origins"].as_u64(), bt["step"].as_u64()),
-        (Some(10), Some(step as u64)),
+        (Some(20), Some(step as u64)),
         "{bt:#}"
     );
     // The naive forecast at each origin, scaled by the training part's
@@ -76,7 +76,7 @@ fn a_series_is_backtested_over_rolling_origins_beside_its_baselines() {
             .sum::<f64>()
             / (t.len() - 336) as f64
     };
-    let mase: Vec<f64> = (0..10)
+    let mase: Vec<f64> = (0..20)
         .rev()
         .map(|k| {
             let start = last - k * step;
@@ -102,7 +102,7 @@ fn a_series_is_backtested_over_rolling_origins_beside_its_baselines() {
     );
     assert_eq!(
         bt["first_row"].as_u64(),
-        Some((last - 9 * step + 336) as u64)
+        Some((last - 19 * step + 336) as u64)
     );
     // Every metric for the model and both baselines; sMAPE within [0, 200].
     for who in [
@@ -122,7 +122,7 @@ fn a_series_is_backtested_over_rolling_origins_beside_its_baselines() {
     let model_sd = bt["metrics"]["mase"]["sd"].as_f64().unwrap();
     assert!(
         out.stderr.contains(&format!(
-            "backtest MASE {} ± {} over 10 origins",
+            "backtest MASE {} ± {} over 20 origins",
             compact(model),
             compact(model_sd)
         )),
