@@ -179,6 +179,11 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         }
         None => vec![baseline::mean(train, valid, test)],
     };
+    let residual = |split: &mut Split| {
+        if let Some(col) = exp.target_input() {
+            to_residual(split, exp.task.residual, d.season, col);
+        }
+    };
     let backtest = match (&scale, &source.parts[2][..]) {
         (Some(scale), [series]) if source.slide && test.split.len > 0 => {
             let steps = series.inputs.len() / shape.features.max(1);
@@ -194,6 +199,7 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
             scaler.scale_inputs(&mut split.inputs);
             scaler.scale_target(&mut split.targets);
             scaler.scale_target(&mut split.future);
+            residual(&mut split);
             Some(Backtest {
                 origins,
                 split,
@@ -208,6 +214,7 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         scaler.scale_inputs(&mut split.inputs);
         scaler.scale_target(&mut split.targets);
         scaler.scale_target(&mut split.future);
+        residual(&mut split);
         split
     });
     Ok(Dataset {
@@ -227,16 +234,39 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
     })
 }
 
+/// `task.residual`: each target (scaled) less the baseline's forecast of it,
+/// the target `col`'s scaled value at the window step the baseline copies.
+/// The offset of the scaling cancels, so the residual is the difference of
+/// the values over the target's scale.
+fn to_residual(
+    split: &mut Split,
+    residual: crate::experiment::Residual,
+    season: usize,
+    col: usize,
+) {
+    let (w, f, o) = (split.window, split.features, split.outputs);
+    for i in 0..split.len {
+        for k in 0..o {
+            if let Some(step) = residual.base_step(w, season, k) {
+                split.targets[i * o + k] -= split.inputs[(i * w + step) * f + col];
+            }
+        }
+    }
+}
+
 /// The scale of MASE and RMSSE: the training part's target series, in
 /// original units, against itself one season (or one step) earlier.
 fn forecast_scale(source: &Source, season: usize) -> Result<Scale, DataError> {
-    let series: Vec<&[f32]> = source.parts[0]
-        .iter()
-        .filter_map(|s| match &s.truth {
-            Truth::Series(v) => Some(&v[..]),
-            Truth::Label(_) => None,
-        })
-        .collect();
+    let series: Vec<&[f32]> = match &source.train_target {
+        Some(whole) => vec![&whole[..]],
+        None => source.parts[0]
+            .iter()
+            .filter_map(|s| match &s.truth {
+                Truth::Series(v) => Some(&v[..]),
+                Truth::Label(_) => None,
+            })
+            .collect(),
+    };
     Scale::of(&series, season).map_err(|e| {
         let err = DataError::new(e.to_string()).with_hint(
             "check the target column and data.season (0 scales by the one-step naive forecast)",

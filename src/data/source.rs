@@ -22,6 +22,10 @@ pub(super) struct Source {
     pub slide: bool,
     /// The CSV read, if any.
     pub file: Option<PathBuf>,
+    /// Series with lags: the training part's whole target series (its
+    /// first rows are not in `parts[0]`, having no lagged values), which
+    /// MASE and RMSSE are scaled by, as without lags.
+    pub train_target: Option<Vec<f32>>,
 }
 
 impl Source {
@@ -95,26 +99,60 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
     let target = d.target.as_ref().unwrap_or(&d.columns[0]);
     super::error::check_file(path)?;
     let t = csv_read::read_series(path, &d.columns, target, d.missing, d.transform)?;
-    let f = d.columns.len();
+    // The split is that of the file's rows, with or without lags; the rows
+    // whose lags reach before the file are dropped from the training part.
     let sizes = split_sizes(t.target.len(), d.split);
+    let (inputs, f) = with_lags(&t.inputs, d.columns.len(), &t.target, &d.lags);
+    let skip = d.lags.iter().copied().max().unwrap_or(0);
+    if skip > 0 && skip + d.window + d.horizon > sizes[0] {
+        return Err(DataError::new(format!(
+            "the training part has {} rows; the longest of data.lags ({skip}) leaves too few for one window of {} + {} steps",
+            sizes[0], d.window, d.horizon
+        ))
+        .in_file(path)
+        .with_hint("shorten data.lags or data.window"));
+    }
     let mut start = 0;
     let parts = sizes.map(|n| {
+        let from = start.max(skip);
         let seq = Sequence {
-            inputs: t.inputs[start * f..(start + n) * f].to_vec(),
-            truth: Truth::Series(t.target[start..start + n].to_vec()),
+            inputs: inputs[from * f..(start + n) * f].to_vec(),
+            truth: Truth::Series(t.target[from..start + n].to_vec()),
         };
         start += n;
         vec![seq]
     });
+    let mut columns = d.columns.clone();
+    columns.extend(d.lags.iter().map(|l| format!("{target}_lag{l}")));
     Ok(Source {
         parts,
         sizes,
-        columns: d.columns.clone(),
+        columns,
         target: target.clone(),
         target_input: d.columns.iter().position(|c| c == target),
         slide: true,
         file: Some(path.to_path_buf()),
+        train_target: (skip > 0).then(|| t.target[..sizes[0]].to_vec()),
     })
+}
+
+/// The inputs (`f` values per row) with the target `lags` steps earlier
+/// appended to each row (0 where that reaches before the first row: those
+/// rows are not used); returns them with the new width.
+fn with_lags(inputs: &[f32], f: usize, target: &[f32], lags: &[usize]) -> (Vec<f32>, usize) {
+    if lags.is_empty() {
+        return (inputs.to_vec(), f);
+    }
+    let width = f + lags.len();
+    let mut out = Vec::with_capacity(target.len() * width);
+    for (r, row) in inputs.chunks_exact(f.max(1)).enumerate() {
+        out.extend_from_slice(row);
+        out.extend(
+            lags.iter()
+                .map(|&l| if r >= l { target[r - l] } else { 0.0 }),
+        );
+    }
+    (out, width)
 }
 
 /// Rows layout: each row one sequence, time-major; the target series is feature 0.
@@ -151,6 +189,7 @@ fn rows(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
         target_input: Some(0),
         slide: false,
         file: Some(path.to_path_buf()),
+        train_target: None,
     })
 }
 
@@ -200,6 +239,7 @@ fn generated(exp: &Experiment) -> Result<Source, DataError> {
         target_input: (!adding).then_some(0),
         slide: false,
         file: None,
+        train_target: None,
     })
 }
 
@@ -212,5 +252,20 @@ mod tests {
         assert_eq!(split_sizes(10_000, [0.7, 0.2, 0.1]), [7000, 2000, 1000]);
         assert_eq!(split_sizes(309, [0.7, 0.2, 0.1]), [216, 61, 32]);
         assert_eq!(split_sizes(10, [0.8, 0.2, 0.0]), [8, 2, 0]);
+    }
+}
+
+#[cfg(test)]
+mod lag_tests {
+    #[test]
+    fn lags_append_earlier_targets_without_the_future() {
+        // Two input columns; the target is 10·r.
+        let inputs = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+        let target = [0.0, 10.0, 20.0, 30.0];
+        let (out, w) = super::with_lags(&inputs, 2, &target, &[1, 3]);
+        assert_eq!(w, 4);
+        // Row 3: its inputs, y_2 and y_0; never y_3 or later.
+        assert_eq!(&out[12..16], [7.0, 8.0, 20.0, 0.0]);
+        assert_eq!(&out[4..8], [3.0, 4.0, 0.0, 0.0]);
     }
 }

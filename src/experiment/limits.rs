@@ -152,6 +152,10 @@ pub(crate) fn check_bounds(exp: &Experiment) -> Result<(), Invalid> {
             "0 = one per CPU; more threads than cores only slows a step",
         ),
     ];
+    for (i, &lag) in d.lags.iter().enumerate() {
+        checks.push((format!("data.lags[{i}]"), lag, MAX_STEPS, ""));
+    }
+    checks.push(("data.lags".into(), d.lags.len(), MAX_FEATURES, ""));
     for (i, l) in exp.model.layers.iter().enumerate() {
         checks.push((format!("model.layers[{i}].units"), l.units, MAX_UNITS, ""));
     }

@@ -139,9 +139,22 @@ impl Experiment {
             (Source::Synthetic, _) if self.data.generator == Some(Generator::Adding) => 2,
             (Source::Synthetic, _) => 1,
             (Source::Csv, Layout::Rows) => self.data.features,
-            (Source::Csv, Layout::Series) => self.data.columns.len(),
+            (Source::Csv, Layout::Series) => self.data.columns.len() + self.data.lags.len(),
             // Text: one token id per step.
             (Source::Text, _) | (Source::Csv, Layout::Sentences) => 1,
+        }
+    }
+
+    /// The target's index among the input features, when it is one.
+    pub fn target_input(&self) -> Option<usize> {
+        match (self.data.source, self.data.layout) {
+            (Source::Synthetic, _) => (self.data.generator != Some(Generator::Adding)).then_some(0),
+            (Source::Csv, Layout::Rows) => Some(0),
+            (Source::Csv, Layout::Series) => {
+                let target = self.data.target.as_ref().or(self.data.columns.first())?;
+                self.data.columns.iter().position(|c| c == target)
+            }
+            _ => None,
         }
     }
 

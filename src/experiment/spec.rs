@@ -133,6 +133,11 @@ pub struct DataSpec {
     /// Season length in steps for the seasonal-naive baseline (0 = none).
     #[serde(default)]
     pub season: usize,
+    /// Series layout, forecasts: lagged copies of the target as extra input
+    /// columns (`lags = [288]` adds `y_{t−288}` at step t), appended after
+    /// `columns` and named `{target}_lag{L}`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lags: Vec<usize>,
     /// Synthetic: which generator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<Generator>,
@@ -286,6 +291,37 @@ pub struct TaskSpec {
     /// Generate: the text the samples start from (default: a newline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prime: Option<String>,
+    /// Forecasts (one-step, vector): the model predicts the correction to
+    /// this baseline's forecast instead of the values themselves.
+    #[serde(default)]
+    pub residual: Residual,
+}
+
+/// What a forecasting model's outputs are relative to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Residual {
+    /// The values themselves.
+    #[default]
+    None,
+    /// The difference from the naive forecast (the window's last value).
+    Naive,
+    /// The difference from the seasonal-naive forecast (the value one
+    /// `data.season` earlier, which the window holds).
+    SeasonalNaive,
+}
+
+impl Residual {
+    /// For a window of `window` steps, the step whose target value is the
+    /// baseline's forecast of step `k` (0-based) after the window; `None`
+    /// for [`Residual::None`].
+    pub fn base_step(self, window: usize, season: usize, k: usize) -> Option<usize> {
+        match self {
+            Residual::None => None,
+            Residual::Naive => Some(window - 1),
+            Residual::SeasonalNaive => Some(window + k - season * (k / season + 1)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -416,6 +416,8 @@ fn validate_text(exp: &mut Experiment) -> Result<(), Invalid> {
 
 fn validate_task(exp: &Experiment) -> Result<(), Invalid> {
     let d = &exp.data;
+    validate_lags(exp)?;
+    validate_residual(exp)?;
     if matches!(exp.task.kind, TaskKind::Classify | TaskKind::Generate) {
         return Ok(());
     }
@@ -462,6 +464,86 @@ fn validate_task(exp: &Experiment) -> Result<(), Invalid> {
         }
         _ => Ok(()),
     }
+}
+
+/// `data.lags`: forecasts of a CSV series only, distinct, at least 1, and
+/// never with the iterative strategy (which feeds predictions back as the
+/// only input).
+fn validate_lags(exp: &Experiment) -> Result<(), Invalid> {
+    let d = &exp.data;
+    if d.lags.is_empty() {
+        return Ok(());
+    }
+    if !(d.source == Source::Csv
+        && d.layout == Layout::Series
+        && exp.task.kind == TaskKind::Forecast)
+    {
+        return Err(invalid(
+            "data.lags",
+            "lagged copies of the target apply to forecasts of a CSV series (layout = \"series\") only",
+            "remove data.lags",
+        ));
+    }
+    if exp.task.strategy == Strategy::Iterative {
+        return Err(invalid(
+            "data.lags",
+            "the iterative strategy feeds each prediction back as the only input, so it cannot take lagged inputs",
+            "use strategy = \"vector\" or \"seq2seq\", or remove data.lags",
+        ));
+    }
+    for (i, &lag) in d.lags.iter().enumerate() {
+        if lag == 0 {
+            return Err(invalid(
+                "data.lags",
+                format!(
+                    "lag {} is 0: the target itself, which the model must not see",
+                    i + 1
+                ),
+                "use lags of 1 step or more",
+            ));
+        }
+        if d.lags[..i].contains(&lag) {
+            return Err(invalid(
+                "data.lags",
+                format!("{lag} is listed twice"),
+                "list each lag once",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `task.residual`: forecasts of one-step or vector strategy whose target
+/// is an input (the window must hold the baseline's forecast), and a
+/// season for the seasonal one.
+fn validate_residual(exp: &Experiment) -> Result<(), Invalid> {
+    if exp.task.residual == Residual::None {
+        return Ok(());
+    }
+    if exp.task.kind != TaskKind::Forecast
+        || !matches!(exp.task.strategy, Strategy::OneStep | Strategy::Vector)
+    {
+        return Err(invalid(
+            "task.residual",
+            "a residual target applies to forecasts with the one-step or vector strategy",
+            "remove task.residual, or use strategy = \"vector\"",
+        ));
+    }
+    if exp.target_input().is_none() {
+        return Err(invalid(
+            "task.residual",
+            "the baseline's forecast is read from the target in the input window, but the target is not an input column",
+            "add the target to data.columns",
+        ));
+    }
+    if exp.task.residual == Residual::SeasonalNaive && exp.data.season == 0 {
+        return Err(invalid(
+            "task.residual",
+            "\"seasonal_naive\" needs data.season",
+            "set data.season, or use residual = \"naive\"",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_model(exp: &mut Experiment) -> Result<(), Invalid> {

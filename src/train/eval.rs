@@ -24,13 +24,20 @@ pub fn evaluate(model: &Model, exp: &Experiment, data: &Dataset, split: &Split) 
     let (mut x, mut y) = (Vec::new(), Vec::new());
     let mut preds = Vec::with_capacity(split.targets.len());
     let mut truths = Vec::with_capacity(split.targets.len());
+    // With a residual target: the loss is on the residuals, the metrics on
+    // the forecasts (the baseline's forecast added back to both).
+    let mut loss_sum = 0.0f64;
     let indices: Vec<usize> = (0..split.len).collect();
     for chunk in indices.chunks(EVAL_BATCH) {
         split.gather(chunk, &mut x, &mut y);
-        preds.extend(model.predict(&x, chunk.len(), data.window));
+        let mut p = model.predict(&x, chunk.len(), data.window);
+        loss_sum += Metrics::regression(&p, &y).mse * p.len() as f64;
+        add_base(exp, &x, chunk.len(), data.window, &mut p);
+        add_base(exp, &x, chunk.len(), data.window, &mut y);
+        preds.extend(p);
         truths.extend_from_slice(&y);
     }
-    let loss = Metrics::regression(&preds, &truths).mse;
+    let loss = loss_sum / preds.len().max(1) as f64;
     let strategy = exp.task.strategy;
     if exp.task.kind == TaskKind::Regress {
         return Evaluation {
@@ -112,11 +119,32 @@ pub fn forecast(model: &Model, exp: &Experiment, x: &[f32], n: usize, window: us
     if exp.task.kind == TaskKind::Forecast && exp.task.strategy == Strategy::Iterative {
         return roll(model, x, n, window, exp.data.horizon);
     }
-    let out = model.predict(x, n, window);
+    let mut out = model.predict(x, n, window);
     if model.every_step {
         out[(window - 1) * n * model.output..].to_vec()
     } else {
+        add_base(exp, x, n, window, &mut out);
         out
+    }
+}
+
+/// `task.residual`: adds the baseline's forecast, read from the target's
+/// (scaled) values in the time-major windows `x` of `n` sequences, to each
+/// of the `n × k` sample-major values `v`; nothing without a residual.
+fn add_base(exp: &Experiment, x: &[f32], n: usize, window: usize, v: &mut [f32]) {
+    let Some(col) = exp.target_input() else {
+        return;
+    };
+    if exp.task.residual == crate::experiment::Residual::None {
+        return;
+    }
+    let (f, k) = (exp.input_features(), v.len() / n.max(1));
+    for b in 0..n {
+        for j in 0..k {
+            if let Some(t) = exp.task.residual.base_step(window, exp.data.season, j) {
+                v[b * k + j] += x[(t * n + b) * f + col];
+            }
+        }
     }
 }
 
@@ -182,4 +210,58 @@ pub fn examples(
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A residual model whose head outputs 0 forecasts exactly what its
+    /// baseline does: the metrics equal the baseline's, which the data
+    /// computed from the raw series with no residual in sight.
+    #[test]
+    fn a_residual_model_that_predicts_zero_is_its_baseline() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("experiments/series/electricity-dayahead-gru.toml");
+        for (residual, baseline) in [("seasonal_naive", "seasonal_naive"), ("naive", "naive")] {
+            let sets = [
+                format!("task.residual={residual}"),
+                "data.lags=[288,336]".to_string(),
+                "model.layers.0.units=4".to_string(),
+            ];
+            let exp = Experiment::load(&file, &sets).unwrap();
+            let data = crate::data::load(&exp).unwrap();
+            let mut model = Model::for_experiment(&exp, None);
+            for p in model
+                .params
+                .iter_mut()
+                .filter(|p| p.name.starts_with("head."))
+            {
+                p.data.fill(0.0);
+            }
+            let eval = evaluate(&model, &exp, &data, &data.test);
+            let want = data
+                .baselines
+                .iter()
+                .find(|b| b.name == baseline)
+                .and_then(|b| b.test)
+                .unwrap();
+            let got = |k: &str| eval.metrics.iter().find(|(n, _)| n == k).unwrap().1;
+            for (k, w) in [
+                ("rmse", want.rmse),
+                ("mae", want.mae),
+                ("mase", want.mase.unwrap()),
+            ] {
+                assert!(
+                    (got(k) - w).abs() <= 1e-4 * w,
+                    "{residual}: {k} {} vs the baseline's {w}",
+                    got(k)
+                );
+            }
+            // The backtest agrees at every origin's mean.
+            let bt = crate::train::backtest(&model, &exp, &data).unwrap();
+            let (m, b) = (bt.metrics["mase"].mean, bt.baselines[baseline]["mase"].mean);
+            assert!((m - b).abs() <= 1e-4 * b, "{residual}: backtest {m} vs {b}");
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! The rolling-origin backtest end to end: at the end of training into
 //! `summary.json` and the result lines, and by `rnnlab backtest` with other
 //! origins; the baselines' scores checked against a computation from the
-//! CSV itself (split, origins, in-sample scale), not from rnnlab's code.
+//! CSV itself (split, origins, in-sample scale), not from rnnlab's code;
+//! `predict` with lag columns and a residual target agreeing with it.
 
 use std::path::Path;
 
@@ -167,6 +168,50 @@ fn a_series_is_backtested_over_rolling_origins_beside_its_baselines() {
         "{}",
         runs.stdout
     );
+
+    // `predict` on the last window (its lag columns beside the demand)
+    // forecasts what the backtest's single last origin does: same MAE.
+    let t = y.len() - 48;
+    let row: Vec<String> = (t - 336..t)
+        .flat_map(|s| [y[s], y[s - 288], y[s - 336]])
+        .map(|v| v.to_string())
+        .collect();
+    let (input, output) = (tmp.path().join("in.csv"), tmp.path().join("out.csv"));
+    std::fs::write(&input, row.join(",") + "\n").unwrap();
+    let p = rnnlab(
+        &root(),
+        &[
+            "predict",
+            r,
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(p.code, 0, "{}", p.stderr);
+    let text = std::fs::read_to_string(&output).unwrap();
+    let pred: Vec<f64> = text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .map(|v| v.parse().unwrap())
+        .collect();
+    let mae = pred
+        .iter()
+        .zip(&y[t..])
+        .map(|(p, v)| (p - v).abs())
+        .sum::<f64>()
+        / 48.0;
+    let one = rnnlab(&root(), &["backtest", r, "--origins", "1"]);
+    let model_row = one
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("| model |"))
+        .unwrap();
+    let cells: Vec<&str> = model_row.split('|').map(str::trim).collect();
+    assert_eq!(cells[6], format!("{} ± 0", compact(mae)), "{}", one.stdout);
 
     // Origins that do not fit, and a run that is not a series: exit 2.
     let too_many = rnnlab(

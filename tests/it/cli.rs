@@ -309,6 +309,50 @@ fn newest_checkpoint(run: &Path) -> PathBuf {
 /// (file under tests/invalid, substrings stderr must contain).
 const INVALID: &[(&str, &[&str])] = &[
     (
+        "lags_iterative.toml",
+        &[
+            "tests/invalid/lags_iterative.toml:10:8: ",
+            "`data.lags`: the iterative strategy feeds each prediction back as the only input",
+            "use strategy = \"vector\"",
+        ],
+    ),
+    (
+        "lags_zero.toml",
+        &[
+            "tests/invalid/lags_zero.toml:9:8: ",
+            "`data.lags`: lag 2 is 0: the target itself",
+        ],
+    ),
+    (
+        "lags_too_long.toml",
+        &[
+            "short.csv: the training part has 14 rows; the longest of data.lags (12) leaves too few for one window of 3 + 1 steps",
+            "shorten data.lags or data.window",
+        ],
+    ),
+    (
+        "lags_synthetic.toml",
+        &[
+            "tests/invalid/lags_synthetic.toml:8:8: ",
+            "apply to forecasts of a CSV series (layout = \"series\") only",
+        ],
+    ),
+    (
+        "residual_seq2seq.toml",
+        &[
+            "tests/invalid/residual_seq2seq.toml:12:12: ",
+            "`task.residual`: a residual target applies to forecasts with the one-step or vector strategy",
+        ],
+    ),
+    (
+        "residual_no_season.toml",
+        &[
+            "tests/invalid/residual_no_season.toml:12:12: ",
+            "\"seasonal_naive\" needs data.season",
+            "hint: set data.season",
+        ],
+    ),
+    (
         "classify_without_embedding.toml",
         &[
             "tests/invalid/classify_without_embedding.toml:11:3: ",
