@@ -18,6 +18,41 @@ pub(super) struct SeriesTable {
     pub inputs: Vec<f32>,
     /// The target column, one value per row.
     pub target: Vec<f32>,
+    /// The file line of each row kept (rows may be dropped as missing).
+    pub lines: Vec<usize>,
+}
+
+/// Reads the text of column `name` on each of `lines` (as
+/// [`SeriesTable::lines`] gives them), in order.
+pub(super) fn read_column_text(
+    path: &Path,
+    name: &str,
+    lines: &[usize],
+) -> Result<Vec<String>, DataError> {
+    let mut reader = open(path, true)?;
+    let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
+    let Some(i) = header.iter().position(|h| h == name) else {
+        let list: Vec<&str> = header.iter().collect();
+        return Err(
+            DataError::new(format!("no column `{name}` (columns: {})", list.join(", ")))
+                .in_file(path)
+                .with_hint("check data.time_column"),
+        );
+    };
+    let mut out = Vec::with_capacity(lines.len());
+    let mut want = lines.iter().peekable();
+    let mut record = csv::StringRecord::new();
+    while want.peek().is_some()
+        && reader
+            .read_record(&mut record)
+            .map_err(|e| csv_error(path, e))?
+    {
+        if want.peek() == Some(&&line_of(&record)) {
+            want.next();
+            out.push(record.get(i).unwrap_or("").trim().to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// A rows-layout CSV: one sequence per row, `width` values each.
@@ -57,6 +92,7 @@ pub(super) fn read_series(
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut cells: Vec<Vec<Option<f32>>> = vec![Vec::new(); names.len()];
+    let mut lines = Vec::new();
     let mut record = csv::StringRecord::new();
     while reader
         .read_record(&mut record)
@@ -71,6 +107,7 @@ pub(super) fn read_series(
         if missing == Missing::Drop && row.iter().any(Option::is_none) {
             continue;
         }
+        lines.push(line);
         for (column, value) in cells.iter_mut().zip(row) {
             column.push(value);
         }
@@ -98,6 +135,7 @@ pub(super) fn read_series(
     Ok(SeriesTable {
         inputs,
         target: filled[t].clone(),
+        lines,
     })
 }
 

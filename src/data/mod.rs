@@ -4,6 +4,7 @@
 
 pub mod backtest;
 mod baseline;
+pub mod calendar;
 mod cells;
 mod csv_read;
 mod error;

@@ -103,6 +103,21 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
     // whose lags reach before the file are dropped from the training part.
     let sizes = split_sizes(t.target.len(), d.split);
     let (inputs, f) = with_lags(&t.inputs, d.columns.len(), &t.target, &d.lags);
+    let (inputs, f) = match &d.time_column {
+        Some(time) if !d.calendar.is_empty() => {
+            let texts = csv_read::read_column_text(path, time, &t.lines)?;
+            let cal = super::calendar::features(&texts, &t.lines, &d.calendar, time)
+                .map_err(|e| e.in_file(path))?;
+            let k = 2 * d.calendar.len();
+            let mut out = Vec::with_capacity(inputs.len() + cal.len());
+            for (row, c) in inputs.chunks_exact(f.max(1)).zip(cal.chunks_exact(k)) {
+                out.extend_from_slice(row);
+                out.extend_from_slice(c);
+            }
+            (out, f + k)
+        }
+        _ => (inputs, f),
+    };
     let skip = d.lags.iter().copied().max().unwrap_or(0);
     if skip > 0 && skip + d.window + d.horizon > sizes[0] {
         return Err(DataError::new(format!(
@@ -124,6 +139,7 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
     });
     let mut columns = d.columns.clone();
     columns.extend(d.lags.iter().map(|l| format!("{target}_lag{l}")));
+    columns.extend(super::calendar::names(&d.calendar));
     Ok(Source {
         parts,
         sizes,

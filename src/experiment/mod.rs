@@ -139,7 +139,9 @@ impl Experiment {
             (Source::Synthetic, _) if self.data.generator == Some(Generator::Adding) => 2,
             (Source::Synthetic, _) => 1,
             (Source::Csv, Layout::Rows) => self.data.features,
-            (Source::Csv, Layout::Series) => self.data.columns.len() + self.data.lags.len(),
+            (Source::Csv, Layout::Series) => {
+                self.data.columns.len() + self.data.lags.len() + 2 * self.data.calendar.len()
+            }
             // Text: one token id per step.
             (Source::Text, _) | (Source::Csv, Layout::Sentences) => 1,
         }

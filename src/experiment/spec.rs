@@ -133,11 +133,19 @@ pub struct DataSpec {
     /// Season length in steps for the seasonal-naive baseline (0 = none).
     #[serde(default)]
     pub season: usize,
-    /// Series layout, forecasts: lagged copies of the target as extra input
+    /// Series forecasts: lagged copies of the target as extra input
     /// columns (`lags = [288]` adds `y_{t−288}` at step t), appended after
     /// `columns` and named `{target}_lag{L}`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lags: Vec<usize>,
+    /// Series layout: the column of timestamps the calendar features are
+    /// derived from (not an input itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_column: Option<String>,
+    /// Series layout: calendar features of `time_column`, each a sine and a
+    /// cosine input column, appended after the lags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calendar: Vec<Calendar>,
     /// Synthetic: which generator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<Generator>,
@@ -295,6 +303,32 @@ pub struct TaskSpec {
     /// this baseline's forecast instead of the values themselves.
     #[serde(default)]
     pub residual: Residual,
+}
+
+/// A calendar feature: where a timestamp lies in a cycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Calendar {
+    /// The time of day (period: a day).
+    HourOfDay,
+    /// The day of the week, Monday first (period: a week).
+    DayOfWeek,
+    /// The day of the year (period: 365 or 366 days).
+    DayOfYear,
+    /// The month, with the day within it (period: a year).
+    Month,
+}
+
+impl Calendar {
+    /// The name in experiment files and column names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Calendar::HourOfDay => "hour_of_day",
+            Calendar::DayOfWeek => "day_of_week",
+            Calendar::DayOfYear => "day_of_year",
+            Calendar::Month => "month",
+        }
+    }
 }
 
 /// What a forecasting model's outputs are relative to.

@@ -417,6 +417,7 @@ fn validate_text(exp: &mut Experiment) -> Result<(), Invalid> {
 fn validate_task(exp: &Experiment) -> Result<(), Invalid> {
     let d = &exp.data;
     validate_lags(exp)?;
+    validate_calendar(exp)?;
     validate_residual(exp)?;
     if matches!(exp.task.kind, TaskKind::Classify | TaskKind::Generate) {
         return Ok(());
@@ -507,6 +508,63 @@ fn validate_lags(exp: &Experiment) -> Result<(), Invalid> {
                 "data.lags",
                 format!("{lag} is listed twice"),
                 "list each lag once",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `data.time_column` and `data.calendar`: a CSV series only; calendar
+/// features need the time column, which is not an input column itself.
+fn validate_calendar(exp: &Experiment) -> Result<(), Invalid> {
+    let d = &exp.data;
+    let series = d.source == Source::Csv && d.layout == Layout::Series;
+    if let Some(time) = &d.time_column {
+        if !series {
+            return Err(invalid(
+                "data.time_column",
+                "a time column applies to a CSV series (layout = \"series\") only",
+                "remove data.time_column",
+            ));
+        }
+        if d.columns.contains(time) {
+            return Err(invalid(
+                "data.time_column",
+                format!("`{time}` is also in data.columns; timestamps are not numbers to read"),
+                "remove it from data.columns (data.calendar derives inputs from it)",
+            ));
+        }
+    }
+    if d.calendar.is_empty() {
+        return Ok(());
+    }
+    if d.time_column.is_none() {
+        return Err(invalid(
+            "data.calendar",
+            "calendar features are derived from a timestamp column, and data.time_column names none",
+            "set data.time_column = \"…\" (the column of timestamps)",
+        ));
+    }
+    if d.transform != Transform::None {
+        return Err(invalid(
+            "data.calendar",
+            "data.transform applies to every input column, and a sine or cosine has no logarithm",
+            "remove data.transform, or the calendar features",
+        ));
+    }
+    if exp.task.strategy == Strategy::Iterative {
+        return Err(invalid(
+            "data.calendar",
+            "the iterative strategy feeds each prediction back as the only input, so it cannot take calendar inputs",
+            "use strategy = \"vector\" or \"seq2seq\"",
+        ));
+    }
+    for (i, c) in d.calendar.iter().enumerate() {
+        if d.calendar[..i].contains(c) {
+            return Err(invalid(
+                "data.calendar",
+                format!("`{}` is listed twice", c.name()),
+                "list each feature once",
             ));
         }
     }

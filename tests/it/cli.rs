@@ -324,6 +324,14 @@ const INVALID: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "calendar_without_time.toml",
+        &[
+            "tests/invalid/calendar_without_time.toml:7:12: ",
+            "`data.calendar`: calendar features are derived from a timestamp column",
+            "set data.time_column",
+        ],
+    ),
+    (
         "lags_too_long.toml",
         &[
             "short.csv: the training part has 14 rows; the longest of data.lags (12) leaves too few for one window of 3 + 1 steps",

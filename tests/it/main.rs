@@ -3,6 +3,7 @@
 //!
 //! - `backtest`: rolling-origin backtests, checked against the CSV;
 //! - `board`: the sweep board (snapshots and tmux);
+//! - `calendar`: calendar features from a timestamp column;
 //! - `cli`: the binary end to end (errors, overrides, runs, prediction);
 //! - `control`: the control socket;
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
@@ -24,6 +25,7 @@ mod common;
 
 mod backtest;
 mod board;
+mod calendar;
 mod cli;
 mod control;
 mod dashboard;
