@@ -142,8 +142,13 @@ enum Cmd {
         #[arg(long, requires = "experiment")]
         weights: Option<PathBuf>,
         /// CSV, one sequence per row: window × features values, time-major.
-        #[arg(long)]
-        input: PathBuf,
+        #[arg(long, required_unless_present = "series")]
+        input: Option<PathBuf>,
+        /// A series CSV with the training data's columns (and time column):
+        /// forecast the steps after its last window, computing the lags and
+        /// calendar features as training did.
+        #[arg(long, conflicts_with_all = ["input", "header", "no_header"])]
+        series: Option<PathBuf>,
         /// The input's first row is a header (skipped). Without --header or
         /// --no-header, a first row of names only is a header, one of numbers
         /// and missing markers is data, and one of both is refused.
@@ -391,6 +396,7 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             experiment,
             weights,
             input,
+            series,
             header,
             no_header,
             output,
@@ -400,7 +406,15 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
                 None => None,
             };
             let header = (header || no_header).then_some(header);
-            let input = (input.as_path(), header);
+            let input = match (&series, &input) {
+                (Some(s), _) => predict::Input::Series(s),
+                (None, Some(i)) => predict::Input::Windows(i, header),
+                (None, None) => {
+                    return Err(error::CliError::bad_input(
+                        "give --input (windows, one per row) or --series (a series CSV to forecast the end of)",
+                    ));
+                }
+            };
             predict::predict(run, from.as_deref(), experiment, weights, input, &output)
         }
         Cmd::Backtest {

@@ -12,6 +12,16 @@ use crate::model::Model;
 use crate::run;
 use crate::train;
 
+/// What `predict` forecasts from.
+pub enum Input<'a> {
+    /// A CSV of windows, one per row, and whether its first row is a header
+    /// (`None`: the row decides).
+    Windows(&'a Path, Option<bool>),
+    /// A series CSV laid out like the training data: the steps after its
+    /// last window are forecast.
+    Series(&'a Path),
+}
+
 /// `rnnlab predict`: one output row per input sequence, in original units.
 /// `input` is the CSV of sequences and whether its first row is a header
 /// (`--header`: yes, `--no-header`: no, neither: the row decides).
@@ -20,7 +30,7 @@ pub fn predict(
     from: Option<&str>,
     experiment: Option<PathBuf>,
     weights: Option<PathBuf>,
-    input: (&Path, Option<bool>),
+    input: Input<'_>,
     output: &Path,
 ) -> CliResult<ExitCode> {
     let (exp, weights, scaler) = match (run_dir, experiment, weights) {
@@ -64,19 +74,39 @@ pub fn predict(
     model.load_weights(&weights)?;
     let window = exp.data.window;
     let features = exp.input_features();
-    crate::fsio::open_regular(input.0, crate::fsio::memory_limit(), "input file")?;
-    let mut seqs = data::read_sequences(input.0, window, features, scaler.transform, input.1)?;
-    let n = seqs.len() / (window * features);
-    scaler.scale_inputs(&mut seqs);
-    // Sample-major → time-major.
-    let mut x = vec![0.0; seqs.len()];
-    for b in 0..n {
-        for t in 0..window {
-            let src = (b * window + t) * features;
-            let dst = (t * n + b) * features;
-            x[dst..dst + features].copy_from_slice(&seqs[src..src + features]);
+    let (x, n) = match input {
+        Input::Series(path) => {
+            let series = exp.data.source == crate::experiment::Source::Csv
+                && exp.data.layout == crate::experiment::Layout::Series
+                && exp.task.kind == crate::experiment::TaskKind::Forecast;
+            if !series {
+                bad_input!(
+                    "--series forecasts the steps after a series' last window, but this run's model is not a forecast of a CSV series; give --input windows instead"
+                );
+            }
+            crate::fsio::open_regular(path, crate::fsio::memory_limit(), "series file")?;
+            let mut last = data::last_window(&exp, path)?;
+            scaler.scale_inputs(&mut last);
+            // One sequence: time-major and sample-major coincide.
+            (last, 1)
         }
-    }
+        Input::Windows(path, header) => {
+            crate::fsio::open_regular(path, crate::fsio::memory_limit(), "input file")?;
+            let mut seqs = data::read_sequences(path, window, features, scaler.transform, header)?;
+            let n = seqs.len() / (window * features);
+            scaler.scale_inputs(&mut seqs);
+            // Sample-major → time-major.
+            let mut x = vec![0.0; seqs.len()];
+            for b in 0..n {
+                for t in 0..window {
+                    let src = (b * window + t) * features;
+                    let dst = (t * n + b) * features;
+                    x[dst..dst + features].copy_from_slice(&seqs[src..src + features]);
+                }
+            }
+            (x, n)
+        }
+    };
     let mut y = train::forecast(&model, &exp, &x, n, window);
     scaler.unscale_target(&mut y);
     let k = y.len() / n.max(1);

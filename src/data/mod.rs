@@ -235,6 +235,31 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
     })
 }
 
+/// The last `data.window` rows of the series CSV `path`, laid out as the
+/// model's inputs (the experiment's columns, then its lags and calendar
+/// features), in original units, one step after another: the window
+/// `predict --series` forecasts the steps after the file's end from.
+pub fn last_window(exp: &Experiment, path: &std::path::Path) -> Result<Vec<f32>, DataError> {
+    let mut whole = exp.clone();
+    whole.data.path = Some(path.to_path_buf());
+    // Every row in one part; the horizon is what is forecast, not read.
+    whole.data.split = [1.0, 0.0, 0.0];
+    whole.data.horizon = 0;
+    let source = Source::read(&whole)?;
+    let f = exp.input_features().max(1);
+    let w = exp.data.window;
+    let inputs = source.parts[0].first().map_or(&[][..], |s| &s.inputs[..]);
+    let rows = inputs.len() / f;
+    if rows < w {
+        return Err(DataError::new(format!(
+            "{rows} usable rows (after the longest lag), fewer than data.window = {w}"
+        ))
+        .in_file(path)
+        .with_hint("give the series' last window of rows at least, plus the longest lag"));
+    }
+    Ok(inputs[(rows - w) * f..].to_vec())
+}
+
 /// `task.residual`: each target (scaled) less the baseline's forecast of it,
 /// the target `col`'s scaled value at the window step the baseline copies.
 /// The offset of the scaling cancels, so the residual is the difference of

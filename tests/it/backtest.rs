@@ -2,7 +2,8 @@
 //! `summary.json` and the result lines, and by `rnnlab backtest` with other
 //! origins; the baselines' scores checked against a computation from the
 //! CSV itself (split, origins, in-sample scale), not from rnnlab's code;
-//! `predict` with lag columns and a residual target agreeing with it.
+//! `predict` with lag columns and a residual target agreeing with it, and
+//! `predict --series` computing the lag columns itself.
 
 use std::path::Path;
 
@@ -204,6 +205,27 @@ fn a_series_is_backtested_over_rolling_origins_beside_its_baselines() {
         .map(|(p, v)| (p - v).abs())
         .sum::<f64>()
         / 48.0;
+    // `predict --series` on the file cut after that window computes the
+    // lag columns itself and forecasts the same values.
+    let csv =
+        std::fs::read_to_string(root().join("assets/electricity_demand_halfhourly.csv")).unwrap();
+    let cut: Vec<&str> = csv.lines().take(1 + t).collect();
+    let head = tmp.path().join("head.csv");
+    std::fs::write(&head, cut.join("\n") + "\n").unwrap();
+    let series_out = tmp.path().join("series.csv");
+    let ps = rnnlab(
+        &root(),
+        &[
+            "predict",
+            r,
+            "--series",
+            head.to_str().unwrap(),
+            "--output",
+            series_out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ps.code, 0, "{}", ps.stderr);
+    assert_eq!(std::fs::read_to_string(&series_out).unwrap(), text);
     let one = rnnlab(&root(), &["backtest", r, "--origins", "1"]);
     let model_row = one
         .stdout
