@@ -1,6 +1,8 @@
 //! Experiment files: strict parsing, `--set` overrides, validation with
 //! file:line:column errors, and the resolved [`Experiment`].
 
+mod forecast_spec;
+mod inputs;
 pub mod limits;
 pub(crate) mod locate;
 mod reference;

@@ -8,6 +8,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::forecast_spec::{Calendar, EvaluateSpec, Residual};
+
 /// A whole experiment: data, task, model, training and checkpoint settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -305,59 +307,6 @@ pub struct TaskSpec {
     pub residual: Residual,
 }
 
-/// A calendar feature: where a timestamp lies in a cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Calendar {
-    /// The time of day (period: a day).
-    HourOfDay,
-    /// The day of the week, Monday first (period: a week).
-    DayOfWeek,
-    /// The day of the year (period: 365 or 366 days).
-    DayOfYear,
-    /// The month, with the day within it (period: a year).
-    Month,
-}
-
-impl Calendar {
-    /// The name in experiment files and column names.
-    pub fn name(self) -> &'static str {
-        match self {
-            Calendar::HourOfDay => "hour_of_day",
-            Calendar::DayOfWeek => "day_of_week",
-            Calendar::DayOfYear => "day_of_year",
-            Calendar::Month => "month",
-        }
-    }
-}
-
-/// What a forecasting model's outputs are relative to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Residual {
-    /// The values themselves.
-    #[default]
-    None,
-    /// The difference from the naive forecast (the window's last value).
-    Naive,
-    /// The difference from the seasonal-naive forecast (the value one
-    /// `data.season` earlier, which the window holds).
-    SeasonalNaive,
-}
-
-impl Residual {
-    /// For a window of `window` steps, the step whose target value is the
-    /// baseline's forecast of step `k` (0-based) after the window; `None`
-    /// for [`Residual::None`].
-    pub fn base_step(self, window: usize, season: usize, k: usize) -> Option<usize> {
-        match self {
-            Residual::None => None,
-            Residual::Naive => Some(window - 1),
-            Residual::SeasonalNaive => Some(window + k - season * (k / season + 1)),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskKind {
@@ -573,23 +522,6 @@ pub enum LrSchedule {
     Cosine,
     /// Halve the rate when the validation loss has not improved for 2 evaluations.
     Plateau,
-}
-
-/// The rolling-origin backtest run on the test part at the end of training
-/// (forecasts of a series read from a CSV file): forecasts from `origins`
-/// origins `step` steps apart, the last one as late as the test part
-/// allows, each from the window of data before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EvaluateSpec {
-    /// Forecast origins; 0 = 20 (or as many as fit with `step`; every
-    /// window position when the test part has fewer).
-    #[serde(default)]
-    pub origins: usize,
-    /// Steps between consecutive origins; 0 = spread the origins evenly
-    /// over the whole test part.
-    #[serde(default)]
-    pub step: usize,
 }
 
 /// When checkpoints are written.

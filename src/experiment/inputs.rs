@@ -1,0 +1,150 @@
+//! Validation of a forecast's extra inputs and outputs: lagged copies of
+//! the target (`data.lags`), calendar features (`data.time_column`,
+//! `data.calendar`) and residual targets (`task.residual`).
+
+use super::spec::*;
+use super::validate::{Invalid, invalid};
+
+/// Every check of this module, in order.
+pub(super) fn validate(exp: &Experiment) -> Result<(), Invalid> {
+    validate_lags(exp)?;
+    validate_calendar(exp)?;
+    validate_residual(exp)
+}
+
+/// `data.lags`: forecasts of a CSV series only, distinct, at least 1, and
+/// never with the iterative strategy (which feeds predictions back as the
+/// only input).
+fn validate_lags(exp: &Experiment) -> Result<(), Invalid> {
+    let d = &exp.data;
+    if d.lags.is_empty() {
+        return Ok(());
+    }
+    if !(d.source == Source::Csv
+        && d.layout == Layout::Series
+        && exp.task.kind == TaskKind::Forecast)
+    {
+        return Err(invalid(
+            "data.lags",
+            "lagged copies of the target apply to forecasts of a CSV series (layout = \"series\") only",
+            "remove data.lags",
+        ));
+    }
+    if exp.task.strategy == Strategy::Iterative {
+        return Err(invalid(
+            "data.lags",
+            "the iterative strategy feeds each prediction back as the only input, so it cannot take lagged inputs",
+            "use strategy = \"vector\" or \"seq2seq\", or remove data.lags",
+        ));
+    }
+    for (i, &lag) in d.lags.iter().enumerate() {
+        if lag == 0 {
+            return Err(invalid(
+                "data.lags",
+                format!(
+                    "lag {} is 0: the target itself, which the model must not see",
+                    i + 1
+                ),
+                "use lags of 1 step or more",
+            ));
+        }
+        if d.lags[..i].contains(&lag) {
+            return Err(invalid(
+                "data.lags",
+                format!("{lag} is listed twice"),
+                "list each lag once",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `data.time_column` and `data.calendar`: a CSV series only; calendar
+/// features need the time column, which is not an input column itself.
+fn validate_calendar(exp: &Experiment) -> Result<(), Invalid> {
+    let d = &exp.data;
+    let series = d.source == Source::Csv && d.layout == Layout::Series;
+    if let Some(time) = &d.time_column {
+        if !series {
+            return Err(invalid(
+                "data.time_column",
+                "a time column applies to a CSV series (layout = \"series\") only",
+                "remove data.time_column",
+            ));
+        }
+        if d.columns.contains(time) {
+            return Err(invalid(
+                "data.time_column",
+                format!("`{time}` is also in data.columns; timestamps are not numbers to read"),
+                "remove it from data.columns (data.calendar derives inputs from it)",
+            ));
+        }
+    }
+    if d.calendar.is_empty() {
+        return Ok(());
+    }
+    if d.time_column.is_none() {
+        return Err(invalid(
+            "data.calendar",
+            "calendar features are derived from a timestamp column, and data.time_column names none",
+            "set data.time_column = \"…\" (the column of timestamps)",
+        ));
+    }
+    if d.transform != Transform::None {
+        return Err(invalid(
+            "data.calendar",
+            "data.transform applies to every input column, and a sine or cosine has no logarithm",
+            "remove data.transform, or the calendar features",
+        ));
+    }
+    if exp.task.strategy == Strategy::Iterative {
+        return Err(invalid(
+            "data.calendar",
+            "the iterative strategy feeds each prediction back as the only input, so it cannot take calendar inputs",
+            "use strategy = \"vector\" or \"seq2seq\"",
+        ));
+    }
+    for (i, c) in d.calendar.iter().enumerate() {
+        if d.calendar[..i].contains(c) {
+            return Err(invalid(
+                "data.calendar",
+                format!("`{}` is listed twice", c.name()),
+                "list each feature once",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `task.residual`: forecasts of one-step or vector strategy whose target
+/// is an input (the window must hold the baseline's forecast), and a
+/// season for the seasonal one.
+fn validate_residual(exp: &Experiment) -> Result<(), Invalid> {
+    if exp.task.residual == Residual::None {
+        return Ok(());
+    }
+    if exp.task.kind != TaskKind::Forecast
+        || !matches!(exp.task.strategy, Strategy::OneStep | Strategy::Vector)
+    {
+        return Err(invalid(
+            "task.residual",
+            "a residual target applies to forecasts with the one-step or vector strategy",
+            "remove task.residual, or use strategy = \"vector\"",
+        ));
+    }
+    if exp.target_input().is_none() {
+        return Err(invalid(
+            "task.residual",
+            "the baseline's forecast is read from the target in the input window, but the target is not an input column",
+            "add the target to data.columns",
+        ));
+    }
+    if exp.task.residual == Residual::SeasonalNaive && exp.data.season == 0 {
+        return Err(invalid(
+            "task.residual",
+            "\"seasonal_naive\" needs data.season",
+            "set data.season, or use residual = \"naive\"",
+        ));
+    }
+    Ok(())
+}
