@@ -73,6 +73,43 @@ pub mod avx512 {
         }
     }
 
+    /// One row of `a` (contiguous, depth `k`) times `P` panels at once
+    /// (`w`, each `ws` values after the one before): `c[j] = Σ_kk a[kk] ·
+    /// w[kk][j] + beta·c[j]` for the first `cols` (at most 16·P) columns.
+    /// For a row alone (a batch of one), [`block`]'s one or two
+    /// accumulators make each FMA wait for the one before it; `P`
+    /// independent accumulators keep the FMA units busy.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512F; `k` values of `a`, `k` rows of the `P` panels
+    /// and `cols` values of `c` are in bounds.
+    #[allow(clippy::needless_range_loop)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn row<const P: usize>(
+        a: *const f32,
+        k: usize,
+        (w, ws): (*const f32, usize),
+        c: *mut f32,
+        cols: usize,
+        beta: f32,
+    ) {
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            let mut acc = [_mm512_setzero_ps(); P];
+            for kk in 0..k {
+                let x = _mm512_set1_ps(*a.add(kk));
+                for p in 0..P {
+                    let v = _mm512_loadu_ps(w.add(p * ws + kk * WIDTH));
+                    acc[p] = _mm512_fmadd_ps(x, v, acc[p]);
+                }
+            }
+            for p in 0..P {
+                store(c.add(p * WIDTH), cols.saturating_sub(p * WIDTH), acc[p], beta);
+            }
+        }
+    }
+
     /// `row[j] = v[j] + beta·row[j]` for the first `cols` (at most 16) columns.
     #[inline]
     #[target_feature(enable = "avx512f")]

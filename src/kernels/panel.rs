@@ -82,7 +82,7 @@ impl Packed {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::super::block::avx512::block;
+    use super::super::block::avx512::{block, row};
     use super::super::block::{DEPTH, WIDTH};
     use super::super::pack::pack;
 
@@ -103,6 +103,35 @@ mod avx512 {
         unsafe {
             let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
             let (count, ws) = (n.div_ceil(WIDTH), k * WIDTH);
+            if m < 4 {
+                // A batch of one to three: each row by up to 8 panels at once.
+                for i in 0..m {
+                    let (ai, ci) = (a.add(i * lda), c.add(i * n));
+                    let mut p = 0;
+                    while p < count {
+                        let (wp, cp, cols) = (w.add(p * ws), ci.add(p * WIDTH), n - p * WIDTH);
+                        p += match count - p {
+                            8.. => {
+                                row::<8>(ai, k, (wp, ws), cp, cols, beta);
+                                8
+                            }
+                            4.. => {
+                                row::<4>(ai, k, (wp, ws), cp, cols, beta);
+                                4
+                            }
+                            2.. => {
+                                row::<2>(ai, k, (wp, ws), cp, cols, beta);
+                                2
+                            }
+                            _ => {
+                                row::<1>(ai, k, (wp, ws), cp, cols, beta);
+                                1
+                            }
+                        };
+                    }
+                }
+                return;
+            }
             // Whole groups of 8 rows are packed into slivers (8 values per k,
             // side by side), so the kernel broadcasts from one pointer at fixed
             // offsets; the rows left over are read in place.
@@ -273,6 +302,11 @@ mod tests {
             (17, 9, 48),
             (32, 256, 1024),
             (21, 300, 40),
+            // One to three rows (a batch of one): 8, 4, 2 and 1 panels at once.
+            (1, 256, 1024),
+            (2, 33, 250),
+            (3, 130, 48),
+            (1, 7, 16 * 14 + 5),
         ];
         for (m, k, n) in shapes {
             let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();

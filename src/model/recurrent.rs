@@ -107,7 +107,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     let mut a = par::repeat_rows(&row_bias, steps * b);
     // A narrow input is projected step by step instead, while the step's
     // rows of `a` are in cache (see `per_step_input`).
-    let narrow = per_step_input(r.cell, input);
+    let narrow = per_step_input(r.cell, input, b);
     if !narrow {
         gemm(
             steps * b,
@@ -185,6 +185,9 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     out.put_tape(tape)
 }
 
+/// The fewest rows for which a layer projects its input step by step.
+pub(super) const PER_STEP_MIN_BATCH: usize = 8;
+
 /// The widest input each cell projects step by step (see [`per_step_input`]).
 pub(super) const PER_STEP_INPUT: [(Cell, usize); 3] =
     [(Cell::Lstm, 256), (Cell::Rnn, 256), (Cell::Gru, 64)];
@@ -196,8 +199,14 @@ pub(super) const PER_STEP_INPUT: [(Cell, usize); 3] =
 /// the `rnnlab bench` configurations: the GRU, whose steps already make a
 /// second product (its recurrent projection is kept apart), was faster with
 /// one product over all steps for an input of 128.
-pub(super) fn per_step_input(cell: Cell, input: usize) -> bool {
-    PER_STEP_INPUT.iter().any(|&(c, n)| c == cell && input <= n)
+///
+/// Below [`PER_STEP_MIN_BATCH`] rows, the per-step product re-reads all of
+/// W_ih for a row or two at every step (for a 2×256 LSTM's second layer,
+/// 1 MiB beside W_hh's 1 MiB, more than L2 holds), so a small batch takes
+/// the one product: at batch 1 the LSTM's inference then took 0.8× the
+/// time.
+pub(super) fn per_step_input(cell: Cell, input: usize, batch: usize) -> bool {
+    batch >= PER_STEP_MIN_BATCH && PER_STEP_INPUT.iter().any(|&(c, n)| c == cell && input <= n)
 }
 
 /// Rows of a batch never interact, so with two threads the batch is cut in

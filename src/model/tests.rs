@@ -167,10 +167,13 @@ fn narrow_and_wide_inputs_agree() {
             .iter()
             .find(|(c, _)| *c == first)
             .map_or(0, |(_, n)| *n);
+        let batch = recurrent::PER_STEP_MIN_BATCH;
         assert!(
-            recurrent::per_step_input(first, input) && !recurrent::per_step_input(first, input + 1)
+            recurrent::per_step_input(first, input, batch)
+                && !recurrent::per_step_input(first, input + 1, batch)
+                && !recurrent::per_step_input(first, input, batch - 1)
         );
-        let (batch, steps) = (5, 9);
+        let steps = 9;
         let narrow = Model::new(&layers, input, 2, true, 3);
         let mut wide = Model::new(&layers, input + 1, 2, true, 3);
         let mut rng = ChaCha8Rng::seed_from_u64(8);
