@@ -105,7 +105,12 @@ pub mod avx512 {
                 }
             }
             for p in 0..P {
-                store(c.add(p * WIDTH), cols.saturating_sub(p * WIDTH), acc[p], beta);
+                store(
+                    c.add(p * WIDTH),
+                    cols.saturating_sub(p * WIDTH),
+                    acc[p],
+                    beta,
+                );
             }
         }
     }
