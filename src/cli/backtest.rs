@@ -10,7 +10,6 @@ use super::error::{CliResult, bad_input};
 use super::output;
 use crate::data;
 use crate::experiment::Experiment;
-use crate::fmt::compact;
 use crate::model::Model;
 use crate::run::format::{BacktestSummary, Spread};
 
@@ -61,9 +60,7 @@ pub fn backtest(
 
 /// `mean ± sd`.
 fn spread(s: Option<&Spread>) -> String {
-    s.map_or("–".into(), |s| {
-        format!("{} ± {}", compact(s.mean), compact(s.sd))
-    })
+    s.map_or("–".into(), Spread::compact)
 }
 
 /// The backtest as Markdown: a line saying what was done, then one row for

@@ -12,7 +12,6 @@ use super::output;
 use crate::data::Baseline;
 use crate::events::Status;
 use crate::experiment::{Experiment, Goal};
-use crate::fmt::compact;
 use crate::frontend::headless;
 use crate::model::Model;
 use crate::run::format::{BacktestSummary, Spread};
@@ -419,14 +418,13 @@ fn line(r: &Row) -> String {
             target,
             backtest,
         } => {
-            let spread = |s: &Spread| format!("{} ± {}", compact(s.mean), compact(s.sd));
             let (model, baseline) = match backtest {
                 Some(b) => (
-                    format!("{} ({})", spread(&b.mase), b.origins),
+                    format!("{} ({})", b.mase.compact(), b.origins),
                     format!(
                         "{} {}",
                         b.baseline.replace('_', "-"),
-                        spread(&b.baseline_mase)
+                        b.baseline_mase.compact()
                     ),
                 ),
                 None => ("–".into(), "–".into()),

@@ -343,22 +343,15 @@ pub(super) fn report(run: &Path, outcome: &Outcome) {
 fn backtest_line(run: &Path) -> Option<String> {
     let summary = crate::run::read::summary::load_summary(run).ok()?;
     let b = summary.backtest?;
-    let spread = |s: &crate::run::format::Spread| {
-        format!(
-            "{} ± {}",
-            crate::fmt::compact(s.mean),
-            crate::fmt::compact(s.sd)
-        )
-    };
     let mase = b.metrics.get("mase")?;
     let baselines: Vec<String> = b
         .baselines
         .iter()
-        .filter_map(|(name, m)| Some(format!("{name} {}", spread(m.get("mase")?))))
+        .filter_map(|(name, m)| Some(format!("{name} {}", m.get("mase")?.compact())))
         .collect();
     Some(format!(
         "backtest MASE {} over {} origins {} step(s) apart (baselines: {})",
-        spread(mase),
+        mase.compact(),
         b.origins,
         b.step,
         baselines.join(", ")

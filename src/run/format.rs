@@ -64,6 +64,15 @@ pub struct Spread {
 }
 
 impl Spread {
+    /// `mean ± sd`, each in [`crate::fmt::compact`] form.
+    pub fn compact(&self) -> String {
+        format!(
+            "{} ± {}",
+            crate::fmt::compact(self.mean),
+            crate::fmt::compact(self.sd)
+        )
+    }
+
     /// The spread of `values` (at least one).
     pub fn of(values: &[f64]) -> Spread {
         let n = values.len().max(1) as f64;
