@@ -234,14 +234,21 @@ pub fn estimate(exp: &Experiment) -> Estimate {
     let mut state_per_step = 0u64;
     for (i, l) in exp.model.layers.iter().enumerate() {
         let (g, h) = (u(l.cell.gates()), u(l.units));
-        let n = mul(&[g, h, fan_in.saturating_add(h).saturating_add(2)]);
+        // W_ih and b_ih, and W_hh and b_hh but for the minimal cells, per direction.
+        let per_row = if l.cell.recurrent_weights() {
+            fan_in.saturating_add(h).saturating_add(2)
+        } else {
+            fan_in.saturating_add(1)
+        };
+        let n = mul(&[u(l.directions()), g, h, per_row]);
         params = params.saturating_add(n);
         if n > biggest.0 {
             biggest = (n, format!("model.layers[{i}].units"));
         }
         // Gates, state, cell and input kept per step for the backward pass.
-        state_per_step = state_per_step.saturating_add(mul(&[g.saturating_add(4), h]));
-        fan_in = h;
+        state_per_step = state_per_step
+            .saturating_add(mul(&[u(l.directions()), g.saturating_add(4), h]));
+        fan_in = u(l.width());
     }
     let head = mul(&[outputs, fan_in.saturating_add(1)]);
     params = params.saturating_add(head);

@@ -364,6 +364,22 @@ pub struct LayerSpec {
     /// LSTM only: added to the forget gate's input bias at initialisation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forget_bias: Option<f64>,
+    /// A second pass over the sequence backwards, its outputs beside the
+    /// forward pass's (the layer's output is `2 × units` wide).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub bidirectional: bool,
+    /// Variational dropout on the recurrent state: one mask per sequence on
+    /// `h_{t-1}` where it enters the recurrent product, training only.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub recurrent_dropout: f64,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 impl LayerSpec {
@@ -375,6 +391,14 @@ impl LayerSpec {
     pub fn forget_bias(&self) -> f64 {
         self.forget_bias.unwrap_or(0.0)
     }
+    /// The passes over the sequence: 2 when bidirectional, else 1.
+    pub fn directions(&self) -> usize {
+        if self.bidirectional { 2 } else { 1 }
+    }
+    /// Values per step of the layer's output: `units`, twice that when bidirectional.
+    pub fn width(&self) -> usize {
+        self.units * self.directions()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -383,6 +407,12 @@ pub enum Cell {
     Rnn,
     Lstm,
     Gru,
+    /// Feng et al. (2024): the GRU without `h_{t-1}` in its gates, a linear scan over time.
+    #[serde(rename = "mingru")]
+    MinGru,
+    /// Feng et al. (2024): the LSTM without `h_{t-1}` in its gates, forget and input gates normalised.
+    #[serde(rename = "minlstm")]
+    MinLstm,
 }
 
 impl Cell {
@@ -392,15 +422,24 @@ impl Cell {
             Cell::Rnn => 1,
             Cell::Lstm => 4,
             Cell::Gru => 3,
+            Cell::MinGru => 2,
+            Cell::MinLstm => 3,
         }
     }
+    /// Whether the cell has recurrent weights (`weight_hh`, `bias_hh`): all
+    /// but the minimal cells, whose gates read only `x_t`.
+    pub fn recurrent_weights(self) -> bool {
+        !matches!(self, Cell::MinGru | Cell::MinLstm)
+    }
     /// Gate names in weight-row order (PyTorch): LSTM i, f, g, o; GRU r, z, n;
-    /// none for a simple RNN.
+    /// none for a simple RNN; minGRU z and the candidate h; minLSTM f, i, h.
     pub fn gate_names(self) -> &'static [&'static str] {
         match self {
             Cell::Rnn => &[],
             Cell::Lstm => &["i", "f", "g", "o"],
             Cell::Gru => &["r", "z", "n"],
+            Cell::MinGru => &["z", "h"],
+            Cell::MinLstm => &["f", "i", "h"],
         }
     }
     pub fn name(self) -> &'static str {
@@ -408,6 +447,8 @@ impl Cell {
             Cell::Rnn => "rnn",
             Cell::Lstm => "lstm",
             Cell::Gru => "gru",
+            Cell::MinGru => "mingru",
+            Cell::MinLstm => "minlstm",
         }
     }
 }

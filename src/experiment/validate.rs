@@ -495,12 +495,50 @@ fn validate_model(exp: &mut Experiment) -> Result<(), Invalid> {
                 "remove `activation`",
             ));
         }
-        if l.cell != Cell::Lstm && l.forget_bias.is_some() {
+        if !matches!(l.cell, Cell::Lstm | Cell::MinLstm) && l.forget_bias.is_some() {
             return Err(invalid(
                 key("forget_bias"),
-                "`forget_bias` applies to LSTM layers only",
-                "remove it, or set cell = \"lstm\"",
+                "`forget_bias` applies to LSTM and minLSTM layers only",
+                "remove it, or set cell = \"lstm\" or \"minlstm\"",
             ));
+        }
+        if !(0.0..1.0).contains(&l.recurrent_dropout) {
+            return Err(invalid(
+                key("recurrent_dropout"),
+                format!("must be in [0, 1) (got {})", l.recurrent_dropout),
+                "",
+            ));
+        }
+        if l.recurrent_dropout > 0.0 && !l.cell.recurrent_weights() {
+            return Err(invalid(
+                key("recurrent_dropout"),
+                format!(
+                    "{} layers have no recurrent weights: their gates read only x_t, so there is no recurrent product to drop inputs of",
+                    l.cell.name()
+                ),
+                "use `dropout` (on the layer's outputs) instead",
+            ));
+        }
+        if l.bidirectional {
+            let leak = match exp.task.kind {
+                TaskKind::Generate => Some(
+                    "text generation predicts each character from the ones before it; a backward pass would read the character it must predict",
+                ),
+                TaskKind::Forecast if exp.task.strategy == Strategy::Iterative => Some(
+                    "the iterative strategy feeds each prediction back as the next input, one step at a time; a backward pass would need the inputs after it, which are not known yet",
+                ),
+                TaskKind::Forecast if exp.task.strategy == Strategy::Seq2seq => Some(
+                    "seq2seq predicts the next values at every step from the steps so far; a backward pass would let step t read the inputs after it, which hold the very values it must predict",
+                ),
+                _ => None,
+            };
+            if let Some(why) = leak {
+                return Err(invalid(
+                    key("bidirectional"),
+                    format!("a bidirectional layer would leak the future here: {why}"),
+                    "remove `bidirectional`, or use strategy = \"vector\" or \"one-step\" (the whole window is the past)",
+                ));
+            }
         }
         if l.init == Init::Identity && l.cell != Cell::Rnn {
             return Err(invalid(

@@ -12,6 +12,7 @@
 //! - [`panel`]: the per-step product by a weight matrix packed once per sequence;
 //! - [`math`]: vectorised `exp`, `tanh`, `sigmoid` and blocks of 16 lanes;
 //! - [`par`]: large fills and copies on two threads;
+//! - [`scan`]: the linear recurrence of the minimal cells, a blocked parallel scan over time;
 //! - [`fp`]: subnormals flushed to zero on the threads that compute
 //!   (`RNNLAB_SUBNORMALS=keep` to keep them).
 
@@ -24,6 +25,7 @@ pub mod math;
 pub mod pack;
 pub mod panel;
 pub mod par;
+pub mod scan;
 pub mod simd;
 
 pub use simd::instructions;

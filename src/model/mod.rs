@@ -11,8 +11,10 @@ mod gru;
 mod init;
 mod io;
 mod lstm;
+mod minimal;
 mod recurrent;
 mod rnn;
+mod sequence;
 mod summary;
 
 use std::ops::Range;
@@ -76,12 +78,39 @@ pub struct Model {
     dev: Cpu,
 }
 
+/// One direction of a layer: W_ih (G·H × in), W_hh (G·H × H), b_ih, b_hh;
+/// the minimal cells have no W_hh and b_hh.
+struct Direction {
+    w_ih: Mat,
+    w_hh: Option<Mat>,
+    b_ih: Vector,
+    b_hh: Option<Vector>,
+}
+
 /// Parameter tensors of one forward pass (weights transposed where dfdx multiplies by them).
 struct Tensors {
-    /// Per layer: W_ih (G·H × in), W_hh (G·H × H), b_ih, b_hh.
-    layers: Vec<(Mat, Mat, Vector, Vector)>,
+    /// Per layer, its directions (forward, then backward when bidirectional).
+    layers: Vec<Vec<Direction>>,
     head_wt: Mat,
     head_b: Vector,
+}
+
+/// The names of a layer's tensors after `layers.{k}.`, in `params` order
+/// (PyTorch's: a direction's weight_ih, weight_hh, bias_ih, bias_hh, then the
+/// backward direction's with `_reverse`).
+pub fn layer_param_names(l: &LayerSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    for dir in ["", "_reverse"].iter().take(l.directions()) {
+        out.push(format!("weight_ih{dir}"));
+        if l.cell.recurrent_weights() {
+            out.push(format!("weight_hh{dir}"));
+        }
+        out.push(format!("bias_ih{dir}"));
+        if l.cell.recurrent_weights() {
+            out.push(format!("bias_hh{dir}"));
+        }
+    }
+    out
 }
 
 /// Options of one [`Model::train_pass`].
@@ -172,37 +201,66 @@ impl Model {
         for (k, l) in layers.iter().enumerate() {
             let (h, gh) = (l.units, l.cell.gates() * l.units);
             let bound = 1.0 / (h as f32).sqrt();
-            let (w_ih, w_hh, mut b_ih, b_hh) = match l.init {
-                Init::Pytorch => (
-                    init::uniform(&mut rng, gh * fan_in, bound),
-                    init::uniform(&mut rng, gh * h, bound),
-                    init::uniform(&mut rng, gh, bound),
-                    init::uniform(&mut rng, gh, bound),
-                ),
-                Init::Keras => (
-                    init::glorot(&mut rng, gh, fan_in),
-                    init::orthogonal(&mut rng, gh, h),
-                    vec![0.0; gh],
-                    vec![0.0; gh],
-                ),
-                Init::Identity => (
-                    init::normal(&mut rng, gh * fan_in, 0.001),
-                    init::identity(h),
-                    vec![0.0; gh],
-                    vec![0.0; gh],
-                ),
+            let names = layer_param_names(l);
+            let mut names = names.into_iter();
+            let mut push = |data: Vec<f32>, shape: Vec<usize>| {
+                let name = names.next().expect("one name per tensor");
+                params.push(Param::new(format!("layers.{k}.{name}"), shape, data));
             };
-            if l.cell == Cell::Lstm {
-                for v in &mut b_ih[h..2 * h] {
-                    *v += l.forget_bias() as f32;
+            for _ in 0..l.directions() {
+                if !l.cell.recurrent_weights() {
+                    // nn.Linear's initialisation (bound 1/√fan_in), or Glorot and zeros.
+                    let (w, mut b) = match l.init {
+                        Init::Keras => (init::glorot(&mut rng, gh, fan_in), vec![0.0; gh]),
+                        _ => {
+                            let bound = 1.0 / (fan_in as f32).sqrt();
+                            (
+                                init::uniform(&mut rng, gh * fan_in, bound),
+                                init::uniform(&mut rng, gh, bound),
+                            )
+                        }
+                    };
+                    if l.cell == Cell::MinLstm {
+                        // The forget gate's rows come first.
+                        for v in &mut b[..h] {
+                            *v += l.forget_bias() as f32;
+                        }
+                    }
+                    push(w, vec![gh, fan_in]);
+                    push(b, vec![gh]);
+                    continue;
                 }
+                let (w_ih, w_hh, mut b_ih, b_hh) = match l.init {
+                    Init::Pytorch => (
+                        init::uniform(&mut rng, gh * fan_in, bound),
+                        init::uniform(&mut rng, gh * h, bound),
+                        init::uniform(&mut rng, gh, bound),
+                        init::uniform(&mut rng, gh, bound),
+                    ),
+                    Init::Keras => (
+                        init::glorot(&mut rng, gh, fan_in),
+                        init::orthogonal(&mut rng, gh, h),
+                        vec![0.0; gh],
+                        vec![0.0; gh],
+                    ),
+                    Init::Identity => (
+                        init::normal(&mut rng, gh * fan_in, 0.001),
+                        init::identity(h),
+                        vec![0.0; gh],
+                        vec![0.0; gh],
+                    ),
+                };
+                if l.cell == Cell::Lstm {
+                    for v in &mut b_ih[h..2 * h] {
+                        *v += l.forget_bias() as f32;
+                    }
+                }
+                push(w_ih, vec![gh, fan_in]);
+                push(w_hh, vec![gh, h]);
+                push(b_ih, vec![gh]);
+                push(b_hh, vec![gh]);
             }
-            let p = |n: &str| format!("layers.{k}.{n}");
-            params.push(Param::new(p("weight_ih"), vec![gh, fan_in], w_ih));
-            params.push(Param::new(p("weight_hh"), vec![gh, h], w_hh));
-            params.push(Param::new(p("bias_ih"), vec![gh], b_ih));
-            params.push(Param::new(p("bias_hh"), vec![gh], b_hh));
-            fan_in = h;
+            fan_in = l.width();
         }
         let keras = layers.last().is_some_and(|l| l.init == Init::Keras);
         let (w, b) = if keras {
@@ -230,7 +288,34 @@ impl Model {
 
     /// Index of `head.weight` in `params`.
     fn head_index(&self) -> usize {
-        4 * self.layers.len()
+        self.layer_ranges().last().map_or(0, |r| r.end)
+    }
+
+    /// Each layer's range of indices in `params`.
+    fn layer_ranges(&self) -> Vec<Range<usize>> {
+        let mut at = 0;
+        self.layers
+            .iter()
+            .map(|l| {
+                let n = layer_param_names(l).len();
+                at += n;
+                at - n..at
+            })
+            .collect()
+    }
+
+    /// The names of the gradient-flow series [`Model::train_pass`] returns,
+    /// in order: `layers.{k}`, and `layers.{k}.reverse` for the backward
+    /// direction of a bidirectional layer.
+    pub fn flow_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (k, l) in self.layers.iter().enumerate() {
+            out.push(format!("layers.{k}"));
+            if l.bidirectional {
+                out.push(format!("layers.{k}.reverse"));
+            }
+        }
+        out
     }
 
     /// Total number of scalar parameters.
@@ -240,8 +325,11 @@ impl Model {
 
     /// Parameter index ranges per group: `layers.0`, `layers.1`, …, `head`.
     pub fn param_groups(&self) -> Vec<(String, Range<usize>)> {
-        let mut groups: Vec<(String, Range<usize>)> = (0..self.layers.len())
-            .map(|k| (format!("layers.{k}"), 4 * k..4 * k + 4))
+        let mut groups: Vec<(String, Range<usize>)> = self
+            .layer_ranges()
+            .into_iter()
+            .enumerate()
+            .map(|(k, r)| (format!("layers.{k}"), r))
             .collect();
         let head = self.head_index();
         groups.push(("head".into(), head..head + 2));
@@ -251,14 +339,15 @@ impl Model {
         groups
     }
 
-    /// Gradient norm per gate of every LSTM/GRU layer, e.g. `("layers.0.f", n)`:
-    /// the L2 norm of the gate's rows of W_ih, W_hh, b_ih and b_hh together.
+    /// Gradient norm per gate of every gated layer, e.g. `("layers.0.f", n)`:
+    /// the L2 norm of the gate's rows of W_ih, W_hh, b_ih and b_hh together
+    /// (of both directions of a bidirectional layer).
     /// `grads` are in `params` order and layout.
     pub fn gate_norms(&self, grads: &[Vec<f32>]) -> Vec<(String, f64)> {
         let mut out = Vec::new();
-        for (k, l) in self.layers.iter().enumerate() {
+        for ((k, l), range) in self.layers.iter().enumerate().zip(self.layer_ranges()) {
             for (g, name) in l.cell.gate_names().iter().enumerate() {
-                let sq: f64 = grads[4 * k..4 * k + 4]
+                let sq: f64 = grads[range.clone()]
                     .iter()
                     .map(|t| {
                         // Every tensor of a layer has G·H rows; gate g owns rows g·H..(g+1)·H.
@@ -284,10 +373,30 @@ impl Model {
         };
         let vector = |p: &Param| dev.tensor_from_vec(p.data.clone(), (p.shape[0],));
         let layers = self
-            .params
-            .chunks_exact(4)
-            .take(self.layers.len())
-            .map(|p| (mat(&p[0]), mat(&p[1]), vector(&p[2]), vector(&p[3])))
+            .layers
+            .iter()
+            .zip(self.layer_ranges())
+            .map(|(l, range)| {
+                let per = range.len() / l.directions();
+                self.params[range]
+                    .chunks_exact(per)
+                    .map(|p| match p {
+                        [w_ih, w_hh, b_ih, b_hh] => Direction {
+                            w_ih: mat(w_ih),
+                            w_hh: Some(mat(w_hh)),
+                            b_ih: vector(b_ih),
+                            b_hh: Some(vector(b_hh)),
+                        },
+                        [w_ih, b_ih] => Direction {
+                            w_ih: mat(w_ih),
+                            w_hh: None,
+                            b_ih: vector(b_ih),
+                            b_hh: None,
+                        },
+                        _ => unreachable!("two or four tensors per direction"),
+                    })
+                    .collect()
+            })
             .collect();
         let head = self.head_index();
         Tensors {
@@ -314,7 +423,8 @@ impl Model {
         }
         let mut h = x;
         let n = self.layers.len();
-        for (k, (l, (w_ih, w_hh, b_ih, b_hh))) in self.layers.iter().zip(&ts.layers).enumerate() {
+        let mut sinks = flow.iter().cloned();
+        for (k, (l, dirs)) in self.layers.iter().zip(&ts.layers).enumerate() {
             let r = Recurrence {
                 cell: l.cell,
                 activation: l.activation(),
@@ -325,27 +435,45 @@ impl Model {
                 input_grad: k > 0 || self.embedding.is_some(),
             };
             let carried = state.as_deref_mut().map(|st| &mut st[k]);
-            let weights = Weights {
-                w_ih,
-                w_hh,
-                b_ih,
-                b_hh,
+            let (fwd_flow, back_flow) = (
+                sinks.next(),
+                l.bidirectional.then(|| sinks.next()).flatten(),
+            );
+            // Recurrent dropout: a mask per direction, for the whole sequence.
+            let mut masks = (0..l.directions())
+                .map(|_| match dropout.as_deref_mut() {
+                    Some(rng) if l.recurrent_dropout > 0.0 => {
+                        Some(dropout_mask(rng, batch * l.units, l.recurrent_dropout))
+                    }
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+                .into_iter();
+            let (fwd_mask, back_mask) = (masks.next().flatten(), masks.next().flatten());
+            h = match &dirs[..] {
+                [d] => direction(h, d, r, fwd_flow, carried, fwd_mask),
+                [d, back] => {
+                    // The backward direction reads the sequence reversed; with
+                    // every step's output, its outputs are turned back to the
+                    // forward order, else its last output (after reading the
+                    // whole sequence, at t = 0) sits beside the forward one.
+                    let (x, tape) = h.split_tape();
+                    let forward =
+                        direction(x.clone().put_tape(tape), d, r, fwd_flow, None, fwd_mask);
+                    let reversed = sequence::reverse_steps(x.retaped::<T>(), batch);
+                    let mut backward = direction(reversed, back, r, back_flow, None, back_mask);
+                    if !r.last_only {
+                        backward = sequence::reverse_steps(backward, batch);
+                    }
+                    sequence::concat_columns(forward, backward)
+                }
+                _ => unreachable!("one or two directions"),
             };
-            h = recurrence(h, weights, r, flow.get(k).cloned(), carried);
             if let Some(rng) = dropout.as_deref_mut()
                 && l.dropout > 0.0
             {
-                let keep = 1.0 - l.dropout as f32;
                 let shape = *h.shape();
-                let mask: Vec<f32> = (0..shape.0 * shape.1)
-                    .map(|_| {
-                        if rng.r#gen::<f32>() < keep {
-                            1.0 / keep
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
+                let mask = dropout_mask(rng, shape.0 * shape.1, l.dropout);
                 h = h * self.dev.tensor_from_vec(mask, shape);
             }
         }
@@ -445,14 +573,26 @@ impl Model {
         pass: Pass,
     ) -> (f32, Vec<Vec<f32>>, Vec<Vec<f32>>) {
         let sinks: Vec<FlowSink> = if pass.flow {
-            self.layers.iter().map(|_| FlowSink::default()).collect()
+            self.flow_names()
+                .iter()
+                .map(|_| FlowSink::default())
+                .collect()
         } else {
             Vec::new()
         };
         let (loss, grads) = self.backprop(x, y, (batch, steps), pass, &sinks);
+        // A backward direction's norms come in the order it read the steps:
+        // turned to time order, like the forward ones.
         let flow = sinks
             .iter()
-            .map(|s| s.lock().map(|v| v.clone()).unwrap_or_default())
+            .zip(self.flow_names())
+            .map(|(s, name)| {
+                let mut v = s.lock().map(|v| v.clone()).unwrap_or_default();
+                if name.ends_with(".reverse") {
+                    v.reverse();
+                }
+                v
+            })
             .collect();
         (loss, grads, flow)
     }
@@ -504,11 +644,15 @@ impl Model {
         let value = loss.array();
         let mut g = loss.backward();
         let mut grads = Vec::with_capacity(self.params.len());
-        for (w_ih, w_hh, b_ih, b_hh) in &ts.layers {
-            grads.push(g.get_or_alloc_mut(w_ih).expect("cpu alloc").to_vec());
-            grads.push(g.get_or_alloc_mut(w_hh).expect("cpu alloc").to_vec());
-            grads.push(g.get_or_alloc_mut(b_ih).expect("cpu alloc").to_vec());
-            grads.push(g.get_or_alloc_mut(b_hh).expect("cpu alloc").to_vec());
+        for d in ts.layers.iter().flatten() {
+            grads.push(g.get_or_alloc_mut(&d.w_ih).expect("cpu alloc").to_vec());
+            if let Some(w_hh) = &d.w_hh {
+                grads.push(g.get_or_alloc_mut(w_hh).expect("cpu alloc").to_vec());
+            }
+            grads.push(g.get_or_alloc_mut(&d.b_ih).expect("cpu alloc").to_vec());
+            if let Some(b_hh) = &d.b_hh {
+                grads.push(g.get_or_alloc_mut(b_hh).expect("cpu alloc").to_vec());
+            }
         }
         let hw = &self.params[self.head_index()].shape;
         let gw = g.get_or_alloc_mut(&ts.head_wt).expect("cpu alloc").to_vec();
@@ -527,6 +671,45 @@ impl Model {
             grads.push(table);
         }
         (value, grads)
+    }
+}
+
+/// `n` inverted-dropout factors: 0 with probability `rate`, else 1/(1 − rate).
+fn dropout_mask(rng: &mut ChaCha8Rng, n: usize, rate: f64) -> Vec<f32> {
+    let keep = 1.0 - rate as f32;
+    (0..n)
+        .map(|_| {
+            if rng.r#gen::<f32>() < keep {
+                1.0 / keep
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// One direction of a layer over the sequence `x`; `mask`, its recurrent
+/// dropout (validation keeps it from the minimal cells).
+fn direction<T: Tape<f32, Cpu>>(
+    x: Mat<T>,
+    d: &Direction,
+    r: Recurrence,
+    flow: Option<FlowSink>,
+    state: Option<&mut LayerState>,
+    mask: Option<Vec<f32>>,
+) -> Mat<T> {
+    match (&d.w_hh, &d.b_hh) {
+        (Some(w_hh), Some(b_hh)) => {
+            let weights = Weights {
+                w_ih: &d.w_ih,
+                w_hh,
+                b_ih: &d.b_ih,
+                b_hh,
+                mask,
+            };
+            recurrence(x, weights, r, flow, state)
+        }
+        _ => minimal::minimal(x, &d.w_ih, &d.b_ih, r, flow, state),
     }
 }
 

@@ -65,12 +65,16 @@ struct PartSaved<'a> {
     hps: Vec<&'a mut [f32]>,
 }
 
-/// One layer's parameters, PyTorch layout.
+/// One layer's parameters, PyTorch layout, and its recurrent dropout.
 pub struct Weights<'a> {
     pub w_ih: &'a Mat,
     pub w_hh: &'a Mat,
     pub b_ih: &'a Vector,
     pub b_hh: &'a Vector,
+    /// Recurrent dropout: `B × H` factors (0 or 1/keep) that multiply
+    /// `h_{t-1}` where it enters the recurrent product, the same at every
+    /// step (Gal and Ghahramani's variational dropout, as Keras does it).
+    pub mask: Option<Vec<f32>>,
 }
 
 /// Runs the layer; records its backward pass on the tape `x` carries.
@@ -125,7 +129,15 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     let parts = Parts::new(r);
     // The steps turn `a` into the activated gates.
     let x_steps = narrow.then_some((&xv[..], &w_ih[..]));
-    let saved = parts.forward(&mut a, &w, x_steps, &b_hh, state.as_deref());
+    let mask = p.mask;
+    let saved = parts.forward(
+        &mut a,
+        &w,
+        x_steps,
+        &b_hh,
+        state.as_deref(),
+        mask.as_deref(),
+    );
     let last = (state.is_some() || r.last_only).then(|| parts.last(&saved));
     let dev = x.device().clone();
     let out = match &last {
@@ -143,7 +155,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
             // Taken out of `grads` while the others are written, then put back.
             let g_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
             // The gates in `a` become ∂L/∂a (= ∂L/∂xp).
-            let (dw_hh, bptt) = parts.backward(&g_out, &w, &saved, &mut a);
+            let (dw_hh, bptt) = parts.backward(&g_out, &w, &saved, &mut a, mask.as_deref());
             if let Some(sink) = &flow
                 && let Ok(mut v) = sink.lock()
             {
@@ -293,6 +305,7 @@ impl Parts {
         x: Option<(&[f32], &[f32])>,
         b_hh: &[f32],
         init: Option<&LayerState>,
+        mask: Option<&[f32]>,
     ) -> Saved {
         let r = self.r;
         let (b, h, steps) = (r.batch, r.units, r.steps);
@@ -348,17 +361,19 @@ impl Parts {
             };
             (a, part)
         };
+        let mask_of = |lo: usize, rows: usize| mask.map(|m| &m[lo * h..(lo + rows) * h]);
         match self.each()[..] {
-            [(_, _, r)] => {
+            [(_, n, r)] => {
                 let (a, part) = next();
-                forward(a, part, w, x_of(0), b_hh, r);
+                forward(a, part, w, x_of(0), b_hh, r, mask_of(0, n));
             }
-            [(lo0, _, r0), (lo1, _, r1)] => {
+            [(lo0, n0, r0), (lo1, n1, r1)] => {
                 let ((a0, s0), (a1, s1)) = (next(), next());
                 let (x0, x1) = (x_of(lo0), x_of(lo1));
+                let (m0, m1) = (mask_of(lo0, n0), mask_of(lo1, n1));
                 rayon::join(
-                    || forward(a0, s0, w, x0, b_hh, r0),
-                    || forward(a1, s1, w, x1, b_hh, r1),
+                    || forward(a0, s0, w, x0, b_hh, r0, m0),
+                    || forward(a1, s1, w, x1, b_hh, r1, m1),
                 );
             }
             _ => unreachable!("one or two parts"),
@@ -381,7 +396,14 @@ impl Parts {
 
     /// BPTT from ∂L/∂output: turns the gates in `a` into ∂L/∂a; returns
     /// ∂L/∂W_hh and the rest.
-    fn backward(&self, g_out: &[f32], w: &[f32], saved: &Saved, a: &mut [f32]) -> (Vec<f32>, Bptt) {
+    fn backward(
+        &self,
+        g_out: &[f32],
+        w: &[f32],
+        saved: &Saved,
+        a: &mut [f32],
+        mask: Option<&[f32]>,
+    ) -> (Vec<f32>, Bptt) {
         let r = self.r;
         let (b, h, gh, steps) = (r.batch, r.units, r.cell.gates() * r.units, r.steps);
         // ∂L/∂hp; the same as ∂L/∂a except for the GRU's candidate gate.
@@ -395,7 +417,7 @@ impl Parts {
         ];
         // W_hh (gh × h), packed once for every step of both halves.
         let w = &Packed::new(gh, h, w, (h, 1));
-        let run = |(lo, _, pr): (usize, usize, Recurrence), a, dhp| {
+        let run = |(lo, n, pr): (usize, usize, Recurrence), a, dhp| {
             let rows = |data, cols| Rows {
                 data,
                 batch: b,
@@ -408,7 +430,7 @@ impl Parts {
                 cs: rows(&saved.cs, h),
                 hps: rows(&saved.hps, gh),
             };
-            backward(s, w, a, dhp, pr)
+            backward(s, w, a, dhp, pr, mask.map(|m| &m[lo * h..(lo + n) * h]))
         };
         let parts = self.each();
         let mut a_parts = self.split(a, gh).into_iter();
@@ -436,6 +458,18 @@ impl Parts {
         };
         let dhp: &[f32] = if r.cell == Cell::Gru { &dhp } else { a };
         let mut dw_hh = vec![0.0; gh * h];
+        // What W_hh multiplied: h_{t-1}, or h_{t-1} ⊙ mask.
+        let masked;
+        let h_in: &[f32] = match mask {
+            Some(m) => {
+                masked = saved.hs[..steps * b * h]
+                    .chunks_exact(b * h)
+                    .flat_map(|hs| hs.iter().zip(m).map(|(v, m)| v * m))
+                    .collect::<Vec<f32>>();
+                &masked
+            }
+            None => &saved.hs[..steps * b * h],
+        };
         // ∂W_hh = Σ_t dhp_tᵀ · h_{t-1}: one (gh × T·B) · (T·B × h) product.
         gemm(
             gh,
@@ -443,7 +477,7 @@ impl Parts {
             h,
             dhp,
             (1, gh),
-            &saved.hs[..steps * b * h],
+            h_in,
             (h, 1),
             0.0,
             &mut dw_hh,
@@ -486,13 +520,13 @@ impl<'a> Rows<'a> {
 /// A tensor's values in one copy. Every tensor a recurrence gets is
 /// contiguous and row-major (made from a `Vec`, or by an element-wise op on
 /// such tensors); dfdx's `as_vec` would walk it one index at a time.
-fn values<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
+pub(super) fn values<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
     let mut v = par::zeros(t.shape().num_elements());
     t.copy_into(&mut v);
     v
 }
 
-fn add_into(dst: &mut [f32], src: &[f32]) {
+pub(super) fn add_into(dst: &mut [f32], src: &[f32]) {
     for (d, s) in dst.iter_mut().zip(src) {
         *d += s;
     }
@@ -519,8 +553,10 @@ fn forward(
     x: Option<(&Packed, Rows)>,
     b_hh: &[f32],
     r: Recurrence,
+    mask: Option<&[f32]>,
 ) {
     let (h, b) = (r.units, r.batch);
+    let mut dropped = vec![0.0; if mask.is_some() { b * h } else { 0 }];
     for (t, a) in a.iter_mut().enumerate().take(r.steps) {
         if let Some((wx, rows)) = x {
             // a += x_t · W_ihᵀ
@@ -528,14 +564,24 @@ fn forward(
         }
         let (before, after) = s.hs.split_at_mut(t + 1);
         let (h_prev, h_t) = (&*before[t], &mut *after[0]);
+        // What the recurrent product reads: h_{t-1}, or h_{t-1} ⊙ mask.
+        let h_in: &[f32] = match mask {
+            Some(m) => {
+                for ((d, v), m) in dropped.iter_mut().zip(h_prev).zip(m) {
+                    *d = v * m;
+                }
+                &dropped
+            }
+            None => h_prev,
+        };
         match r.cell {
             Cell::Rnn => {
                 // a += h_prev · W_hhᵀ
-                wt.mul(b, h_prev, h, 1.0, a);
+                wt.mul(b, h_in, h, 1.0, a);
                 rnn::forward(r.activation, a, h_t);
             }
             Cell::Lstm => {
-                wt.mul(b, h_prev, h, 1.0, a);
+                wt.mul(b, h_in, h, 1.0, a);
                 let (cb, ca) = s.cs.split_at_mut(t + 1);
                 lstm::forward(h, a, cb[t], ca[0], h_t);
             }
@@ -545,9 +591,10 @@ fn forward(
                 for row in hp.chunks_exact_mut(b_hh.len()) {
                     row.copy_from_slice(b_hh);
                 }
-                wt.mul(b, h_prev, h, 1.0, hp);
+                wt.mul(b, h_in, h, 1.0, hp);
                 gru::forward(h, a, hp, h_prev, h_t);
             }
+            Cell::MinGru | Cell::MinLstm => unreachable!("the minimal cells run in model::minimal"),
         }
     }
 }
@@ -570,9 +617,11 @@ fn backward(
     mut a: Vec<&mut [f32]>,
     mut dhp: Vec<&mut [f32]>,
     r: Recurrence,
+    mask: Option<&[f32]>,
 ) -> Bptt {
     let (h, b, steps) = (r.units, r.batch, r.steps);
     let (bh, gh) = (b * h, r.cell.gates() * h);
+    let mut through = vec![0.0; if mask.is_some() { bh } else { 0 }];
     let mut dh = vec![0.0; bh];
     let mut dh_next = vec![0.0; bh];
     // ∂L/∂h_t at the steps whose output is not used.
@@ -616,14 +665,23 @@ fn backward(
                 );
                 (dhp[t], 1.0)
             }
+            Cell::MinGru | Cell::MinLstm => unreachable!("the minimal cells run in model::minimal"),
         };
         // The bias gradients while the step's rows are in cache.
         vectorized(
             #[inline(always)]
             || add_column_sums(&mut out.db_hh, dhp_t),
         );
-        // dh_{t-1} (+)= dhp_t · W_hh
-        packed.mul(b, dhp_t, gh, beta, &mut dh_next);
+        // dh_{t-1} (+)= dhp_t · W_hh, times the mask with recurrent dropout.
+        match mask {
+            None => packed.mul(b, dhp_t, gh, beta, &mut dh_next),
+            Some(m) => {
+                packed.mul(b, dhp_t, gh, 0.0, &mut through);
+                for ((d, v), m) in dh_next.iter_mut().zip(&through).zip(m) {
+                    *d = beta * *d + v * m;
+                }
+            }
+        }
     }
     out
 }

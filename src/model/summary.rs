@@ -10,9 +10,12 @@ impl Model {
         let mut parts: Vec<String> = self
             .layers
             .iter()
-            .map(|l| match l.cell {
-                Cell::Rnn => format!("rnn-{}({})", activation_name(l), l.units),
-                c => format!("{}({})", c.name(), l.units),
+            .map(|l| {
+                let bi = if l.bidirectional { "bi-" } else { "" };
+                match l.cell {
+                    Cell::Rnn => format!("{bi}rnn-{}({})", activation_name(l), l.units),
+                    c => format!("{bi}{}({})", c.name(), l.units),
+                }
             })
             .collect();
         if parts.is_empty() {
@@ -47,15 +50,18 @@ impl Model {
                 .iter()
                 .map(|p| p.data.len())
                 .sum();
-            let cell = match l.cell {
+            let mut cell = match l.cell {
                 Cell::Rnn => format!("rnn ({})", activation_name(l)),
                 c => c.name().to_string(),
             };
+            if l.bidirectional {
+                cell += " ×2";
+            }
             out += &format!(
                 "{name:<10} {cell:<12} {fan_in:>6} {:>6} {count:>10}\n",
                 l.units
             );
-            fan_in = l.units;
+            fan_in = l.width();
         }
         let (name, range) = &groups[self.layers.len()];
         let count: usize = self.params[range.clone()]

@@ -318,6 +318,8 @@ mod tests {
             dropout: 0.0,
             init: Init::Pytorch,
             forget_bias: None,
+            bidirectional: false,
+            recurrent_dropout: 0.0,
         };
         Model::new(&[layer(Cell::Lstm, 3), layer(Cell::Gru, 2)], 1, 1, false, 1)
     }

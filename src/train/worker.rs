@@ -444,15 +444,12 @@ impl Worker {
                 let (loss, mut grads, time) = self.model.train_pass(&x, &y, n, steps, pass);
                 let flow = (!time.is_empty()).then(|| FlowStats {
                     step: self.step,
-                    time: time
+                    time: self
+                        .model
+                        .flow_names()
                         .into_iter()
-                        .enumerate()
-                        .map(|(k, v)| {
-                            (
-                                format!("layers.{k}"),
-                                v.into_iter().map(f64::from).collect(),
-                            )
-                        })
+                        .zip(time)
+                        .map(|(name, v)| (name, v.into_iter().map(f64::from).collect()))
                         .collect(),
                     gates: self.model.gate_norms(&grads),
                 });

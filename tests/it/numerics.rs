@@ -9,6 +9,7 @@ use std::process::Command;
 
 use rnnlab::experiment::LayerSpec;
 use rnnlab::kernels::gemm::{Path as Product, taken};
+use rnnlab::kernels::scan::chunked_scans;
 use rnnlab::kernels::simd::{self, Isa};
 use rnnlab::model::{Model, split_recurrences};
 use safetensors::SafeTensors;
@@ -54,7 +55,7 @@ fn cases() -> (std::path::PathBuf, Vec<Case>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let cases: Vec<Case> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
-    assert!(cases.len() >= 8, "every fixture case is listed");
+    assert!(cases.len() >= 14, "every fixture case is listed");
     (dir, cases)
 }
 
@@ -95,6 +96,7 @@ fn stacks_match_pytorch() {
         // Alone in its process: the mid-size case took the paths it is
         // there for (the blocked GEMM only exists for AVX-512).
         assert!(split_recurrences() > 0, "no recurrence ran as two parts");
+        assert!(chunked_scans() > 0, "no scan ran in chunks of time");
         let split = [
             Product::SplitRows,
             Product::SharedBand,
@@ -113,9 +115,10 @@ fn stacks_match_pytorch() {
 }
 
 /// (loss(θ + eps) − loss(θ − eps)) / 2·eps for element `j` of parameter `pi`.
-fn central_difference(model: &mut Model, pi: usize, j: usize, loss: impl Fn(&Model) -> f32) -> f32 {
-    // Small, as the ReLU layer's kinks must rarely lie within ±eps; the
-    // loss (about 1) in f32 then limits the difference to about 1e-4.
+fn central_difference(model: &mut Model, pi: usize, j: usize, loss: impl Fn(&Model) -> f64) -> f32 {
+    // Small, as the ReLU layer's and g's kinks must rarely lie within
+    // ±eps; with the loss summed in f64 (`mse_f64`), the f32 predictions
+    // then limit the difference to about 1e-4.
     let eps = 1e-3f32;
     let orig = model.params[pi].data[j];
     model.params[pi].data[j] = orig + eps;
@@ -123,33 +126,53 @@ fn central_difference(model: &mut Model, pi: usize, j: usize, loss: impl Fn(&Mod
     model.params[pi].data[j] = orig - eps;
     let down = loss(model);
     model.params[pi].data[j] = orig;
-    (up - down) / (2.0 * eps)
+    ((up - down) / (2.0 * eps as f64)) as f32
 }
 
-/// The analytic gradient of the mid-size stack (which takes the blocked
-/// and two-thread paths) against central differences, three elements of
-/// every tensor.
+/// The mean squared error of the model's predictions, summed in f64: an
+/// f32 sum over thousands of outputs rounds by more than a difference
+/// of the loss over ±eps can show.
+fn mse_f64(m: &Model, x: &[f32], y: &[f32], batch: usize, steps: usize) -> f64 {
+    let out = m.predict(x, batch, steps);
+    let sum: f64 = out
+        .iter()
+        .zip(y)
+        .map(|(o, y)| (*o as f64 - *y as f64).powi(2))
+        .sum();
+    sum / y.len() as f64
+}
+
+/// The analytic gradient against central differences, three elements of
+/// every tensor: the mid-size stacks (which take the blocked, two-thread
+/// and chunked-scan paths) and the small stacks of the newer layers
+/// (minimal cells, bidirectional layers, both head modes).
 #[test]
 fn mid_size_gradients_match_finite_differences() {
     let (dir, cases) = cases();
-    let case = cases.iter().find(|c| c.name == "mid_mixed").unwrap();
-    let (mut model, bytes) = load(&dir, case);
-    let st = SafeTensors::deserialize(&bytes).unwrap();
-    let (x, y) = (tensor(&st, "input"), tensor(&st, "target"));
-    let (b, t) = (case.batch, case.steps);
-    let (_, grads) = model.loss_and_grads(&x, &y, b, t, None);
-    for (pi, grad) in grads.iter().enumerate() {
-        let n = grad.len();
-        for j in [0, n / 2, n - 1] {
-            let fd = central_difference(&mut model, pi, j, |m| {
-                m.loss_and_grads(&x, &y, b, t, None).0
-            });
-            let g = grad[j];
-            assert!(
-                (fd - g).abs() <= 3e-4 + 2e-2 * g.abs(),
-                "{}[{j}]: analytic {g}, finite difference {fd}",
-                model.params[pi].name
-            );
+    for name in [
+        "mid_mixed",
+        "mid_min",
+        "min_mixed",
+        "bidir",
+        "bidir_seq2seq",
+    ] {
+        let case = cases.iter().find(|c| c.name == name).unwrap();
+        let (mut model, bytes) = load(&dir, case);
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let (x, y) = (tensor(&st, "input"), tensor(&st, "target"));
+        let (b, t) = (case.batch, case.steps);
+        let (_, grads) = model.loss_and_grads(&x, &y, b, t, None);
+        for (pi, grad) in grads.iter().enumerate() {
+            let n = grad.len();
+            for j in [0, n / 2, n - 1] {
+                let fd = central_difference(&mut model, pi, j, |m| mse_f64(m, &x, &y, b, t));
+                let g = grad[j];
+                assert!(
+                    (fd - g).abs() <= 3e-4 + 2e-2 * g.abs(),
+                    "{name} {}[{j}]: analytic {g}, finite difference {fd}",
+                    model.params[pi].name
+                );
+            }
         }
     }
 }

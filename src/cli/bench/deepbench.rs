@@ -67,6 +67,8 @@ impl Shape {
             Cell::Lstm => "lstm",
             Cell::Gru => "gru",
             Cell::Rnn => "rnn-relu",
+            Cell::MinGru => "mingru",
+            Cell::MinLstm => "minlstm",
         };
         format!("{cell}-{}", self.hidden)
     }
@@ -99,6 +101,8 @@ pub fn measure(shape: Shape, runs: usize) -> Timing {
         dropout: 0.0,
         init: Init::Pytorch,
         forget_bias: None,
+        bidirectional: false,
+        recurrent_dropout: 0.0,
     };
     let model = Model::new(&[layer], 1, 1, false, 0);
     let mut rng = ChaCha8Rng::seed_from_u64(0);

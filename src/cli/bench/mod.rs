@@ -149,6 +149,8 @@ impl Config {
             (Cell::Gru, _) => "gru",
             (Cell::Rnn, Activation::Relu) => "rnn-relu",
             (Cell::Rnn, Activation::Tanh) => "rnn-tanh",
+            (Cell::MinGru, _) => "mingru",
+            (Cell::MinLstm, _) => "minlstm",
         }
     }
 }
@@ -232,6 +234,8 @@ impl Workload {
             dropout: 0.0,
             init: Init::Pytorch,
             forget_bias: None,
+            bidirectional: false,
+            recurrent_dropout: 0.0,
         };
         let model = Model::new(&vec![layer; config.layers], config.input, 1, false, 0);
         let sizes: Vec<usize> = model.params.iter().map(|p| p.data.len()).collect();

@@ -354,10 +354,16 @@ fn through_time(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         .iter()
         .enumerate()
         .map(|(i, (g, n))| {
-            let (first, last) = (
+            // The backward direction of a bidirectional layer reads from
+            // t = T-1 to 0: its oldest input is at t = T-1.
+            let reverse = g.ends_with(".reverse");
+            let (mut first, mut last) = (
                 n.first().copied().unwrap_or(0.0),
                 n.last().copied().unwrap_or(0.0),
             );
+            if reverse {
+                std::mem::swap(&mut first, &mut last);
+            }
             let ratio = if last > 0.0 { first / last } else { f64::NAN };
             let what = if ratio.is_finite() && ratio < VANISHING {
                 Some("vanishing")
@@ -375,7 +381,11 @@ fn through_time(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
             let mut forms = Vec::new();
             for flag in &flags {
                 for text in [
-                    format!(" {name} t=0 / t=T-1: {r}"),
+                    if reverse {
+                        format!(" {name} t=T-1 / t=0: {r}")
+                    } else {
+                        format!(" {name} t=0 / t=T-1: {r}")
+                    },
                     format!(" {name} first/last {r}"),
                     format!(" {name} {r}"),
                 ] {
