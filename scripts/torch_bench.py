@@ -5,7 +5,8 @@ What it times
 -------------
 The same configurations as `rnnlab bench` (src/cli/bench/mod.rs, CONFIGS), with
 the same definition of a training step: a 2-layer stacked nn.LSTM / nn.GRU /
-nn.RNN(nonlinearity="relu" or "tanh") (time-major, float32) plus an nn.Linear head on
+nn.RNN(nonlinearity="relu" or "tanh"), or minGRU / minLSTM layers in the
+log-space parallel-scan formulation (`min_stack`), (time-major, float32) plus an nn.Linear head on
 the last time step's output, MSE against random targets, zero_grad, backward
 and one Adam step.  Inference is the forward pass alone under
 torch.inference_mode().  Inputs are U(-1, 1).  After a few warm-up steps each
@@ -47,6 +48,11 @@ CONFIGS = [
          batch=32),
     dict(name="rnn-tanh-2x256-t200", cell="rnn-tanh", layers=2, units=256, input=2, steps=200,
          batch=32),
+    dict(name="gru-2x256-t256", cell="gru", layers=2, units=256, input=32, steps=256, batch=32),
+    dict(name="mingru-2x256-t256", cell="mingru", layers=2, units=256, input=32, steps=256,
+         batch=32),
+    dict(name="minlstm-2x256-t256", cell="minlstm", layers=2, units=256, input=32, steps=256,
+         batch=32),
 ]
 WARMUP = 3
 
@@ -79,7 +85,7 @@ def parse_args():
             layers, units, inp, steps, batch = (int(v) for v in parts[2:])
         except ValueError:
             p.error(f"--shape {text!r}: expected NAME:CELL:LAYERS:UNITS:INPUT:T:BATCH")
-        if cell not in ("lstm", "gru", "rnn-tanh", "rnn-relu"):
+        if cell not in ("lstm", "gru", "rnn-tanh", "rnn-relu", "mingru", "minlstm"):
             p.error(f"--shape {text!r}: unknown cell {cell!r}")
         shapes.append(dict(name=name, cell=cell, layers=layers, units=units, input=inp,
                            steps=steps, batch=batch))
@@ -109,11 +115,45 @@ def reset_peak():
     return m and m[0]
 
 
+def min_stack(torch, cell, layers, input_size, units):
+    """A stack of minGRU or minLSTM layers (Feng et al. 2024) in the usual
+    log-space parallel-scan formulation (the paper's appendix; as in
+    lucidrains/minGRU-pytorch): time-major, h_0 = 0, returns (output, None)
+    like nn.RNN modules."""
+    nn, F = torch.nn, torch.nn.functional
+    gates = 2 if cell == "mingru" else 3
+
+    def log_g(x):
+        return torch.where(x >= 0, (F.relu(x) + 0.5).log(), -F.softplus(-x))
+
+    class Stack(nn.Module):
+        def __init__(self):
+            super().__init__()
+            sizes = [input_size] + [units] * (layers - 1)
+            self.linears = nn.ModuleList(nn.Linear(n, gates * units) for n in sizes)
+
+        def forward(self, x):
+            for lin in self.linears:
+                k = lin(x).chunk(gates, dim=-1)
+                if gates == 2:
+                    log_coeffs, log_values = -F.softplus(k[0]), -F.softplus(-k[0]) + log_g(k[1])
+                else:
+                    diff = F.softplus(-k[0]) - F.softplus(-k[1])
+                    log_coeffs, log_values = -F.softplus(diff), -F.softplus(-diff) + log_g(k[2])
+                a_star = torch.cumsum(log_coeffs, dim=0)
+                x = torch.exp(a_star + torch.logcumsumexp(log_values - a_star, dim=0))
+            return x, None
+
+    return Stack()
+
+
 def build(torch, cfg):
     """The recurrent stack and its linear head."""
     nn = torch.nn
     kw = dict(input_size=cfg["input"], hidden_size=cfg["units"], num_layers=cfg["layers"])
-    if cfg["cell"] == "lstm":
+    if cfg["cell"] in ("mingru", "minlstm"):
+        rnn = min_stack(torch, cfg["cell"], cfg["layers"], cfg["input"], cfg["units"])
+    elif cfg["cell"] == "lstm":
         rnn = nn.LSTM(**kw)
     elif cfg["cell"] == "gru":
         rnn = nn.GRU(**kw)

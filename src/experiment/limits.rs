@@ -246,8 +246,8 @@ pub fn estimate(exp: &Experiment) -> Estimate {
             biggest = (n, format!("model.layers[{i}].units"));
         }
         // Gates, state, cell and input kept per step for the backward pass.
-        state_per_step = state_per_step
-            .saturating_add(mul(&[u(l.directions()), g.saturating_add(4), h]));
+        state_per_step =
+            state_per_step.saturating_add(mul(&[u(l.directions()), g.saturating_add(4), h]));
         fan_in = u(l.width());
     }
     let head = mul(&[outputs, fan_in.saturating_add(1)]);

@@ -39,31 +39,32 @@ pub fn chunked_scans() -> usize {
     CHUNKED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// `h_t = a_t ⊙ h_{t-1} + b_t` for t = 0..T over `n` columns: `a` and `b`
-/// hold `T × n` values (time-major), `h` holds `(T+1) × n`, with `h_{-1}`
-/// in its first row on entry; writes the rest.
-pub fn scan(a: &[f32], b: &[f32], h: &mut [f32], n: usize) {
+/// `h_t = a_t ⊙ h_{t-1} + b_t` for t = 0..T over `n` columns, in place:
+/// `a` holds `T × n` values (time-major), `h` holds `(T+1) × n`: on entry
+/// the initial state `h_{-1}` and then `b_0 … b_{T-1}`, on exit `h_{-1}`
+/// and `h_0 … h_{T-1}`.
+pub fn scan(a: &[f32], h: &mut [f32], n: usize) {
     let steps = a.len() / n.max(1);
-    assert!(a.len() == steps * n && b.len() == a.len() && h.len() == (steps + 1) * n);
+    assert!(a.len() == steps * n && h.len() == (steps + 1) * n);
     let rows = Rows {
         steps,
         reverse: false,
     };
-    run(rows, a, b, h, n);
+    run(rows, a, h, n);
 }
 
-/// The adjoint of [`scan`]: `d_t = g_t + a_{t+1} ⊙ d_{t+1}`, from
-/// `d_{T-1} = g_{T-1}` back to `d_0` (∂L/∂h_t from ∂L/∂h_t's direct part
-/// `g`). `d` holds `(T+1) × n` values: its last row must be zero on entry;
-/// writes rows 0..T.
-pub fn scan_adjoint(a: &[f32], g: &[f32], d: &mut [f32], n: usize) {
+/// The adjoint of [`scan`], in place: `d_t = g_t + a_{t+1} ⊙ d_{t+1}`,
+/// from `d_{T-1} = g_{T-1}` back to `d_0` (∂L/∂h_t from ∂L/∂h_t's direct
+/// part `g`). `d` holds `(T+1) × n` values: `g_0 … g_{T-1}` and a zero row
+/// on entry, `d_0 … d_{T-1}` and the zero row on exit.
+pub fn scan_adjoint(a: &[f32], d: &mut [f32], n: usize) {
     let steps = a.len() / n.max(1);
-    assert!(a.len() == steps * n && g.len() == a.len() && d.len() == (steps + 1) * n);
+    assert!(a.len() == steps * n && d.len() == (steps + 1) * n);
     let rows = Rows {
         steps,
         reverse: true,
     };
-    run(rows, a, g, d, n);
+    run(rows, a, d, n);
 }
 
 /// Where the logical step `u` (0..T, in the order of the recurrence) reads
@@ -96,10 +97,6 @@ impl Rows {
             u
         }
     }
-    /// Row of `b` added at step `u`.
-    fn add(self, u: usize) -> usize {
-        if self.reverse { self.steps - 1 - u } else { u }
-    }
 }
 
 /// The output buffer, shared by tasks that write disjoint blocks of it.
@@ -129,7 +126,8 @@ impl Out {
     }
 }
 
-fn run(rows: Rows, a: &[f32], b: &[f32], out: &mut [f32], n: usize) {
+/// The scan in place: the row step `u` writes holds its `b` on entry.
+fn run(rows: Rows, a: &[f32], out: &mut [f32], n: usize) {
     let steps = rows.steps;
     if steps == 0 || n == 0 {
         return;
@@ -171,18 +169,13 @@ fn run(rows: Rows, a: &[f32], b: &[f32], out: &mut [f32], n: usize) {
                 || {
                     p.fill(1.0);
                     for u in start..end {
-                        let (a, b) = (
-                            &a[rows.coef(u) * n + cols.0..],
-                            &b[rows.add(u) * n + cols.0..],
-                        );
-                        let (a, b) = (&a[..cols.1], &b[..cols.1]);
-                        let dst = o.at(rows.out(u), n, cols);
-                        if u == start && c > 0 {
-                            dst.copy_from_slice(b);
-                        } else {
+                        let a = &a[rows.coef(u) * n + cols.0..][..cols.1];
+                        // A later chunk starts from zero: its first row is its `b`.
+                        if u > start || c == 0 {
+                            let dst = o.at(rows.out(u), n, cols);
                             let prev = o.at(rows.prev(u), n, cols);
-                            for (((d, p), a), b) in dst.iter_mut().zip(&*prev).zip(a).zip(b) {
-                                *d = a * p + b;
+                            for ((d, p), a) in dst.iter_mut().zip(&*prev).zip(a) {
+                                *d += a * p;
                             }
                         }
                         if c > 0 {
@@ -323,12 +316,12 @@ mod tests {
             let (want_h, want_d) = sequential(&a, &b, &h0, n);
             for threads in [false, true] {
                 let mut h = h0.clone();
-                h.resize((steps + 1) * n, f32::NAN);
-                let mut d = vec![f32::NAN; steps * n];
+                h.extend_from_slice(&b);
+                let mut d = b.clone();
                 d.extend(std::iter::repeat_n(0.0, n));
                 let mut go = || {
-                    scan(&a, &b, &mut h, n);
-                    scan_adjoint(&a, &b, &mut d, n);
+                    scan(&a, &mut h, n);
+                    scan_adjoint(&a, &mut d, n);
                 };
                 if threads {
                     pool.install(go)
@@ -359,8 +352,9 @@ mod tests {
             let n = 1100;
             let a = values(steps * n, 4, 0.0, 1.0);
             let b = values(steps * n, 5, -1.0, 1.0);
-            let mut h = vec![0.0; (steps + 1) * n];
-            pool.install(|| scan(&a, &b, &mut h, n));
+            let mut h = vec![0.0; n];
+            h.extend_from_slice(&b);
+            pool.install(|| scan(&a, &mut h, n));
             (h, a, b)
         };
         let (h1, a, b) = run(1, CHUNK);
@@ -383,8 +377,8 @@ mod tests {
         let a = vec![0.5; steps * n];
         let b = vec![1.0; steps * n];
         let mut h = vec![1e30; n];
-        h.resize((steps + 1) * n, 0.0);
-        scan(&a, &b, &mut h, n);
+        h.extend_from_slice(&b);
+        scan(&a, &mut h, n);
         assert!(h.iter().all(|v| v.is_finite()));
         // The fixed point of h = h/2 + 1.
         assert!(h[steps * n..].iter().all(|v| (v - 2.0).abs() < 1e-6));

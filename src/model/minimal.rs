@@ -193,17 +193,15 @@ pub fn minimal<T: Tape<f32, Cpu>>(
     );
     let bh = b * h;
     let mut a = par::zeros(rows * h);
+    // h_{-1}, then b_t = z_t ⊙ h̃_t, which the scan turns into h_t in place.
     let mut hs = par::zeros((steps + 1) * bh);
+    coefficients(r.cell, h, &pre, &mut a, &mut hs[bh..]);
+    if let Some(init) = state.as_deref()
+        && init.h.len() == bh
     {
-        let mut bv = par::zeros(rows * h);
-        coefficients(r.cell, h, &pre, &mut a, &mut bv);
-        if let Some(init) = state.as_deref()
-            && init.h.len() == bh
-        {
-            hs[..bh].copy_from_slice(&init.h);
-        }
-        scan(&a, &bv, &mut hs, bh);
+        hs[..bh].copy_from_slice(&init.h);
     }
+    scan(&a, &mut hs, bh);
     let dev = x.device().clone();
     let out = if r.last_only {
         dev.tensor_from_vec(hs[steps * bh..].to_vec(), (b, h))
@@ -220,17 +218,15 @@ pub fn minimal<T: Tape<f32, Cpu>>(
         let (out_g, x_g, w_g, b_g) = (out.ghost(), x.ghost(), w_ih.ghost(), b_ih.ghost());
         tape.add_backward_op(move |grads| {
             let g_out = grads.get_or_alloc_mut(&out_g)?;
-            // ∂L/∂h_t's direct part, every step.
-            let direct = if r.last_only {
-                let mut v = par::zeros(rows * h);
-                v[(steps - 1) * bh..].copy_from_slice(g_out);
-                v
-            } else {
-                g_out.to_vec()
-            };
+            // ∂L/∂h_t's direct part at every step, which the adjoint scan
+            // turns into ∂L/∂h_t in place; a zero row after the last step.
             let mut dh = par::zeros((steps + 1) * bh);
-            scan_adjoint(&a, &direct, &mut dh, bh);
-            drop(direct);
+            if r.last_only {
+                dh[(steps - 1) * bh..steps * bh].copy_from_slice(g_out);
+            } else {
+                dh[..rows * h].copy_from_slice(g_out);
+            }
+            scan_adjoint(&a, &mut dh, bh);
             if let Some(sink) = &flow
                 && let Ok(mut v) = sink.lock()
             {

@@ -46,7 +46,7 @@ pub struct Config {
 }
 
 /// The configurations every performance figure of rnnlab refers to.
-pub const CONFIGS: [Config; 5] = [
+pub const CONFIGS: [Config; 8] = [
     Config {
         name: "lstm-2x64",
         cell: Cell::Lstm,
@@ -100,6 +100,39 @@ pub const CONFIGS: [Config; 5] = [
         steps: 200,
         batch: 32,
     },
+    // The minimal cells against the GRU at the same width on a long
+    // sequence: their gates read only x_t, so a layer is one product over
+    // all steps and a scan.
+    Config {
+        name: "gru-2x256-t256",
+        cell: Cell::Gru,
+        activation: Activation::Tanh,
+        layers: 2,
+        units: 256,
+        input: 32,
+        steps: 256,
+        batch: 32,
+    },
+    Config {
+        name: "mingru-2x256-t256",
+        cell: Cell::MinGru,
+        activation: Activation::Tanh,
+        layers: 2,
+        units: 256,
+        input: 32,
+        steps: 256,
+        batch: 32,
+    },
+    Config {
+        name: "minlstm-2x256-t256",
+        cell: Cell::MinLstm,
+        activation: Activation::Tanh,
+        layers: 2,
+        units: 256,
+        input: 32,
+        steps: 256,
+        batch: 32,
+    },
 ];
 
 /// Untimed steps before timing starts.
@@ -112,8 +145,14 @@ impl Config {
         let tb = (self.steps * self.batch) as f64;
         let mut fan_in = self.input as f64;
         let mut forward = 0.0;
+        // The minimal cells have no recurrent product.
+        let recurrent = if self.cell.recurrent_weights() {
+            self.units as f64
+        } else {
+            0.0
+        };
         for _ in 0..self.layers {
-            forward += 2.0 * tb * (fan_in + self.units as f64) * gh;
+            forward += 2.0 * tb * (fan_in + recurrent) * gh;
             fan_in = self.units as f64;
         }
         forward
