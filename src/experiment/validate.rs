@@ -520,41 +520,29 @@ fn validate_model(exp: &mut Experiment) -> Result<(), Invalid> {
             ));
         }
         if l.bidirectional {
+            let forecast_hint = "remove `bidirectional`, or use strategy = \"vector\" or \"one-step\" (the whole window is the past)";
             let leak = match exp.task.kind {
-                TaskKind::Generate => Some(
+                TaskKind::Generate => Some((
                     "text generation predicts each character from the ones before it; a backward pass would read the character it must predict",
-                ),
-                TaskKind::Forecast if exp.task.strategy == Strategy::Iterative => Some(
+                    "remove `bidirectional` (classifying sentences may use it: the whole sentence is known)",
+                )),
+                TaskKind::Forecast if exp.task.strategy == Strategy::Iterative => Some((
                     "the iterative strategy feeds each prediction back as the next input, one step at a time; a backward pass would need the inputs after it, which are not known yet",
-                ),
-                TaskKind::Forecast if exp.task.strategy == Strategy::Seq2seq => Some(
+                    forecast_hint,
+                )),
+                TaskKind::Forecast if exp.task.strategy == Strategy::Seq2seq => Some((
                     "seq2seq predicts the next values at every step from the steps so far; a backward pass would let step t read the inputs after it, which hold the very values it must predict",
-                ),
+                    forecast_hint,
+                )),
                 _ => None,
             };
-            if let Some(why) = leak {
+            if let Some((why, fix)) = leak {
                 return Err(invalid(
                     key("bidirectional"),
                     format!("a bidirectional layer would leak the future here: {why}"),
-                    "remove `bidirectional`, or use strategy = \"vector\" or \"one-step\" (the whole window is the past)",
+                    fix,
                 ));
             }
-        }
-        if l.init == Init::Identity && l.cell != Cell::Rnn {
-            return Err(invalid(
-                key("init"),
-                "identity initialisation (IRNN) is for simple RNN layers",
-                "use init = \"pytorch\" or \"keras\"",
-            ));
-        }
-        if l.forget_bias.is_some_and(|b| !b.is_finite()) {
-            return Err(invalid(key("forget_bias"), "must be a finite number", ""));
-        }
-        if l.cell == Cell::Rnn {
-            l.activation.get_or_insert(Activation::Tanh);
-        }
-        if l.cell == Cell::Lstm {
-            l.forget_bias.get_or_insert(0.0);
         }
     }
     Ok(())

@@ -309,6 +309,30 @@ fn newest_checkpoint(run: &Path) -> PathBuf {
 /// (file under tests/invalid, substrings stderr must contain).
 const INVALID: &[(&str, &[&str])] = &[
     (
+        "bidirectional_iterative.toml",
+        &[
+            "tests/invalid/bidirectional_iterative.toml:16:17: ",
+            "`model.layers[0].bidirectional`: a bidirectional layer would leak the future here: the iterative strategy",
+            "use strategy = \"vector\"",
+        ],
+    ),
+    (
+        "bidirectional_generate.toml",
+        &[
+            "tests/invalid/bidirectional_generate.toml:17:17: ",
+            "a backward pass would read the character it must predict",
+            "remove `bidirectional`",
+        ],
+    ),
+    (
+        "recurrent_dropout_mingru.toml",
+        &[
+            "tests/invalid/recurrent_dropout_mingru.toml:12:21: ",
+            "mingru layers have no recurrent weights",
+            "use `dropout`",
+        ],
+    ),
+    (
         "lags_iterative.toml",
         &[
             "tests/invalid/lags_iterative.toml:10:8: ",
