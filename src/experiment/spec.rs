@@ -372,6 +372,18 @@ pub struct LayerSpec {
     /// `h_{t-1}` where it enters the recurrent product, training only.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub recurrent_dropout: f64,
+    /// Normalisation inside the cell.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub norm: Option<Norm>,
+}
+
+/// Normalisation inside a recurrent cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Norm {
+    /// Layer normalisation (Ba et al. 2016) of the pre-activation, with a
+    /// learned gain and bias per unit.
+    Layer,
 }
 
 fn is_false(b: &bool) -> bool {

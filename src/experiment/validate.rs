@@ -519,6 +519,16 @@ fn validate_model(exp: &mut Experiment) -> Result<(), Invalid> {
                 "use `dropout` (on the layer's outputs) instead",
             ));
         }
+        if l.norm.is_some() && l.cell != Cell::Rnn {
+            return Err(invalid(
+                key("norm"),
+                format!(
+                    "norm = \"layer\" is implemented for cell = \"rnn\" only so far (the book's LNSimpleRNNCell); layer normalisation inside {} cells (Ba et al. 2016) is not yet",
+                    l.cell.name()
+                ),
+                "remove `norm`, or use cell = \"rnn\"",
+            ));
+        }
         if l.bidirectional {
             let forecast_hint = "remove `bidirectional`, or use strategy = \"vector\" or \"one-step\" (the whole window is the past)";
             let leak = match exp.task.kind {

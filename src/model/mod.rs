@@ -85,6 +85,8 @@ struct Direction {
     w_hh: Option<Mat>,
     b_ih: Vector,
     b_hh: Option<Vector>,
+    /// Layer normalisation's gain and bias (`norm = "layer"`).
+    ln: Option<(Vector, Vector)>,
 }
 
 /// Parameter tensors of one forward pass (weights transposed where dfdx multiplies by them).
@@ -108,6 +110,10 @@ pub fn layer_param_names(l: &LayerSpec) -> Vec<String> {
         out.push(format!("bias_ih{dir}"));
         if l.cell.recurrent_weights() {
             out.push(format!("bias_hh{dir}"));
+        }
+        if l.norm.is_some() {
+            out.push(format!("ln_weight{dir}"));
+            out.push(format!("ln_bias{dir}"));
         }
     }
     out
@@ -259,6 +265,11 @@ impl Model {
                 push(w_hh, vec![gh, h]);
                 push(b_ih, vec![gh]);
                 push(b_hh, vec![gh]);
+                if l.norm.is_some() {
+                    // Gain 1, bias 0: the normalised pre-activation itself.
+                    push(vec![1.0; gh], vec![gh]);
+                    push(vec![0.0; gh], vec![gh]);
+                }
             }
             fan_in = l.width();
         }
@@ -381,19 +392,24 @@ impl Model {
                 self.params[range]
                     .chunks_exact(per)
                     .map(|p| match p {
-                        [w_ih, w_hh, b_ih, b_hh] => Direction {
+                        [w_ih, w_hh, b_ih, b_hh, ln @ ..] => Direction {
                             w_ih: mat(w_ih),
                             w_hh: Some(mat(w_hh)),
                             b_ih: vector(b_ih),
                             b_hh: Some(vector(b_hh)),
+                            ln: match ln {
+                                [g, b] => Some((vector(g), vector(b))),
+                                _ => None,
+                            },
                         },
                         [w_ih, b_ih] => Direction {
                             w_ih: mat(w_ih),
                             w_hh: None,
                             b_ih: vector(b_ih),
                             b_hh: None,
+                            ln: None,
                         },
-                        _ => unreachable!("two or four tensors per direction"),
+                        _ => unreachable!("two, four or six tensors per direction"),
                     })
                     .collect()
             })
@@ -653,6 +669,10 @@ impl Model {
             if let Some(b_hh) = &d.b_hh {
                 grads.push(g.get_or_alloc_mut(b_hh).expect("cpu alloc").to_vec());
             }
+            if let Some((gain, bias)) = &d.ln {
+                grads.push(g.get_or_alloc_mut(gain).expect("cpu alloc").to_vec());
+                grads.push(g.get_or_alloc_mut(bias).expect("cpu alloc").to_vec());
+            }
         }
         let hw = &self.params[self.head_index()].shape;
         let gw = g.get_or_alloc_mut(&ts.head_wt).expect("cpu alloc").to_vec();
@@ -706,6 +726,7 @@ fn direction<T: Tape<f32, Cpu>>(
                 b_ih: &d.b_ih,
                 b_hh,
                 mask,
+                ln: d.ln.as_ref().map(|(g, b)| (g, b)),
             };
             recurrence(x, weights, r, flow, state)
         }

@@ -56,6 +56,8 @@ struct Saved {
     cs: Vec<f32>,
     /// GRU: the recurrent projections `hp` per step, `T·B·(G·H)`.
     hps: Vec<f32>,
+    /// Layer normalisation: 1/√(σ² + ε) per step and row, `T·B`.
+    rstd: Vec<f32>,
 }
 
 /// One part's rows of each block of [`Saved`]'s buffers.
@@ -63,6 +65,7 @@ struct PartSaved<'a> {
     hs: Vec<&'a mut [f32]>,
     cs: Vec<&'a mut [f32]>,
     hps: Vec<&'a mut [f32]>,
+    rstd: Vec<&'a mut [f32]>,
 }
 
 /// One layer's parameters, PyTorch layout, and its recurrent dropout.
@@ -75,6 +78,8 @@ pub struct Weights<'a> {
     /// `h_{t-1}` where it enters the recurrent product, the same at every
     /// step (Gal and Ghahramani's variational dropout, as Keras does it).
     pub mask: Option<Vec<f32>>,
+    /// Layer normalisation's gain and bias (simple RNN only).
+    pub ln: Option<(&'a Vector, &'a Vector)>,
 }
 
 /// Runs the layer; records its backward pass on the tape `x` carries.
@@ -130,14 +135,13 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     // The steps turn `a` into the activated gates.
     let x_steps = narrow.then_some((&xv[..], &w_ih[..]));
     let mask = p.mask;
-    let saved = parts.forward(
-        &mut a,
-        &w,
-        x_steps,
-        &b_hh,
-        state.as_deref(),
-        mask.as_deref(),
-    );
+    // Layer normalisation: γ then β.
+    let ln: Option<Vec<f32>> = p.ln.map(|(g, b)| [values(g), values(b)].concat());
+    let extra = Extra {
+        mask: mask.as_deref(),
+        ln: ln.as_deref(),
+    };
+    let saved = parts.forward(&mut a, &w, x_steps, &b_hh, state.as_deref(), extra);
     let last = (state.is_some() || r.last_only).then(|| parts.last(&saved));
     let dev = x.device().clone();
     let out = match &last {
@@ -151,11 +155,20 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         let ghosts = (out.ghost(), x.ghost(), p.w_ih.ghost(), p.b_ih.ghost());
         let (out_g, x_g, wih_g, bih_g) = ghosts;
         let (whh_g, bhh_g) = (p.w_hh.ghost(), p.b_hh.ghost());
+        let ln_g = p.ln.map(|(g, b)| (g.ghost(), b.ghost()));
         tape.add_backward_op(move |grads| {
             // Taken out of `grads` while the others are written, then put back.
             let g_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
             // The gates in `a` become ∂L/∂a (= ∂L/∂xp).
-            let (dw_hh, bptt) = parts.backward(&g_out, &w, &saved, &mut a, mask.as_deref());
+            let extra = Extra {
+                mask: mask.as_deref(),
+                ln: ln.as_deref(),
+            };
+            let (dw_hh, bptt) = parts.backward(&g_out, &w, &saved, &mut a, extra);
+            if let Some((g_g, b_g)) = &ln_g {
+                add_into(grads.get_or_alloc_mut(g_g)?, &bptt.dln[..h]);
+                add_into(grads.get_or_alloc_mut(b_g)?, &bptt.dln[h..]);
+            }
             if let Some(sink) = &flow
                 && let Ok(mut v) = sink.lock()
             {
@@ -195,6 +208,24 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         });
     }
     out.put_tape(tape)
+}
+
+/// What a layer adds to its steps besides the weights: recurrent dropout's
+/// mask (`B × H`, all rows) and layer normalisation's γ then β.
+#[derive(Clone, Copy, Default)]
+struct Extra<'a> {
+    mask: Option<&'a [f32]>,
+    ln: Option<&'a [f32]>,
+}
+
+impl<'a> Extra<'a> {
+    /// The same for the part of the batch from row `lo`, `rows` rows.
+    fn part(self, lo: usize, rows: usize, units: usize) -> Extra<'a> {
+        Extra {
+            mask: self.mask.map(|m| &m[lo * units..(lo + rows) * units]),
+            ln: self.ln,
+        }
+    }
 }
 
 /// The fewest rows for which a layer projects its input step by step.
@@ -305,7 +336,7 @@ impl Parts {
         x: Option<(&[f32], &[f32])>,
         b_hh: &[f32],
         init: Option<&LayerState>,
-        mask: Option<&[f32]>,
+        extra: Extra,
     ) -> Saved {
         let r = self.r;
         let (b, h, steps) = (r.batch, r.units, r.steps);
@@ -319,6 +350,11 @@ impl Parts {
             },
             hps: if r.cell == Cell::Gru {
                 par::zeros(steps * b * gh)
+            } else {
+                Vec::new()
+            },
+            rstd: if extra.ln.is_some() {
+                vec![0.0; steps * b]
             } else {
                 Vec::new()
             },
@@ -352,25 +388,26 @@ impl Parts {
         let mut hs = self.split(&mut s.hs, h).into_iter();
         let mut cs = self.split(&mut s.cs, h).into_iter();
         let mut hps = self.split(&mut s.hps, gh).into_iter();
+        let mut rstd = self.split(&mut s.rstd, 1).into_iter();
         let mut next = || {
             let a = a.next().unwrap_or_default();
             let part = PartSaved {
                 hs: hs.next().unwrap_or_default(),
                 cs: cs.next().unwrap_or_default(),
                 hps: hps.next().unwrap_or_default(),
+                rstd: rstd.next().unwrap_or_default(),
             };
             (a, part)
         };
-        let mask_of = |lo: usize, rows: usize| mask.map(|m| &m[lo * h..(lo + rows) * h]);
         match self.each()[..] {
             [(_, n, r)] => {
                 let (a, part) = next();
-                forward(a, part, w, x_of(0), b_hh, r, mask_of(0, n));
+                forward(a, part, w, x_of(0), b_hh, r, extra.part(0, n, h));
             }
             [(lo0, n0, r0), (lo1, n1, r1)] => {
                 let ((a0, s0), (a1, s1)) = (next(), next());
                 let (x0, x1) = (x_of(lo0), x_of(lo1));
-                let (m0, m1) = (mask_of(lo0, n0), mask_of(lo1, n1));
+                let (m0, m1) = (extra.part(lo0, n0, h), extra.part(lo1, n1, h));
                 rayon::join(
                     || forward(a0, s0, w, x0, b_hh, r0, m0),
                     || forward(a1, s1, w, x1, b_hh, r1, m1),
@@ -402,7 +439,7 @@ impl Parts {
         w: &[f32],
         saved: &Saved,
         a: &mut [f32],
-        mask: Option<&[f32]>,
+        extra: Extra,
     ) -> (Vec<f32>, Bptt) {
         let r = self.r;
         let (b, h, gh, steps) = (r.batch, r.units, r.cell.gates() * r.units, r.steps);
@@ -429,8 +466,9 @@ impl Parts {
                 hs: rows(&saved.hs, h),
                 cs: rows(&saved.cs, h),
                 hps: rows(&saved.hps, gh),
+                rstd: rows(&saved.rstd, 1),
             };
-            backward(s, w, a, dhp, pr, mask.map(|m| &m[lo * h..(lo + n) * h]))
+            backward(s, w, a, dhp, pr, extra.part(lo, n, h))
         };
         let parts = self.each();
         let mut a_parts = self.split(a, gh).into_iter();
@@ -452,6 +490,7 @@ impl Parts {
                 }
                 add_into(&mut x.db_hh, &y.db_hh);
                 add_into(&mut x.db_ih, &y.db_ih);
+                add_into(&mut x.dln, &y.dln);
                 x
             }
             _ => unreachable!("one or two parts"),
@@ -460,7 +499,7 @@ impl Parts {
         let mut dw_hh = vec![0.0; gh * h];
         // What W_hh multiplied: h_{t-1}, or h_{t-1} ⊙ mask.
         let masked;
-        let h_in: &[f32] = match mask {
+        let h_in: &[f32] = match extra.mask {
             Some(m) => {
                 masked = saved.hs[..steps * b * h]
                     .chunks_exact(b * h)
@@ -497,6 +536,8 @@ struct Bptt {
     db_ih: Vec<f32>,
     /// ‖∂L/∂h_t‖ per step.
     norms: Vec<f32>,
+    /// Layer normalisation: ∂L/∂γ then ∂L/∂β.
+    dln: Vec<f32>,
 }
 
 /// One part's rows of a time-major sequence over the whole batch: rows
@@ -553,8 +594,9 @@ fn forward(
     x: Option<(&Packed, Rows)>,
     b_hh: &[f32],
     r: Recurrence,
-    mask: Option<&[f32]>,
+    extra: Extra,
 ) {
+    let mask = extra.mask;
     let (h, b) = (r.units, r.batch);
     let mut dropped = vec![0.0; if mask.is_some() { b * h } else { 0 }];
     for (t, a) in a.iter_mut().enumerate().take(r.steps) {
@@ -578,7 +620,10 @@ fn forward(
             Cell::Rnn => {
                 // a += h_prev · W_hhᵀ
                 wt.mul(b, h_in, h, 1.0, a);
-                rnn::forward(r.activation, a, h_t);
+                match extra.ln {
+                    Some(ln) => rnn::forward_ln(r.activation, ln, a, s.rstd[t], h_t),
+                    None => rnn::forward(r.activation, a, h_t),
+                }
             }
             Cell::Lstm => {
                 wt.mul(b, h_in, h, 1.0, a);
@@ -605,6 +650,7 @@ struct PartRows<'a> {
     hs: Rows<'a>,
     cs: Rows<'a>,
     hps: Rows<'a>,
+    rstd: Rows<'a>,
 }
 
 /// One part's BPTT from ∂L/∂output: turns the gates in `a` (as in
@@ -617,8 +663,9 @@ fn backward(
     mut a: Vec<&mut [f32]>,
     mut dhp: Vec<&mut [f32]>,
     r: Recurrence,
-    mask: Option<&[f32]>,
+    extra: Extra,
 ) -> Bptt {
+    let mask = extra.mask;
     let (h, b, steps) = (r.units, r.batch, r.steps);
     let (bh, gh) = (b * h, r.cell.gates() * h);
     let mut through = vec![0.0; if mask.is_some() { bh } else { 0 }];
@@ -631,6 +678,7 @@ fn backward(
         db_hh: vec![0.0; gh],
         db_ih: vec![0.0; if r.cell == Cell::Gru { gh } else { 0 }],
         norms: vec![0.0; steps],
+        dln: vec![0.0; extra.ln.map_or(0, |ln| ln.len())],
     };
     for t in (0..steps).rev() {
         let g_t: Option<&[f32]> = if r.last_only {
@@ -649,7 +697,13 @@ fn backward(
         let a_t = &mut *a[t];
         let (dhp_t, beta): (&[f32], f32) = match r.cell {
             Cell::Rnn => {
-                rnn::backward(r.activation, &dh, h_t, a_t);
+                match extra.ln {
+                    Some(ln) => {
+                        let rstd = s.rstd.at(t, b);
+                        rnn::backward_ln(r.activation, ln, &dh, h_t, a_t, rstd, &mut out.dln)
+                    }
+                    None => rnn::backward(r.activation, &dh, h_t, a_t),
+                }
                 (a_t, 0.0)
             }
             Cell::Lstm => {

@@ -31,3 +31,90 @@ pub fn backward(act: Activation, dh: &[f32], h: &[f32], da: &mut [f32]) {
         },
     )
 }
+
+/// `ε` of the layer normalisation, PyTorch's default.
+pub const LN_EPS: f32 = 1e-5;
+
+/// One step forward with layer normalisation of the pre-activation (the
+/// book's `LNSimpleRNNCell`): per row, `â = (a − μ)/√(σ² + ε)`,
+/// `h = φ(γ ⊙ â + β)`. `a` holds the pre-activation on entry and `â` on
+/// exit; `rstd` gets `1/√(σ² + ε)` per row; `ln` is γ then β.
+pub fn forward_ln(act: Activation, ln: &[f32], a: &mut [f32], rstd: &mut [f32], h: &mut [f32]) {
+    let units = ln.len() / 2;
+    let (gamma, beta) = ln.split_at(units);
+    vectorized(
+        #[inline(always)]
+        || {
+            for ((a, h), rstd) in a
+                .chunks_exact_mut(units)
+                .zip(h.chunks_exact_mut(units))
+                .zip(rstd.iter_mut())
+            {
+                let mean = a.iter().sum::<f32>() / units as f32;
+                let var = a.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / units as f32;
+                let r = 1.0 / (var + LN_EPS).sqrt();
+                *rstd = r;
+                for (((a, h), g), b) in a.iter_mut().zip(h.iter_mut()).zip(gamma).zip(beta) {
+                    *a = (*a - mean) * r;
+                    let y = g * *a + b;
+                    *h = match act {
+                        Activation::Tanh => tanh(y),
+                        Activation::Relu => y.max(0.0),
+                    };
+                }
+            }
+        },
+    )
+}
+
+/// One step backward through [`forward_ln`]: from `dh` and the step's
+/// output `h`, turns `â` in `a` into ∂L/∂a (both ∂L/∂xp and ∂L/∂hp) and
+/// adds to ∂L/∂γ and ∂L/∂β (`dln`, γ's then β's).
+pub fn backward_ln(
+    act: Activation,
+    ln: &[f32],
+    dh: &[f32],
+    h: &[f32],
+    a: &mut [f32],
+    rstd: &[f32],
+    dln: &mut [f32],
+) {
+    let units = ln.len() / 2;
+    let gamma = &ln[..units];
+    let (dgamma, dbeta) = dln.split_at_mut(units);
+    let mut dxh = vec![0.0f32; units];
+    vectorized(
+        #[inline(always)]
+        || {
+            for (((a, dh), h), r) in a
+                .chunks_exact_mut(units)
+                .zip(dh.chunks_exact(units))
+                .zip(h.chunks_exact(units))
+                .zip(rstd)
+            {
+                // ∂L/∂y through φ, then ∂L/∂â = γ ⊙ ∂L/∂y.
+                for ((((d, a), dh), h), j) in dxh.iter_mut().zip(&*a).zip(dh).zip(h).zip(0..) {
+                    let dy = match act {
+                        Activation::Tanh => dh * (1.0 - h * h),
+                        Activation::Relu => {
+                            if *h > 0.0 {
+                                *dh
+                            } else {
+                                0.0
+                            }
+                        }
+                    };
+                    dgamma[j] += dy * a;
+                    dbeta[j] += dy;
+                    *d = dy * gamma[j];
+                }
+                let n = units as f32;
+                let mean_d = dxh.iter().sum::<f32>() / n;
+                let mean_da = dxh.iter().zip(&*a).map(|(d, a)| d * a).sum::<f32>() / n;
+                for (a, d) in a.iter_mut().zip(&dxh) {
+                    *a = r * (d - mean_d - *a * mean_da);
+                }
+            }
+        },
+    )
+}

@@ -16,6 +16,7 @@ fn layer(cell: Cell, units: usize) -> LayerSpec {
         forget_bias: None,
         bidirectional: false,
         recurrent_dropout: 0.0,
+        norm: None,
     }
 }
 
@@ -122,6 +123,74 @@ fn recurrent_dropout_gradients_match_finite_differences() {
                     let g = grad[j];
                     assert!(
                         (fd - g).abs() <= 2e-3 + 2e-2 * g.abs(),
+                        "{}[{j}] (batch {batch}, every_step {every_step}): analytic {g}, finite difference {fd}",
+                        model.params[pi].name
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Layer normalisation in simple RNN layers (tanh and ReLU, one
+/// bidirectional, with recurrent dropout, both head modes, and a batch big
+/// enough to run as two parts on two threads): the analytic gradient of
+/// every tensor, γ and β included, against central differences.
+#[test]
+fn layer_norm_gradients_match_finite_differences() {
+    let ln = |units, act, bidirectional, recurrent_dropout| LayerSpec {
+        norm: Some(crate::experiment::Norm::Layer),
+        activation: Some(act),
+        bidirectional,
+        recurrent_dropout,
+        ..layer(Cell::Rnn, units)
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let cases = [
+        (
+            vec![
+                ln(5, Activation::Tanh, false, 0.0),
+                ln(4, Activation::Relu, true, 0.3),
+                layer(Cell::Gru, 3),
+            ],
+            3,
+            6,
+        ),
+        (vec![ln(96, Activation::Tanh, false, 0.2)], 16, 12),
+    ];
+    for (layers, batch, steps) in cases {
+        for every_step in [false, true] {
+            let (input, output) = (2, 2);
+            let mut model = Model::new(&layers, input, output, every_step, 7);
+            // γ and β away from 1 and 0, so that their gradients are tested.
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            for p in model.params.iter_mut().filter(|p| p.name.contains(".ln_")) {
+                let noise = init::normal(&mut rng, p.data.len(), 0.3);
+                for (v, n) in p.data.iter_mut().zip(noise) {
+                    *v += n;
+                }
+            }
+            let x = init::normal(&mut rng, steps * batch * input, 1.0);
+            let rows = if every_step { steps * batch } else { batch };
+            let y = init::normal(&mut rng, rows * output, 1.0);
+            let drop = ChaCha8Rng::seed_from_u64(11);
+            let loss = |m: &Model| {
+                pool.install(|| m.loss_and_grads(&x, &y, batch, steps, Some(&mut drop.clone())))
+            };
+            let (_, grads) = loss(&model);
+            // Smaller than for the plain cells: the normalisation curves the loss
+            // more, and at 1e-2 the difference's truncation error shows (6 %).
+            let eps = 3e-3f32;
+            for (pi, grad) in grads.iter().enumerate() {
+                let n = model.params[pi].data.len();
+                for j in [0, n / 2, n - 1] {
+                    let fd = central_difference(&mut model, pi, j, eps, |m| loss(m).0);
+                    let g = grad[j];
+                    assert!(
+                        (fd - g).abs() <= 2e-3 + 3e-2 * g.abs(),
                         "{}[{j}] (batch {batch}, every_step {every_step}): analytic {g}, finite difference {fd}",
                         model.params[pi].name
                     );

@@ -320,6 +320,7 @@ mod tests {
             forget_bias: None,
             bidirectional: false,
             recurrent_dropout: 0.0,
+            norm: None,
         };
         Model::new(&[layer(Cell::Lstm, 3), layer(Cell::Gru, 2)], 1, 1, false, 1)
     }

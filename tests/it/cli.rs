@@ -309,6 +309,14 @@ fn newest_checkpoint(run: &Path) -> PathBuf {
 /// (file under tests/invalid, substrings stderr must contain).
 const INVALID: &[(&str, &[&str])] = &[
     (
+        "norm_lstm.toml",
+        &[
+            "tests/invalid/norm_lstm.toml:12:8: ",
+            "`model.layers[0].norm`: norm = \"layer\" is implemented for cell = \"rnn\" only so far",
+            "remove `norm`",
+        ],
+    ),
+    (
         "bidirectional_iterative.toml",
         &[
             "tests/invalid/bidirectional_iterative.toml:16:17: ",

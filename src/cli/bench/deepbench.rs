@@ -103,6 +103,7 @@ pub fn measure(shape: Shape, runs: usize) -> Timing {
         forget_bias: None,
         bidirectional: false,
         recurrent_dropout: 0.0,
+        norm: None,
     };
     let model = Model::new(&[layer], 1, 1, false, 0);
     let mut rng = ChaCha8Rng::seed_from_u64(0);

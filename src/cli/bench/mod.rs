@@ -275,6 +275,7 @@ impl Workload {
             forget_bias: None,
             bidirectional: false,
             recurrent_dropout: 0.0,
+            norm: None,
         };
         let model = Model::new(&vec![layer; config.layers], config.input, 1, false, 0);
         let sizes: Vec<usize> = model.params.iter().map(|p| p.data.len()).collect();
