@@ -55,7 +55,7 @@ fn cases() -> (std::path::PathBuf, Vec<Case>) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let cases: Vec<Case> =
         serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
-    assert!(cases.len() >= 14, "every fixture case is listed");
+    assert!(cases.len() >= 16, "every fixture case is listed");
     (dir, cases)
 }
 
