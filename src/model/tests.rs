@@ -37,6 +37,30 @@ fn central_difference(
     (up - down) / (2.0 * eps)
 }
 
+/// Asserts that the analytic gradient `grads` of `loss` matches central
+/// differences with step `eps` at three elements of every tensor, within
+/// `2e-3 + rel·|g|`; `what` names the case in a failure.
+fn assert_matches_differences(
+    model: &mut Model,
+    grads: &[Vec<f32>],
+    (eps, rel): (f32, f32),
+    what: &str,
+    loss: impl Fn(&Model) -> f32,
+) {
+    for (pi, grad) in grads.iter().enumerate() {
+        let n = model.params[pi].data.len();
+        for j in [0, n / 2, n - 1] {
+            let fd = central_difference(model, pi, j, eps, &loss);
+            let g = grad[j];
+            assert!(
+                (fd - g).abs() <= 2e-3 + rel * g.abs(),
+                "{}[{j}] ({what}): analytic {g}, finite difference {fd}",
+                model.params[pi].name
+            );
+        }
+    }
+}
+
 /// Central finite differences against the analytic gradient of every
 /// parameter tensor of a mixed stack, both head modes.
 #[test]
@@ -54,21 +78,10 @@ fn gradients_match_finite_differences() {
         let rows = if every_step { steps * batch } else { batch };
         let y = init::normal(&mut rng, rows * output, 1.0);
         let (_, grads) = model.loss_and_grads(&x, &y, batch, steps, None);
-        let eps = 1e-2f32;
-        for (pi, grad) in grads.iter().enumerate() {
-            let n = model.params[pi].data.len();
-            for j in [0, n / 2, n - 1] {
-                let fd = central_difference(&mut model, pi, j, eps, |m| {
-                    m.loss_and_grads(&x, &y, batch, steps, None).0
-                });
-                let g = grad[j];
-                assert!(
-                    (fd - g).abs() <= 2e-3 + 2e-2 * g.abs(),
-                    "{}[{j}] (every_step {every_step}): analytic {g}, finite difference {fd}",
-                    model.params[pi].name
-                );
-            }
-        }
+        let what = format!("every_step {every_step}");
+        assert_matches_differences(&mut model, &grads, (1e-2, 2e-2), &what, |m: &Model| {
+            m.loss_and_grads(&x, &y, batch, steps, None).0
+        });
     }
 }
 
@@ -115,19 +128,10 @@ fn recurrent_dropout_gradients_match_finite_differences() {
                 pool.install(|| m.loss_and_grads(&x, &y, batch, steps, Some(&mut drop.clone())))
             };
             let (_, grads) = loss(&model);
-            let eps = 1e-2f32;
-            for (pi, grad) in grads.iter().enumerate() {
-                let n = model.params[pi].data.len();
-                for j in [0, n / 2, n - 1] {
-                    let fd = central_difference(&mut model, pi, j, eps, |m| loss(m).0);
-                    let g = grad[j];
-                    assert!(
-                        (fd - g).abs() <= 2e-3 + 2e-2 * g.abs(),
-                        "{}[{j}] (batch {batch}, every_step {every_step}): analytic {g}, finite difference {fd}",
-                        model.params[pi].name
-                    );
-                }
-            }
+            let what = format!("batch {batch}, every_step {every_step}");
+            assert_matches_differences(&mut model, &grads, (1e-2, 2e-2), &what, |m: &Model| {
+                loss(m).0
+            });
         }
     }
 }
@@ -183,19 +187,10 @@ fn layer_norm_gradients_match_finite_differences() {
             let (_, grads) = loss(&model);
             // Smaller than for the plain cells: the normalisation curves the loss
             // more, and at 1e-2 the difference's truncation error shows (6 %).
-            let eps = 3e-3f32;
-            for (pi, grad) in grads.iter().enumerate() {
-                let n = model.params[pi].data.len();
-                for j in [0, n / 2, n - 1] {
-                    let fd = central_difference(&mut model, pi, j, eps, |m| loss(m).0);
-                    let g = grad[j];
-                    assert!(
-                        (fd - g).abs() <= 2e-3 + 3e-2 * g.abs(),
-                        "{}[{j}] (batch {batch}, every_step {every_step}): analytic {g}, finite difference {fd}",
-                        model.params[pi].name
-                    );
-                }
-            }
+            let what = format!("batch {batch}, every_step {every_step}");
+            assert_matches_differences(&mut model, &grads, (3e-3, 3e-2), &what, |m: &Model| {
+                loss(m).0
+            });
         }
     }
 }
