@@ -116,23 +116,7 @@ fn recurrent_dropout_gradients_match_finite_differences() {
         ),
     ];
     for (layers, batch, steps) in cases {
-        for every_step in [false, true] {
-            let (input, output) = (2, 2);
-            let mut model = Model::new(&layers, input, output, every_step, 7);
-            let mut rng = ChaCha8Rng::seed_from_u64(3);
-            let x = init::normal(&mut rng, steps * batch * input, 1.0);
-            let rows = if every_step { steps * batch } else { batch };
-            let y = init::normal(&mut rng, rows * output, 1.0);
-            let drop = ChaCha8Rng::seed_from_u64(11);
-            let loss = |m: &Model| {
-                pool.install(|| m.loss_and_grads(&x, &y, batch, steps, Some(&mut drop.clone())))
-            };
-            let (_, grads) = loss(&model);
-            let what = format!("batch {batch}, every_step {every_step}");
-            assert_matches_differences(&mut model, &grads, (1e-2, 2e-2), &what, |m: &Model| {
-                loss(m).0
-            });
-        }
+        check_with_dropout(&pool, &layers, (batch, steps), (1e-2, 2e-2), |_, _| {});
     }
 }
 
@@ -165,33 +149,48 @@ fn layer_norm_gradients_match_finite_differences() {
         ),
         (vec![ln(96, Activation::Tanh, false, 0.2)], 16, 12),
     ];
-    for (layers, batch, steps) in cases {
-        for every_step in [false, true] {
-            let (input, output) = (2, 2);
-            let mut model = Model::new(&layers, input, output, every_step, 7);
-            // γ and β away from 1 and 0, so that their gradients are tested.
-            let mut rng = ChaCha8Rng::seed_from_u64(3);
-            for p in model.params.iter_mut().filter(|p| p.name.contains(".ln_")) {
-                let noise = init::normal(&mut rng, p.data.len(), 0.3);
-                for (v, n) in p.data.iter_mut().zip(noise) {
-                    *v += n;
-                }
+    // γ and β away from 1 and 0, so that their gradients are tested.
+    let spread = |model: &mut Model, rng: &mut ChaCha8Rng| {
+        for p in model.params.iter_mut().filter(|p| p.name.contains(".ln_")) {
+            let noise = init::normal(rng, p.data.len(), 0.3);
+            for (v, n) in p.data.iter_mut().zip(noise) {
+                *v += n;
             }
-            let x = init::normal(&mut rng, steps * batch * input, 1.0);
-            let rows = if every_step { steps * batch } else { batch };
-            let y = init::normal(&mut rng, rows * output, 1.0);
-            let drop = ChaCha8Rng::seed_from_u64(11);
-            let loss = |m: &Model| {
-                pool.install(|| m.loss_and_grads(&x, &y, batch, steps, Some(&mut drop.clone())))
-            };
-            let (_, grads) = loss(&model);
-            // Smaller than for the plain cells: the normalisation curves the loss
-            // more, and at 1e-2 the difference's truncation error shows (6 %).
-            let what = format!("batch {batch}, every_step {every_step}");
-            assert_matches_differences(&mut model, &grads, (3e-3, 3e-2), &what, |m: &Model| {
-                loss(m).0
-            });
         }
+    };
+    for (layers, batch, steps) in cases {
+        // A smaller step than for the plain cells: the normalisation curves
+        // the loss more, and at 1e-2 the difference's truncation error shows (6 %).
+        check_with_dropout(&pool, &layers, (batch, steps), (3e-3, 3e-2), spread);
+    }
+}
+
+/// A stack on random inputs and targets (2 in, 2 out), both head modes,
+/// with a fixed source for its dropout masks, on `pool`: its gradient
+/// against central differences ([`assert_matches_differences`] with `tol`).
+/// `prepare` may change the fresh model, drawing from the data's source first.
+fn check_with_dropout(
+    pool: &rayon::ThreadPool,
+    layers: &[LayerSpec],
+    (batch, steps): (usize, usize),
+    tol: (f32, f32),
+    prepare: impl Fn(&mut Model, &mut ChaCha8Rng),
+) {
+    for every_step in [false, true] {
+        let (input, output) = (2, 2);
+        let mut model = Model::new(layers, input, output, every_step, 7);
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        prepare(&mut model, &mut rng);
+        let x = init::normal(&mut rng, steps * batch * input, 1.0);
+        let rows = if every_step { steps * batch } else { batch };
+        let y = init::normal(&mut rng, rows * output, 1.0);
+        let drop = ChaCha8Rng::seed_from_u64(11);
+        let loss = |m: &Model| {
+            pool.install(|| m.loss_and_grads(&x, &y, batch, steps, Some(&mut drop.clone())))
+        };
+        let (_, grads) = loss(&model);
+        let what = format!("batch {batch}, every_step {every_step}");
+        assert_matches_differences(&mut model, &grads, tol, &what, |m: &Model| loss(m).0);
     }
 }
 
