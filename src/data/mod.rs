@@ -236,20 +236,63 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
 }
 
 /// The last `data.window` rows of the series CSV `path`, laid out as the
-/// model's inputs (the experiment's columns, then its lags and calendar
-/// features), in original units, one step after another: the window
-/// `predict --series` forecasts the steps after the file's end from.
-pub fn last_window(exp: &Experiment, path: &std::path::Path) -> Result<Vec<f32>, DataError> {
+/// model's inputs (the experiment's columns, then its lags, calendar
+/// features and known-future columns), in original units, one step after
+/// another: the window `predict --series` forecasts the steps after the
+/// file's end from. A model with `data.future_columns` also needs their
+/// values over the forecast steps: `future`, a CSV with those columns and
+/// one row per step of the horizon.
+pub fn last_window(
+    exp: &Experiment,
+    path: &std::path::Path,
+    future: Option<&std::path::Path>,
+) -> Result<Vec<f32>, DataError> {
+    let d = &exp.data;
+    let k = d.future_columns.len();
+    let (lead, future) = match (k, future) {
+        (0, None) => (0, None),
+        (0, Some(file)) => {
+            return Err(DataError::new(
+                "this model reads no known-future columns (data.future_columns is empty)",
+            )
+            .in_file(file)
+            .with_hint("leave out --future"));
+        }
+        (_, None) => {
+            return Err(DataError::new(format!(
+                "this model reads the known-future columns {} over the {} forecast steps",
+                d.future_columns.join(", "),
+                d.horizon
+            ))
+            .in_file(path)
+            .with_hint(format!(
+                "give their values with --future FILE: a CSV with those columns and {} rows, one per forecast step",
+                d.horizon
+            )));
+        }
+        (_, Some(file)) => (d.horizon, Some(future_rows(exp, file)?)),
+    };
     let mut whole = exp.clone();
     whole.data.path = Some(path.to_path_buf());
-    // Every row in one part; the horizon is what is forecast, not read.
+    // Every row in one part; the horizon is what is forecast, not read. The
+    // known-future columns are read as plain columns after the inputs, and
+    // led below.
     whole.data.split = [1.0, 0.0, 0.0];
     whole.data.horizon = 0;
+    let extra: Vec<String> = d
+        .future_columns
+        .iter()
+        .filter(|c| !d.columns.contains(c))
+        .cloned()
+        .collect();
+    whole.data.columns.extend(extra.iter().cloned());
+    whole.data.future_columns.clear();
     let source = Source::read(&whole)?;
-    let f = exp.input_features().max(1);
-    let w = exp.data.window;
+    let read = whole.data.columns;
+    let wide = whole_features(exp) + extra.len();
+    let w = d.window;
     let inputs = source.parts[0].first().map_or(&[][..], |s| &s.inputs[..]);
-    let rows = inputs.len() / f;
+    let rows = inputs.len() / wide.max(1);
     if rows < w {
         return Err(DataError::new(format!(
             "{rows} usable rows (after the longest lag), fewer than data.window = {w}"
@@ -257,7 +300,54 @@ pub fn last_window(exp: &Experiment, path: &std::path::Path) -> Result<Vec<f32>,
         .in_file(path)
         .with_hint("give the series' last window of rows at least, plus the longest lag"));
     }
-    Ok(inputs[(rows - w) * f..].to_vec())
+    // Row layout read: columns, extra, lags, calendar; the model's: columns,
+    // lags, calendar, then the known-future columns `lead` rows later.
+    let c = d.columns.len();
+    let mut out = Vec::with_capacity(w * exp.input_features());
+    let value = |r: usize, name: &String| {
+        let at = read.iter().position(|n| n == name).expect("read above");
+        inputs[r * wide + at]
+    };
+    for r in rows - w..rows {
+        let row = &inputs[r * wide..(r + 1) * wide];
+        out.extend_from_slice(&row[..c]);
+        out.extend_from_slice(&row[c + extra.len()..]);
+        for (j, name) in d.future_columns.iter().enumerate() {
+            out.push(match (r + lead < rows, &future) {
+                (true, _) => value(r + lead, name),
+                (false, Some(f)) => f[(r + lead - rows) * k + j],
+                (false, None) => unreachable!("no leads without known-future columns"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The model's inputs per step without its known-future columns.
+fn whole_features(exp: &Experiment) -> usize {
+    exp.input_features() - exp.data.future_columns.len()
+}
+
+/// The known-future columns' values over the forecast steps, from the CSV
+/// `path` (`data.horizon` rows, the experiment's missing-value rule).
+fn future_rows(exp: &Experiment, path: &std::path::Path) -> Result<Vec<f32>, DataError> {
+    let d = &exp.data;
+    error::check_file(path)?;
+    let cols = &d.future_columns;
+    let t = csv_read::read_series(path, cols, &cols[0], d.missing, d.transform)?;
+    let rows = t.inputs.len() / cols.len();
+    if rows != d.horizon {
+        return Err(DataError::new(format!(
+            "{rows} rows of known-future values; the model forecasts {} steps",
+            d.horizon
+        ))
+        .in_file(path)
+        .with_hint(format!(
+            "give exactly {} rows, one per forecast step, in order",
+            d.horizon
+        )));
+    }
+    Ok(t.inputs)
 }
 
 /// `task.residual`: each target (scaled) less the baseline's forecast of it,

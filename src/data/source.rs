@@ -98,7 +98,37 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
     }
     let target = d.target.as_ref().unwrap_or(&d.columns[0]);
     super::error::check_file(path)?;
-    let t = csv_read::read_series(path, &d.columns, target, d.missing, d.transform)?;
+    // The input columns, then the known-future ones that are not inputs too.
+    let mut read: Vec<String> = d.columns.clone();
+    read.extend(
+        d.future_columns
+            .iter()
+            .filter(|c| !d.columns.contains(c))
+            .cloned(),
+    );
+    let t = csv_read::read_series(path, &read, target, d.missing, d.transform)?;
+    let future = pick(&t.inputs, &read, &d.future_columns);
+    // A known-future copy of the target would hand the model what it forecasts.
+    for (j, name) in d.future_columns.iter().enumerate() {
+        let k = d.future_columns.len();
+        let same = t
+            .target
+            .iter()
+            .enumerate()
+            .all(|(r, y)| future[r * k + j] == *y);
+        if same {
+            return Err(DataError::new(format!(
+                "known-future column `{name}` equals the target `{target}` on every row: as a known-future input it would hand the model the values it forecasts"
+            ))
+            .in_file(path)
+            .in_column(name)
+            .with_hint("remove it from data.future_columns (data.lags gives the target's known past)"));
+        }
+    }
+    let t = csv_read::SeriesTable {
+        inputs: pick(&t.inputs, &read, &d.columns),
+        ..t
+    };
     // The split is that of the file's rows, with or without lags; the rows
     // whose lags reach before the file are dropped from the training part.
     let sizes = split_sizes(t.target.len(), d.split);
@@ -118,6 +148,8 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
         }
         _ => (inputs, f),
     };
+    let k = d.future_columns.len();
+    let (inputs, f) = with_leads(&inputs, f, &future, k, d.horizon);
     let skip = d.lags.iter().copied().max().unwrap_or(0);
     if skip > 0 && skip + d.window + d.horizon > sizes[0] {
         return Err(DataError::new(format!(
@@ -140,6 +172,7 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
     let mut columns = d.columns.clone();
     columns.extend(d.lags.iter().map(|l| format!("{target}_lag{l}")));
     columns.extend(super::calendar::names(&d.calendar));
+    columns.extend(lead_names(&d.future_columns, d.horizon));
     Ok(Source {
         parts,
         sizes,
@@ -169,6 +202,54 @@ fn with_lags(inputs: &[f32], f: usize, target: &[f32], lags: &[usize]) -> (Vec<f
         );
     }
     (out, width)
+}
+
+/// The columns `want` of a row-major table whose columns are `have`.
+fn pick(table: &[f32], have: &[String], want: &[String]) -> Vec<f32> {
+    let index: Vec<usize> = want
+        .iter()
+        .map(|w| {
+            have.iter()
+                .position(|h| h == w)
+                .expect("read with the table")
+        })
+        .collect();
+    table
+        .chunks_exact(have.len().max(1))
+        .flat_map(|row| index.iter().map(|&i| row[i]))
+        .collect()
+}
+
+/// The input column names of known-future columns led by `lead` steps.
+pub(super) fn lead_names(columns: &[String], lead: usize) -> Vec<String> {
+    columns.iter().map(|c| format!("{c}_lead{lead}")).collect()
+}
+
+/// The inputs (`f` values per row) with the `k` known-future values of row
+/// `r + lead` appended to each row `r` (`future`, `k` per row); rows whose
+/// lead reaches past the last row get 0 (no window reads them: a window's
+/// last row is at least the horizon before the end of its part). Returns
+/// them with the new width.
+pub(super) fn with_leads(
+    inputs: &[f32],
+    f: usize,
+    future: &[f32],
+    k: usize,
+    lead: usize,
+) -> (Vec<f32>, usize) {
+    if k == 0 {
+        return (inputs.to_vec(), f);
+    }
+    let rows = future.len() / k;
+    let mut out = Vec::with_capacity(rows * (f + k));
+    for (r, row) in inputs.chunks_exact(f.max(1)).enumerate() {
+        out.extend_from_slice(row);
+        match future.get((r + lead) * k..(r + lead + 1) * k) {
+            Some(ahead) => out.extend_from_slice(ahead),
+            None => out.extend(std::iter::repeat_n(0.0, k)),
+        }
+    }
+    (out, f + k)
 }
 
 /// Rows layout: each row one sequence, time-major; the target series is feature 0.
@@ -283,5 +364,21 @@ mod lag_tests {
         // Row 3: its inputs, y_2 and y_0; never y_3 or later.
         assert_eq!(&out[12..16], [7.0, 8.0, 20.0, 0.0]);
         assert_eq!(&out[4..8], [3.0, 4.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn leads_append_the_known_future_of_the_forecast_steps() {
+        // One input column r; two known-future columns 100·r and 1000·r.
+        let inputs = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let future: Vec<f32> = (0..5)
+            .flat_map(|r| [100.0 * r as f32, 1000.0 * r as f32])
+            .collect();
+        let (out, w) = super::with_leads(&inputs, 1, &future, 2, 2);
+        assert_eq!(w, 3);
+        // Row 1 holds the values of row 3; rows 3 and 4 reach past the end.
+        assert_eq!(&out[3..6], [1.0, 300.0, 3000.0]);
+        assert_eq!(&out[9..], [3.0, 0.0, 0.0, 4.0, 0.0, 0.0]);
+        let names = super::super::source::lead_names(&["temp".into()], 48);
+        assert_eq!(names, ["temp_lead48"]);
     }
 }

@@ -9,6 +9,7 @@
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
 //!   `snapshots/`), replay and attach;
 //! - `experiments`: every shipped experiment validates;
+//! - `future`: known-future columns reach the forecast steps, and `predict --future`;
 //! - `invalid_data`: bad data files, `predict`'s input, weights and scalers
 //!   refused with located errors; random CSVs never panic a reader;
 //! - `invalid_inputs`: hostile files, sizes, names, states and paths end
@@ -31,6 +32,7 @@ mod control;
 mod dashboard;
 mod docs;
 mod experiments;
+mod future;
 mod fuzz;
 mod invalid_data;
 mod invalid_inputs;
