@@ -63,6 +63,20 @@ pub struct Dataset {
     pub backtest: Option<Backtest>,
     /// Text tasks: the tokens and their batches (the numeric splits are then empty).
     pub text: Option<Text>,
+    /// Several series (`data.series_column`): each one's name, MASE scale
+    /// and baselines, in the order of the splits' groups; empty for one.
+    pub series: Vec<SeriesInfo>,
+}
+
+/// One of several series of a dataset.
+#[derive(Debug, Clone)]
+pub struct SeriesInfo {
+    /// The series column's value on its rows.
+    pub name: String,
+    /// Its own training part's seasonal-naive errors (MASE, RMSSE).
+    pub scale: Scale,
+    /// The baselines on its own validation and test windows.
+    pub baselines: Vec<Baseline>,
 }
 
 impl Dataset {
@@ -168,6 +182,7 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         .then(|| forecast_scale(&source, d.season))
         .transpose()?;
     let [train, valid, test] = &cuts;
+    let series = series_info(exp, &source, &shape)?;
     let baselines = match &scale {
         Some(scale) => {
             let mut b = vec![baseline::naive(valid, test, d.horizon, scale)];
@@ -232,7 +247,53 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         scale,
         backtest,
         text: None,
+        series,
     })
+}
+
+/// Each of several series' name, scale and baselines (none for one series).
+fn series_info(
+    exp: &Experiment,
+    source: &Source,
+    shape: &Shape,
+) -> Result<Vec<SeriesInfo>, DataError> {
+    let d = &exp.data;
+    let Some(targets) = source
+        .train_target
+        .as_ref()
+        .filter(|_| !source.series.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    source
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let scale = Scale::of(&[&targets[i][..]], d.season).map_err(|e| {
+                let err = DataError::new(format!("series `{name}`: {e}")).with_hint(
+                    "check the series' target values and data.season (0 scales by the one-step naive forecast)",
+                );
+                match &source.file {
+                    Some(file) => err.in_file(file),
+                    None => err,
+                }
+            })?;
+            let one = |part: usize| window::cut(&source.parts[part][i..=i], shape);
+            let (valid, test) = (one(1), one(2));
+            let mut baselines = vec![baseline::naive(&valid, &test, d.horizon, &scale)];
+            if d.season > 0 {
+                baselines.push(baseline::seasonal_naive(
+                    &valid, &test, d.horizon, d.season, &scale,
+                ));
+            }
+            Ok(SeriesInfo {
+                name: name.clone(),
+                scale,
+                baselines,
+            })
+        })
+        .collect()
 }
 
 /// The last `data.window` rows of the series CSV `path`, laid out as the
@@ -288,6 +349,16 @@ pub fn last_window(
     whole.data.columns.extend(extra.iter().cloned());
     whole.data.future_columns.clear();
     let source = Source::read(&whole)?;
+    if source.series.len() > 1 {
+        let names = source.series.join(", ");
+        return Err(DataError::new(format!(
+            "the file holds {} series ({names}); a forecast continues one",
+            source.series.len()
+        ))
+        .in_file(path)
+        .in_column(d.series_column.as_deref().unwrap_or_default())
+        .with_hint("give the rows of the series to forecast only"));
+    }
     let read = whole.data.columns;
     let wide = whole_features(exp) + extra.len();
     let w = d.window;
@@ -374,7 +445,7 @@ fn to_residual(
 /// original units, against itself one season (or one step) earlier.
 fn forecast_scale(source: &Source, season: usize) -> Result<Scale, DataError> {
     let series: Vec<&[f32]> = match &source.train_target {
-        Some(whole) => vec![&whole[..]],
+        Some(each) => each.iter().map(|v| &v[..]).collect(),
         None => source.parts[0]
             .iter()
             .filter_map(|s| match &s.truth {
@@ -429,6 +500,7 @@ fn load_text(exp: &Experiment) -> Result<Dataset, DataError> {
         scale: None,
         backtest: None,
         text: Some(text),
+        series: Vec::new(),
     })
 }
 

@@ -22,10 +22,13 @@ pub(super) struct Source {
     pub slide: bool,
     /// The CSV read, if any.
     pub file: Option<PathBuf>,
-    /// Series with lags: the training part's whole target series (its
-    /// first rows are not in `parts[0]`, having no lagged values), which
-    /// MASE and RMSSE are scaled by, as without lags.
-    pub train_target: Option<Vec<f32>>,
+    /// Series with lags or several series: each series' whole training
+    /// part of the target (its first rows are not in `parts[0]` when they
+    /// have no lagged values), which MASE and RMSSE are scaled by.
+    pub train_target: Option<Vec<Vec<f32>>>,
+    /// Several series (`data.series_column`): their names, in the order of
+    /// the sequences in each part; empty for one.
+    pub series: Vec<String>,
 }
 
 impl Source {
@@ -129,50 +132,97 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
         inputs: pick(&t.inputs, &read, &d.columns),
         ..t
     };
-    // The split is that of the file's rows, with or without lags; the rows
-    // whose lags reach before the file are dropped from the training part.
-    let sizes = split_sizes(t.target.len(), d.split);
-    let (inputs, f) = with_lags(&t.inputs, d.columns.len(), &t.target, &d.lags);
-    let (inputs, f) = match &d.time_column {
-        Some(time) if !d.calendar.is_empty() => {
-            let texts = csv_read::read_column_text(path, time, &t.lines)?;
-            let cal = super::calendar::features(&texts, &t.lines, &d.calendar, time)
-                .map_err(|e| e.in_file(path))?;
-            let k = 2 * d.calendar.len();
-            let mut out = Vec::with_capacity(inputs.len() + cal.len());
-            for (row, c) in inputs.chunks_exact(f.max(1)).zip(cal.chunks_exact(k)) {
-                out.extend_from_slice(row);
-                out.extend_from_slice(c);
-            }
-            (out, f + k)
-        }
-        _ => (inputs, f),
+    let groups = match &d.series_column {
+        Some(col) => group_rows(&csv_read::read_column_text(path, col, &t.lines)?),
+        None => vec![(String::new(), (0..t.target.len()).collect())],
     };
-    let k = d.future_columns.len();
-    let (inputs, f) = with_leads(&inputs, f, &future, k, d.horizon);
     let skip = d.lags.iter().copied().max().unwrap_or(0);
-    if skip > 0 && skip + d.window + d.horizon > sizes[0] {
-        return Err(DataError::new(format!(
-            "the training part has {} rows; the longest of data.lags ({skip}) leaves too few for one window of {} + {} steps",
-            sizes[0], d.window, d.horizon
-        ))
-        .in_file(path)
-        .with_hint("shorten data.lags or data.window"));
-    }
-    let mut start = 0;
-    let parts = sizes.map(|n| {
-        let from = start.max(skip);
-        let seq = Sequence {
-            inputs: inputs[from * f..(start + n) * f].to_vec(),
-            truth: Truth::Series(t.target[from..start + n].to_vec()),
+    let (c, k) = (d.columns.len(), d.future_columns.len());
+    let mut parts: [Vec<Sequence>; 3] = Default::default();
+    let mut sizes = [0; 3];
+    let mut train_target = Vec::new();
+    for (name, rows) in &groups {
+        let of = |table: &[f32], width: usize| -> Vec<f32> {
+            rows.iter()
+                .flat_map(|&r| table[r * width..(r + 1) * width].iter().copied())
+                .collect()
         };
-        start += n;
-        vec![seq]
-    });
+        let target_rows = of(&t.target, 1);
+        let lines: Vec<usize> = rows.iter().map(|&r| t.lines[r]).collect();
+        // The split is that of the series' rows, with or without lags; the
+        // rows whose lags reach before the series are dropped from its
+        // training part.
+        let n = split_sizes(target_rows.len(), d.split);
+        let (inputs, f) = with_lags(&of(&t.inputs, c), c, &target_rows, &d.lags);
+        let (inputs, f) = match &d.time_column {
+            Some(time) if !d.calendar.is_empty() => {
+                let texts = csv_read::read_column_text(path, time, &lines)?;
+                let cal = super::calendar::features(&texts, &lines, &d.calendar, time)
+                    .map_err(|e| e.in_file(path))?;
+                let width = 2 * d.calendar.len();
+                let mut out = Vec::with_capacity(inputs.len() + cal.len());
+                for (row, c) in inputs.chunks_exact(f.max(1)).zip(cal.chunks_exact(width)) {
+                    out.extend_from_slice(row);
+                    out.extend_from_slice(c);
+                }
+                (out, f + width)
+            }
+            _ => (inputs, f),
+        };
+        let (inputs, f) = with_leads(&inputs, f, &of(&future, k), k, d.horizon);
+        let need = skip + d.window + d.horizon;
+        let short = |part: &str, rows: usize| {
+            let which = match &d.series_column {
+                Some(col) => format!("series `{name}` ({col} = {name}): its {part} part"),
+                None => format!("the {part} part"),
+            };
+            DataError::new(format!(
+                "{which} has {rows} rows; the longest of data.lags ({skip}) leaves too few for one window of {} + {} steps",
+                d.window, d.horizon
+            ))
+            .in_file(path)
+            .with_hint("shorten data.lags or data.window")
+        };
+        if skip > 0 && need > n[0] {
+            return Err(short("training", n[0]));
+        }
+        if d.series_column.is_some() {
+            // Every series must give every part a window, or it would drop
+            // out of a part unseen.
+            for (i, part) in ["training", "validation", "test"].iter().enumerate() {
+                let min = if i == 0 { need } else { d.window + d.horizon };
+                if n[i] < min && (i == 0 || d.split[i] > 0.0) {
+                    return Err(DataError::new(format!(
+                        "series `{name}` has {} rows; its {part} part ({} rows) is shorter than one window of {} + {} steps{}",
+                        target_rows.len(),
+                        n[i],
+                        d.window,
+                        d.horizon,
+                        if i == 0 && skip > 0 { format!(" after the longest lag ({skip})") } else { String::new() }
+                    ))
+                    .in_file(path)
+                    .in_column(d.series_column.as_deref().unwrap_or_default())
+                    .with_hint("leave the short series out of the file, or lower data.window or data.horizon"));
+                }
+            }
+        }
+        let mut start = 0;
+        for (i, len) in n.iter().enumerate() {
+            let from = start.max(skip);
+            parts[i].push(Sequence {
+                inputs: inputs[from * f..(start + len) * f].to_vec(),
+                truth: Truth::Series(target_rows[from..start + len].to_vec()),
+            });
+            sizes[i] += len;
+            start += len;
+        }
+        train_target.push(target_rows[..n[0]].to_vec());
+    }
     let mut columns = d.columns.clone();
     columns.extend(d.lags.iter().map(|l| format!("{target}_lag{l}")));
     columns.extend(super::calendar::names(&d.calendar));
     columns.extend(lead_names(&d.future_columns, d.horizon));
+    let multi = d.series_column.is_some();
     Ok(Source {
         parts,
         sizes,
@@ -181,8 +231,28 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
         target_input: d.columns.iter().position(|c| c == target),
         slide: true,
         file: Some(path.to_path_buf()),
-        train_target: (skip > 0).then(|| t.target[..sizes[0]].to_vec()),
+        train_target: (skip > 0 || multi).then_some(train_target),
+        series: if multi {
+            groups.into_iter().map(|(name, _)| name).collect()
+        } else {
+            Vec::new()
+        },
     })
+}
+
+/// The rows of each series, by the series column's text on each row: series
+/// in the order they first appear, rows in file order.
+fn group_rows(ids: &[String]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for (r, id) in ids.iter().enumerate() {
+        let g = *index.entry(id.clone()).or_insert_with(|| {
+            groups.push((id.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(r);
+    }
+    groups
 }
 
 /// The inputs (`f` values per row) with the target `lags` steps earlier
@@ -287,6 +357,7 @@ fn rows(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
         slide: false,
         file: Some(path.to_path_buf()),
         train_target: None,
+        series: Vec::new(),
     })
 }
 
@@ -337,6 +408,7 @@ fn generated(exp: &Experiment) -> Result<Source, DataError> {
         slide: false,
         file: None,
         train_target: None,
+        series: Vec::new(),
     })
 }
 

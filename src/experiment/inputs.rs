@@ -11,6 +11,7 @@ pub(super) fn validate(exp: &Experiment) -> Result<(), Invalid> {
     validate_lags(exp)?;
     validate_calendar(exp)?;
     validate_future(exp)?;
+    validate_series(exp)?;
     validate_residual(exp)
 }
 
@@ -168,6 +169,44 @@ fn validate_future(exp: &Experiment) -> Result<(), Invalid> {
                 "list each column once",
             ));
         }
+    }
+    Ok(())
+}
+
+/// `data.series_column`: forecasts of a CSV series; a column of names, not
+/// an input, the target or the time column.
+fn validate_series(exp: &Experiment) -> Result<(), Invalid> {
+    let d = &exp.data;
+    let Some(col) = &d.series_column else {
+        return Ok(());
+    };
+    if !(d.source == Source::Csv
+        && d.layout == Layout::Series
+        && exp.task.kind == TaskKind::Forecast)
+    {
+        return Err(invalid(
+            "data.series_column",
+            "a series column applies to forecasts of CSV series (layout = \"series\") only",
+            "remove data.series_column",
+        ));
+    }
+    let clash = if d.columns.contains(col) || d.future_columns.contains(col) {
+        Some("an input column")
+    } else if d.target.as_ref() == Some(col) {
+        Some("the target")
+    } else if d.time_column.as_ref() == Some(col) {
+        Some("the time column")
+    } else {
+        None
+    };
+    if let Some(what) = clash {
+        return Err(invalid(
+            "data.series_column",
+            format!(
+                "`{col}` is also {what}; the series column only names which series a row belongs to"
+            ),
+            "name the column of series names, and leave it out of the other keys",
+        ));
     }
     Ok(())
 }

@@ -157,6 +157,12 @@ pub struct DataSpec {
     /// calendar features.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub future_columns: Vec<String>,
+    /// Series layout: the column naming the series each row belongs to
+    /// (several series in one file, trained as one global model). Each
+    /// series is split by `split` on its own rows; windows never cross
+    /// series; metrics are reported per series and over all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_column: Option<String>,
     /// Synthetic: which generator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<Generator>,

@@ -14,6 +14,7 @@
 //!   refused with located errors; random CSVs never panic a reader;
 //! - `invalid_inputs`: hostile files, sizes, names, states and paths end
 //!   at once with exit 2 (or 1) and a message naming the file or key;
+//! - `multiseries`: several series in one file, one model, scores per series;
 //! - `numerics`: the model against PyTorch fixtures;
 //! - `resume`: bit-identical resume, also after kills;
 //! - `runs`: `rnnlab runs` and `compare`;
@@ -36,6 +37,7 @@ mod future;
 mod fuzz;
 mod invalid_data;
 mod invalid_inputs;
+mod multiseries;
 mod numerics;
 mod output;
 mod replay;
