@@ -25,7 +25,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use crate::kernels::instructions;
-pub use io::WeightsError;
+pub use io::{WeightsError, serialize as serialize_safetensors};
 use recurrent::{FlowSink, Mat, Recurrence, Vector, Weights, recurrence};
 pub use recurrent::{LayerState, split_recurrences};
 

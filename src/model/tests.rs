@@ -574,6 +574,32 @@ fn weights_round_trip_through_safetensors() {
     );
 }
 
+/// The same weights and metadata give the same bytes (the header's
+/// metadata in key order, whatever the map's), which safetensors reads back.
+#[test]
+fn checkpoints_are_the_same_bytes_every_time() {
+    let model = Model::new(&[layer(Cell::Gru, 4)], 2, 1, false, 1);
+    let meta = || {
+        (0..20)
+            .map(|i| (format!("key{i}"), format!("value {i}")))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let first = model.to_safetensors(meta());
+    for _ in 0..5 {
+        assert_eq!(model.to_safetensors(meta()), first);
+    }
+    let (n, read) = safetensors::SafeTensors::read_metadata(&first).unwrap();
+    assert_eq!(n % 8, 0, "header padded to 8 bytes");
+    let got = read.metadata().as_ref().unwrap();
+    assert_eq!(got.len(), 20);
+    assert_eq!(got["key7"], "value 7");
+    let mut other = Model::new(&[layer(Cell::Gru, 4)], 2, 1, false, 9);
+    other
+        .load_safetensors(&first, Path::new("w.safetensors"))
+        .unwrap();
+    assert_eq!(other.params, model.params);
+}
+
 #[test]
 fn non_finite_weights_are_refused_naming_the_tensor() {
     let layers = [layer(Cell::Gru, 4)];
