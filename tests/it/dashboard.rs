@@ -90,6 +90,7 @@ fn events(steps: u64) -> Vec<Event> {
                         input: input.clone(),
                         truth: vec![(50.0f64 / 5.0).sin() * 0.5],
                         prediction: vec![(50.0f64 / 5.0).sin() * 0.5 + 0.05],
+                        interval: None,
                     })
                     .collect(),
                 texts: Vec::new(),

@@ -9,6 +9,8 @@
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
 //!   `snapshots/`), replay and attach;
 //! - `experiments`: every shipped experiment validates;
+//! - `intervals`: quantile and Gaussian forecasts end to end (metrics,
+//!   predictions, `predict`'s quantile columns, resume);
 //! - `invalid_data`: bad data files, `predict`'s input, weights and scalers
 //!   refused with located errors; random CSVs never panic a reader;
 //! - `invalid_inputs`: hostile files, sizes, names, states and paths end
@@ -32,6 +34,7 @@ mod dashboard;
 mod docs;
 mod experiments;
 mod fuzz;
+mod intervals;
 mod invalid_data;
 mod invalid_inputs;
 mod numerics;
