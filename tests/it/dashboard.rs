@@ -423,6 +423,59 @@ fn classified_sentences_and_probes() {
     );
 }
 
+/// A quantile forecast 12 steps ahead: the 80 % interval as a shaded band
+/// around the prediction, fanning out from the last observed point, named
+/// in the legend; in ASCII, `:` cells.
+#[test]
+fn an_interval_is_a_band_around_the_prediction() {
+    let mut app = app_after(events(100));
+    let input: Vec<f64> = (0..36).map(|t| (t as f64 / 4.0).sin()).collect();
+    let truth: Vec<f64> = (36..48).map(|t| (t as f64 / 4.0).sin() + 0.1).collect();
+    let prediction: Vec<f64> = (36..48).map(|t| (t as f64 / 4.0).sin()).collect();
+    // Widening with the horizon, as a forecast's uncertainty does.
+    let spread = |k: usize| 0.15 + 0.04 * k as f64;
+    app.on_event(Event::Predictions(Predictions {
+        step: 100,
+        examples: vec![Example {
+            index: 0,
+            input,
+            truth,
+            interval: Some(Band {
+                levels: (0.1, 0.9),
+                lower: prediction
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| p - spread(k))
+                    .collect(),
+                upper: prediction
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| p + spread(k))
+                    .collect(),
+            }),
+            prediction,
+        }],
+        texts: Vec::new(),
+    }));
+    let t = screen(&app, UNICODE, 100, 30);
+    let s = text(&t);
+    assert!(s.contains("80% interval"), "{s}");
+    // The band's cells: dark grey Braille in the plot.
+    let buffer = t.backend().buffer();
+    let band = buffer
+        .content()
+        .iter()
+        .filter(|c| {
+            c.fg == Color::DarkGray
+                && ('\u{2801}'..='\u{28ff}').contains(&c.symbol().chars().next().unwrap_or(' '))
+        })
+        .count();
+    assert!(band >= 6, "{band} band cells:\n{s}");
+    insta::assert_snapshot!("interval_band_100x30", t.backend());
+    let ascii = text(&screen(&app, ASCII, 100, 30));
+    assert!(ascii.is_ascii() && ascii.contains(": 80%"), "{ascii}");
+}
+
 #[test]
 fn sampled_text_and_a_live_temperature() {
     let mut evs = events(100);

@@ -3,7 +3,8 @@
 //! metrics in `eval.csv`, `summary.json` (test and backtest) and the result
 //! lines, carry the outermost interval in `predictions.jsonl`, and
 //! `predict --series` writes the quantiles sorted beside the point
-//! forecast; a quantile run resumed mid-epoch is bit-identical.
+//! forecast; a replay draws the band; a quantile run resumed mid-epoch is
+//! bit-identical.
 
 use std::path::Path;
 
@@ -105,6 +106,8 @@ fn quantile_and_gaussian_forecasts_report_their_intervals() {
             }
         }
 
+        replay_shows_the_band(&run);
+
         // predict --series: y_1..y_48, then q0.1_1..q0.9_48, sorted per
         // step, and the point forecast is the median (or the mean).
         let out = tmp.path().join(format!("{what}.csv"));
@@ -191,4 +194,33 @@ fn a_quantile_run_resumes_bit_identically() {
             .any(|(n, shape, _)| n == "head.weight" && shape == &[144, 8])
     );
     assert!(wa == wb, "the final weights differ");
+}
+
+/// The run replayed: its predictions carry the interval, and the
+/// dashboard at the end of the replay draws the band and names it.
+fn replay_shows_the_band(run: &Path) {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use rnnlab::events::Event;
+    use rnnlab::frontend::tui::app::App;
+    use rnnlab::frontend::tui::ui::{Theme, render};
+    let rec = rnnlab::run::read::load(run).unwrap();
+    let last = rec
+        .events()
+        .filter_map(|e| match e {
+            Event::Predictions(p) => Some(p),
+            _ => None,
+        })
+        .last()
+        .unwrap();
+    assert!(last.examples.iter().all(|ex| ex.interval.is_some()));
+    let app = App::replay(rec);
+    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let theme = Theme {
+        ascii: false,
+        color: true,
+    };
+    t.draw(|f| render(f, &app, &theme)).unwrap();
+    let screen = t.backend().to_string();
+    assert!(screen.contains("80% interval"), "{screen}");
 }
