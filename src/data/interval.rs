@@ -34,7 +34,7 @@ pub fn interval_name(lo: f64, hi: f64) -> String {
     format!("{}_{}", level_name(lo), level_name(hi))
 }
 
-/// The metric names [`metrics`] returns for `levels`, in its order.
+/// The metric names [`metrics`] returns for `levels` (at least one), in its order.
 pub fn metric_names(levels: &[f64]) -> Vec<String> {
     let mut out = vec!["pinball".to_string()];
     out.extend(levels.iter().map(|&q| format!("pinball_{}", level_name(q))));
