@@ -224,3 +224,30 @@ fn replay_shows_the_band(run: &Path) {
     let screen = t.backend().to_string();
     assert!(screen.contains("80% interval"), "{screen}");
 }
+
+/// `rnnlab check` says what a probabilistic head predicts, and its size.
+#[test]
+fn check_says_what_the_head_predicts() {
+    let check = |sets: &[&str]| {
+        let mut args = vec!["check", EXP];
+        for s in sets {
+            args.extend(["--set", s]);
+        }
+        let out = rnnlab(&root(), &args);
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout
+    };
+    let q = check(&["task.quantiles=[0.1,0.5,0.9]"]);
+    assert!(q.contains("gru(16) → dense(144)"), "{q}");
+    assert!(
+        q.contains("forecast: quantiles 0.1, 0.5, 0.9 of each of the 48 values, pinball loss; the median is the point forecast"),
+        "{q}"
+    );
+    let g = check(&["task.distribution=gaussian"]);
+    assert!(g.contains("gru(16) → dense(96)"), "{g}");
+    assert!(
+        g.contains("forecast: a Gaussian (a mean and a scale) for each of the 48 values"),
+        "{g}"
+    );
+    assert!(!check(&[]).contains("forecast:"));
+}
