@@ -476,6 +476,35 @@ fn an_interval_is_a_band_around_the_prediction() {
     assert!(ascii.is_ascii() && ascii.contains(": 80%"), "{ascii}");
 }
 
+/// A loss that goes below 0 (a Gaussian's negative log-likelihood) is
+/// drawn on a linear axis: a log axis would drop it.
+#[test]
+fn a_negative_loss_is_drawn_linear() {
+    let shifted: Vec<Event> = events(300)
+        .into_iter()
+        .map(|e| match e {
+            Event::Step(mut s) => {
+                s.loss -= 0.1;
+                Event::Step(s)
+            }
+            Event::Eval(mut x) => {
+                x.valid_loss -= 0.1;
+                Event::Eval(x)
+            }
+            other => other,
+        })
+        .collect();
+    let s = text(&screen(&app_after(shifted), UNICODE, 80, 24));
+    assert!(s.contains("┌ loss (ema 0.9) "), "{s}");
+    assert!(
+        s.contains("-0.0"),
+        "the negative values are on the axis:\n{s}"
+    );
+    // A positive loss keeps the log axis.
+    let s = text(&screen(&app_after(events(300)), UNICODE, 80, 24));
+    assert!(s.contains("┌ loss (log, ema 0.9) "), "{s}");
+}
+
 #[test]
 fn sampled_text_and_a_live_temperature() {
     let mut evs = events(100);
