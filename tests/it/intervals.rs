@@ -251,3 +251,46 @@ fn check_says_what_the_head_predicts() {
     );
     assert!(!check(&[]).contains("forecast:"));
 }
+
+/// `rnnlab compare` of a Gaussian run whose negative log-likelihood goes
+/// below 0 (a synthetic two-sine series, fitted closely at once): the
+/// charts are linear even when log was asked for.
+#[test]
+fn compare_draws_a_negative_loss_linear() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use rnnlab::frontend::compare::{Comparison, render};
+    use rnnlab::frontend::tui::ui::Theme;
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("gaussian");
+    let out = rnnlab(
+        &root(),
+        &[
+            "train",
+            "experiments/quickstart.toml",
+            "--headless",
+            "--run-dir",
+            run.to_str().unwrap(),
+            "--set",
+            "data.count=1000",
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "task.distribution=gaussian",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let best = json(&run.join("summary.json"))["best_valid_loss"]
+        .as_f64()
+        .unwrap();
+    assert!(best < 0.0, "the negative log-likelihood ends at {best}");
+    let data = Comparison::load(&[run.clone()]).unwrap();
+    let theme = Theme {
+        ascii: false,
+        color: true,
+    };
+    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    t.draw(|f| render(f, &data, &theme, true)).unwrap();
+    let screen = t.backend().to_string();
+    assert!(screen.contains("training loss (linear, EMA"), "{screen}");
+}
