@@ -294,3 +294,57 @@ fn compare_draws_a_negative_loss_linear() {
     let screen = t.backend().to_string();
     assert!(screen.contains("training loss (linear, EMA"), "{screen}");
 }
+
+/// The sweep board of Gaussian trials, whose validation loss (a negative
+/// log-likelihood) goes below 0: its overlay chart is linear.
+#[test]
+fn the_sweep_board_draws_a_negative_loss_linear() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use rnnlab::frontend::sweep::Board;
+    use rnnlab::frontend::sweep::ui::{Overlay, render};
+    use rnnlab::frontend::tui::ui::Theme;
+    use rnnlab::sweep::SweepDir;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("sweep.toml");
+    let exp = root().join("experiments/quickstart.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"gaussian\"\nexperiment = \"{}\"\n\n[params]\n\"train.learning_rate\" = [0.003, 0.005]\n",
+            exp.display()
+        ),
+    )
+    .unwrap();
+    let dir = tmp.path().join("sweep");
+    let out = rnnlab(
+        &root(),
+        &[
+            "sweep",
+            file.to_str().unwrap(),
+            "--headless",
+            "--sweep-dir",
+            dir.to_str().unwrap(),
+            "--set",
+            "data.count=1000",
+            "--set",
+            "train.epochs=3",
+            "--set",
+            "task.distribution=gaussian",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let board = Board::new(SweepDir::open(&dir).unwrap());
+    let theme = Theme {
+        ascii: false,
+        color: true,
+    };
+    let mut t = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    t.draw(|f| render(f, &board, &theme, Overlay::None))
+        .unwrap();
+    let screen = t.backend().to_string();
+    assert!(
+        screen.contains(" valid_loss by configuration · "),
+        "{screen}"
+    );
+}

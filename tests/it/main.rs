@@ -10,7 +10,8 @@
 //!   `snapshots/`), replay and attach;
 //! - `experiments`: every shipped experiment validates;
 //! - `intervals`: quantile and Gaussian forecasts end to end (metrics,
-//!   predictions, `predict`'s quantile columns, resume);
+//!   predictions, `predict`'s quantile columns, replay, resume; a negative
+//!   log-likelihood on linear axes in compare and the sweep board);
 //! - `invalid_data`: bad data files, `predict`'s input, weights and scalers
 //!   refused with located errors; random CSVs never panic a reader;
 //! - `invalid_inputs`: hostile files, sizes, names, states and paths end
