@@ -150,6 +150,10 @@ enum Cmd {
         /// calendar features as training did.
         #[arg(long, conflicts_with_all = ["input", "header", "no_header"])]
         series: Option<PathBuf>,
+        /// With --series, for a model with data.future_columns: a CSV of
+        /// those columns' values over the forecast steps, one row per step.
+        #[arg(long, requires = "series")]
+        future: Option<PathBuf>,
         /// The input's first row is a header (skipped). Without --header or
         /// --no-header, a first row of names only is a header, one of numbers
         /// and missing markers is data, and one of both is refused.
@@ -398,6 +402,7 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             weights,
             input,
             series,
+            future,
             header,
             no_header,
             output,
@@ -408,7 +413,7 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             };
             let header = (header || no_header).then_some(header);
             let input = match (&series, &input) {
-                (Some(s), _) => predict::Input::Series(s),
+                (Some(s), _) => predict::Input::Series(s, future.as_deref()),
                 (None, Some(i)) => predict::Input::Windows(i, header),
                 (None, None) => {
                     return Err(error::CliError::bad_input(

@@ -18,8 +18,9 @@ pub enum Input<'a> {
     /// (`None`: the row decides).
     Windows(&'a Path, Option<bool>),
     /// A series CSV laid out like the training data: the steps after its
-    /// last window are forecast.
-    Series(&'a Path),
+    /// last window are forecast; and a model with known-future columns,
+    /// the CSV of their values over the forecast steps (`--future`).
+    Series(&'a Path, Option<&'a Path>),
 }
 
 /// `rnnlab predict`: one output row per input sequence, in original units.
@@ -75,7 +76,7 @@ pub fn predict(
     let window = exp.data.window;
     let features = exp.input_features();
     let (x, n) = match input {
-        Input::Series(path) => {
+        Input::Series(path, future) => {
             let series = exp.data.source == crate::experiment::Source::Csv
                 && exp.data.layout == crate::experiment::Layout::Series
                 && exp.task.kind == crate::experiment::TaskKind::Forecast;
@@ -85,7 +86,10 @@ pub fn predict(
                 );
             }
             crate::fsio::open_regular(path, crate::fsio::memory_limit(), "series file")?;
-            let mut last = data::last_window(&exp, path)?;
+            if let Some(future) = future {
+                crate::fsio::open_regular(future, crate::fsio::memory_limit(), "future file")?;
+            }
+            let mut last = data::last_window(&exp, path, future)?;
             scaler.scale_inputs(&mut last);
             // One sequence: time-major and sample-major coincide.
             (last, 1)

@@ -387,6 +387,86 @@ pub(super) fn interval_clause(metrics: &std::collections::BTreeMap<String, f64>)
     Some(out)
 }
 
+/// Several series: each one's test MASE (or RMSE without a scale) beside
+/// its best baseline's, one line per series.
+fn series_lines(run: &Path) -> Vec<String> {
+    let Ok(summary) = crate::run::read::summary::load_summary(run) else {
+        return Vec::new();
+    };
+    let count = summary.series.len();
+    let beaten = summary
+        .series
+        .iter()
+        .filter(|s| {
+            let metric = if s.test.contains_key("mase") {
+                "mase"
+            } else {
+                "rmse"
+            };
+            let best = s
+                .baselines
+                .values()
+                .filter_map(|b| b.get(metric))
+                .fold(f64::INFINITY, |a, &b| a.min(b));
+            s.test.get(metric).is_some_and(|m| *m < best)
+        })
+        .count();
+    let mut out = Vec::new();
+    if count > 0 {
+        // Scale-free metrics average across series; RMSE does not.
+        let mean = |get: &dyn Fn(&crate::run::format::SeriesScore) -> Option<f64>| {
+            let v: Vec<f64> = summary.series.iter().filter_map(get).collect();
+            (v.len() == count).then(|| v.iter().sum::<f64>() / count as f64)
+        };
+        let mut line = String::from("per series (test)");
+        if let Some(m) = mean(&|s| s.test.get("mase").copied()) {
+            line += &format!(": mean MASE {}", crate::fmt::compact(m));
+            let names: std::collections::BTreeSet<&String> = summary
+                .series
+                .iter()
+                .flat_map(|s| s.baselines.keys())
+                .collect();
+            let others: Vec<String> = names
+                .into_iter()
+                .filter_map(|n| {
+                    let b = mean(&|s| s.baselines.get(n)?.get("mase").copied())?;
+                    Some(format!("{n} {}", crate::fmt::compact(b)))
+                })
+                .collect();
+            if !others.is_empty() {
+                line += &format!(" (baselines: {})", others.join(", "));
+            }
+        }
+        line += &format!("; the model beats every baseline on {beaten} of {count}");
+        out.push(line);
+    }
+    for s in &summary.series {
+        let metric = if s.test.contains_key("mase") {
+            "mase"
+        } else {
+            "rmse"
+        };
+        let Some(model) = s.test.get(metric) else {
+            continue;
+        };
+        let best = s
+            .baselines
+            .iter()
+            .filter_map(|(name, m)| Some((name, *m.get(metric)?)))
+            .min_by(|a, b| a.1.total_cmp(&b.1));
+        let versus = best.map_or(String::new(), |(name, v)| {
+            format!(" (best baseline: {name} {})", crate::fmt::compact(v))
+        });
+        out.push(format!(
+            "  {}: {metric} {} over {} windows{versus}",
+            s.name,
+            crate::fmt::compact(*model),
+            s.windows
+        ));
+    }
+    out
+}
+
 /// The result a user came for, from the run's `summary.json`: the test
 /// part's headline metric in original units beside the baselines' (naive,
 /// seasonal naive, mean; the majority class; the unigram model), the best
@@ -412,6 +492,7 @@ pub(super) fn result_lines(run: &Path) -> Vec<String> {
     if let Some(line) = backtest_line(run) {
         out.push(line);
     }
+    out.extend(series_lines(run));
     if let Ok(summary) = summary
         && let (Some(loss), Some(step)) = (summary.best_valid_loss, summary.best_step)
     {

@@ -87,7 +87,7 @@ pub(super) fn read_series(
                 let list: Vec<&str> = header.iter().collect();
                 DataError::new(format!("no column `{name}` (columns: {})", list.join(", ")))
                     .in_file(path)
-                    .with_hint("check data.columns and data.target")
+                    .with_hint("check data.columns, data.future_columns and data.target")
             })
         })
         .collect::<Result<Vec<_>, _>>()?;

@@ -64,6 +64,20 @@ pub struct Dataset {
     pub backtest: Option<Backtest>,
     /// Text tasks: the tokens and their batches (the numeric splits are then empty).
     pub text: Option<Text>,
+    /// Several series (`data.series_column`): each one's name, MASE scale
+    /// and baselines, in the order of the splits' groups; empty for one.
+    pub series: Vec<SeriesInfo>,
+}
+
+/// One of several series of a dataset.
+#[derive(Debug, Clone)]
+pub struct SeriesInfo {
+    /// The series column's value on its rows.
+    pub name: String,
+    /// Its own training part's seasonal-naive errors (MASE, RMSSE).
+    pub scale: Scale,
+    /// The baselines on its own validation and test windows.
+    pub baselines: Vec<Baseline>,
 }
 
 impl Dataset {
@@ -169,6 +183,7 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         .then(|| forecast_scale(&source, d.season))
         .transpose()?;
     let [train, valid, test] = &cuts;
+    let series = series_info(exp, &source, &shape)?;
     let baselines = match &scale {
         Some(scale) => {
             let mut b = vec![baseline::naive(valid, test, d.horizon, scale)];
@@ -233,24 +248,123 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
         scale,
         backtest,
         text: None,
+        series,
     })
 }
 
+/// Each of several series' name, scale and baselines (none for one series).
+fn series_info(
+    exp: &Experiment,
+    source: &Source,
+    shape: &Shape,
+) -> Result<Vec<SeriesInfo>, DataError> {
+    let d = &exp.data;
+    let Some(targets) = source
+        .train_target
+        .as_ref()
+        .filter(|_| !source.series.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    source
+        .series
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let scale = Scale::of(&[&targets[i][..]], d.season).map_err(|e| {
+                let err = DataError::new(format!("series `{name}`: {e}")).with_hint(
+                    "check the series' target values and data.season (0 scales by the one-step naive forecast)",
+                );
+                match &source.file {
+                    Some(file) => err.in_file(file),
+                    None => err,
+                }
+            })?;
+            let one = |part: usize| window::cut(&source.parts[part][i..=i], shape);
+            let (valid, test) = (one(1), one(2));
+            let mut baselines = vec![baseline::naive(&valid, &test, d.horizon, &scale)];
+            if d.season > 0 {
+                baselines.push(baseline::seasonal_naive(
+                    &valid, &test, d.horizon, d.season, &scale,
+                ));
+            }
+            Ok(SeriesInfo {
+                name: name.clone(),
+                scale,
+                baselines,
+            })
+        })
+        .collect()
+}
+
 /// The last `data.window` rows of the series CSV `path`, laid out as the
-/// model's inputs (the experiment's columns, then its lags and calendar
-/// features), in original units, one step after another: the window
-/// `predict --series` forecasts the steps after the file's end from.
-pub fn last_window(exp: &Experiment, path: &std::path::Path) -> Result<Vec<f32>, DataError> {
+/// model's inputs (the experiment's columns, then its lags, calendar
+/// features and known-future columns), in original units, one step after
+/// another: the window `predict --series` forecasts the steps after the
+/// file's end from. A model with `data.future_columns` also needs their
+/// values over the forecast steps: `future`, a CSV with those columns and
+/// one row per step of the horizon.
+pub fn last_window(
+    exp: &Experiment,
+    path: &std::path::Path,
+    future: Option<&std::path::Path>,
+) -> Result<Vec<f32>, DataError> {
+    let d = &exp.data;
+    let k = d.future_columns.len();
+    let (lead, future) = match (k, future) {
+        (0, None) => (0, None),
+        (0, Some(file)) => {
+            return Err(DataError::new(
+                "this model reads no known-future columns (data.future_columns is empty)",
+            )
+            .in_file(file)
+            .with_hint("leave out --future"));
+        }
+        (_, None) => {
+            return Err(DataError::new(format!(
+                "this model reads the known-future columns {} over the {} forecast steps",
+                d.future_columns.join(", "),
+                d.horizon
+            ))
+            .in_file(path)
+            .with_hint(format!(
+                "give their values with --future FILE: a CSV with those columns and {} rows, one per forecast step",
+                d.horizon
+            )));
+        }
+        (_, Some(file)) => (d.horizon, Some(future_rows(exp, file)?)),
+    };
     let mut whole = exp.clone();
     whole.data.path = Some(path.to_path_buf());
-    // Every row in one part; the horizon is what is forecast, not read.
+    // Every row in one part; the horizon is what is forecast, not read. The
+    // known-future columns are read as plain columns after the inputs, and
+    // led below.
     whole.data.split = [1.0, 0.0, 0.0];
     whole.data.horizon = 0;
+    let extra: Vec<String> = d
+        .future_columns
+        .iter()
+        .filter(|c| !d.columns.contains(c))
+        .cloned()
+        .collect();
+    whole.data.columns.extend(extra.iter().cloned());
+    whole.data.future_columns.clear();
     let source = Source::read(&whole)?;
-    let f = exp.input_features().max(1);
-    let w = exp.data.window;
+    if source.series.len() > 1 {
+        let names = source.series.join(", ");
+        return Err(DataError::new(format!(
+            "the file holds {} series ({names}); a forecast continues one",
+            source.series.len()
+        ))
+        .in_file(path)
+        .in_column(d.series_column.as_deref().unwrap_or_default())
+        .with_hint("give the rows of the series to forecast only"));
+    }
+    let read = whole.data.columns;
+    let wide = whole_features(exp) + extra.len();
+    let w = d.window;
     let inputs = source.parts[0].first().map_or(&[][..], |s| &s.inputs[..]);
-    let rows = inputs.len() / f;
+    let rows = inputs.len() / wide.max(1);
     if rows < w {
         return Err(DataError::new(format!(
             "{rows} usable rows (after the longest lag), fewer than data.window = {w}"
@@ -258,7 +372,54 @@ pub fn last_window(exp: &Experiment, path: &std::path::Path) -> Result<Vec<f32>,
         .in_file(path)
         .with_hint("give the series' last window of rows at least, plus the longest lag"));
     }
-    Ok(inputs[(rows - w) * f..].to_vec())
+    // Row layout read: columns, extra, lags, calendar; the model's: columns,
+    // lags, calendar, then the known-future columns `lead` rows later.
+    let c = d.columns.len();
+    let mut out = Vec::with_capacity(w * exp.input_features());
+    let value = |r: usize, name: &String| {
+        let at = read.iter().position(|n| n == name).expect("read above");
+        inputs[r * wide + at]
+    };
+    for r in rows - w..rows {
+        let row = &inputs[r * wide..(r + 1) * wide];
+        out.extend_from_slice(&row[..c]);
+        out.extend_from_slice(&row[c + extra.len()..]);
+        for (j, name) in d.future_columns.iter().enumerate() {
+            out.push(match (r + lead < rows, &future) {
+                (true, _) => value(r + lead, name),
+                (false, Some(f)) => f[(r + lead - rows) * k + j],
+                (false, None) => unreachable!("no leads without known-future columns"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The model's inputs per step without its known-future columns.
+fn whole_features(exp: &Experiment) -> usize {
+    exp.input_features() - exp.data.future_columns.len()
+}
+
+/// The known-future columns' values over the forecast steps, from the CSV
+/// `path` (`data.horizon` rows, the experiment's missing-value rule).
+fn future_rows(exp: &Experiment, path: &std::path::Path) -> Result<Vec<f32>, DataError> {
+    let d = &exp.data;
+    error::check_file(path)?;
+    let cols = &d.future_columns;
+    let t = csv_read::read_series(path, cols, &cols[0], d.missing, d.transform)?;
+    let rows = t.inputs.len() / cols.len();
+    if rows != d.horizon {
+        return Err(DataError::new(format!(
+            "{rows} rows of known-future values; the model forecasts {} steps",
+            d.horizon
+        ))
+        .in_file(path)
+        .with_hint(format!(
+            "give exactly {} rows, one per forecast step, in order",
+            d.horizon
+        )));
+    }
+    Ok(t.inputs)
 }
 
 /// `task.residual`: each target (scaled) less the baseline's forecast of it,
@@ -285,7 +446,7 @@ fn to_residual(
 /// original units, against itself one season (or one step) earlier.
 fn forecast_scale(source: &Source, season: usize) -> Result<Scale, DataError> {
     let series: Vec<&[f32]> = match &source.train_target {
-        Some(whole) => vec![&whole[..]],
+        Some(each) => each.iter().map(|v| &v[..]).collect(),
         None => source.parts[0]
             .iter()
             .filter_map(|s| match &s.truth {
@@ -340,6 +501,7 @@ fn load_text(exp: &Experiment) -> Result<Dataset, DataError> {
         scale: None,
         backtest: None,
         text: Some(text),
+        series: Vec::new(),
     })
 }
 

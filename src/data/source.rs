@@ -22,10 +22,13 @@ pub(super) struct Source {
     pub slide: bool,
     /// The CSV read, if any.
     pub file: Option<PathBuf>,
-    /// Series with lags: the training part's whole target series (its
-    /// first rows are not in `parts[0]`, having no lagged values), which
-    /// MASE and RMSSE are scaled by, as without lags.
-    pub train_target: Option<Vec<f32>>,
+    /// Series with lags or several series: each series' whole training
+    /// part of the target (its first rows are not in `parts[0]` when they
+    /// have no lagged values), which MASE and RMSSE are scaled by.
+    pub train_target: Option<Vec<Vec<f32>>>,
+    /// Several series (`data.series_column`): their names, in the order of
+    /// the sequences in each part; empty for one.
+    pub series: Vec<String>,
 }
 
 impl Source {
@@ -98,48 +101,128 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
     }
     let target = d.target.as_ref().unwrap_or(&d.columns[0]);
     super::error::check_file(path)?;
-    let t = csv_read::read_series(path, &d.columns, target, d.missing, d.transform)?;
-    // The split is that of the file's rows, with or without lags; the rows
-    // whose lags reach before the file are dropped from the training part.
-    let sizes = split_sizes(t.target.len(), d.split);
-    let (inputs, f) = with_lags(&t.inputs, d.columns.len(), &t.target, &d.lags);
-    let (inputs, f) = match &d.time_column {
-        Some(time) if !d.calendar.is_empty() => {
-            let texts = csv_read::read_column_text(path, time, &t.lines)?;
-            let cal = super::calendar::features(&texts, &t.lines, &d.calendar, time)
-                .map_err(|e| e.in_file(path))?;
-            let k = 2 * d.calendar.len();
-            let mut out = Vec::with_capacity(inputs.len() + cal.len());
-            for (row, c) in inputs.chunks_exact(f.max(1)).zip(cal.chunks_exact(k)) {
-                out.extend_from_slice(row);
-                out.extend_from_slice(c);
-            }
-            (out, f + k)
+    // The input columns, then the known-future ones that are not inputs too.
+    let mut read: Vec<String> = d.columns.clone();
+    read.extend(
+        d.future_columns
+            .iter()
+            .filter(|c| !d.columns.contains(c))
+            .cloned(),
+    );
+    let t = csv_read::read_series(path, &read, target, d.missing, d.transform)?;
+    let future = pick(&t.inputs, &read, &d.future_columns);
+    // A known-future copy of the target would hand the model what it forecasts.
+    for (j, name) in d.future_columns.iter().enumerate() {
+        let k = d.future_columns.len();
+        let same = t
+            .target
+            .iter()
+            .enumerate()
+            .all(|(r, y)| future[r * k + j] == *y);
+        if same {
+            return Err(DataError::new(format!(
+                "known-future column `{name}` equals the target `{target}` on every row: as a known-future input it would hand the model the values it forecasts"
+            ))
+            .in_file(path)
+            .in_column(name)
+            .with_hint("remove it from data.future_columns (data.lags gives the target's known past)"));
         }
-        _ => (inputs, f),
+    }
+    let t = csv_read::SeriesTable {
+        inputs: pick(&t.inputs, &read, &d.columns),
+        ..t
+    };
+    let groups = match &d.series_column {
+        Some(col) => group_rows(&csv_read::read_column_text(path, col, &t.lines)?),
+        None => vec![(String::new(), (0..t.target.len()).collect())],
     };
     let skip = d.lags.iter().copied().max().unwrap_or(0);
-    if skip > 0 && skip + d.window + d.horizon > sizes[0] {
-        return Err(DataError::new(format!(
-            "the training part has {} rows; the longest of data.lags ({skip}) leaves too few for one window of {} + {} steps",
-            sizes[0], d.window, d.horizon
-        ))
-        .in_file(path)
-        .with_hint("shorten data.lags or data.window"));
-    }
-    let mut start = 0;
-    let parts = sizes.map(|n| {
-        let from = start.max(skip);
-        let seq = Sequence {
-            inputs: inputs[from * f..(start + n) * f].to_vec(),
-            truth: Truth::Series(t.target[from..start + n].to_vec()),
+    let (c, k) = (d.columns.len(), d.future_columns.len());
+    let mut parts: [Vec<Sequence>; 3] = Default::default();
+    let mut sizes = [0; 3];
+    let mut train_target = Vec::new();
+    for (name, rows) in &groups {
+        let of = |table: &[f32], width: usize| -> Vec<f32> {
+            rows.iter()
+                .flat_map(|&r| table[r * width..(r + 1) * width].iter().copied())
+                .collect()
         };
-        start += n;
-        vec![seq]
-    });
+        let target_rows = of(&t.target, 1);
+        let lines: Vec<usize> = rows.iter().map(|&r| t.lines[r]).collect();
+        // The split is that of the series' rows, with or without lags; the
+        // rows whose lags reach before the series are dropped from its
+        // training part.
+        let n = split_sizes(target_rows.len(), d.split);
+        let (inputs, f) = with_lags(&of(&t.inputs, c), c, &target_rows, &d.lags);
+        let (inputs, f) = match &d.time_column {
+            Some(time) if !d.calendar.is_empty() => {
+                let texts = csv_read::read_column_text(path, time, &lines)?;
+                let cal = super::calendar::features(&texts, &lines, &d.calendar, time)
+                    .map_err(|e| e.in_file(path))?;
+                let width = 2 * d.calendar.len();
+                let mut out = Vec::with_capacity(inputs.len() + cal.len());
+                for (row, c) in inputs.chunks_exact(f.max(1)).zip(cal.chunks_exact(width)) {
+                    out.extend_from_slice(row);
+                    out.extend_from_slice(c);
+                }
+                (out, f + width)
+            }
+            _ => (inputs, f),
+        };
+        let (inputs, f) = with_leads(&inputs, f, &of(&future, k), k, d.horizon);
+        let need = skip + d.window + d.horizon;
+        let short = |part: &str, rows: usize| {
+            let which = match &d.series_column {
+                Some(col) => format!("series `{name}` ({col} = {name}): its {part} part"),
+                None => format!("the {part} part"),
+            };
+            DataError::new(format!(
+                "{which} has {rows} rows; the longest of data.lags ({skip}) leaves too few for one window of {} + {} steps",
+                d.window, d.horizon
+            ))
+            .in_file(path)
+            .with_hint("shorten data.lags or data.window")
+        };
+        if skip > 0 && need > n[0] {
+            return Err(short("training", n[0]));
+        }
+        if d.series_column.is_some() {
+            // Every series must give every part a window, or it would drop
+            // out of a part unseen.
+            for (i, part) in ["training", "validation", "test"].iter().enumerate() {
+                let min = if i == 0 { need } else { d.window + d.horizon };
+                if n[i] < min && (i == 0 || d.split[i] > 0.0) {
+                    return Err(DataError::new(format!(
+                        "series `{name}` has {} rows; its {part} part ({} rows) is shorter than one window of {} + {} steps{}",
+                        target_rows.len(),
+                        n[i],
+                        d.window,
+                        d.horizon,
+                        if i == 0 && skip > 0 { format!(" after the longest lag ({skip})") } else { String::new() }
+                    ))
+                    .in_file(path)
+                    .in_column(d.series_column.as_deref().unwrap_or_default())
+                    .with_hint("leave the short series out of the file, or lower data.window or data.horizon"));
+                }
+            }
+        }
+        let mut start = 0;
+        for (i, len) in n.iter().enumerate() {
+            let from = start.max(skip);
+            parts[i].push(Sequence {
+                inputs: inputs[from * f..(start + len) * f].to_vec(),
+                truth: Truth::Series(target_rows[from..start + len].to_vec()),
+            });
+            sizes[i] += len;
+            start += len;
+        }
+        train_target.push(target_rows[..n[0]].to_vec());
+    }
     let mut columns = d.columns.clone();
     columns.extend(d.lags.iter().map(|l| format!("{target}_lag{l}")));
     columns.extend(super::calendar::names(&d.calendar));
+    columns.extend(lead_names(&d.future_columns, d.horizon));
+    let multi = d.series_column.is_some();
     Ok(Source {
         parts,
         sizes,
@@ -148,8 +231,28 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
         target_input: d.columns.iter().position(|c| c == target),
         slide: true,
         file: Some(path.to_path_buf()),
-        train_target: (skip > 0).then(|| t.target[..sizes[0]].to_vec()),
+        train_target: (skip > 0 || multi).then_some(train_target),
+        series: if multi {
+            groups.into_iter().map(|(name, _)| name).collect()
+        } else {
+            Vec::new()
+        },
     })
+}
+
+/// The rows of each series, by the series column's text on each row: series
+/// in the order they first appear, rows in file order.
+fn group_rows(ids: &[String]) -> Vec<(String, Vec<usize>)> {
+    let mut groups: Vec<(String, Vec<usize>)> = Vec::new();
+    let mut index = std::collections::HashMap::new();
+    for (r, id) in ids.iter().enumerate() {
+        let g = *index.entry(id.clone()).or_insert_with(|| {
+            groups.push((id.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        groups[g].1.push(r);
+    }
+    groups
 }
 
 /// The inputs (`f` values per row) with the target `lags` steps earlier
@@ -169,6 +272,54 @@ fn with_lags(inputs: &[f32], f: usize, target: &[f32], lags: &[usize]) -> (Vec<f
         );
     }
     (out, width)
+}
+
+/// The columns `want` of a row-major table whose columns are `have`.
+fn pick(table: &[f32], have: &[String], want: &[String]) -> Vec<f32> {
+    let index: Vec<usize> = want
+        .iter()
+        .map(|w| {
+            have.iter()
+                .position(|h| h == w)
+                .expect("read with the table")
+        })
+        .collect();
+    table
+        .chunks_exact(have.len().max(1))
+        .flat_map(|row| index.iter().map(|&i| row[i]))
+        .collect()
+}
+
+/// The input column names of known-future columns led by `lead` steps.
+pub(super) fn lead_names(columns: &[String], lead: usize) -> Vec<String> {
+    columns.iter().map(|c| format!("{c}_lead{lead}")).collect()
+}
+
+/// The inputs (`f` values per row) with the `k` known-future values of row
+/// `r + lead` appended to each row `r` (`future`, `k` per row); rows whose
+/// lead reaches past the last row get 0 (no window reads them: a window's
+/// last row is at least the horizon before the end of its part). Returns
+/// them with the new width.
+pub(super) fn with_leads(
+    inputs: &[f32],
+    f: usize,
+    future: &[f32],
+    k: usize,
+    lead: usize,
+) -> (Vec<f32>, usize) {
+    if k == 0 {
+        return (inputs.to_vec(), f);
+    }
+    let rows = future.len() / k;
+    let mut out = Vec::with_capacity(rows * (f + k));
+    for (r, row) in inputs.chunks_exact(f.max(1)).enumerate() {
+        out.extend_from_slice(row);
+        match future.get((r + lead) * k..(r + lead + 1) * k) {
+            Some(ahead) => out.extend_from_slice(ahead),
+            None => out.extend(std::iter::repeat_n(0.0, k)),
+        }
+    }
+    (out, f + k)
 }
 
 /// Rows layout: each row one sequence, time-major; the target series is feature 0.
@@ -206,6 +357,7 @@ fn rows(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
         slide: false,
         file: Some(path.to_path_buf()),
         train_target: None,
+        series: Vec::new(),
     })
 }
 
@@ -256,6 +408,7 @@ fn generated(exp: &Experiment) -> Result<Source, DataError> {
         slide: false,
         file: None,
         train_target: None,
+        series: Vec::new(),
     })
 }
 
@@ -283,5 +436,21 @@ mod lag_tests {
         // Row 3: its inputs, y_2 and y_0; never y_3 or later.
         assert_eq!(&out[12..16], [7.0, 8.0, 20.0, 0.0]);
         assert_eq!(&out[4..8], [3.0, 4.0, 0.0, 0.0]);
+    }
+
+    #[test]
+    fn leads_append_the_known_future_of_the_forecast_steps() {
+        // One input column r; two known-future columns 100·r and 1000·r.
+        let inputs = [0.0, 1.0, 2.0, 3.0, 4.0];
+        let future: Vec<f32> = (0..5)
+            .flat_map(|r| [100.0 * r as f32, 1000.0 * r as f32])
+            .collect();
+        let (out, w) = super::with_leads(&inputs, 1, &future, 2, 2);
+        assert_eq!(w, 3);
+        // Row 1 holds the values of row 3; rows 3 and 4 reach past the end.
+        assert_eq!(&out[3..6], [1.0, 300.0, 3000.0]);
+        assert_eq!(&out[9..], [3.0, 0.0, 0.0, 4.0, 0.0, 0.0]);
+        let names = super::super::source::lead_names(&["temp".into()], 48);
+        assert_eq!(names, ["temp_lead48"]);
     }
 }

@@ -56,9 +56,29 @@ pub struct Split {
     pub targets: Vec<f32>,
     /// Forecasting: len × horizon, the target values right after each window; regression: empty.
     pub future: Vec<f32>,
+    /// Samples cut from each sequence, in order (they follow each other).
+    pub groups: Vec<usize>,
 }
 
 impl Split {
+    /// The samples `range` as a split of their own (one group).
+    pub fn samples(&self, range: std::ops::Range<usize>) -> Split {
+        let (w, f, o) = (self.window, self.features, self.outputs);
+        let per_target = if self.every_step { w * o } else { o };
+        let h = self.future.len() / self.len.max(1);
+        Split {
+            len: range.len(),
+            window: w,
+            features: f,
+            outputs: o,
+            every_step: self.every_step,
+            inputs: self.inputs[range.start * w * f..range.end * w * f].to_vec(),
+            targets: self.targets[range.start * per_target..range.end * per_target].to_vec(),
+            future: self.future[range.start * h..range.end * h].to_vec(),
+            groups: vec![range.len()],
+        }
+    }
+
     /// Fills a batch of the samples `indices` (each < `len`): `x` time-major
     /// `[t][b][f]`; `y` `[t][b][o]` when `every_step`, else `[b][o]`.
     /// The vectors are cleared first, keeping their capacity.
@@ -114,8 +134,10 @@ pub(super) fn cut(seqs: &[Sequence], shape: &Shape) -> Cut {
             Truth::Label(_) => w,
         };
         if steps < need {
+            split.groups.push(0);
             continue;
         }
+        let before = split.len;
         let last = match shape.stride {
             Some(_) => steps - need,
             None => 0,
@@ -123,6 +145,7 @@ pub(super) fn cut(seqs: &[Sequence], shape: &Shape) -> Cut {
         for s in (0..=last).step_by(shape.stride.unwrap_or(1).max(1)) {
             push(&mut split, &mut history, seq, s, shape);
         }
+        split.groups.push(split.len - before);
     }
     Cut { split, history }
 }
@@ -140,6 +163,7 @@ pub(super) fn cut_at(seq: &Sequence, shape: &Shape, starts: &[usize]) -> Cut {
     for &s in starts {
         push(&mut split, &mut history, seq, s, shape);
     }
+    split.groups = vec![split.len];
     Cut { split, history }
 }
 
@@ -212,6 +236,25 @@ mod tests {
             vec![100., 101., 102., 102., 103., 104., 104., 105., 106.]
         );
         assert_eq!((c.split.outputs, c.split.every_step), (1, false));
+        assert_eq!(c.split.groups, [3]);
+    }
+
+    /// Two sequences: the samples of each follow each other, windows never
+    /// span both, and `samples` takes one sequence's out whole.
+    #[test]
+    fn groups_count_each_sequences_samples() {
+        let mut seqs = series();
+        seqs.push(Sequence {
+            inputs: (0..5).map(|t| 50.0 + t as f32).collect(),
+            truth: Truth::Series((0..5).map(|t| 500.0 + t as f32).collect()),
+        });
+        let c = cut(&seqs, &shape(Strategy::Vector, 2, Some(1)));
+        // 8 steps: starts 0..=3; 5 steps: start 0 only.
+        assert_eq!(c.split.groups, [4, 1]);
+        let second = c.split.samples(4..5);
+        assert_eq!(second.inputs, [50., 51., 52.]);
+        assert_eq!(second.targets, [503., 504.]);
+        assert_eq!((second.len, second.groups.clone()), (1, vec![1]));
     }
 
     #[test]

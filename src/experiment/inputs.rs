@@ -1,7 +1,8 @@
 //! Validation of a forecast's extra inputs and outputs: lagged copies of
 //! the target (`data.lags`), calendar features (`data.time_column`,
-//! `data.calendar`), residual targets (`task.residual`) and prediction
-//! intervals (`task.quantiles`, `task.distribution`).
+//! `data.calendar`), known-future columns (`data.future_columns`),
+//! residual targets (`task.residual`) and prediction intervals
+//! (`task.quantiles`, `task.distribution`).
 
 use super::spec::*;
 use super::validate::{Invalid, invalid};
@@ -10,6 +11,8 @@ use super::validate::{Invalid, invalid};
 pub(super) fn validate(exp: &Experiment) -> Result<(), Invalid> {
     validate_lags(exp)?;
     validate_calendar(exp)?;
+    validate_future(exp)?;
+    validate_series(exp)?;
     validate_residual(exp)?;
     validate_intervals(exp)
 }
@@ -114,6 +117,98 @@ fn validate_calendar(exp: &Experiment) -> Result<(), Invalid> {
                 "list each feature once",
             ));
         }
+    }
+    Ok(())
+}
+
+/// `data.future_columns`: forecasts of a CSV series with the one-step,
+/// vector or seq2seq strategy; never the target (its future is what is
+/// forecast) nor the time column.
+fn validate_future(exp: &Experiment) -> Result<(), Invalid> {
+    let d = &exp.data;
+    if d.future_columns.is_empty() {
+        return Ok(());
+    }
+    if !(d.source == Source::Csv
+        && d.layout == Layout::Series
+        && exp.task.kind == TaskKind::Forecast)
+    {
+        return Err(invalid(
+            "data.future_columns",
+            "known-future columns apply to forecasts of a CSV series (layout = \"series\") only",
+            "remove data.future_columns",
+        ));
+    }
+    if exp.task.strategy == Strategy::Iterative {
+        return Err(invalid(
+            "data.future_columns",
+            "the iterative strategy feeds each prediction back as the only input, one step at a time, so it cannot take known-future inputs",
+            "use strategy = \"vector\" or \"seq2seq\"",
+        ));
+    }
+    let target = d.target.as_ref().or(d.columns.first());
+    for (i, c) in d.future_columns.iter().enumerate() {
+        if Some(c) == target {
+            return Err(invalid(
+                "data.future_columns",
+                format!(
+                    "`{c}` is the target: its values over the horizon are what is forecast, not known"
+                ),
+                "remove it from data.future_columns (data.lags gives the target's known past)",
+            ));
+        }
+        if d.time_column.as_ref() == Some(c) {
+            return Err(invalid(
+                "data.future_columns",
+                format!("`{c}` is the time column; timestamps are not numbers to read"),
+                "remove it (data.calendar derives inputs from it)",
+            ));
+        }
+        if d.future_columns[..i].contains(c) {
+            return Err(invalid(
+                "data.future_columns",
+                format!("`{c}` is listed twice"),
+                "list each column once",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `data.series_column`: forecasts of a CSV series; a column of names, not
+/// an input, the target or the time column.
+fn validate_series(exp: &Experiment) -> Result<(), Invalid> {
+    let d = &exp.data;
+    let Some(col) = &d.series_column else {
+        return Ok(());
+    };
+    if !(d.source == Source::Csv
+        && d.layout == Layout::Series
+        && exp.task.kind == TaskKind::Forecast)
+    {
+        return Err(invalid(
+            "data.series_column",
+            "a series column applies to forecasts of CSV series (layout = \"series\") only",
+            "remove data.series_column",
+        ));
+    }
+    let clash = if d.columns.contains(col) || d.future_columns.contains(col) {
+        Some("an input column")
+    } else if d.target.as_ref() == Some(col) {
+        Some("the target")
+    } else if d.time_column.as_ref() == Some(col) {
+        Some("the time column")
+    } else {
+        None
+    };
+    if let Some(what) = clash {
+        return Err(invalid(
+            "data.series_column",
+            format!(
+                "`{col}` is also {what}; the series column only names which series a row belongs to"
+            ),
+            "name the column of series names, and leave it out of the other keys",
+        ));
     }
     Ok(())
 }

@@ -243,8 +243,10 @@ pub fn estimate(exp: &Experiment) -> Estimate {
     for (i, l) in exp.model.layers.iter().enumerate() {
         let (g, h) = (u(l.cell.gates()), u(l.units));
         // W_ih and b_ih, and W_hh and b_hh but for the minimal cells, per direction.
+        // Layer normalisation adds at most four gains and biases per row.
+        let ln = if l.norm.is_some() { 4 } else { 0 };
         let per_row = if l.cell.recurrent_weights() {
-            fan_in.saturating_add(h).saturating_add(2)
+            fan_in.saturating_add(h).saturating_add(2 + ln)
         } else {
             fan_in.saturating_add(1)
         };
@@ -253,9 +255,10 @@ pub fn estimate(exp: &Experiment) -> Estimate {
         if n > biggest.0 {
             biggest = (n, format!("model.layers[{i}].units"));
         }
-        // Gates, state, cell and input kept per step for the backward pass.
-        state_per_step =
-            state_per_step.saturating_add(mul(&[u(l.directions()), g.saturating_add(4), h]));
+        // Gates, state, cell and input kept per step for the backward pass;
+        // with layer normalisation also both normalised projections.
+        let kept = if l.norm.is_some() { 3 * g + 4 } else { g + 4 };
+        state_per_step = state_per_step.saturating_add(mul(&[u(l.directions()), kept, h]));
         fan_in = u(l.width());
     }
     let head = mul(&[outputs, fan_in.saturating_add(1)]);

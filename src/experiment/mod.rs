@@ -142,7 +142,10 @@ impl Experiment {
             (Source::Synthetic, _) => 1,
             (Source::Csv, Layout::Rows) => self.data.features,
             (Source::Csv, Layout::Series) => {
-                self.data.columns.len() + self.data.lags.len() + 2 * self.data.calendar.len()
+                self.data.columns.len()
+                    + self.data.lags.len()
+                    + 2 * self.data.calendar.len()
+                    + self.data.future_columns.len()
             }
             // Text: one token id per step.
             (Source::Text, _) | (Source::Csv, Layout::Sentences) => 1,

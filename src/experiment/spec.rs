@@ -150,6 +150,21 @@ pub struct DataSpec {
     /// cosine input column, appended after the lags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calendar: Vec<Calendar>,
+    /// Series forecasts: columns whose values at the forecast steps are
+    /// known when the forecast is made (a weather forecast, a planned
+    /// promotion, a holiday flag). Each is given to the model led by the
+    /// horizon: input column `{c}_lead{H}` holds its value `H` steps
+    /// later (H = data.horizon, 1 for one-step), so the window's last `H`
+    /// rows carry its values over the forecast steps. Appended after the
+    /// calendar features.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub future_columns: Vec<String>,
+    /// Series layout: the column naming the series each row belongs to
+    /// (several series in one file, trained as one global model). Each
+    /// series is split by `split` on its own rows; windows never cross
+    /// series; metrics are reported per series and over all.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_column: Option<String>,
     /// Synthetic: which generator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<Generator>,

@@ -519,14 +519,14 @@ fn validate_model(exp: &mut Experiment) -> Result<(), Invalid> {
                 "use `dropout` (on the layer's outputs) instead",
             ));
         }
-        if l.norm.is_some() && l.cell != Cell::Rnn {
+        if l.norm.is_some() && !l.cell.recurrent_weights() {
             return Err(invalid(
                 key("norm"),
                 format!(
-                    "norm = \"layer\" is implemented for cell = \"rnn\" only so far (the book's LNSimpleRNNCell); layer normalisation inside {} cells (Ba et al. 2016) is not yet",
+                    "{} layers have no recurrent pre-activation to normalise: their gates read only x_t, and layer normalisation inside the cell applies to rnn, lstm and gru",
                     l.cell.name()
                 ),
-                "remove `norm`, or use cell = \"rnn\"",
+                "remove `norm`, or use cell = \"rnn\", \"lstm\" or \"gru\"",
             ));
         }
         if l.bidirectional {

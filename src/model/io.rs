@@ -16,6 +16,44 @@ pub struct WeightsError {
     pub message: String,
 }
 
+/// `views` as a safetensors file with `metadata` in its header, the same
+/// bytes for the same contents ([`with_sorted_metadata`]).
+pub fn serialize(
+    views: Vec<(String, TensorView<'_>)>,
+    metadata: HashMap<String, String>,
+) -> Vec<u8> {
+    let body = safetensors::serialize(views, &None).expect("serialising f32 tensors");
+    with_sorted_metadata(body, metadata)
+}
+
+/// A safetensors file's bytes with `metadata` put into its header in key
+/// order: `safetensors::serialize` writes a `HashMap`'s order, so the same
+/// checkpoint would come out as different bytes from one run to the next.
+/// The header is JSON (8-byte little-endian length first, padded with
+/// spaces to a multiple of 8); the tensors' offsets are relative to the
+/// data after it, so they stay as they are.
+fn with_sorted_metadata(body: Vec<u8>, metadata: HashMap<String, String>) -> Vec<u8> {
+    let n = u64::from_le_bytes(body[..8].try_into().expect("8 bytes")) as usize;
+    let tensors: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&body[8..8 + n]).expect("safetensors wrote a JSON object");
+    let sorted: std::collections::BTreeMap<String, String> = metadata.into_iter().collect();
+    let mut header = serde_json::Map::new();
+    if !sorted.is_empty() {
+        header.insert(
+            "__metadata__".into(),
+            serde_json::to_value(sorted).expect("strings"),
+        );
+    }
+    header.extend(tensors);
+    let mut text = serde_json::to_vec(&header).expect("a JSON object");
+    text.resize(text.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + text.len() + body.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&body[8 + n..]);
+    out
+}
+
 impl Model {
     /// The parameters as a safetensors file, with `metadata` in its header.
     pub fn to_safetensors(&self, metadata: HashMap<String, String>) -> Vec<u8> {
@@ -34,7 +72,7 @@ impl Model {
                 (p.name.clone(), view)
             })
             .collect();
-        safetensors::serialize(views, &Some(metadata)).expect("serialising f32 tensors")
+        serialize(views, metadata)
     }
 
     /// Replaces the parameters with those in a safetensors file's bytes. Every

@@ -13,6 +13,7 @@ mod io;
 mod loss;
 mod lstm;
 mod minimal;
+mod norm;
 mod recurrent;
 mod rnn;
 mod sequence;
@@ -25,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use crate::kernels::instructions;
-pub use io::WeightsError;
+pub use io::{WeightsError, serialize as serialize_safetensors};
 pub use loss::{SIGMA_FLOOR, sigma};
 use recurrent::{FlowSink, Mat, Recurrence, Vector, Weights, recurrence};
 pub use recurrent::{LayerState, split_recurrences};
@@ -95,8 +96,9 @@ struct Direction {
     w_hh: Option<Mat>,
     b_ih: Vector,
     b_hh: Option<Vector>,
-    /// Layer normalisation's gain and bias (`norm = "layer"`).
-    ln: Option<(Vector, Vector)>,
+    /// Layer normalisation's gains and biases (`norm = "layer"`), in
+    /// [`ln_param_names`]' order; empty without.
+    ln: Vec<Vector>,
 }
 
 /// Parameter tensors of one forward pass (weights transposed where dfdx multiplies by them).
@@ -122,11 +124,30 @@ pub fn layer_param_names(l: &LayerSpec) -> Vec<String> {
             out.push(format!("bias_hh{dir}"));
         }
         if l.norm.is_some() {
-            out.push(format!("ln_weight{dir}"));
-            out.push(format!("ln_bias{dir}"));
+            out.extend(ln_param_names(l.cell).iter().map(|n| format!("{n}{dir}")));
         }
     }
     out
+}
+
+/// A layer-normalised layer's gains and biases after `bias_hh`: the simple
+/// RNN's of its pre-activation (`H` each); the LSTM's and GRU's of the input
+/// projection (`ln_ih_*`, `G·H`), the recurrent projection (`ln_hh_*`, `G·H`)
+/// and, for the LSTM, the cell state (`ln_c_*`, `H`).
+pub fn ln_param_names(cell: Cell) -> &'static [&'static str] {
+    match cell {
+        Cell::Rnn => &["ln_weight", "ln_bias"],
+        Cell::Gru => &["ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias"],
+        Cell::Lstm => &[
+            "ln_ih_weight",
+            "ln_ih_bias",
+            "ln_hh_weight",
+            "ln_hh_bias",
+            "ln_c_weight",
+            "ln_c_bias",
+        ],
+        Cell::MinGru | Cell::MinLstm => &[],
+    }
 }
 
 /// Options of one [`Model::train_pass`].
@@ -305,9 +326,12 @@ impl Model {
                 push(b_ih, vec![gh]);
                 push(b_hh, vec![gh]);
                 if l.norm.is_some() {
-                    // Gain 1, bias 0: the normalised pre-activation itself.
-                    push(vec![1.0; gh], vec![gh]);
-                    push(vec![0.0; gh], vec![gh]);
+                    // Gains 1, biases 0: the normalised values themselves.
+                    for name in ln_param_names(l.cell) {
+                        let n = if name.starts_with("ln_c_") { h } else { gh };
+                        let v = if name.ends_with("_weight") { 1.0 } else { 0.0 };
+                        push(vec![v; n], vec![n]);
+                    }
                 }
             }
             fan_in = l.width();
@@ -437,19 +461,18 @@ impl Model {
                             w_hh: Some(mat(w_hh)),
                             b_ih: vector(b_ih),
                             b_hh: Some(vector(b_hh)),
-                            ln: match ln {
-                                [g, b] => Some((vector(g), vector(b))),
-                                _ => None,
-                            },
+                            ln: ln.iter().map(vector).collect(),
                         },
                         [w_ih, b_ih] => Direction {
                             w_ih: mat(w_ih),
                             w_hh: None,
                             b_ih: vector(b_ih),
                             b_hh: None,
-                            ln: None,
+                            ln: Vec::new(),
                         },
-                        _ => unreachable!("two, four or six tensors per direction"),
+                        _ => unreachable!(
+                            "two tensors per direction, or four and their layer norm's"
+                        ),
                     })
                     .collect()
             })
@@ -717,9 +740,8 @@ impl Model {
             if let Some(b_hh) = &d.b_hh {
                 grads.push(g.get_or_alloc_mut(b_hh).expect("cpu alloc").to_vec());
             }
-            if let Some((gain, bias)) = &d.ln {
-                grads.push(g.get_or_alloc_mut(gain).expect("cpu alloc").to_vec());
-                grads.push(g.get_or_alloc_mut(bias).expect("cpu alloc").to_vec());
+            for t in &d.ln {
+                grads.push(g.get_or_alloc_mut(t).expect("cpu alloc").to_vec());
             }
         }
         let hw = &self.params[self.head_index()].shape;
@@ -774,7 +796,7 @@ fn direction<T: Tape<f32, Cpu>>(
                 b_ih: &d.b_ih,
                 b_hh,
                 mask,
-                ln: d.ln.as_ref().map(|(g, b)| (g, b)),
+                ln: (!d.ln.is_empty()).then(|| d.ln.iter().collect()),
             };
             recurrence(x, weights, r, flow, state)
         }

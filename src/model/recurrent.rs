@@ -9,7 +9,7 @@
 
 use dfdx::prelude::*;
 
-use super::{gru, lstm, rnn};
+use super::{gru, lstm, norm, rnn};
 use crate::experiment::{Activation, Cell};
 use crate::kernels::gemm::gemm;
 use crate::kernels::math::{add_and_sum_squares, vectorized};
@@ -56,8 +56,15 @@ struct Saved {
     cs: Vec<f32>,
     /// GRU: the recurrent projections `hp` per step, `T·B·(G·H)`.
     hps: Vec<f32>,
-    /// Layer normalisation: 1/√(σ² + ε) per step and row, `T·B`.
+    /// Layer normalisation: 1/√(σ² + ε) per step and row, `T·B`, of the
+    /// pre-activation (simple RNN) or of the recurrent projection (LSTM, GRU).
     rstd: Vec<f32>,
+    /// Layer-normalised LSTM/GRU: the normalised recurrent projections
+    /// `LN(W_hh h_{t-1})` before gain and bias, `T·B·(G·H)`.
+    hhat: Vec<f32>,
+    /// Layer-normalised LSTM: the mean and 1/√(σ² + ε) of `c_t` per step
+    /// and row, `T·B·2`.
+    cstats: Vec<f32>,
 }
 
 /// One part's rows of each block of [`Saved`]'s buffers.
@@ -66,6 +73,8 @@ struct PartSaved<'a> {
     cs: Vec<&'a mut [f32]>,
     hps: Vec<&'a mut [f32]>,
     rstd: Vec<&'a mut [f32]>,
+    hhat: Vec<&'a mut [f32]>,
+    cstats: Vec<&'a mut [f32]>,
 }
 
 /// One layer's parameters, PyTorch layout, and its recurrent dropout.
@@ -78,8 +87,44 @@ pub struct Weights<'a> {
     /// `h_{t-1}` where it enters the recurrent product, the same at every
     /// step (Gal and Ghahramani's variational dropout, as Keras does it).
     pub mask: Option<Vec<f32>>,
-    /// Layer normalisation's gain and bias (simple RNN only).
-    pub ln: Option<(&'a Vector, &'a Vector)>,
+    /// Layer normalisation's gains and biases, in [`LnParts`]' order.
+    pub ln: Option<Vec<&'a Vector>>,
+}
+
+/// Layer normalisation's parameters, each γ then β. The simple RNN
+/// normalises its pre-activation (the book's `LNSimpleRNNCell`); the LSTM and
+/// GRU, as Ba et al. (2016) do, normalise the input projection `W_ih x_t` and
+/// the recurrent projection `W_hh h_{t-1}` apart (over all `G·H` gate
+/// values), before the biases are added, and the LSTM also its cell state
+/// before the output's `tanh`.
+#[derive(Clone, Copy)]
+struct LnParts<'a> {
+    /// Simple RNN: of the pre-activation (`H`); LSTM/GRU: of `W_ih x_t` (`G·H`).
+    ih: &'a [f32],
+    /// LSTM/GRU: of `W_hh h_{t-1}` (`G·H`).
+    hh: &'a [f32],
+    /// LSTM: of `c_t` (`H`).
+    c: &'a [f32],
+}
+
+impl<'a> LnParts<'a> {
+    /// Splits `ln` (every γ and β in order) for `cell` with `gh` gate values.
+    fn new(cell: Cell, gh: usize, ln: &'a [f32]) -> LnParts<'a> {
+        let (ih, rest) = ln.split_at(2 * gh);
+        let (hh, c) = rest.split_at(if cell == Cell::Rnn { 0 } else { 2 * gh });
+        LnParts { ih, hh, c }
+    }
+}
+
+/// A slice of γ then β as (γ, β).
+fn gain_bias(ln: &[f32]) -> (&[f32], &[f32]) {
+    ln.split_at(ln.len() / 2)
+}
+
+/// The same for ∂L/∂γ then ∂L/∂β.
+fn gain_bias_mut(ln: &mut [f32]) -> (&mut [f32], &mut [f32]) {
+    let half = ln.len() / 2;
+    ln.split_at_mut(half)
 }
 
 /// Runs the layer; records its backward pass on the tape `x` carries.
@@ -113,10 +158,20 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         Cell::Gru => b_ih,
         _ => b_ih.iter().zip(&b_hh).map(|(i, h)| i + h).collect(),
     };
-    let mut a = par::repeat_rows(&row_bias, steps * b);
+    // Layer normalisation: every γ then β.
+    let ln: Option<Vec<f32>> =
+        p.ln.as_ref()
+            .map(|v| v.iter().flat_map(|t| values(*t)).collect());
+    // The LSTM and GRU normalise the input projection apart, before its bias.
+    let gated_ln = ln.is_some() && r.cell != Cell::Rnn;
+    let mut a = if gated_ln {
+        par::zeros(steps * b * gh)
+    } else {
+        par::repeat_rows(&row_bias, steps * b)
+    };
     // A narrow input is projected step by step instead, while the step's
     // rows of `a` are in cache (see `per_step_input`).
-    let narrow = per_step_input(r.cell, input, b);
+    let narrow = !gated_ln && per_step_input(r.cell, input, b);
     if !narrow {
         gemm(
             steps * b,
@@ -130,13 +185,20 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
             &mut a,
         );
     }
+    // a = γ ⊙ LN(X·W_ihᵀ) + β + biases, keeping LN(X·W_ihᵀ) and 1/√(σ² + ε).
+    let x_norm = ln.as_ref().filter(|_| gated_ln).map(|ln| {
+        let mut rstd = vec![0.0; steps * b];
+        norm::normalize(&mut a, gh, &mut rstd);
+        let xhat = std::mem::replace(&mut a, par::repeat_rows(&row_bias, steps * b));
+        let (gamma, beta) = gain_bias(LnParts::new(r.cell, gh, ln).ih);
+        norm::add_affine(&xhat, gamma, beta, &mut a);
+        (xhat, rstd)
+    });
     let w = values(p.w_hh);
     let parts = Parts::new(r);
     // The steps turn `a` into the activated gates.
     let x_steps = narrow.then_some((&xv[..], &w_ih[..]));
     let mask = p.mask;
-    // Layer normalisation: γ then β.
-    let ln: Option<Vec<f32>> = p.ln.map(|(g, b)| [values(g), values(b)].concat());
     let extra = Extra {
         mask: mask.as_deref(),
         ln: ln.as_deref(),
@@ -155,7 +217,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         let ghosts = (out.ghost(), x.ghost(), p.w_ih.ghost(), p.b_ih.ghost());
         let (out_g, x_g, wih_g, bih_g) = ghosts;
         let (whh_g, bhh_g) = (p.w_hh.ghost(), p.b_hh.ghost());
-        let ln_g = p.ln.map(|(g, b)| (g.ghost(), b.ghost()));
+        let ln_g: Vec<_> = p.ln.iter().flatten().map(|t| t.ghost()).collect();
         tape.add_backward_op(move |grads| {
             // Taken out of `grads` while the others are written, then put back.
             let g_out = std::mem::take(&mut **grads.get_or_alloc_mut(&out_g)?);
@@ -164,10 +226,19 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
                 mask: mask.as_deref(),
                 ln: ln.as_deref(),
             };
-            let (dw_hh, bptt) = parts.backward(&g_out, &w, &saved, &mut a, extra);
-            if let Some((g_g, b_g)) = &ln_g {
-                add_into(grads.get_or_alloc_mut(g_g)?, &bptt.dln[..h]);
-                add_into(grads.get_or_alloc_mut(b_g)?, &bptt.dln[h..]);
+            let (dw_hh, mut bptt) = parts.backward(&g_out, &w, &saved, &mut a, extra);
+            // ∂L/∂a (after the input projection's normalisation) becomes
+            // ∂L/∂(X·W_ihᵀ).
+            if let (Some((xhat, rstd)), Some(ln)) = (&x_norm, &ln) {
+                let (gamma, _) = gain_bias(LnParts::new(r.cell, gh, ln).ih);
+                let (dgamma, dbeta) = gain_bias_mut(&mut bptt.dln[..2 * gh]);
+                norm::backward(&mut a, xhat, rstd, gamma, dgamma, dbeta);
+            }
+            let mut dln = &bptt.dln[..];
+            for g in &ln_g {
+                let (this, rest) = dln.split_at(g.shape().num_elements());
+                add_into(grads.get_or_alloc_mut(g)?, this);
+                dln = rest;
             }
             if let Some(sink) = &flow
                 && let Ok(mut v) = sink.lock()
@@ -358,6 +429,16 @@ impl Parts {
             } else {
                 Vec::new()
             },
+            hhat: if extra.ln.is_some() && r.cell != Cell::Rnn {
+                par::zeros(steps * b * gh)
+            } else {
+                Vec::new()
+            },
+            cstats: if extra.ln.is_some() && r.cell == Cell::Lstm {
+                vec![0.0; steps * b * 2]
+            } else {
+                Vec::new()
+            },
         };
         if let Some(init) = init {
             if init.h.len() == bh {
@@ -389,6 +470,8 @@ impl Parts {
         let mut cs = self.split(&mut s.cs, h).into_iter();
         let mut hps = self.split(&mut s.hps, gh).into_iter();
         let mut rstd = self.split(&mut s.rstd, 1).into_iter();
+        let mut hhat = self.split(&mut s.hhat, gh).into_iter();
+        let mut cstats = self.split(&mut s.cstats, 2).into_iter();
         let mut next = || {
             let a = a.next().unwrap_or_default();
             let part = PartSaved {
@@ -396,6 +479,8 @@ impl Parts {
                 cs: cs.next().unwrap_or_default(),
                 hps: hps.next().unwrap_or_default(),
                 rstd: rstd.next().unwrap_or_default(),
+                hhat: hhat.next().unwrap_or_default(),
+                cstats: cstats.next().unwrap_or_default(),
             };
             (a, part)
         };
@@ -443,15 +528,10 @@ impl Parts {
     ) -> (Vec<f32>, Bptt) {
         let r = self.r;
         let (b, h, gh, steps) = (r.batch, r.units, r.cell.gates() * r.units, r.steps);
-        // ∂L/∂hp; the same as ∂L/∂a except for the GRU's candidate gate.
-        let mut dhp = vec![
-            0.0;
-            if r.cell == Cell::Gru {
-                steps * b * gh
-            } else {
-                0
-            }
-        ];
+        // ∂L/∂(W_hh h_{t-1}); the same as ∂L/∂a except for the GRU's
+        // candidate gate and after a layer normalisation of it.
+        let own_dhp = r.cell == Cell::Gru || (extra.ln.is_some() && r.cell != Cell::Rnn);
+        let mut dhp = vec![0.0; if own_dhp { steps * b * gh } else { 0 }];
         // W_hh (gh × h), packed once for every step of both halves.
         let w = &Packed::new(gh, h, w, (h, 1));
         let run = |(lo, n, pr): (usize, usize, Recurrence), a, dhp| {
@@ -467,6 +547,8 @@ impl Parts {
                 cs: rows(&saved.cs, h),
                 hps: rows(&saved.hps, gh),
                 rstd: rows(&saved.rstd, 1),
+                hhat: rows(&saved.hhat, gh),
+                cstats: rows(&saved.cstats, 2),
             };
             backward(s, w, a, dhp, pr, extra.part(lo, n, h))
         };
@@ -495,7 +577,7 @@ impl Parts {
             }
             _ => unreachable!("one or two parts"),
         };
-        let dhp: &[f32] = if r.cell == Cell::Gru { &dhp } else { a };
+        let dhp: &[f32] = if own_dhp { &dhp } else { a };
         let mut dw_hh = vec![0.0; gh * h];
         // What W_hh multiplied: h_{t-1}, or h_{t-1} ⊙ mask.
         let masked;
@@ -626,9 +708,23 @@ fn forward(
                 }
             }
             Cell::Lstm => {
-                wt.mul(b, h_in, h, 1.0, a);
                 let (cb, ca) = s.cs.split_at_mut(t + 1);
-                lstm::forward(h, a, cb[t], ca[0], h_t);
+                match extra.ln {
+                    None => {
+                        wt.mul(b, h_in, h, 1.0, a);
+                        lstm::forward(h, a, cb[t], ca[0], h_t);
+                    }
+                    Some(ln) => {
+                        // a += γ ⊙ LN(h_prev · W_hhᵀ) + β
+                        let ln = LnParts::new(r.cell, a.len() / b, ln);
+                        let hhat = &mut *s.hhat[t];
+                        wt.mul(b, h_in, h, 0.0, hhat);
+                        norm::normalize(hhat, a.len() / b, s.rstd[t]);
+                        let (gamma, beta) = gain_bias(ln.hh);
+                        norm::add_affine(hhat, gamma, beta, a);
+                        lstm::forward_ln(h, a, cb[t], ca[0], h_t, ln.c, s.cstats[t]);
+                    }
+                }
             }
             Cell::Gru => {
                 // hp = h_prev · W_hhᵀ + b_hh, kept apart: r gates its candidate part.
@@ -636,7 +732,18 @@ fn forward(
                 for row in hp.chunks_exact_mut(b_hh.len()) {
                     row.copy_from_slice(b_hh);
                 }
-                wt.mul(b, h_in, h, 1.0, hp);
+                match extra.ln {
+                    None => wt.mul(b, h_in, h, 1.0, hp),
+                    Some(ln) => {
+                        // hp += γ ⊙ LN(h_prev · W_hhᵀ) + β
+                        let gh = b_hh.len();
+                        let hhat = &mut *s.hhat[t];
+                        wt.mul(b, h_in, h, 0.0, hhat);
+                        norm::normalize(hhat, gh, s.rstd[t]);
+                        let (gamma, beta) = gain_bias(LnParts::new(r.cell, gh, ln).hh);
+                        norm::add_affine(hhat, gamma, beta, hp);
+                    }
+                }
                 gru::forward(h, a, hp, h_prev, h_t);
             }
             Cell::MinGru | Cell::MinLstm => unreachable!("the minimal cells run in model::minimal"),
@@ -651,6 +758,8 @@ struct PartRows<'a> {
     cs: Rows<'a>,
     hps: Rows<'a>,
     rstd: Rows<'a>,
+    hhat: Rows<'a>,
+    cstats: Rows<'a>,
 }
 
 /// One part's BPTT from ∂L/∂output: turns the gates in `a` (as in
@@ -695,6 +804,13 @@ fn backward(
         .sqrt();
         let (h_prev, h_t) = (s.hs.at(t, b), s.hs.at(t + 1, b));
         let a_t = &mut *a[t];
+        // The bias gradients are summed while the step's rows are in cache.
+        let sum_into = |out: &mut [f32], x: &[f32]| {
+            vectorized(
+                #[inline(always)]
+                || add_column_sums(out, x),
+            )
+        };
         let (dhp_t, beta): (&[f32], f32) = match r.cell {
             Cell::Rnn => {
                 match extra.ln {
@@ -704,28 +820,51 @@ fn backward(
                     }
                     None => rnn::backward(r.activation, &dh, h_t, a_t),
                 }
+                sum_into(&mut out.db_hh, a_t);
                 (a_t, 0.0)
             }
             Cell::Lstm => {
                 let (c_prev, c) = (s.cs.at(t, b), s.cs.at(t + 1, b));
-                lstm::backward(h, &dh, a_t, c_prev, c, &mut dc);
-                (a_t, 0.0)
+                match extra.ln {
+                    None => {
+                        lstm::backward(h, &dh, a_t, c_prev, c, &mut dc);
+                        sum_into(&mut out.db_hh, a_t);
+                        (a_t, 0.0)
+                    }
+                    Some(ln) => {
+                        let ln = LnParts::new(r.cell, gh, ln);
+                        let (_, dln) = out.dln.split_at_mut(2 * gh);
+                        let (dln_hh, dln_c) = dln.split_at_mut(2 * gh);
+                        let stats = s.cstats.at(t, b);
+                        lstm::backward_ln(h, &dh, a_t, c_prev, c, &mut dc, ln.c, stats, dln_c);
+                        sum_into(&mut out.db_hh, a_t);
+                        // ∂L/∂(γ ⊙ ĥp + β) = ∂L/∂a, then through the norm.
+                        let d = &mut *dhp[t];
+                        d.copy_from_slice(a_t);
+                        let (gamma, _) = gain_bias(ln.hh);
+                        let (dgamma, dbeta) = gain_bias_mut(dln_hh);
+                        let (hhat, rstd) = (s.hhat.at(t, b), s.rstd.at(t, b));
+                        norm::backward(d, hhat, rstd, gamma, dgamma, dbeta);
+                        (d, 0.0)
+                    }
+                }
             }
             Cell::Gru => {
-                gru::backward(h, &dh, a_t, s.hps.at(t, b), h_prev, dhp[t], &mut dh_next);
-                vectorized(
-                    #[inline(always)]
-                    || add_column_sums(&mut out.db_ih, a_t),
-                );
-                (dhp[t], 1.0)
+                let d = &mut *dhp[t];
+                gru::backward(h, &dh, a_t, s.hps.at(t, b), h_prev, d, &mut dh_next);
+                sum_into(&mut out.db_ih, a_t);
+                sum_into(&mut out.db_hh, d);
+                if let Some(ln) = extra.ln {
+                    // ∂L/∂hp becomes ∂L/∂(W_hh h_{t-1}).
+                    let (gamma, _) = gain_bias(LnParts::new(r.cell, gh, ln).hh);
+                    let (dgamma, dbeta) = gain_bias_mut(&mut out.dln[2 * gh..4 * gh]);
+                    let (hhat, rstd) = (s.hhat.at(t, b), s.rstd.at(t, b));
+                    norm::backward(d, hhat, rstd, gamma, dgamma, dbeta);
+                }
+                (d, 1.0)
             }
             Cell::MinGru | Cell::MinLstm => unreachable!("the minimal cells run in model::minimal"),
         };
-        // The bias gradients while the step's rows are in cache.
-        vectorized(
-            #[inline(always)]
-            || add_column_sums(&mut out.db_hh, dhp_t),
-        );
         // dh_{t-1} (+)= dhp_t · W_hh, times the mask with recurrent dropout.
         match mask {
             None => packed.mul(b, dhp_t, gh, beta, &mut dh_next),

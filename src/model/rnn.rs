@@ -2,6 +2,7 @@
 //!
 //! `a` is the pre-activation (B × H): both projections and both biases.
 
+use super::norm;
 use crate::experiment::Activation;
 use crate::kernels::math::{tanh, vectorized};
 
@@ -32,9 +33,6 @@ pub fn backward(act: Activation, dh: &[f32], h: &[f32], da: &mut [f32]) {
     )
 }
 
-/// `ε` of the layer normalisation, PyTorch's default.
-pub const LN_EPS: f32 = 1e-5;
-
 /// One step forward with layer normalisation of the pre-activation (the
 /// book's `LNSimpleRNNCell`): per row, `â = (a − μ)/√(σ² + ε)`,
 /// `h = φ(γ ⊙ â + β)`. `a` holds the pre-activation on entry and `â` on
@@ -42,26 +40,20 @@ pub const LN_EPS: f32 = 1e-5;
 pub fn forward_ln(act: Activation, ln: &[f32], a: &mut [f32], rstd: &mut [f32], h: &mut [f32]) {
     let units = ln.len() / 2;
     let (gamma, beta) = ln.split_at(units);
+    norm::normalize(a, units, rstd);
+    let pairs = h.iter_mut().zip(
+        a.chunks_exact(units)
+            .flat_map(|row| row.iter().zip(gamma).zip(beta)),
+    );
     vectorized(
         #[inline(always)]
         || {
-            for ((a, h), rstd) in a
-                .chunks_exact_mut(units)
-                .zip(h.chunks_exact_mut(units))
-                .zip(rstd.iter_mut())
-            {
-                let mean = a.iter().sum::<f32>() / units as f32;
-                let var = a.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / units as f32;
-                let r = 1.0 / (var + LN_EPS).sqrt();
-                *rstd = r;
-                for (((a, h), g), b) in a.iter_mut().zip(h.iter_mut()).zip(gamma).zip(beta) {
-                    *a = (*a - mean) * r;
-                    let y = g * *a + b;
-                    *h = match act {
-                        Activation::Tanh => tanh(y),
-                        Activation::Relu => y.max(0.0),
-                    };
-                }
+            for (h, ((a, g), b)) in pairs {
+                let y = g * a + b;
+                *h = match act {
+                    Activation::Tanh => tanh(y),
+                    Activation::Relu => y.max(0.0),
+                };
             }
         },
     )
@@ -82,7 +74,7 @@ pub fn backward_ln(
     let units = ln.len() / 2;
     let gamma = &ln[..units];
     let (dgamma, dbeta) = dln.split_at_mut(units);
-    let mut dxh = vec![0.0f32; units];
+    let mut dy = vec![0.0f32; units];
     vectorized(
         #[inline(always)]
         || {
@@ -92,9 +84,9 @@ pub fn backward_ln(
                 .zip(h.chunks_exact(units))
                 .zip(rstd)
             {
-                // ∂L/∂y through φ, then ∂L/∂â = γ ⊙ ∂L/∂y.
-                for ((((d, a), dh), h), j) in dxh.iter_mut().zip(&*a).zip(dh).zip(h).zip(0..) {
-                    let dy = match act {
+                // ∂L/∂y through φ, then through the normalisation.
+                for ((d, dh), h) in dy.iter_mut().zip(dh).zip(h) {
+                    *d = match act {
                         Activation::Tanh => dh * (1.0 - h * h),
                         Activation::Relu => {
                             if *h > 0.0 {
@@ -104,16 +96,9 @@ pub fn backward_ln(
                             }
                         }
                     };
-                    dgamma[j] += dy * a;
-                    dbeta[j] += dy;
-                    *d = dy * gamma[j];
                 }
-                let n = units as f32;
-                let mean_d = dxh.iter().sum::<f32>() / n;
-                let mean_da = dxh.iter().zip(&*a).map(|(d, a)| d * a).sum::<f32>() / n;
-                for (a, d) in a.iter_mut().zip(&dxh) {
-                    *a = r * (d - mean_d - *a * mean_da);
-                }
+                norm::row_backward(&mut dy, a, *r, gamma, dgamma, dbeta);
+                a.copy_from_slice(&dy);
             }
         },
     )

@@ -120,19 +120,24 @@ fn recurrent_dropout_gradients_match_finite_differences() {
     }
 }
 
-/// Layer normalisation in simple RNN layers (tanh and ReLU, one
-/// bidirectional, with recurrent dropout, both head modes, and a batch big
-/// enough to run as two parts on two threads): the analytic gradient of
-/// every tensor, γ and β included, against central differences.
+/// Layer normalisation in simple RNN (tanh and ReLU), LSTM and GRU layers
+/// (some bidirectional, with recurrent dropout, both head modes, and
+/// batches big enough to run as two parts on two threads): the analytic
+/// gradient of every tensor, every γ and β included, against central
+/// differences.
 #[test]
 fn layer_norm_gradients_match_finite_differences() {
-    let ln = |units, act, bidirectional, recurrent_dropout| LayerSpec {
+    let cell_ln = |cell, units, act, bidirectional, recurrent_dropout| LayerSpec {
         norm: Some(crate::experiment::Norm::Layer),
-        activation: Some(act),
+        activation: (cell == Cell::Rnn).then_some(act),
         bidirectional,
         recurrent_dropout,
-        ..layer(Cell::Rnn, units)
+        ..layer(cell, units)
     };
+    let ln = |units, act, bidirectional, recurrent_dropout| {
+        cell_ln(Cell::Rnn, units, act, bidirectional, recurrent_dropout)
+    };
+    let tanh = Activation::Tanh;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build()
@@ -148,6 +153,23 @@ fn layer_norm_gradients_match_finite_differences() {
             6,
         ),
         (vec![ln(96, Activation::Tanh, false, 0.2)], 16, 12),
+        (
+            vec![
+                cell_ln(Cell::Lstm, 5, tanh, false, 0.0),
+                cell_ln(Cell::Gru, 4, tanh, true, 0.3),
+                cell_ln(Cell::Lstm, 3, tanh, true, 0.0),
+            ],
+            3,
+            6,
+        ),
+        (
+            vec![
+                cell_ln(Cell::Gru, 64, tanh, false, 0.2),
+                cell_ln(Cell::Lstm, 48, tanh, false, 0.0),
+            ],
+            16,
+            12,
+        ),
     ];
     // γ and β away from 1 and 0, so that their gradients are tested.
     let spread = |model: &mut Model, rng: &mut ChaCha8Rng| {
@@ -550,6 +572,32 @@ fn weights_round_trip_through_safetensors() {
         err.to_string().starts_with("g.safetensors: not a readable"),
         "{err}"
     );
+}
+
+/// The same weights and metadata give the same bytes (the header's
+/// metadata in key order, whatever the map's), which safetensors reads back.
+#[test]
+fn checkpoints_are_the_same_bytes_every_time() {
+    let model = Model::new(&[layer(Cell::Gru, 4)], 2, 1, false, 1);
+    let meta = || {
+        (0..20)
+            .map(|i| (format!("key{i}"), format!("value {i}")))
+            .collect::<std::collections::HashMap<_, _>>()
+    };
+    let first = model.to_safetensors(meta());
+    for _ in 0..5 {
+        assert_eq!(model.to_safetensors(meta()), first);
+    }
+    let (n, read) = safetensors::SafeTensors::read_metadata(&first).unwrap();
+    assert_eq!(n % 8, 0, "header padded to 8 bytes");
+    let got = read.metadata().as_ref().unwrap();
+    assert_eq!(got.len(), 20);
+    assert_eq!(got["key7"], "value 7");
+    let mut other = Model::new(&[layer(Cell::Gru, 4)], 2, 1, false, 9);
+    other
+        .load_safetensors(&first, Path::new("w.safetensors"))
+        .unwrap();
+    assert_eq!(other.params, model.params);
 }
 
 #[test]

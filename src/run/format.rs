@@ -54,6 +54,21 @@ pub struct Summary {
     /// (forecasts of a series; absent otherwise and in older runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backtest: Option<BacktestSummary>,
+    /// Several series (`data.series_column`): the final model's test
+    /// metrics per series beside that series' baselines.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub series: Vec<SeriesScore>,
+}
+
+/// One series' test metrics (original units; MASE and RMSSE scaled by its
+/// own training part) and its baselines' on the same windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesScore {
+    pub name: String,
+    /// Test windows of the series.
+    pub windows: usize,
+    pub test: BTreeMap<String, f64>,
+    pub baselines: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 /// Mean and standard deviation (n − 1; 0 for one value) over origins.

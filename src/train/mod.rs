@@ -6,6 +6,7 @@ mod backtest;
 mod eval;
 mod optim;
 mod schedule;
+mod series;
 pub mod state;
 pub mod text;
 mod worker;
@@ -20,6 +21,7 @@ pub use backtest::backtest;
 pub use eval::{Evaluation, Forecast, evaluate, examples, forecast, forecast_full};
 pub use optim::Optimizer;
 pub use schedule::Schedule;
+pub use series::per_series;
 pub use worker::{Options, Resume};
 
 use crate::data::Dataset;

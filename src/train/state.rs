@@ -227,7 +227,7 @@ pub fn encode(state: &TrainerState, model: &Model, m: &[Vec<f32>], v: &[Vec<f32>
             serde_json::to_string(state).expect("trainer state serialises"),
         ),
     ]);
-    safetensors::serialize(views, &Some(meta)).expect("serialising f32 tensors")
+    crate::model::serialize_safetensors(views, meta)
 }
 
 /// First and second optimizer moments, in parameter order.

@@ -133,6 +133,7 @@ impl Worker {
             baselines: data.baselines.clone(),
             message: None,
             backtest: None,
+            series: Vec::new(),
         };
         let seed = exp.seed;
         let mut w = Worker {
@@ -344,6 +345,7 @@ impl Worker {
                 self.summary.test.insert("loss".into(), test.loss);
             }
             self.summary.backtest = super::backtest(&self.model, &self.exp, &self.data);
+            self.summary.series = super::per_series(&self.model, &self.exp, &self.data);
         }
         let kind = match status {
             Status::Diverged => NoteKind::Diverged,

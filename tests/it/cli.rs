@@ -309,11 +309,11 @@ fn newest_checkpoint(run: &Path) -> PathBuf {
 /// (file under tests/invalid, substrings stderr must contain).
 const INVALID: &[(&str, &[&str])] = &[
     (
-        "norm_lstm.toml",
+        "norm_mingru.toml",
         &[
-            "tests/invalid/norm_lstm.toml:12:8: ",
-            "`model.layers[0].norm`: norm = \"layer\" is implemented for cell = \"rnn\" only so far",
-            "remove `norm`",
+            "tests/invalid/norm_mingru.toml:12:8: ",
+            "`model.layers[0].norm`: mingru layers have no recurrent pre-activation to normalise",
+            "remove `norm`, or use cell = \"rnn\", \"lstm\" or \"gru\"",
         ],
     ),
     (

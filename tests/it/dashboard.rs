@@ -304,6 +304,59 @@ fn flow(step: u64) -> Event {
     })
 }
 
+/// A bidirectional layer's two directions in the flow-through-time view:
+/// each reads from its own oldest input (the backward direction's is at
+/// t = T-1), so the forward series fading towards t = 0 and the backward
+/// one fading towards t = T-1 are both flagged as vanishing, and a flat
+/// backward series is not.
+#[test]
+fn flow_through_time_shows_both_directions_of_a_bidirectional_layer() {
+    let fading_back = |t: usize| 1e-2 * (-(t as f64) / 4.0).exp();
+    let snapshot = |reverse: Vec<f64>| {
+        Event::Flow(FlowStats {
+            step: 100,
+            time: vec![
+                (
+                    "layers.0".into(),
+                    (0..50).map(|t| fading_back(49 - t)).collect(),
+                ),
+                ("layers.0.reverse".into(), reverse),
+            ],
+            gates: Vec::new(),
+        })
+    };
+    let with = |flow: Event| {
+        let mut evs = events(100);
+        evs.push(flow);
+        let mut app = app_after(evs);
+        app.apply(Action::CycleGrads);
+        app
+    };
+    let app = with(snapshot((0..50).map(fading_back).collect()));
+    let t = screen(&app, UNICODE, 120, 40);
+    let s = text(&t);
+    let line = |name: &str| {
+        s.lines()
+            .find(|l| l.contains(&format!("{name} t=")))
+            .unwrap_or_else(|| panic!("no legend line for {name}:\n{s}"))
+            .to_string()
+    };
+    assert!(
+        line("layers.0").contains("t=0 / t=T-1") && line("layers.0").contains("vanishing"),
+        "{s}"
+    );
+    assert!(line("layers.0.reverse").contains("t=T-1 / t=0"), "{s}");
+    assert!(line("layers.0.reverse").contains("vanishing"), "{s}");
+    insta::assert_snapshot!("flow_bidirectional_120x40", t.backend());
+    let flat = with(snapshot(vec![0.02; 50]));
+    let s = text(&screen(&flat, UNICODE, 120, 40));
+    let reverse = s
+        .lines()
+        .find(|l| l.contains("layers.0.reverse t="))
+        .unwrap();
+    assert!(!reverse.contains("vanishing"), "{s}");
+}
+
 #[test]
 fn gradient_panel_cycles_through_time_and_gates() {
     let mut evs = events(300);

@@ -9,6 +9,7 @@
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
 //!   `snapshots/`), replay and attach;
 //! - `experiments`: every shipped experiment validates;
+//! - `future`: known-future columns reach the forecast steps, and `predict --future`;
 //! - `intervals`: quantile and Gaussian forecasts end to end (metrics,
 //!   predictions, `predict`'s quantile columns, replay, resume; a negative
 //!   log-likelihood on linear axes in compare and the sweep board);
@@ -16,6 +17,7 @@
 //!   refused with located errors; random CSVs never panic a reader;
 //! - `invalid_inputs`: hostile files, sizes, names, states and paths end
 //!   at once with exit 2 (or 1) and a message naming the file or key;
+//! - `multiseries`: several series in one file, one model, scores per series;
 //! - `numerics`: the model against PyTorch fixtures;
 //! - `resume`: bit-identical resume, also after kills;
 //! - `runs`: `rnnlab runs` and `compare`;
@@ -34,10 +36,12 @@ mod control;
 mod dashboard;
 mod docs;
 mod experiments;
+mod future;
 mod fuzz;
 mod intervals;
 mod invalid_data;
 mod invalid_inputs;
+mod multiseries;
 mod numerics;
 mod output;
 mod replay;

@@ -145,7 +145,8 @@ fn mse_f64(m: &Model, x: &[f32], y: &[f32], batch: usize, steps: usize) -> f64 {
 /// The analytic gradient against central differences, three elements of
 /// every tensor: the mid-size stacks (which take the blocked, two-thread
 /// and chunked-scan paths) and the small stacks of the newer layers
-/// (minimal cells, bidirectional layers, both head modes).
+/// (minimal cells, bidirectional layers, layer normalisation in every
+/// cell that has it, both head modes).
 #[test]
 fn mid_size_gradients_match_finite_differences() {
     let (dir, cases) = cases();
@@ -155,6 +156,10 @@ fn mid_size_gradients_match_finite_differences() {
         "min_mixed",
         "bidir",
         "bidir_seq2seq",
+        "ln_rnn",
+        "mid_ln",
+        "ln_gated",
+        "mid_ln_gated",
     ] {
         let case = cases.iter().find(|c| c.name == name).unwrap();
         let (mut model, bytes) = load(&dir, case);
