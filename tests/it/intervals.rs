@@ -284,7 +284,7 @@ fn compare_draws_a_negative_loss_linear() {
         .as_f64()
         .unwrap();
     assert!(best < 0.0, "the negative log-likelihood ends at {best}");
-    let data = Comparison::load(&[run.clone()]).unwrap();
+    let data = Comparison::load(std::slice::from_ref(&run)).unwrap();
     let theme = Theme {
         ascii: false,
         color: true,
