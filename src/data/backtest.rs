@@ -78,7 +78,8 @@ pub struct Backtest {
     pub baselines: Vec<(String, Vec<Metrics>)>,
 }
 
-/// Scores the naive (and, with a season, the seasonal-naive) forecast at
+/// Scores the naive and drift (and, with a season, the seasonal-naive and,
+/// with a window longer than the season, the seasonal drift) forecasts at
 /// each origin of `cut`.
 pub(super) fn baselines(
     cut: &Cut,
@@ -86,15 +87,29 @@ pub(super) fn baselines(
     season: usize,
     scale: &Scale,
 ) -> Vec<(String, Vec<Metrics>)> {
-    let mut out = vec![(
-        "naive".to_string(),
-        per_origin(cut, horizon, scale, |h, _| *h.last().unwrap_or(&0.0)),
-    )];
+    let mut out = vec![
+        (
+            "naive".to_string(),
+            per_origin(cut, horizon, scale, |h, _| *h.last().unwrap_or(&0.0)),
+        ),
+        (
+            "drift".to_string(),
+            per_origin(cut, horizon, scale, baseline::drifted),
+        ),
+    ];
     if season > 0 {
         out.push((
             "seasonal_naive".to_string(),
             per_origin(cut, horizon, scale, |h, k| baseline::seasonal(h, k, season)),
         ));
+        if cut.split.window > season {
+            out.push((
+                "seasonal_drift".to_string(),
+                per_origin(cut, horizon, scale, |h, k| {
+                    baseline::seasonal_drifted(h, k, season)
+                }),
+            ));
+        }
     }
     out
 }
@@ -207,9 +222,14 @@ mod tests {
         // Naive forecasts repeat the last input: errors 1, 2, 3 at every origin.
         let scale = Scale::of(&[&[0.0, 1.0, 2.0]], 1).unwrap();
         let b = baselines(&cut, 3, 0, &scale);
-        assert_eq!(b.len(), 1);
+        assert_eq!(b.len(), 2);
         for m in &b[0].1 {
             assert!((m.mae - 2.0).abs() < 1e-9 && (m.mase.unwrap() - 2.0).abs() < 1e-9);
+        }
+        // The series is a line: the drift forecast continues it exactly.
+        assert_eq!(b[1].0, "drift");
+        for m in &b[1].1 {
+            assert!(m.mae.abs() < 1e-6, "{m:?}");
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::data::metrics::{Metrics, Scale};
 /// A simple predictor's scores on the validation and test parts, in original units.
 #[derive(Serialize, Deserialize, Clone, Debug)]
 pub struct Baseline {
-    /// `naive`, `seasonal_naive` or `mean`.
+    /// `naive`, `drift`, `seasonal_naive`, `seasonal_drift` or `mean`.
     pub name: String,
     /// Scores on the validation part.
     pub valid: Metrics,
@@ -21,6 +21,57 @@ pub(super) fn naive(valid: &Cut, test: &Cut, horizon: usize, scale: &Scale) -> B
     forecast("naive", valid, test, horizon, scale, |history, _| {
         history.last().copied().unwrap_or(0.0)
     })
+}
+
+/// The naive forecast plus the window's average change per step (the
+/// random walk with drift: the line through the window's first and last
+/// values, extended).
+pub(super) fn drift(valid: &Cut, test: &Cut, horizon: usize, scale: &Scale) -> Baseline {
+    forecast("drift", valid, test, horizon, scale, drifted)
+}
+
+/// The drift forecast of step `k` after `history`.
+pub(super) fn drifted(history: &[f32], k: usize) -> f32 {
+    match history {
+        [first, .., last] => {
+            let slope = (*last as f64 - *first as f64) / (history.len() - 1) as f64;
+            (*last as f64 + (k + 1) as f64 * slope) as f32
+        }
+        [only] => *only,
+        [] => 0.0,
+    }
+}
+
+/// The seasonal-naive forecast plus the window's average change per season
+/// (the seasonal random walk with drift); needs a window longer than the
+/// season.
+pub(super) fn seasonal_drift(
+    valid: &Cut,
+    test: &Cut,
+    horizon: usize,
+    season: usize,
+    scale: &Scale,
+) -> Baseline {
+    forecast(
+        "seasonal_drift",
+        valid,
+        test,
+        horizon,
+        scale,
+        |history, k| seasonal_drifted(history, k, season),
+    )
+}
+
+/// The seasonal drift forecast of step `k` after `history` (longer than `season`).
+pub(super) fn seasonal_drifted(history: &[f32], k: usize, season: usize) -> f32 {
+    let n = history.len();
+    // Mean of y_t − y_{t−m} over the window: telescopes to the last season's
+    // sum less the first season's, over the number of differences.
+    let last: f64 = history[n - season..].iter().map(|&v| v as f64).sum();
+    let first: f64 = history[..season].iter().map(|&v| v as f64).sum();
+    let per_season = (last - first) / (n - season) as f64;
+    let seasons_back = (k / season + 1) as f64;
+    (seasonal(history, k, season) as f64 + seasons_back * per_season) as f32
 }
 
 /// Predicts each step by the value one `season` earlier (needs window ≥ season).
@@ -129,6 +180,24 @@ mod tests {
         // MAE 2/3 over an in-sample naive MAE of 1.
         assert!((n.valid.mase.unwrap() - 2.0 / 3.0).abs() < 1e-12);
         assert!(n.test.is_some());
+    }
+
+    /// The drifts by hand: a line is continued exactly, and a season that
+    /// grows by the same amount every season too.
+    #[test]
+    fn drift_and_seasonal_drift_continue_the_trend() {
+        let line = [1.0, 3.0, 5.0, 7.0];
+        assert_eq!(drifted(&line, 0), 9.0);
+        assert_eq!(drifted(&line, 2), 13.0);
+        assert_eq!(drifted(&[4.0], 3), 4.0);
+        // Season 2, each season 10 higher: 0 5 | 10 15 | 20 25.
+        let seasons = [0.0, 5.0, 10.0, 15.0, 20.0, 25.0];
+        assert_eq!(seasonal_drifted(&seasons, 0, 2), 30.0);
+        assert_eq!(seasonal_drifted(&seasons, 1, 2), 35.0);
+        assert_eq!(seasonal_drifted(&seasons, 2, 2), 40.0);
+        // Hyndman's drift: last + h·(last − first)/(T − 1), here 2 + 1·(2 − 8)/3.
+        let down = [8.0, 4.0, 6.0, 2.0];
+        assert_eq!(drifted(&down, 0), 0.0);
     }
 
     #[test]

@@ -186,11 +186,19 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
     let series = series_info(exp, &source, &shape)?;
     let baselines = match &scale {
         Some(scale) => {
-            let mut b = vec![baseline::naive(valid, test, d.horizon, scale)];
+            let mut b = vec![
+                baseline::naive(valid, test, d.horizon, scale),
+                baseline::drift(valid, test, d.horizon, scale),
+            ];
             if d.season > 0 {
                 b.push(baseline::seasonal_naive(
                     valid, test, d.horizon, d.season, scale,
                 ));
+                if d.window > d.season {
+                    b.push(baseline::seasonal_drift(
+                        valid, test, d.horizon, d.season, scale,
+                    ));
+                }
             }
             b
         }
@@ -282,11 +290,19 @@ fn series_info(
             })?;
             let one = |part: usize| window::cut(&source.parts[part][i..=i], shape);
             let (valid, test) = (one(1), one(2));
-            let mut baselines = vec![baseline::naive(&valid, &test, d.horizon, &scale)];
+            let mut baselines = vec![
+                baseline::naive(&valid, &test, d.horizon, &scale),
+                baseline::drift(&valid, &test, d.horizon, &scale),
+            ];
             if d.season > 0 {
                 baselines.push(baseline::seasonal_naive(
                     &valid, &test, d.horizon, d.season, &scale,
                 ));
+                if d.window > d.season {
+                    baselines.push(baseline::seasonal_drift(
+                        &valid, &test, d.horizon, d.season, &scale,
+                    ));
+                }
             }
             Ok(SeriesInfo {
                 name: name.clone(),

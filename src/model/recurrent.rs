@@ -323,22 +323,26 @@ pub(super) fn per_step_input(cell: Cell, input: usize, batch: usize) -> bool {
     batch >= PER_STEP_MIN_BATCH && PER_STEP_INPUT.iter().any(|&(c, n)| c == cell && input <= n)
 }
 
-/// Rows of a batch never interact, so with two threads the batch is cut in
-/// two and each half runs its own recurrence on its own thread, on its own
-/// rows of the shared buffers.
-#[derive(Debug, Clone, Copy)]
+/// Rows of a batch never interact, so with several threads the batch is
+/// cut into parts and each part runs its own recurrence on its own thread,
+/// on its own rows of the shared buffers: one part per thread of the pool,
+/// each of at least [`MIN_PART_ROWS`] rows.
+#[derive(Debug, Clone)]
 struct Parts {
     r: Recurrence,
-    /// Rows in the first part (the whole batch when it is not cut).
-    cut: usize,
+    /// The first row of each part, then the batch size.
+    bounds: Vec<usize>,
 }
 
-/// Recurrences run as two parts on two threads in this process so far.
+/// The fewest rows a part of a split batch has.
+const MIN_PART_ROWS: usize = 4;
+
+/// Recurrences run as two parts or more in this process so far.
 static SPLIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// How many recurrences (forward or backward, any layer) ran as two parts
-/// on two threads in this process so far, so that tests can check that the
-/// path they mean to test ran.
+/// or more on as many threads in this process so far, so that tests can
+/// check that the path they mean to test ran.
 pub fn split_recurrences() -> usize {
     SPLIT.load(std::sync::atomic::Ordering::Relaxed)
 }
@@ -349,49 +353,49 @@ impl Parts {
         // thread costs more (waking it, splitting and merging) than it saves.
         const TWO_THREADS_MACS: usize = 1 << 20;
         let macs = r.steps * r.batch * r.units * r.units * r.cell.gates();
-        let two = rayon::current_num_threads() >= 2 && r.batch >= 8 && macs >= TWO_THREADS_MACS;
-        if two {
+        let count = if macs >= TWO_THREADS_MACS {
+            rayon::current_num_threads()
+                .min(r.batch / MIN_PART_ROWS)
+                .max(1)
+        } else {
+            1
+        };
+        if count > 1 {
             SPLIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         Parts {
             r,
-            cut: if two { r.batch / 2 } else { r.batch },
+            bounds: (0..=count).map(|i| i * r.batch / count).collect(),
         }
     }
 
     /// (first row, rows, the part's recurrence) for each part.
     fn each(&self) -> Vec<(usize, usize, Recurrence)> {
-        let mut out = vec![(
-            0,
-            self.cut,
-            Recurrence {
-                batch: self.cut,
-                ..self.r
-            },
-        )];
-        let rest = self.r.batch - self.cut;
-        if rest > 0 {
-            out.push((
-                self.cut,
-                rest,
-                Recurrence {
-                    batch: rest,
-                    ..self.r
-                },
-            ));
-        }
-        out
+        self.bounds
+            .windows(2)
+            .map(|w| {
+                let rows = w[1] - w[0];
+                (
+                    w[0],
+                    rows,
+                    Recurrence {
+                        batch: rows,
+                        ..self.r
+                    },
+                )
+            })
+            .collect()
     }
 
     /// Each part's rows of every step of a time-major `(T·B) × cols` buffer.
     fn split<'a>(&self, x: &'a mut [f32], cols: usize) -> Vec<Vec<&'a mut [f32]>> {
-        let count = self.each().len();
+        let count = self.bounds.len() - 1;
         let mut out: Vec<Vec<&mut [f32]>> = (0..count).map(|_| Vec::new()).collect();
-        for block in x.chunks_exact_mut(self.r.batch * cols) {
-            let (first, second) = block.split_at_mut(self.cut * cols);
-            out[0].push(first);
-            if let Some(rest) = out.get_mut(1) {
-                rest.push(second);
+        for mut block in x.chunks_exact_mut(self.r.batch * cols) {
+            for (part, w) in out.iter_mut().zip(self.bounds.windows(2)) {
+                let (first, rest) = block.split_at_mut((w[1] - w[0]) * cols);
+                part.push(first);
+                block = rest;
             }
         }
         out
@@ -472,33 +476,33 @@ impl Parts {
         let mut rstd = self.split(&mut s.rstd, 1).into_iter();
         let mut hhat = self.split(&mut s.hhat, gh).into_iter();
         let mut cstats = self.split(&mut s.cstats, 2).into_iter();
-        let mut next = || {
-            let a = a.next().unwrap_or_default();
-            let part = PartSaved {
-                hs: hs.next().unwrap_or_default(),
-                cs: cs.next().unwrap_or_default(),
-                hps: hps.next().unwrap_or_default(),
-                rstd: rstd.next().unwrap_or_default(),
-                hhat: hhat.next().unwrap_or_default(),
-                cstats: cstats.next().unwrap_or_default(),
-            };
-            (a, part)
-        };
-        match self.each()[..] {
-            [(_, n, r)] => {
-                let (a, part) = next();
-                forward(a, part, w, x_of(0), b_hh, r, extra.part(0, n, h));
+        let jobs: Vec<_> = self
+            .each()
+            .into_iter()
+            .map(|(lo, n, r)| {
+                let part = PartSaved {
+                    hs: hs.next().unwrap_or_default(),
+                    cs: cs.next().unwrap_or_default(),
+                    hps: hps.next().unwrap_or_default(),
+                    rstd: rstd.next().unwrap_or_default(),
+                    hhat: hhat.next().unwrap_or_default(),
+                    cstats: cstats.next().unwrap_or_default(),
+                };
+                let a = a.next().unwrap_or_default();
+                (a, part, x_of(lo), r, extra.part(lo, n, h))
+            })
+            .collect();
+        match jobs.len() {
+            1 => {
+                for (a, part, x, r, extra) in jobs {
+                    forward(a, part, w, x, b_hh, r, extra);
+                }
             }
-            [(lo0, n0, r0), (lo1, n1, r1)] => {
-                let ((a0, s0), (a1, s1)) = (next(), next());
-                let (x0, x1) = (x_of(lo0), x_of(lo1));
-                let (m0, m1) = (extra.part(lo0, n0, h), extra.part(lo1, n1, h));
-                rayon::join(
-                    || forward(a0, s0, w, x0, b_hh, r0, m0),
-                    || forward(a1, s1, w, x1, b_hh, r1, m1),
-                );
+            _ => {
+                use rayon::prelude::*;
+                jobs.into_par_iter()
+                    .for_each(|(a, part, x, r, extra)| forward(a, part, w, x, b_hh, r, extra));
             }
-            _ => unreachable!("one or two parts"),
         }
         s
     }
@@ -552,31 +556,36 @@ impl Parts {
             };
             backward(s, w, a, dhp, pr, extra.part(lo, n, h))
         };
-        let parts = self.each();
         let mut a_parts = self.split(a, gh).into_iter();
         let mut dhp_parts = self.split(&mut dhp, gh).into_iter();
-        let mut next = || {
-            let a = a_parts.next().unwrap_or_default();
-            (a, dhp_parts.next().unwrap_or_default())
-        };
-        let mut out = match parts[..] {
-            [one] => {
-                let (a, dhp) = next();
-                run(one, a, dhp)
+        let jobs: Vec<_> = self
+            .each()
+            .into_iter()
+            .map(|p| {
+                let a = a_parts.next().unwrap_or_default();
+                (p, a, dhp_parts.next().unwrap_or_default())
+            })
+            .collect();
+        let results: Vec<Bptt> = match jobs.len() {
+            1 => jobs.into_iter().map(|(p, a, dhp)| run(p, a, dhp)).collect(),
+            _ => {
+                use rayon::prelude::*;
+                jobs.into_par_iter()
+                    .map(|(p, a, dhp)| run(p, a, dhp))
+                    .collect()
             }
-            [p0, p1] => {
-                let ((a0, dhp0), (a1, dhp1)) = (next(), next());
-                let (mut x, y) = rayon::join(|| run(p0, a0, dhp0), || run(p1, a1, dhp1));
-                for (x, y) in x.norms.iter_mut().zip(&y.norms) {
-                    *x = (*x * *x + y * y).sqrt();
-                }
-                add_into(&mut x.db_hh, &y.db_hh);
-                add_into(&mut x.db_ih, &y.db_ih);
-                add_into(&mut x.dln, &y.dln);
-                x
-            }
-            _ => unreachable!("one or two parts"),
         };
+        // The parts' sums, added in the parts' order.
+        let mut results = results.into_iter();
+        let mut out = results.next().expect("at least one part");
+        for y in results {
+            for (x, y) in out.norms.iter_mut().zip(&y.norms) {
+                *x = (*x * *x + y * y).sqrt();
+            }
+            add_into(&mut out.db_hh, &y.db_hh);
+            add_into(&mut out.db_ih, &y.db_ih);
+            add_into(&mut out.dln, &y.dln);
+        }
         let dhp: &[f32] = if own_dhp { &dhp } else { a };
         let mut dw_hh = vec![0.0; gh * h];
         // What W_hh multiplied: h_{t-1}, or h_{t-1} ⊙ mask.
@@ -884,8 +893,8 @@ mod tests {
     use super::{Parts, Recurrence};
     use crate::experiment::{Activation, Cell};
 
-    /// Two threads only for recurrences with enough work; the sizes of
-    /// `model::tests::two_threads_match_one` are split.
+    /// Several threads only for recurrences with enough work; the sizes of
+    /// `model::tests::several_threads_match_one` are split.
     #[test]
     fn only_large_recurrences_are_split() {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -908,6 +917,15 @@ mod tests {
         for (cell, units) in [(Cell::Lstm, 48), (Cell::Gru, 56), (Cell::Rnn, 96)] {
             assert_eq!(parts(r(cell, units, 13, 40)), 2, "{cell:?}");
         }
+        // More threads, more parts, each of at least MIN_PART_ROWS rows.
+        let four = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
+        let bounds = |r| four.install(|| Parts::new(r).bounds);
+        assert_eq!(bounds(r(Cell::Lstm, 64, 32, 50)), [0, 8, 16, 24, 32]);
+        assert_eq!(bounds(r(Cell::Lstm, 64, 13, 50)), [0, 4, 8, 13]);
+        assert_eq!(bounds(r(Cell::Lstm, 64, 7, 500)), [0, 7]);
         let one = rayon::ThreadPoolBuilder::new()
             .num_threads(1)
             .build()

@@ -431,11 +431,12 @@ fn narrow_and_wide_inputs_agree() {
     }
 }
 
-/// With two threads a batch is cut in two and each half runs its own
-/// recurrence: outputs, loss, gradients, flow and carried state match one thread.
-/// (Every layer is large enough to be split: see `recurrent::Parts`.)
+/// With two or three threads a batch is cut into as many parts and each
+/// runs its own recurrence: outputs, loss, gradients, flow and carried
+/// state match one thread. (Every layer is large enough to be split: see
+/// `recurrent::Parts`; 13 rows make parts of 6 + 7 and 4 + 4 + 5.)
 #[test]
-fn two_threads_match_one() {
+fn several_threads_match_one() {
     let layers = [
         layer(Cell::Lstm, 48),
         layer(Cell::Gru, 56),
@@ -465,22 +466,24 @@ fn two_threads_match_one() {
                 (loss, grads, flow, state)
             })
         };
-        let (one, two) = (run(1), run(2));
-        let close = |a: &[f32], b: &[f32]| {
-            a.len() == b.len()
-                && a.iter()
-                    .zip(b)
-                    .all(|(p, q)| (p - q).abs() <= 1e-6 + 1e-5 * p.abs().max(q.abs()))
-        };
-        assert!(close(&[one.0], &[two.0]));
-        for (g1, g2) in one.1.iter().zip(&two.1) {
-            assert!(close(g1, g2), "{g1:?}\n{g2:?}");
-        }
-        for (f1, f2) in one.2.iter().zip(&two.2) {
-            assert!(close(f1, f2), "{f1:?}\n{f2:?}");
-        }
-        for (s1, s2) in one.3.iter().zip(&two.3) {
-            assert!(close(&s1.h, &s2.h) && close(&s1.c, &s2.c));
+        let one = run(1);
+        for many in [run(2), run(3)] {
+            let close = |a: &[f32], b: &[f32]| {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(p, q)| (p - q).abs() <= 1e-6 + 1e-5 * p.abs().max(q.abs()))
+            };
+            assert!(close(&[one.0], &[many.0]));
+            for (g1, g2) in one.1.iter().zip(&many.1) {
+                assert!(close(g1, g2), "{g1:?}\n{g2:?}");
+            }
+            for (f1, f2) in one.2.iter().zip(&many.2) {
+                assert!(close(f1, f2), "{f1:?}\n{f2:?}");
+            }
+            for (s1, s2) in one.3.iter().zip(&many.3) {
+                assert!(close(&s1.h, &s2.h) && close(&s1.c, &s2.c));
+            }
         }
     }
 }
