@@ -138,6 +138,20 @@ pub struct Example {
     pub input: Vec<f64>,
     pub truth: Vec<f64>,
     pub prediction: Vec<f64>,
+    /// A probabilistic forecast's outermost interval (absent for a point
+    /// forecast and in runs recorded before intervals).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval: Option<Band>,
+}
+
+/// The bounds of a prediction interval, one per predicted value, in
+/// original units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    /// The quantile levels of the lower and upper bounds, e.g. (0.1, 0.9).
+    pub levels: (f64, f64),
+    pub lower: Vec<f64>,
+    pub upper: Vec<f64>,
 }
 
 /// What kind of [`Note`] this is.

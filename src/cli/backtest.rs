@@ -86,5 +86,9 @@ pub fn table(b: &BacktestSummary, weights: &str) -> String {
         }
         out += "\n";
     }
+    let means = b.metrics.iter().map(|(k, s)| (k.clone(), s.mean)).collect();
+    if let Some(interval) = super::train::interval_clause(&means) {
+        let _ = write!(out, "\nThe model's {interval} (means over origins)\n");
+    }
     out
 }

@@ -94,6 +94,26 @@ pub fn check(path: &Path, sets: &[String]) -> CliResult<ExitCode> {
         exp.train.optimizer,
         exp.train.learning_rate
     );
+    // What a probabilistic forecast's head predicts.
+    let k = exp.output_size();
+    let each = if k == 1 {
+        "the value".to_string()
+    } else {
+        format!("each of the {k} values")
+    };
+    if let Some(d) = exp.task.distribution {
+        let _ = writeln!(
+            out,
+            "forecast: a {d:?} (a mean and a scale) for {each}, negative log-likelihood; its quantiles 0.1, 0.5, 0.9 reported"
+        );
+    } else if !exp.task.quantiles.is_empty() {
+        let levels: Vec<String> = exp.task.quantiles.iter().map(|q| q.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "forecast: quantiles {} of {each}, pinball loss; the median is the point forecast",
+            levels.join(", ")
+        );
+    }
     for b in &data.baselines {
         let _ = writeln!(out, "baseline {}: valid mse {:.6}", b.name, b.valid.mse);
     }

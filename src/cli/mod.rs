@@ -7,6 +7,7 @@ pub mod bench;
 mod check;
 pub mod compare;
 pub mod error;
+mod figures;
 mod output;
 mod predict;
 pub mod reference;

@@ -111,15 +111,33 @@ pub fn predict(
             (x, n)
         }
     };
-    let mut y = train::forecast(&model, &exp, &x, n, window);
+    let train::Forecast {
+        point: mut y,
+        mut quantiles,
+    } = train::forecast_full(&model, &exp, &x, n, window);
     scaler.unscale_target(&mut y);
+    scaler.unscale_target(&mut quantiles);
     let k = y.len() / n.max(1);
+    // A probabilistic model's quantiles follow the point forecast (its
+    // median or mean), a level at a time: q0.1_1 … q0.1_k, q0.5_1, …
+    let levels = if quantiles.is_empty() {
+        Vec::new()
+    } else {
+        exp.levels()
+    };
+    let block = levels.len() * k;
     let written = (|| -> Result<(), csv::Error> {
         let mut w = csv::Writer::from_path(output)?;
-        let header: Vec<String> = (1..=k).map(|i| format!("y_{i}")).collect();
+        let mut header: Vec<String> = (1..=k).map(|i| format!("y_{i}")).collect();
+        for &q in &levels {
+            let name = crate::experiment::level_name(q);
+            header.extend((1..=k).map(|i| format!("{name}_{i}")));
+        }
         w.write_record(&header)?;
-        for row in y.chunks(k.max(1)) {
-            w.write_record(row.iter().map(|v| v.to_string()))?;
+        for (b, row) in y.chunks(k.max(1)).enumerate() {
+            let q = &quantiles
+                [(b * block).min(quantiles.len())..((b + 1) * block).min(quantiles.len())];
+            w.write_record(row.iter().chain(q).map(|v| v.to_string()))?;
         }
         w.flush()?;
         Ok(())
@@ -132,8 +150,13 @@ pub fn predict(
         };
         return Err(crate::run::RunError::io("write", output, e).into());
     }
+    let quantile_note = if levels.is_empty() {
+        String::new()
+    } else {
+        format!(" and {} quantiles of each", levels.len())
+    };
     output::note(&format!(
-        "wrote {n} predictions × {k} values to {}",
+        "wrote {n} predictions × {k} values{quantile_note} to {}",
         output.display()
     ));
     Ok(ExitCode::SUCCESS)

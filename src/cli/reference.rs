@@ -14,7 +14,9 @@ use crate::events::Status;
 use crate::experiment::{Experiment, Goal};
 use crate::frontend::headless;
 use crate::model::Model;
-use crate::run::format::{BacktestSummary, Spread};
+use crate::run::format::Spread;
+
+pub use super::figures::{Backtested, Covered};
 use crate::run::read::summary::load_summary;
 use crate::run::{RunDir, Summary, read};
 use crate::{data, train};
@@ -54,29 +56,9 @@ pub enum Figures {
         target: f64,
         /// The rolling-origin backtest (forecasts of one series).
         backtest: Option<Backtested>,
+        /// A probabilistic forecast's outermost interval.
+        interval: Option<Covered>,
     },
-}
-
-/// A row's backtest: the model's MASE over origins and the best baseline's
-/// at the same origins (mean ± sd over origins).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Backtested {
-    pub origins: usize,
-    pub mase: Spread,
-    pub baseline: String,
-    pub baseline_mase: Spread,
-}
-
-impl Backtested {
-    fn of(b: &BacktestSummary) -> Option<Backtested> {
-        let (baseline, baseline_mase) = b.best_baseline("mase")?;
-        Some(Backtested {
-            origins: b.origins,
-            mase: *b.metrics.get("mase")?,
-            baseline: baseline.to_string(),
-            baseline_mase,
-        })
-    }
 }
 
 impl Figures {
@@ -203,6 +185,7 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> CliResult<Row> 
                 seasonal_naive,
                 target,
                 backtest: summary.backtest.as_ref().and_then(Backtested::of),
+                interval: Covered::of(&summary),
             }
         }
         (Goal::Below, _) => Figures::Below {
@@ -290,6 +273,7 @@ pub fn run_seeds(path: &Path, sets: &[String], runs_dir: &Path, n: usize) -> Cli
             seasonal_naive,
             target,
             backtest,
+            interval,
             ..
         } => Figures::Beat {
             rmse: m,
@@ -317,6 +301,25 @@ pub fn run_seeds(path: &Path, sets: &[String], runs_dir: &Path, n: usize) -> Cli
                         sd: mase(|s| s.sd),
                     },
                     ..b
+                }
+            }),
+            // As the MASE: the seeds' means.
+            interval: interval.map(|c| {
+                let covered = |f: fn(&Covered) -> f64| {
+                    mean(&|r| match &r.figures {
+                        Figures::Beat {
+                            interval: Some(c), ..
+                        } => f(c),
+                        _ => f64::NAN,
+                    })
+                };
+                Covered {
+                    test: covered(|c| c.test),
+                    backtest: c.backtest.map(|_| Spread {
+                        mean: covered(|c| c.backtest.map_or(f64::NAN, |b| b.mean)),
+                        sd: covered(|c| c.backtest.map_or(f64::NAN, |b| b.sd)),
+                    }),
+                    ..c
                 }
             }),
         },
@@ -365,13 +368,18 @@ pub fn markdown(rows: &[Row]) -> String {
     let tables: Vec<String> = goals
         .iter()
         .map(|&goal| {
+            // A column for intervals when a row has one.
+            let intervals = rows
+                .iter()
+                .any(|r| matches!(&r.figures, Figures::Beat { interval: Some(_), .. }));
             let mut out = String::from(match goal {
                 Goal::Match => "| experiment | model | metric | rnnlab | reference | ratio | training time |\n|---|---|---|---|---|---|---|\n",
                 Goal::Below => "| experiment | model | T (steps) | metric | rnnlab (valid) | goal | reached | training time |\n|---|---|---|---|---|---|---|---|\n",
+                Goal::Beat if intervals => "| experiment | model | test RMSE | test MAE | naive RMSE | seasonal-naive RMSE | target | ratio | beaten | backtest MASE (origins) | best baseline's MASE | interval coverage, test (nominal) · backtest | training time |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
                 Goal::Beat => "| experiment | model | test RMSE | test MAE | naive RMSE | seasonal-naive RMSE | target | ratio | beaten | backtest MASE (origins) | best baseline's MASE | training time |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n",
             });
             for r in rows.iter().filter(|r| r.figures.goal() == goal) {
-                out += &line(r);
+                out += &line(r, intervals);
             }
             out
         })
@@ -379,8 +387,8 @@ pub fn markdown(rows: &[Row]) -> String {
     tables.join("\n")
 }
 
-/// One Markdown table line.
-fn line(r: &Row) -> String {
+/// One Markdown table line; `intervals`: with the interval column (beat rows).
+fn line(r: &Row, intervals: bool) -> String {
     let time = if r.run.is_some() {
         crate::fmt::clock(r.seconds)
     } else {
@@ -417,6 +425,7 @@ fn line(r: &Row) -> String {
             seasonal_naive,
             target,
             backtest,
+            interval,
         } => {
             let (model, baseline) = match backtest {
                 Some(b) => (
@@ -429,8 +438,13 @@ fn line(r: &Row) -> String {
                 ),
                 None => ("–".into(), "–".into()),
             };
+            let covered = match (intervals, interval) {
+                (false, _) => String::new(),
+                (true, Some(c)) => format!(" {} |", c.cell()),
+                (true, None) => " – |".into(),
+            };
             format!(
-                "| `{}` | {} | {} | {} | {} | {} | {} | {:.2} | {} | {model} | {baseline} | {time} |\n",
+                "| `{}` | {} | {} | {} | {} | {} | {} | {:.2} | {} | {model} | {baseline} |{covered} {time} |\n",
                 r.file,
                 r.label,
                 with_spread(figure(*rmse)),
@@ -507,6 +521,7 @@ mod tests {
                     sd: 0.25,
                 },
             }),
+            interval: None,
         };
         let below = Figures::Below {
             rnnlab: 0.0123,
@@ -522,6 +537,31 @@ mod tests {
         assert_eq!(tables.len(), 2, "{md}");
         assert!(tables[0].contains("| `a.toml` | GRU | 10.00 | 8.250 | 12.50 | 20.00 | seasonal-naive | 0.50 | yes | 0.75 ± 0.125 (12) | seasonal-naive 1.5 ± 0.25 | 1:01 |"), "{md}");
         assert!(tables[0].contains("| `c.toml` | GRU | 1235 | 8.250 | 12.50 | 20.00 | seasonal-naive | 61.73 | **no** |"), "{md}");
+        // With an interval: its column, a dash for the rows without one.
+        let mut q = rows[0].clone();
+        if let Figures::Beat { interval, .. } = &mut q.figures {
+            *interval = Some(Covered {
+                nominal: 0.8,
+                test: 0.7856,
+                backtest: Some(Spread {
+                    mean: 0.95,
+                    sd: 0.25,
+                }),
+            });
+        }
+        let md_q = markdown(&[q, rows[2].clone()]);
+        assert!(
+            md_q.contains("| interval coverage, test (nominal) · backtest | training time |"),
+            "{md_q}"
+        );
+        assert!(
+            md_q.contains("| seasonal-naive 1.5 ± 0.25 | 0.786 (0.8) · 0.95 ± 0.25 | 1:01 |"),
+            "{md_q}"
+        );
+        assert!(
+            md_q.contains("| seasonal-naive 1.5 ± 0.25 | – | 1:01 |"),
+            "{md_q}"
+        );
         let mut b = rows[1].clone();
         b.metric = "mse".into();
         assert!(

@@ -349,13 +349,42 @@ fn backtest_line(run: &Path) -> Option<String> {
         .iter()
         .filter_map(|(name, m)| Some(format!("{name} {}", m.get("mase")?.compact())))
         .collect();
-    Some(format!(
+    let mut line = format!(
         "backtest MASE {} over {} origins {} step(s) apart (baselines: {})",
         mase.compact(),
         b.origins,
         b.step,
         baselines.join(", ")
-    ))
+    );
+    let means = b.metrics.iter().map(|(k, s)| (k.clone(), s.mean)).collect();
+    if let Some(interval) = interval_clause(&means) {
+        line += &format!("; {interval}");
+    }
+    Some(line)
+}
+
+/// A probabilistic forecast's outermost interval in `metrics` (eval or
+/// backtest names): "80 % interval q0.1–q0.9: coverage 0.79, width 12.3,
+/// pinball 1.2". The outermost comes first by name: `q0.05` sorts before
+/// `q0.1`, as every level below 1 written as a decimal does.
+pub(super) fn interval_clause(metrics: &std::collections::BTreeMap<String, f64>) -> Option<String> {
+    let (key, coverage) = metrics.iter().find(|(k, _)| k.starts_with("coverage_"))?;
+    let name = &key["coverage_".len()..];
+    let (lo, hi) = name.split_once('_')?;
+    let level = |q: &str| q.strip_prefix('q')?.parse::<f64>().ok();
+    let nominal = (level(hi)? - level(lo)?) * 100.0;
+    let mut out = format!(
+        "{} % interval {lo}–{hi}: coverage {}",
+        crate::fmt::compact(nominal),
+        crate::fmt::compact(*coverage)
+    );
+    if let Some(w) = metrics.get(&format!("width_{name}")) {
+        out += &format!(", width {}", crate::fmt::compact(*w));
+    }
+    if let Some(p) = metrics.get("pinball") {
+        out += &format!(", pinball {}", crate::fmt::compact(*p));
+    }
+    Some(out)
 }
 
 /// Several series: each one's test MASE (or RMSE without a scale) beside
@@ -456,11 +485,15 @@ pub(super) fn result_lines(run: &Path) -> Vec<String> {
         }
         out.push(line);
     }
+    let summary = crate::run::read::summary::load_summary(run);
+    if let Some(interval) = summary.as_ref().ok().and_then(|s| interval_clause(&s.test)) {
+        out.push(format!("test {interval}"));
+    }
     if let Some(line) = backtest_line(run) {
         out.push(line);
     }
     out.extend(series_lines(run));
-    if let Ok(summary) = crate::run::read::summary::load_summary(run)
+    if let Ok(summary) = summary
         && let (Some(loss), Some(step)) = (summary.best_valid_loss, summary.best_step)
     {
         // The headline metric in original units when there is one.

@@ -8,6 +8,7 @@ pub mod calendar;
 mod cells;
 mod csv_read;
 mod error;
+pub mod interval;
 pub mod metrics;
 mod scale;
 mod source;

@@ -1,6 +1,7 @@
 //! The schema's forecasting settings: the rolling-origin backtest
-//! (`[evaluate]`), calendar features (`data.calendar`) and residual targets
-//! (`task.residual`).
+//! (`[evaluate]`), calendar features (`data.calendar`), residual targets
+//! (`task.residual`) and prediction intervals (`task.quantiles`,
+//! `task.distribution`).
 
 use serde::{Deserialize, Serialize};
 
@@ -72,4 +73,24 @@ impl Residual {
             Residual::SeasonalNaive => Some(window + k - season * (k / season + 1)),
         }
     }
+}
+
+/// A parametric forecast distribution (`task.distribution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Distribution {
+    /// A normal distribution per forecast value: the head gives the mean
+    /// and a raw scale, made positive by softplus; trained by the negative
+    /// log-likelihood.
+    Gaussian,
+}
+
+/// The quantile levels a Gaussian forecast reports: the median and the
+/// central 80 % interval.
+pub const GAUSSIAN_LEVELS: [f64; 3] = [0.1, 0.5, 0.9];
+
+/// The name of quantile level `q` in column and metric names: `q0.1`,
+/// `q0.5`, `q0.975` (the shortest decimal that reads back as `q`).
+pub fn level_name(q: f64) -> String {
+    format!("q{q}")
 }

@@ -1,7 +1,8 @@
 //! Validation of a forecast's extra inputs and outputs: lagged copies of
 //! the target (`data.lags`), calendar features (`data.time_column`,
-//! `data.calendar`), known-future columns (`data.future_columns`) and
-//! residual targets (`task.residual`).
+//! `data.calendar`), known-future columns (`data.future_columns`),
+//! residual targets (`task.residual`) and prediction intervals
+//! (`task.quantiles`, `task.distribution`).
 
 use super::spec::*;
 use super::validate::{Invalid, invalid};
@@ -12,7 +13,8 @@ pub(super) fn validate(exp: &Experiment) -> Result<(), Invalid> {
     validate_calendar(exp)?;
     validate_future(exp)?;
     validate_series(exp)?;
-    validate_residual(exp)
+    validate_residual(exp)?;
+    validate_intervals(exp)
 }
 
 /// `data.lags`: forecasts of a CSV series only, distinct, at least 1, and
@@ -239,6 +241,80 @@ fn validate_residual(exp: &Experiment) -> Result<(), Invalid> {
             "task.residual",
             "\"seasonal_naive\" needs data.season",
             "set data.season, or use residual = \"naive\"",
+        ));
+    }
+    Ok(())
+}
+
+/// `task.quantiles` and `task.distribution`: one or the other, for
+/// forecasts whose head predicts the whole horizon from the last step
+/// (one-step, vector); quantile levels in (0, 1), strictly increasing, with
+/// the median (the point forecast) among them.
+fn validate_intervals(exp: &Experiment) -> Result<(), Invalid> {
+    let t = &exp.task;
+    let key = match (t.quantiles.is_empty(), t.distribution) {
+        (true, None) => return Ok(()),
+        (false, Some(_)) => {
+            return Err(invalid(
+                "task.distribution",
+                "task.quantiles and task.distribution both say how the forecast's uncertainty is modelled; give one",
+                "remove task.distribution (a head per quantile, pinball loss) or task.quantiles (a Gaussian's mean and scale)",
+            ));
+        }
+        (false, None) => "task.quantiles",
+        (true, Some(_)) => "task.distribution",
+    };
+    if t.kind != TaskKind::Forecast {
+        return Err(invalid(
+            key,
+            "prediction intervals apply to forecasts (kind = \"forecast\")",
+            "remove it",
+        ));
+    }
+    match t.strategy {
+        Strategy::OneStep | Strategy::Vector => {}
+        Strategy::Iterative => {
+            return Err(invalid(
+                key,
+                "the iterative strategy feeds each point prediction back as the next input; quantiles of a forecast several steps ahead cannot be had by feeding quantiles back (they need sampled paths)",
+                "use strategy = \"vector\" (a head per quantile for every step of the horizon)",
+            ));
+        }
+        Strategy::Seq2seq => {
+            return Err(invalid(
+                key,
+                "prediction intervals are implemented for heads that forecast from the window's last step; seq2seq's forecast at every step is not supported yet",
+                "use strategy = \"vector\"",
+            ));
+        }
+    }
+    for (i, &q) in t.quantiles.iter().enumerate() {
+        if !(q > 0.0 && q < 1.0) {
+            return Err(invalid(
+                "task.quantiles",
+                format!(
+                    "level {} is {q}; a quantile level lies strictly between 0 and 1",
+                    i + 1
+                ),
+                "e.g. quantiles = [0.1, 0.5, 0.9]",
+            ));
+        }
+        if i > 0 && q <= t.quantiles[i - 1] {
+            return Err(invalid(
+                "task.quantiles",
+                format!(
+                    "levels must be strictly increasing ({} then {q})",
+                    t.quantiles[i - 1]
+                ),
+                "list each level once, in ascending order",
+            ));
+        }
+    }
+    if !t.quantiles.is_empty() && !t.quantiles.contains(&0.5) {
+        return Err(invalid(
+            "task.quantiles",
+            "the point forecast (RMSE, MAE, MASE, predict's y columns) is the median, and 0.5 is not among the levels",
+            "add 0.5, e.g. quantiles = [0.1, 0.5, 0.9]",
         ));
     }
     Ok(())

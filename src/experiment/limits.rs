@@ -30,6 +30,8 @@ pub const MAX_EPOCHS: usize = 1_000_000;
 pub const MAX_SAMPLE: usize = 100_000;
 /// The most worker threads.
 pub const MAX_THREADS: usize = 1024;
+/// The most quantile levels (`task.quantiles`): a head each.
+pub const MAX_QUANTILES: usize = 99;
 /// The longest experiment name, in bytes (it prefixes a directory name; a
 /// name in a file system holds at most 255).
 pub const MAX_NAME: usize = 200;
@@ -156,6 +158,12 @@ pub(crate) fn check_bounds(exp: &Experiment) -> Result<(), Invalid> {
         checks.push((format!("data.lags[{i}]"), lag, MAX_STEPS, ""));
     }
     checks.push(("data.lags".into(), d.lags.len(), MAX_FEATURES, ""));
+    checks.push((
+        "task.quantiles".into(),
+        exp.task.quantiles.len(),
+        MAX_QUANTILES,
+        "a head per level; e.g. quantiles = [0.05, 0.1, 0.5, 0.9, 0.95]",
+    ));
     for (i, l) in exp.model.layers.iter().enumerate() {
         checks.push((format!("model.layers[{i}].units"), l.units, MAX_UNITS, ""));
     }
@@ -211,7 +219,7 @@ pub fn estimate(exp: &Experiment) -> Estimate {
     } else if sentences {
         (u(d.vocab_size()), u(exp.task.classes.len().max(2)))
     } else {
-        (u(exp.input_features()), u(exp.output_size().max(1)))
+        (u(exp.input_features()), u(exp.head_size().max(1)))
     };
     // Parameters, and the key of the largest tensor group.
     let mut params = 0u64;

@@ -176,27 +176,65 @@ impl Experiment {
         }
     }
 
+    /// The quantile levels a forecast reports, ascending: `task.quantiles`,
+    /// the Gaussian's [`GAUSSIAN_LEVELS`], or none for a point forecast.
+    pub fn levels(&self) -> Vec<f64> {
+        match self.task.distribution {
+            Some(Distribution::Gaussian) => GAUSSIAN_LEVELS.to_vec(),
+            None => self.task.quantiles.clone(),
+        }
+    }
+
+    /// Head outputs per forecast value: one per quantile, two for a
+    /// Gaussian (mean, raw scale), else 1.
+    pub fn heads(&self) -> usize {
+        match self.task.distribution {
+            Some(Distribution::Gaussian) => 2,
+            None => self.task.quantiles.len().max(1),
+        }
+    }
+
+    /// The model's head outputs: [`Experiment::output_size`] per head, each
+    /// head's block after the previous one (quantile-major).
+    pub fn head_size(&self) -> usize {
+        self.output_size() * self.heads()
+    }
+
     /// The task metrics each evaluation reports (`eval.csv`'s columns after
     /// `valid_loss`), with whether a higher value is better.
-    pub fn eval_metrics(&self) -> Vec<(&'static str, bool)> {
+    pub fn eval_metrics(&self) -> Vec<(String, bool)> {
         match self.task.kind {
-            TaskKind::Classify => vec![
+            TaskKind::Classify => owned(&[
                 ("accuracy", true),
                 ("cross_entropy", false),
                 ("majority_accuracy", true),
-            ],
-            TaskKind::Generate => vec![("bits_per_char", false), ("unigram_bits_per_char", false)],
+            ]),
+            TaskKind::Generate => {
+                owned(&[("bits_per_char", false), ("unigram_bits_per_char", false)])
+            }
             _ => {
-                let mut m = vec![("mse", false), ("rmse", false), ("mae", false)];
+                let mut m = owned(&[("mse", false), ("rmse", false), ("mae", false)]);
                 if self.task.kind == TaskKind::Forecast {
-                    m.extend([("mase", false), ("rmsse", false), ("smape", false)]);
+                    m.extend(owned(&[
+                        ("mase", false),
+                        ("rmsse", false),
+                        ("smape", false),
+                    ]));
+                }
+                let levels = self.levels();
+                if !levels.is_empty() {
+                    m.extend(
+                        crate::data::interval::metric_names(&levels)
+                            .into_iter()
+                            .map(|n| (n, false)),
+                    );
                 }
                 if self.every_step() {
-                    m.extend([
+                    m.extend(owned(&[
                         ("last_mse", false),
                         ("last_rmse", false),
                         ("last_mae", false),
-                    ]);
+                    ]));
                 }
                 m
             }
@@ -208,6 +246,11 @@ impl Experiment {
         (self.task.kind == TaskKind::Forecast && self.task.strategy == Strategy::Seq2seq)
             || self.task.kind == TaskKind::Generate
     }
+}
+
+/// Metric names and directions as owned strings.
+fn owned(m: &[(&str, bool)]) -> Vec<(String, bool)> {
+    m.iter().map(|(n, b)| (n.to_string(), *b)).collect()
 }
 
 impl crate::error::Failure for ExperimentError {

@@ -26,6 +26,11 @@ pub(super) fn validate_reference(exp: &Experiment) -> Result<(), Invalid> {
         TaskKind::Regress => known.push("baseline.mean".into()),
         TaskKind::Forecast => {
             known.extend(["mase", "rmsse", "smape"].map(String::from));
+            // A probabilistic forecast's pinball losses, coverages, widths.
+            let levels = exp.levels();
+            if !levels.is_empty() {
+                known.extend(crate::data::interval::metric_names(&levels));
+            }
             known.push("baseline.naive".into());
             if exp.data.season > 0 {
                 known.push("baseline.seasonal_naive".into());
@@ -133,5 +138,13 @@ mod tests {
         assert!(e.contains("use one of: mse, rmse, mae"), "{e}");
         let e = error(&format!("{reference}goal = \"below\"")).unwrap();
         assert!(e.contains("needs a `value`"), "{e}");
+        // A probabilistic forecast's interval metrics, only with intervals.
+        let pinball = format!("{reference}metric = \"pinball\"\ngoal = \"below\"\nvalue = 0.1");
+        let quantiles = "[task]\nquantiles = [0.1, 0.5, 0.9]\n";
+        assert_eq!(error(&format!("{quantiles}{pinball}")), None);
+        let coverage = pinball.replace("\"pinball\"", "\"coverage_q0.1_q0.9\"");
+        assert_eq!(error(&format!("{quantiles}{coverage}")), None);
+        let e = error(&pinball).unwrap();
+        assert!(e.contains("`pinball` is not reported"), "{e}");
     }
 }

@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-pub use super::forecast_spec::{Calendar, EvaluateSpec, Residual};
+pub use super::forecast_spec::{
+    Calendar, Distribution, EvaluateSpec, GAUSSIAN_LEVELS, Residual, level_name,
+};
 
 /// A whole experiment: data, task, model, training and checkpoint settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -320,6 +322,16 @@ pub struct TaskSpec {
     /// this baseline's forecast instead of the values themselves.
     #[serde(default)]
     pub residual: Residual,
+    /// Forecasts (one-step, vector): quantile levels in (0, 1), strictly
+    /// increasing and including 0.5; the head predicts each, trained by the
+    /// pinball loss, and the median is the point forecast.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quantiles: Vec<f64>,
+    /// Forecasts (one-step, vector): a forecast distribution instead of a
+    /// point, trained by its negative log-likelihood; the mean is the point
+    /// forecast and its quantiles [`GAUSSIAN_LEVELS`] are reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<Distribution>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -182,6 +182,13 @@ impl Comparison {
 
 /// Draws the comparison: loss curves with validation points, gradient norms, a legend.
 pub fn render(f: &mut Frame, data: &Comparison, theme: &Theme, log_y: bool) {
+    // A log axis would drop losses at or below 0 (a Gaussian head's negative
+    // log-likelihood): then both charts are linear, as the header says.
+    let log_y = log_y
+        && !data
+            .runs
+            .iter()
+            .any(|c| c.loss.iter().chain(&c.valid).any(|p| p.1 <= 0.0));
     let area = f.area();
     if area.width < MIN_SIZE.0 || area.height < MIN_SIZE.1 {
         let msg = format!("terminal too small: need {}x{}", MIN_SIZE.0, MIN_SIZE.1);

@@ -10,6 +10,7 @@
 mod gru;
 mod init;
 mod io;
+mod loss;
 mod lstm;
 mod minimal;
 mod norm;
@@ -26,6 +27,7 @@ use rand_chacha::ChaCha8Rng;
 
 pub use crate::kernels::instructions;
 pub use io::{WeightsError, serialize as serialize_safetensors};
+pub use loss::{SIGMA_FLOOR, sigma};
 use recurrent::{FlowSink, Mat, Recurrence, Vector, Weights, recurrence};
 pub use recurrent::{LayerState, split_recurrences};
 
@@ -42,6 +44,11 @@ pub enum Loss {
     Mse,
     /// Softmax cross-entropy (in nats, averaged over predictions); targets are class ids.
     CrossEntropy,
+    /// The pinball loss of a head per quantile level ([`Model::levels`]),
+    /// averaged over levels and values (see `loss.rs`).
+    Pinball,
+    /// The Gaussian negative log-likelihood of a mean head and a scale head.
+    Gaussian,
 }
 
 /// One named parameter tensor in PyTorch layout.
@@ -73,6 +80,9 @@ pub struct Model {
     /// `input` is the vocabulary size.
     pub embedding: Option<usize>,
     pub loss: Loss,
+    /// [`Loss::Pinball`]: the quantile level of each head, ascending; the
+    /// head's outputs come in blocks of `output / levels.len()`, one per level.
+    pub levels: Vec<f32>,
     /// `layers.{k}.*` for every layer in order, then `head.weight`, `head.bias`,
     /// then `embedding.weight` (vocabulary × width) when there is one.
     pub params: Vec<Param>,
@@ -204,13 +214,42 @@ impl Model {
         } else {
             exp.input_features()
         };
-        Model::new(
+        let mut model = Model::new(
             &exp.model.layers,
             input,
-            exp.output_size(),
+            exp.head_size(),
             exp.every_step(),
             exp.seed,
-        )
+        );
+        if exp.task.distribution.is_some() {
+            model.loss = Loss::Gaussian;
+        } else if !exp.task.quantiles.is_empty() {
+            model.loss = Loss::Pinball;
+            model.levels = exp.task.quantiles.iter().map(|&q| q as f32).collect();
+        }
+        model
+    }
+
+    /// The probabilistic losses' mean value for outputs `out` against `y`
+    /// (laid out as in [`Model::train_pass`]); `None` for MSE and
+    /// cross-entropy.
+    pub fn probabilistic_loss(&self, out: &[f32], y: &[f32]) -> Option<f64> {
+        let k = self.output / self.heads();
+        match self.loss {
+            Loss::Pinball => Some(loss::pinball_terms(out, y, k, &self.levels).0),
+            Loss::Gaussian => Some(loss::gaussian_terms(out, y, k).0),
+            Loss::Mse | Loss::CrossEntropy => None,
+        }
+    }
+
+    /// Head blocks per predicted value: one per quantile level, two for a
+    /// Gaussian (mean, raw scale), else 1.
+    pub fn heads(&self) -> usize {
+        match self.loss {
+            Loss::Pinball => self.levels.len().max(1),
+            Loss::Gaussian => 2,
+            Loss::Mse | Loss::CrossEntropy => 1,
+        }
     }
 
     /// A freshly initialised model. With no `layers`, `input` is the size of the
@@ -316,6 +355,7 @@ impl Model {
             every_step,
             embedding: None,
             loss: Loss::Mse,
+            levels: Vec::new(),
             params,
             dev: Cpu::default(),
         }
@@ -678,6 +718,14 @@ impl Model {
                     onehot[row * shape.1 + class as usize] = 1.0;
                 }
                 cross_entropy_with_logits_loss(out, self.dev.tensor_from_vec(onehot, shape))
+            }
+            Loss::Pinball => {
+                let k = shape.1 / self.heads();
+                loss::hand_loss(out, |o| loss::pinball_terms(o, y, k, &self.levels))
+            }
+            Loss::Gaussian => {
+                let k = shape.1 / 2;
+                loss::hand_loss(out, |o| loss::gaussian_terms(o, y, k))
             }
         };
         let value = loss.array();

@@ -393,6 +393,51 @@ const INVALID: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "quantiles_iterative.toml",
+        &[
+            "tests/invalid/quantiles_iterative.toml:14:13: ",
+            "`task.quantiles`: the iterative strategy feeds each point prediction back",
+            "hint: use strategy = \"vector\"",
+        ],
+    ),
+    (
+        "quantiles_without_median.toml",
+        &[
+            "tests/invalid/quantiles_without_median.toml:11:13: ",
+            "the point forecast (RMSE, MAE, MASE, predict's y columns) is the median, and 0.5 is not among the levels",
+            "hint: add 0.5",
+        ],
+    ),
+    (
+        "quantiles_unsorted.toml",
+        &[
+            "tests/invalid/quantiles_unsorted.toml:11:13: ",
+            "levels must be strictly increasing (0.5 then 0.1)",
+        ],
+    ),
+    (
+        "quantiles_out_of_range.toml",
+        &[
+            "tests/invalid/quantiles_out_of_range.toml:11:13: ",
+            "level 2 is 1; a quantile level lies strictly between 0 and 1",
+        ],
+    ),
+    (
+        "quantiles_and_distribution.toml",
+        &[
+            "tests/invalid/quantiles_and_distribution.toml:12:16: ",
+            "`task.distribution`: task.quantiles and task.distribution both say how the forecast's uncertainty is modelled; give one",
+        ],
+    ),
+    (
+        "distribution_seq2seq.toml",
+        &[
+            "tests/invalid/distribution_seq2seq.toml:13:16: ",
+            "`task.distribution`: prediction intervals are implemented for heads that forecast from the window's last step",
+            "hint: use strategy = \"vector\"",
+        ],
+    ),
+    (
         "classify_without_embedding.toml",
         &[
             "tests/invalid/classify_without_embedding.toml:11:3: ",

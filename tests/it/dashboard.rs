@@ -90,6 +90,7 @@ fn events(steps: u64) -> Vec<Event> {
                         input: input.clone(),
                         truth: vec![(50.0f64 / 5.0).sin() * 0.5],
                         prediction: vec![(50.0f64 / 5.0).sin() * 0.5 + 0.05],
+                        interval: None,
                     })
                     .collect(),
                 texts: Vec::new(),
@@ -473,6 +474,88 @@ fn classified_sentences_and_probes() {
         ascii.is_ascii() && ascii.contains("+ positive 0.97"),
         "{ascii}"
     );
+}
+
+/// A quantile forecast 12 steps ahead: the 80 % interval as a shaded band
+/// around the prediction, fanning out from the last observed point, named
+/// in the legend; in ASCII, `:` cells.
+#[test]
+fn an_interval_is_a_band_around_the_prediction() {
+    let mut app = app_after(events(100));
+    let input: Vec<f64> = (0..36).map(|t| (t as f64 / 4.0).sin()).collect();
+    let truth: Vec<f64> = (36..48).map(|t| (t as f64 / 4.0).sin() + 0.1).collect();
+    let prediction: Vec<f64> = (36..48).map(|t| (t as f64 / 4.0).sin()).collect();
+    // Widening with the horizon, as a forecast's uncertainty does.
+    let spread = |k: usize| 0.15 + 0.04 * k as f64;
+    app.on_event(Event::Predictions(Predictions {
+        step: 100,
+        examples: vec![Example {
+            index: 0,
+            input,
+            truth,
+            interval: Some(Band {
+                levels: (0.1, 0.9),
+                lower: prediction
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| p - spread(k))
+                    .collect(),
+                upper: prediction
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| p + spread(k))
+                    .collect(),
+            }),
+            prediction,
+        }],
+        texts: Vec::new(),
+    }));
+    let t = screen(&app, UNICODE, 100, 30);
+    let s = text(&t);
+    assert!(s.contains("80% interval"), "{s}");
+    // The band's cells: dark grey Braille in the plot.
+    let buffer = t.backend().buffer();
+    let band = buffer
+        .content()
+        .iter()
+        .filter(|c| {
+            c.fg == Color::DarkGray
+                && ('\u{2801}'..='\u{28ff}').contains(&c.symbol().chars().next().unwrap_or(' '))
+        })
+        .count();
+    assert!(band >= 6, "{band} band cells:\n{s}");
+    insta::assert_snapshot!("interval_band_100x30", t.backend());
+    let ascii = text(&screen(&app, ASCII, 100, 30));
+    assert!(ascii.is_ascii() && ascii.contains(": 80%"), "{ascii}");
+}
+
+/// A loss that goes below 0 (a Gaussian's negative log-likelihood) is
+/// drawn on a linear axis: a log axis would drop it.
+#[test]
+fn a_negative_loss_is_drawn_linear() {
+    let shifted: Vec<Event> = events(300)
+        .into_iter()
+        .map(|e| match e {
+            Event::Step(mut s) => {
+                s.loss -= 0.1;
+                Event::Step(s)
+            }
+            Event::Eval(mut x) => {
+                x.valid_loss -= 0.1;
+                Event::Eval(x)
+            }
+            other => other,
+        })
+        .collect();
+    let s = text(&screen(&app_after(shifted), UNICODE, 80, 24));
+    assert!(s.contains("┌ loss (ema 0.9) "), "{s}");
+    assert!(
+        s.contains("-0.0"),
+        "the negative values are on the axis:\n{s}"
+    );
+    // A positive loss keeps the log axis.
+    let s = text(&screen(&app_after(events(300)), UNICODE, 80, 24));
+    assert!(s.contains("┌ loss (log, ema 0.9) "), "{s}");
 }
 
 #[test]

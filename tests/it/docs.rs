@@ -168,6 +168,7 @@ fn the_limits_table_gives_the_bounds_validation_applies() {
         ("`evaluate.origins`", MAX_EPOCHS),
         ("`evaluate.step`", MAX_STEPS),
         ("`train.threads`", MAX_THREADS),
+        ("`task.quantiles` (the number of levels)", MAX_QUANTILES),
         ("`name` (bytes)", MAX_NAME),
     ];
     for (key, max) in bounds {

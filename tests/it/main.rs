@@ -10,6 +10,9 @@
 //!   `snapshots/`), replay and attach;
 //! - `experiments`: every shipped experiment validates;
 //! - `future`: known-future columns reach the forecast steps, and `predict --future`;
+//! - `intervals`: quantile and Gaussian forecasts end to end (metrics,
+//!   predictions, `predict`'s quantile columns, replay, resume; a negative
+//!   log-likelihood on linear axes in compare and the sweep board);
 //! - `invalid_data`: bad data files, `predict`'s input, weights and scalers
 //!   refused with located errors; random CSVs never panic a reader;
 //! - `invalid_inputs`: hostile files, sizes, names, states and paths end
@@ -35,6 +38,7 @@ mod docs;
 mod experiments;
 mod future;
 mod fuzz;
+mod intervals;
 mod invalid_data;
 mod invalid_inputs;
 mod multiseries;

@@ -147,6 +147,7 @@ fn events(steps: u64) -> Vec<Event> {
                         input: input.clone(),
                         truth: vec![0.5],
                         prediction: vec![0.625],
+                        interval: None,
                     })
                     .collect(),
                 texts: Vec::new(),

@@ -372,7 +372,9 @@ fn rank_style(rank: Option<usize>, theme: &Theme) -> (Style, char) {
 fn overlay_chart(f: &mut Frame, area: Rect, b: &Board, theme: &Theme) {
     let sweep = &b.dir.resolved.sweep;
     let groups = b.groups();
-    let log = !sweep.maximize;
+    // Minimised metrics on a log axis, unless one is at or below 0 (a
+    // Gaussian head's negative log-likelihood), which it would drop.
+    let log = !sweep.maximize && !groups.iter().any(|g| g.mean.iter().any(|p| p.1 <= 0.0));
     let by = match b.color_by {
         ColorBy::Rank => "rank".to_string(),
         ColorBy::Param(k) => short_key(&sweep.params[k].0).to_string(),

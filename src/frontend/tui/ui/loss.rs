@@ -138,12 +138,23 @@ fn title(what: &str, t: &Toggles, view: LossView, max: usize) -> String {
 
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let v = app.view();
-    let t = app.toggles;
+    let mut t = app.toggles;
     let names = v.metric_names();
     let view = match t.loss_view {
         LossView::Metric(i) if i >= names.len() => LossView::Loss,
         other => other,
     };
+    // A log axis would drop values at or below 0 (a Gaussian's negative
+    // log-likelihood, a coverage of 0): such a series is drawn linear.
+    let nonpositive = |pts: Vec<(f64, f64)>| pts.iter().any(|p| p.1 <= 0.0);
+    let below_zero = match view {
+        LossView::Loss => nonpositive(v.loss.points()) || nonpositive(v.valid.points()),
+        LossView::Metric(i) => v.metric(names[i]).is_some_and(|h| nonpositive(h.points())),
+        LossView::Rate => false,
+    };
+    if below_zero {
+        t.loss_log = false;
+    }
     let what = match view {
         LossView::Loss => "loss".to_string(),
         LossView::Metric(i) => format!("valid {}", names[i]),

@@ -1,5 +1,7 @@
 //! Predictions for one of a few fixed validation examples: the input window,
-//! the true future and the model's forecast, refreshed at each evaluation.
+//! the true future and the model's forecast (with a probabilistic forecast's
+//! outermost interval as a shaded band around it), refreshed at each
+//! evaluation.
 //! Text tasks show classified sentences (validation and probes) or text
 //! sampled from the model.
 
@@ -10,10 +12,49 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{Part, Theme, fit_line};
+use crate::events::Band;
 use crate::events::{Predictions, TextKind};
 use crate::fmt::{compact, fit};
 use crate::frontend::tui::app::App;
-use crate::frontend::tui::chart::{Chart, Series};
+use crate::frontend::tui::chart::{Chart, Kind, Series};
+
+/// Points per forecast step along a band's edges: enough that every dot
+/// column between two steps gets its lower and upper bound.
+const BAND_SUBSTEPS: usize = 16;
+
+/// The interval `band` as points for a [`Kind::Band`] series: from the last
+/// observed point `join` (the band fans out from it) through each step's
+/// bounds, with the edges interpolated between steps, lower and upper
+/// alternately, so each dot column's lowest and highest points are its
+/// bounds.
+fn band_points(join: Option<(f64, f64)>, band: &Band) -> Vec<(f64, f64)> {
+    let edges: Vec<(f64, f64, f64)> = join
+        .map(|(x, y)| (x, y, y))
+        .into_iter()
+        .chain(
+            band.lower
+                .iter()
+                .zip(&band.upper)
+                .enumerate()
+                .map(|(k, (lo, hi))| (k as f64 + 1.0, *lo, *hi)),
+        )
+        .collect();
+    let mut out = Vec::new();
+    for pair in edges.windows(2) {
+        let ((x0, lo0, hi0), (x1, lo1, hi1)) = (pair[0], pair[1]);
+        for i in 0..BAND_SUBSTEPS {
+            let t = i as f64 / BAND_SUBSTEPS as f64;
+            let x = x0 + t * (x1 - x0);
+            out.push((x, lo0 + t * (lo1 - lo0)));
+            out.push((x, hi0 + t * (hi1 - hi0)));
+        }
+    }
+    if let Some(&(x, lo, hi)) = edges.last() {
+        out.push((x, lo));
+        out.push((x, hi));
+    }
+    out
+}
 
 pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     let v = app.view();
@@ -65,12 +106,23 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
     };
     let truth = future(&ex.truth);
     let pred = future(&ex.prediction);
+    let band = ex.interval.as_ref().map(|b| band_points(join, b));
     let (truth_style, pred_style) = (theme.fg(Color::Green), theme.fg(Color::Magenta));
-    let series = vec![
+    let band_style = theme.fg(Color::DarkGray);
+    let mut series = Vec::new();
+    // Under the lines: the band first, so truth and prediction show on it.
+    if let Some(points) = &band {
+        series.push(
+            Series::line(points, band_style, ':')
+                .glyph('░')
+                .kind(Kind::Band),
+        );
+    }
+    series.extend([
         Series::line(&input, theme.dim(), '.').glyph('·'),
         Series::line(&truth, truth_style, 'o').glyph('○'),
         Series::line(&pred, pred_style, 'x').glyph('×'),
-    ];
+    ]);
     f.render_widget(
         Chart::new(series).mode(theme.chart_mode()).x_title("t"),
         plot,
@@ -144,6 +196,22 @@ pub fn render(f: &mut Frame, app: &App, theme: &Theme, area: Rect) {
         1,
         vec![Span::raw(format!("mse {}", compact(mse)))],
     ));
+    if let Some(b) = &ex.interval {
+        let level = compact((b.levels.1 - b.levels.0) * 100.0);
+        let g = theme.chart_glyph('░', ':');
+        let mark = if glyphs {
+            format!("{g} ")
+        } else {
+            String::new()
+        };
+        parts.push(Part::new(
+            1,
+            vec![
+                vec![Span::styled(format!("{mark}{level}% interval"), band_style)],
+                vec![Span::styled(format!("{mark}{level}%"), band_style)],
+            ],
+        ));
+    }
     if glyphs {
         let g = theme.chart_glyph('·', '.');
         parts.push(Part::one(

@@ -1,0 +1,67 @@
+//! The forecast figures of a `rnnlab table` row beyond the test RMSE: the
+//! backtest's MASE beside the best baseline's, and a probabilistic
+//! forecast's interval coverage.
+
+use crate::run::Summary;
+use crate::run::format::{BacktestSummary, Spread};
+
+/// A row's backtest: the model's MASE over origins and the best baseline's
+/// at the same origins (mean ± sd over origins).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Backtested {
+    pub origins: usize,
+    pub mase: Spread,
+    pub baseline: String,
+    pub baseline_mase: Spread,
+}
+
+impl Backtested {
+    pub(super) fn of(b: &BacktestSummary) -> Option<Backtested> {
+        let (baseline, baseline_mase) = b.best_baseline("mase")?;
+        Some(Backtested {
+            origins: b.origins,
+            mase: *b.metrics.get("mase")?,
+            baseline: baseline.to_string(),
+            baseline_mase,
+        })
+    }
+}
+
+/// The coverage of a probabilistic forecast's outermost interval: on the
+/// test part, and over the backtest's origins (mean ± sd).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Covered {
+    /// The nominal coverage: the levels' difference (0.8 for q0.1–q0.9).
+    pub nominal: f64,
+    pub test: f64,
+    pub backtest: Option<Spread>,
+}
+
+impl Covered {
+    /// From a summary's test metrics and backtest: the first `coverage_`
+    /// metric is the outermost interval's (see `cli::train::interval_clause`).
+    pub(super) fn of(summary: &Summary) -> Option<Covered> {
+        let (key, test) = summary
+            .test
+            .iter()
+            .find(|(k, _)| k.starts_with("coverage_"))?;
+        let (lo, hi) = key["coverage_q".len()..].split_once("_q")?;
+        Some(Covered {
+            nominal: hi.parse::<f64>().ok()? - lo.parse::<f64>().ok()?,
+            test: *test,
+            backtest: summary
+                .backtest
+                .as_ref()
+                .and_then(|b| b.metrics.get(key).copied()),
+        })
+    }
+
+    /// `0.786 (0.8) · 0.95 ± 0.2236`: test, nominal, backtest.
+    pub(super) fn cell(&self) -> String {
+        let mut out = format!("{:.3} ({})", self.test, crate::fmt::compact(self.nominal));
+        if let Some(b) = &self.backtest {
+            out += &format!(" · {}", b.compact());
+        }
+        out
+    }
+}
