@@ -156,6 +156,21 @@ fn gate_grads(cell: Cell, units: usize, pre: &mut [f32], dh: &[f32], h_prev: &[f
     )
 }
 
+/// Calls `f(top)` with the row at which an element-wise pass over `rows`
+/// rows is cut in two halves for `rayon::join`, so that the passes between
+/// the products use both cores like the products do: half of them, or all
+/// of them (the second half empty) for a small pass. The cut depends on the
+/// size only, never on the threads, so the results (the bias gradient's
+/// two partial sums included) are the same with any number of threads.
+fn in_halves(rows: usize, f: impl FnOnce(usize)) {
+    const PARALLEL_ROWS: usize = 512;
+    f(if rows >= PARALLEL_ROWS {
+        rows / 2
+    } else {
+        rows
+    })
+}
+
 /// Runs a minimal-cell layer over the sequence `x` (`(T·B) × in`,
 /// time-major); records its backward pass on the tape `x` carries. `flow`
 /// and `state` as for [`super::recurrent::recurrence`].
@@ -195,7 +210,18 @@ pub fn minimal<T: Tape<f32, Cpu>>(
     let mut a = par::zeros(rows * h);
     // h_{-1}, then b_t = z_t ⊙ h̃_t, which the scan turns into h_t in place.
     let mut hs = par::zeros((steps + 1) * bh);
-    coefficients(r.cell, h, &pre, &mut a, &mut hs[bh..]);
+    {
+        let (cell, gs) = (r.cell, gh);
+        in_halves(rows, |top| {
+            let (pre0, pre1) = pre.split_at(top * gs);
+            let (a0, a1) = a.split_at_mut(top * h);
+            let (b0, b1) = hs[bh..].split_at_mut(top * h);
+            rayon::join(
+                || coefficients(cell, h, pre0, a0, b0),
+                || coefficients(cell, h, pre1, a1, b1),
+            );
+        });
+    }
     if let Some(init) = state.as_deref()
         && init.h.len() == bh
     {
@@ -236,7 +262,15 @@ pub fn minimal<T: Tape<f32, Cpu>>(
                     .collect();
             }
             let mut pre = pre;
-            gate_grads(r.cell, h, &mut pre, &dh[..rows * h], &hs[..rows * h]);
+            in_halves(rows, |top| {
+                let (p0, p1) = pre.split_at_mut(top * gh);
+                let (d0, d1) = dh[..rows * h].split_at(top * h);
+                let (h0, h1) = hs[..rows * h].split_at(top * h);
+                rayon::join(
+                    || gate_grads(r.cell, h, p0, d0, h0),
+                    || gate_grads(r.cell, h, p1, d1, h1),
+                );
+            });
             let dpre = pre;
             // ∂W_ih = ∂preᵀ·X, ∂b_ih = Σ rows, ∂X = ∂pre·W_ih.
             gemm(
@@ -250,10 +284,21 @@ pub fn minimal<T: Tape<f32, Cpu>>(
                 1.0,
                 grads.get_or_alloc_mut(&w_g)?,
             );
+            // Column sums of each half, added in order.
+            let column_sums = |rows: &[f32]| {
+                let mut db = vec![0.0; gh];
+                for row in rows.chunks_exact(gh) {
+                    add_into(&mut db, row);
+                }
+                db
+            };
             let mut db = vec![0.0; gh];
-            for row in dpre.chunks_exact(gh) {
-                add_into(&mut db, row);
-            }
+            in_halves(rows, |top| {
+                let (r0, r1) = dpre.split_at(top * gh);
+                let (s0, s1) = rayon::join(|| column_sums(r0), || column_sums(r1));
+                add_into(&mut db, &s0);
+                add_into(&mut db, &s1);
+            });
             add_into(grads.get_or_alloc_mut(&b_g)?, &db);
             if r.input_grad {
                 gemm(
