@@ -457,8 +457,17 @@ fn series_lines(run: &Path) -> Vec<String> {
         let versus = best.map_or(String::new(), |(name, v)| {
             format!(" (best baseline: {name} {})", crate::fmt::compact(v))
         });
+        // With intervals: the outermost one's coverage (its key sorts first).
+        let coverage = s
+            .test
+            .iter()
+            .find(|(k, _)| k.starts_with("coverage_"))
+            .map_or(String::new(), |(k, v)| {
+                let levels = k.trim_start_matches("coverage_").replace('_', "–");
+                format!(", {levels} coverage {}", crate::fmt::compact(*v))
+            });
         out.push(format!(
-            "  {}: {metric} {} over {} windows{versus}",
+            "  {}: {metric} {} over {} windows{versus}{coverage}",
             s.name,
             crate::fmt::compact(*model),
             s.windows

@@ -142,6 +142,34 @@ fn several_series_train_one_model_and_score_each() {
         );
         assert!(score["test"]["mase"].as_f64().unwrap() > 0.0, "{name}");
     }
+    // With quantile heads, each series' interval coverage too.
+    let quantiles = rnnlab(
+        &root(),
+        &[
+            "train",
+            exp.to_str().unwrap(),
+            "--headless",
+            "--run-dir",
+            tmp.path().join("q").to_str().unwrap(),
+            "--set",
+            "task.quantiles=[0.1, 0.5, 0.9]",
+        ],
+    );
+    assert_eq!(quantiles.code, 0, "{}", quantiles.stderr);
+    assert!(
+        quantiles.stderr.contains("  east: mase")
+            && quantiles.stderr.contains("q0.1–q0.9 coverage"),
+        "{}",
+        quantiles.stderr
+    );
+    let q: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("q/summary.json")).unwrap())
+            .unwrap();
+    for score in q["series"].as_array().unwrap() {
+        let c = score["test"]["coverage_q0.1_q0.9"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&c), "{score}");
+    }
+
     // The pooled test part holds every series' windows.
     let total: u64 = scored.iter().map(|x| x["windows"].as_u64().unwrap()).sum();
     assert!(total > 0);
