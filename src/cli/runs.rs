@@ -34,6 +34,10 @@ pub struct RunRow {
     pub test: Option<(String, f64)>,
     /// The standard deviation over origins of a backtest's `test`.
     pub test_sd: Option<f64>,
+    /// A forecast with prediction intervals: the outermost interval's
+    /// empirical coverage on the test part (a fraction).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<f64>,
     pub wall_s: Option<f64>,
     /// Start time as recorded (RFC 3339).
     pub started: Option<String>,
@@ -91,6 +95,12 @@ pub fn list(dir: &Path) -> CliResult<Vec<RunRow>> {
                     .find_map(|k| summary.test.get(*k).map(|v| (k.to_string(), *v))),
             },
             test_sd: summary.backtest_mase.map(|m| m.sd),
+            // The outermost interval's key sorts first.
+            coverage: summary
+                .test
+                .iter()
+                .find(|(k, _)| k.starts_with("coverage_"))
+                .map(|(_, v)| *v),
             wall_s: summary.wall_s,
             started: summary.started,
             params: Vec::new(),
@@ -216,6 +226,15 @@ pub fn table_width(rows: &[RunRow], width: usize) -> String {
             })
             .collect(),
     ));
+    if rows.iter().any(|r| r.coverage.is_some()) {
+        optional.push(col(
+            "coverage",
+            true,
+            rows.iter()
+                .map(|r| r.coverage.map_or(String::new(), |c| format!("{c:.3}")))
+                .collect(),
+        ));
+    }
     optional.push(col(
         "wall",
         true,

@@ -169,6 +169,17 @@ fn several_series_train_one_model_and_score_each() {
         let c = score["test"]["coverage_q0.1_q0.9"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&c), "{score}");
     }
+    // `rnnlab runs` lists the quantile run's test coverage (the point run has none).
+    let listed = rnnlab(&root(), &["runs", tmp.path().to_str().unwrap()]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let overall = q["test"]["coverage_q0.1_q0.9"].as_f64().unwrap();
+    let q_line = listed.stdout.lines().find(|l| l.starts_with("q ")).unwrap();
+    assert!(
+        listed.stdout.lines().next().unwrap().contains("coverage")
+            && q_line.contains(&format!(" {overall:.3}")),
+        "{}",
+        listed.stdout
+    );
 
     // The pooled test part holds every series' windows.
     let total: u64 = scored.iter().map(|x| x["windows"].as_u64().unwrap()).sum();
