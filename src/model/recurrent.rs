@@ -164,14 +164,17 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
             .map(|v| v.iter().flat_map(|t| values(*t)).collect());
     // The LSTM and GRU normalise the input projection apart, before its bias.
     let gated_ln = ln.is_some() && r.cell != Cell::Rnn;
-    let mut a = if gated_ln {
-        par::zeros(steps * b * gh)
-    } else {
-        par::repeat_rows(&row_bias, steps * b)
-    };
     // A narrow input is projected step by step instead, while the step's
     // rows of `a` are in cache (see `per_step_input`).
     let narrow = !gated_ln && per_step_input(r.cell, input, b);
+    // Without a backward pass to keep the gates for, such a layer works in
+    // one step's block of `a`, refilled with the biases at every step.
+    let reuse = narrow && !T::OWNS_TAPE;
+    let mut a = if gated_ln {
+        par::zeros(steps * b * gh)
+    } else {
+        par::repeat_rows(&row_bias, if reuse { b } else { steps * b })
+    };
     if !narrow {
         gemm(
             steps * b,
@@ -202,6 +205,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     let extra = Extra {
         mask: mask.as_deref(),
         ln: ln.as_deref(),
+        step_bias: reuse.then_some(&row_bias[..]),
     };
     let saved = parts.forward(&mut a, &w, x_steps, &b_hh, state.as_deref(), extra);
     let last = (state.is_some() || r.last_only).then(|| parts.last(&saved));
@@ -225,6 +229,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
             let extra = Extra {
                 mask: mask.as_deref(),
                 ln: ln.as_deref(),
+                step_bias: None,
             };
             let (dw_hh, mut bptt) = parts.backward(&g_out, &w, &saved, &mut a, extra);
             // ∂L/∂a (after the input projection's normalisation) becomes
@@ -287,6 +292,9 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
 struct Extra<'a> {
     mask: Option<&'a [f32]>,
     ln: Option<&'a [f32]>,
+    /// Inference of a layer that projects its input step by step: `a` holds
+    /// one step's block, which every step refills with these biases (a row).
+    step_bias: Option<&'a [f32]>,
 }
 
 impl<'a> Extra<'a> {
@@ -295,6 +303,7 @@ impl<'a> Extra<'a> {
         Extra {
             mask: self.mask.map(|m| &m[lo * units..(lo + rows) * units]),
             ln: self.ln,
+            step_bias: self.step_bias,
         }
     }
 }
@@ -690,7 +699,17 @@ fn forward(
     let mask = extra.mask;
     let (h, b) = (r.units, r.batch);
     let mut dropped = vec![0.0; if mask.is_some() { b * h } else { 0 }];
-    for (t, a) in a.iter_mut().enumerate().take(r.steps) {
+    for t in 0..r.steps {
+        let a: &mut [f32] = match extra.step_bias {
+            Some(bias) => {
+                let block = &mut *a[0];
+                for row in block.chunks_exact_mut(bias.len()) {
+                    row.copy_from_slice(bias);
+                }
+                block
+            }
+            None => &mut *a[t],
+        };
         if let Some((wx, rows)) = x {
             // a += x_t · W_ihᵀ
             wx.mul(b, rows.at(t, b), rows.cols, 1.0, a);
