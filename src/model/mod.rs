@@ -14,6 +14,7 @@ mod loss;
 mod lstm;
 mod minimal;
 mod norm;
+mod parts;
 mod recurrent;
 mod rnn;
 mod sequence;
@@ -29,7 +30,8 @@ pub use crate::kernels::instructions;
 pub use io::{WeightsError, serialize as serialize_safetensors};
 pub use loss::{SIGMA_FLOOR, sigma};
 use recurrent::{FlowSink, Mat, Recurrence, Vector, Weights, recurrence};
-pub use recurrent::{LayerState, split_recurrences};
+pub use parts::split_recurrences;
+pub use recurrent::LayerState;
 
 use crate::data::Text;
 use crate::experiment::{Cell, Experiment, Init, LayerSpec, TaskKind};

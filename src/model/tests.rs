@@ -434,7 +434,7 @@ fn narrow_and_wide_inputs_agree() {
 /// With two or three threads a batch is cut into as many parts and each
 /// runs its own recurrence: outputs, loss, gradients, flow and carried
 /// state match one thread. (Every layer is large enough to be split: see
-/// `recurrent::Parts`; 13 rows make parts of 6 + 7 and 4 + 4 + 5.)
+/// `parts::Parts`; 13 rows make parts of 6 + 7 and 4 + 4 + 5.)
 #[test]
 fn several_threads_match_one() {
     let layers = [
