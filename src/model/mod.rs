@@ -13,6 +13,7 @@ mod io;
 mod loss;
 mod lstm;
 mod minimal;
+mod names;
 mod norm;
 mod parts;
 mod recurrent;
@@ -29,9 +30,10 @@ use rand_chacha::ChaCha8Rng;
 pub use crate::kernels::instructions;
 pub use io::{WeightsError, serialize as serialize_safetensors};
 pub use loss::{SIGMA_FLOOR, sigma};
-use recurrent::{FlowSink, Mat, Recurrence, Vector, Weights, recurrence};
+pub use names::{layer_param_names, ln_param_names};
 pub use parts::split_recurrences;
 pub use recurrent::LayerState;
+use recurrent::{FlowSink, Mat, Recurrence, Vector, Weights, recurrence};
 
 use crate::data::Text;
 use crate::experiment::{Cell, Experiment, Init, LayerSpec, TaskKind};
@@ -109,47 +111,6 @@ struct Tensors {
     layers: Vec<Vec<Direction>>,
     head_wt: Mat,
     head_b: Vector,
-}
-
-/// The names of a layer's tensors after `layers.{k}.`, in `params` order
-/// (PyTorch's: a direction's weight_ih, weight_hh, bias_ih, bias_hh, then the
-/// backward direction's with `_reverse`).
-pub fn layer_param_names(l: &LayerSpec) -> Vec<String> {
-    let mut out = Vec::new();
-    for dir in ["", "_reverse"].iter().take(l.directions()) {
-        out.push(format!("weight_ih{dir}"));
-        if l.cell.recurrent_weights() {
-            out.push(format!("weight_hh{dir}"));
-        }
-        out.push(format!("bias_ih{dir}"));
-        if l.cell.recurrent_weights() {
-            out.push(format!("bias_hh{dir}"));
-        }
-        if l.norm.is_some() {
-            out.extend(ln_param_names(l.cell).iter().map(|n| format!("{n}{dir}")));
-        }
-    }
-    out
-}
-
-/// A layer-normalised layer's gains and biases after `bias_hh`: the simple
-/// RNN's of its pre-activation (`H` each); the LSTM's and GRU's of the input
-/// projection (`ln_ih_*`, `G·H`), the recurrent projection (`ln_hh_*`, `G·H`)
-/// and, for the LSTM, the cell state (`ln_c_*`, `H`).
-pub fn ln_param_names(cell: Cell) -> &'static [&'static str] {
-    match cell {
-        Cell::Rnn => &["ln_weight", "ln_bias"],
-        Cell::Gru => &["ln_ih_weight", "ln_ih_bias", "ln_hh_weight", "ln_hh_bias"],
-        Cell::Lstm => &[
-            "ln_ih_weight",
-            "ln_ih_bias",
-            "ln_hh_weight",
-            "ln_hh_bias",
-            "ln_c_weight",
-            "ln_c_bias",
-        ],
-        Cell::MinGru | Cell::MinLstm => &[],
-    }
 }
 
 /// Options of one [`Model::train_pass`].

@@ -3,8 +3,7 @@
 //! loops of [`super::recurrent::recurrence`], which owns the buffers.
 
 use super::recurrent::{
-    Extra, LayerState, LnParts, PartSaved, Recurrence, Saved, add_into, gain_bias,
-    gain_bias_mut,
+    Extra, LayerState, LnParts, PartSaved, Recurrence, Saved, add_into, gain_bias, gain_bias_mut,
 };
 use super::{gru, lstm, norm, rnn};
 use crate::experiment::Cell;

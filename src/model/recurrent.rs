@@ -331,7 +331,6 @@ pub(super) fn per_step_input(cell: Cell, input: usize, batch: usize) -> bool {
     batch >= PER_STEP_MIN_BATCH && PER_STEP_INPUT.iter().any(|&(c, n)| c == cell && input <= n)
 }
 
-
 /// A tensor's values in one copy. Every tensor a recurrence gets is
 /// contiguous and row-major (made from a `Vec`, or by an element-wise op on
 /// such tensors); dfdx's `as_vec` would walk it one index at a time.
