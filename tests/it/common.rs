@@ -41,6 +41,28 @@ pub fn rnnlab(dir: &Path, args: &[&str]) -> Out {
     out
 }
 
+/// Trains `exp` headless into `run` with `extra` arguments (`--set …`);
+/// fails the test unless it ends with exit 0. Returns what it printed.
+pub fn train_headless(exp: &Path, run: &Path, extra: &[&str]) -> Out {
+    let mut args = vec![
+        "train",
+        exp.to_str().unwrap(),
+        "--headless",
+        "--run-dir",
+        run.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = rnnlab(&root(), &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out
+}
+
+/// A run's `summary.json`.
+pub fn summary(run: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(run.join("summary.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
 /// Polls `check` every 50 ms until it holds; panics with `what` and
 /// `context()` (e.g. the screen) after `secs` seconds.
 pub fn wait_until(

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::common::{rnnlab, root};
+use crate::common::{rnnlab, root, summary, train_headless};
 
 /// `x` in [0, 1) from a fixed linear congruential generator, `y = 2x + 1`.
 fn series(rows: usize) -> Vec<(f64, f64)> {
@@ -70,19 +70,8 @@ threads = 1
 /// Trains `exp` into `run`; returns the model's test RMSE and the naive
 /// baseline's.
 fn train(exp: &Path, run: &Path) -> (f64, f64) {
-    let out = rnnlab(
-        &root(),
-        &[
-            "train",
-            exp.to_str().unwrap(),
-            "--headless",
-            "--run-dir",
-            run.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    train_headless(exp, run, &[]);
+    let s = summary(run);
     let naive = s["baselines"]
         .as_array()
         .unwrap()

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::common::{rnnlab, root};
+use crate::common::{rnnlab, root, summary, train_headless};
 
 const WINDOW: usize = 6;
 const HORIZON: usize = 2;
@@ -94,24 +94,13 @@ fn several_series_train_one_model_and_score_each() {
     write_csv(&data, &all);
     let exp = experiment(tmp.path(), &data);
     let run = tmp.path().join("run");
-    let out = rnnlab(
-        &root(),
-        &[
-            "train",
-            exp.to_str().unwrap(),
-            "--headless",
-            "--run-dir",
-            run.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = train_headless(&exp, &run, &[]);
     assert!(
         out.stderr.contains("per series (test): mean MASE") && out.stderr.contains("  south: mase"),
         "{}",
         out.stderr
     );
-    let s: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let s = summary(&run);
     let scored = s["series"].as_array().unwrap();
     let names: Vec<&str> = scored.iter().map(|x| x["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["north", "south", "east"], "in order of appearance");
@@ -143,28 +132,15 @@ fn several_series_train_one_model_and_score_each() {
         assert!(score["test"]["mase"].as_f64().unwrap() > 0.0, "{name}");
     }
     // With quantile heads, each series' interval coverage too.
-    let quantiles = rnnlab(
-        &root(),
-        &[
-            "train",
-            exp.to_str().unwrap(),
-            "--headless",
-            "--run-dir",
-            tmp.path().join("q").to_str().unwrap(),
-            "--set",
-            "task.quantiles=[0.1, 0.5, 0.9]",
-        ],
-    );
-    assert_eq!(quantiles.code, 0, "{}", quantiles.stderr);
+    let q_run = tmp.path().join("q");
+    let quantiles = train_headless(&exp, &q_run, &["--set", "task.quantiles=[0.1, 0.5, 0.9]"]);
     assert!(
         quantiles.stderr.contains("  east: mase")
             && quantiles.stderr.contains("q0.1–q0.9 coverage"),
         "{}",
         quantiles.stderr
     );
-    let q: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("q/summary.json")).unwrap())
-            .unwrap();
+    let q = summary(&q_run);
     for score in q["series"].as_array().unwrap() {
         let c = score["test"]["coverage_q0.1_q0.9"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&c), "{score}");
