@@ -182,7 +182,9 @@ fn push(split: &mut Split, history: &mut Vec<f32>, seq: &Sequence, s: usize, sha
             split.future.extend_from_slice(future);
             match shape.strategy {
                 Strategy::OneStep | Strategy::Iterative => split.targets.push(future[0]),
-                Strategy::Vector => split.targets.extend_from_slice(future),
+                Strategy::Vector | Strategy::EncoderDecoder => {
+                    split.targets.extend_from_slice(future)
+                }
                 Strategy::Seq2seq => {
                     for t in 0..w {
                         split

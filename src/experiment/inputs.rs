@@ -248,7 +248,7 @@ fn validate_residual(exp: &Experiment) -> Result<(), Invalid> {
 
 /// `task.quantiles` and `task.distribution`: one or the other, for
 /// forecasts whose head predicts the whole horizon from the last step
-/// (one-step, vector); quantile levels in (0, 1), strictly increasing, with
+/// (one-step, vector) or each step of the decoder (encoder–decoder); quantile levels in (0, 1), strictly increasing, with
 /// the median (the point forecast) among them.
 fn validate_intervals(exp: &Experiment) -> Result<(), Invalid> {
     let t = &exp.task;
@@ -272,7 +272,7 @@ fn validate_intervals(exp: &Experiment) -> Result<(), Invalid> {
         ));
     }
     match t.strategy {
-        Strategy::OneStep | Strategy::Vector => {}
+        Strategy::OneStep | Strategy::Vector | Strategy::EncoderDecoder => {}
         Strategy::Iterative => {
             return Err(invalid(
                 key,

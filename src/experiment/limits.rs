@@ -167,6 +167,15 @@ pub(crate) fn check_bounds(exp: &Experiment) -> Result<(), Invalid> {
     for (i, l) in exp.model.layers.iter().enumerate() {
         checks.push((format!("model.layers[{i}].units"), l.units, MAX_UNITS, ""));
     }
+    checks.push((
+        "model.decoder".into(),
+        exp.model.decoder.len(),
+        MAX_LAYERS,
+        "",
+    ));
+    for (i, l) in exp.model.decoder.iter().enumerate() {
+        checks.push((format!("model.decoder[{i}].units"), l.units, MAX_UNITS, ""));
+    }
     for (key, v, max, hint) in checks {
         if v > max {
             return Err(too_large(key, v, max, hint));

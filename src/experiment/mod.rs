@@ -1,6 +1,7 @@
 //! Experiment files: strict parsing, `--set` overrides, validation with
 //! file:line:column errors, and the resolved [`Experiment`].
 
+mod decoder;
 mod forecast_spec;
 mod inputs;
 pub mod limits;
@@ -172,7 +173,10 @@ impl Experiment {
             // Classes and the alphabet are known once the text is read.
             (TaskKind::Classify | TaskKind::Generate, _) => 0,
             (TaskKind::Forecast, Strategy::OneStep | Strategy::Iterative) => 1,
-            (TaskKind::Forecast, Strategy::Vector | Strategy::Seq2seq) => self.data.horizon,
+            (
+                TaskKind::Forecast,
+                Strategy::Vector | Strategy::Seq2seq | Strategy::EncoderDecoder,
+            ) => self.data.horizon,
         }
     }
 

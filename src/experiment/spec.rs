@@ -296,7 +296,7 @@ pub enum Generator {
 }
 
 /// What the model is trained to do.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
     #[serde(default)]
@@ -332,6 +332,59 @@ pub struct TaskSpec {
     /// forecast and its quantiles [`GAUSSIAN_LEVELS`] are reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<Distribution>,
+    /// Encoder–decoder: the probability, at the first training step, that
+    /// the decoder is fed the true previous value rather than its own
+    /// prediction (1 = teacher forcing throughout).
+    #[serde(default = "one_f64", skip_serializing_if = "is_one")]
+    pub teacher_forcing: f64,
+    /// Encoder–decoder: that probability at the last training step, reached
+    /// linearly (scheduled sampling); default `teacher_forcing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher_forcing_end: Option<f64>,
+}
+
+impl Default for TaskSpec {
+    fn default() -> TaskSpec {
+        TaskSpec {
+            kind: TaskKind::default(),
+            strategy: Strategy::default(),
+            classes: Vec::new(),
+            probes: Vec::new(),
+            temperature: None,
+            sample_length: None,
+            prime: None,
+            residual: Residual::default(),
+            quantiles: Vec::new(),
+            distribution: None,
+            teacher_forcing: 1.0,
+            teacher_forcing_end: None,
+        }
+    }
+}
+
+impl TaskSpec {
+    /// Encoder–decoder: the probability of feeding the decoder its own
+    /// previous prediction at training step `step` of `total` (1-based):
+    /// 1 − the teacher-forcing probability, which moves linearly from
+    /// `teacher_forcing` to `teacher_forcing_end`.
+    pub fn own_rate(&self, step: u64, total: u64) -> f64 {
+        let start = self.teacher_forcing;
+        let end = self.teacher_forcing_end.unwrap_or(start);
+        let at = if total > 1 {
+            (step.saturating_sub(1) as f64 / (total - 1) as f64).min(1.0)
+        } else {
+            0.0
+        };
+        1.0 - (start + (end - start) * at)
+    }
+}
+
+fn one_f64() -> f64 {
+    1.0
+}
+
+fn is_one(v: &f64) -> bool {
+    *v == 1.0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -361,6 +414,11 @@ pub enum Strategy {
     Vector,
     /// A prediction of the next `horizon` values at every time step.
     Seq2seq,
+    /// An encoder stack reads the window; a decoder stack unrolls the
+    /// horizon one step at a time from the encoder's context, fed the
+    /// previous value (the truth in training: teacher forcing; its own
+    /// prediction in forecasting) and the step's known-future inputs.
+    EncoderDecoder,
 }
 
 /// The stacked recurrent layers (a dense head follows them). No layers
@@ -372,6 +430,10 @@ pub struct ModelSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<usize>,
     pub layers: Vec<LayerSpec>,
+    /// `strategy = "encoder-decoder"`: the decoder's layers (`layers` is
+    /// then the encoder); empty = the encoder's layers, one direction each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub decoder: Vec<LayerSpec>,
 }
 
 /// One recurrent layer.

@@ -437,7 +437,7 @@ fn validate_task(exp: &Experiment) -> Result<(), Invalid> {
                 "the one-step strategy predicts 1 step (horizon = {})",
                 d.horizon
             ),
-            "set horizon = 1, or strategy = \"iterative\", \"vector\" or \"seq2seq\" in [task]",
+            "set horizon = 1, or strategy = \"iterative\", \"vector\", \"seq2seq\" or \"encoder-decoder\" in [task]",
         )),
         Strategy::Iterative => {
             let single = match d.source {
@@ -473,8 +473,23 @@ fn validate_model(exp: &mut Experiment) -> Result<(), Invalid> {
             "add [[model.layers]], or use strategy = \"vector\"",
         ));
     }
-    for (i, l) in exp.model.layers.iter_mut().enumerate() {
-        let key = |k: &str| format!("model.layers[{i}].{k}");
+    for (i, l) in exp.model.layers.iter().enumerate() {
+        validate_layer(&exp.task, l, &|k: &str| format!("model.layers[{i}].{k}"))?;
+    }
+    super::decoder::validate(exp)?;
+    for (i, l) in exp.model.decoder.iter().enumerate() {
+        validate_layer(&exp.task, l, &|k: &str| format!("model.decoder[{i}].{k}"))?;
+    }
+    Ok(())
+}
+
+/// One recurrent layer's settings; `key` names its keys.
+pub(super) fn validate_layer(
+    task: &TaskSpec,
+    l: &LayerSpec,
+    key: &dyn Fn(&str) -> String,
+) -> Result<(), Invalid> {
+    {
         if l.units == 0 {
             return Err(invalid(key("units"), "must be at least 1 (got 0)", ""));
         }
@@ -531,16 +546,16 @@ fn validate_model(exp: &mut Experiment) -> Result<(), Invalid> {
         }
         if l.bidirectional {
             let forecast_hint = "remove `bidirectional`, or use strategy = \"vector\" or \"one-step\" (the whole window is the past)";
-            let leak = match exp.task.kind {
+            let leak = match task.kind {
                 TaskKind::Generate => Some((
                     "text generation predicts each character from the ones before it; a backward pass would read the character it must predict",
                     "remove `bidirectional` (classifying sentences may use it: the whole sentence is known)",
                 )),
-                TaskKind::Forecast if exp.task.strategy == Strategy::Iterative => Some((
+                TaskKind::Forecast if task.strategy == Strategy::Iterative => Some((
                     "the iterative strategy feeds each prediction back as the next input, one step at a time; a backward pass would need the inputs after it, which are not known yet",
                     forecast_hint,
                 )),
-                TaskKind::Forecast if exp.task.strategy == Strategy::Seq2seq => Some((
+                TaskKind::Forecast if task.strategy == Strategy::Seq2seq => Some((
                     "seq2seq predicts the next values at every step from the steps so far; a backward pass would let step t read the inputs after it, which hold the very values it must predict",
                     forecast_hint,
                 )),

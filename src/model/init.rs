@@ -3,6 +3,9 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use super::{Param, layer_param_names, ln_param_names};
+use crate::experiment::{Cell, Init, LayerSpec};
+
 /// Uniform values in [-bound, bound].
 pub fn uniform(rng: &mut ChaCha8Rng, n: usize, bound: f32) -> Vec<f32> {
     (0..n).map(|_| rng.gen_range(-bound..=bound)).collect()
@@ -63,6 +66,113 @@ pub fn identity(n: usize) -> Vec<f32> {
         out[i * n + i] = 1.0;
     }
     out
+}
+
+/// Initialises the tensors of a stack of recurrent `layers` reading
+/// `fan_in` values per step, appending them to `params` as
+/// `{prefix}.{k}.{name}` in PyTorch layout; returns the stack's output
+/// width.
+pub(super) fn stack(
+    rng: &mut ChaCha8Rng,
+    layers: &[LayerSpec],
+    mut fan_in: usize,
+    prefix: &str,
+    params: &mut Vec<Param>,
+) -> usize {
+    for (k, l) in layers.iter().enumerate() {
+        let (h, gh) = (l.units, l.cell.gates() * l.units);
+        let bound = 1.0 / (h as f32).sqrt();
+        let names = layer_param_names(l);
+        let mut names = names.into_iter();
+        let mut push = |data: Vec<f32>, shape: Vec<usize>| {
+            let name = names.next().expect("one name per tensor");
+            params.push(Param::new(format!("{prefix}.{k}.{name}"), shape, data));
+        };
+        for _ in 0..l.directions() {
+            if !l.cell.recurrent_weights() {
+                // nn.Linear's initialisation (bound 1/√fan_in), or Glorot and zeros.
+                let (w, mut b) = match l.init {
+                    Init::Keras => (glorot(rng, gh, fan_in), vec![0.0; gh]),
+                    _ => {
+                        let bound = 1.0 / (fan_in as f32).sqrt();
+                        (uniform(rng, gh * fan_in, bound), uniform(rng, gh, bound))
+                    }
+                };
+                if l.cell == Cell::MinLstm {
+                    // The forget gate's rows come first.
+                    for v in &mut b[..h] {
+                        *v += l.forget_bias() as f32;
+                    }
+                }
+                push(w, vec![gh, fan_in]);
+                push(b, vec![gh]);
+                continue;
+            }
+            let (w_ih, w_hh, mut b_ih, b_hh) = match l.init {
+                Init::Pytorch => (
+                    uniform(rng, gh * fan_in, bound),
+                    uniform(rng, gh * h, bound),
+                    uniform(rng, gh, bound),
+                    uniform(rng, gh, bound),
+                ),
+                Init::Keras => (
+                    glorot(rng, gh, fan_in),
+                    orthogonal(rng, gh, h),
+                    vec![0.0; gh],
+                    vec![0.0; gh],
+                ),
+                Init::Identity => (
+                    normal(rng, gh * fan_in, 0.001),
+                    identity(h),
+                    vec![0.0; gh],
+                    vec![0.0; gh],
+                ),
+            };
+            if l.cell == Cell::Lstm {
+                for v in &mut b_ih[h..2 * h] {
+                    *v += l.forget_bias() as f32;
+                }
+            }
+            push(w_ih, vec![gh, fan_in]);
+            push(w_hh, vec![gh, h]);
+            push(b_ih, vec![gh]);
+            push(b_hh, vec![gh]);
+            if l.norm.is_some() {
+                // Gains 1, biases 0: the normalised values themselves.
+                for name in ln_param_names(l.cell) {
+                    let n = if name.starts_with("ln_c_") { h } else { gh };
+                    let v = if name.ends_with("_weight") { 1.0 } else { 0.0 };
+                    push(vec![v; n], vec![n]);
+                }
+            }
+        }
+        fan_in = l.width();
+    }
+    fan_in
+}
+
+/// Initialises the dense head (`head.weight` `output × fan_in`,
+/// `head.bias`) after `layers`: as nn.Linear, or Glorot and zeros after a
+/// Keras-initialised layer.
+pub(super) fn head(
+    rng: &mut ChaCha8Rng,
+    layers: &[LayerSpec],
+    output: usize,
+    fan_in: usize,
+    params: &mut Vec<Param>,
+) {
+    let keras = layers.last().is_some_and(|l| l.init == Init::Keras);
+    let (w, b) = if keras {
+        (glorot(rng, output, fan_in), vec![0.0; output])
+    } else {
+        let bound = 1.0 / (fan_in as f32).sqrt();
+        (
+            uniform(rng, output * fan_in, bound),
+            uniform(rng, output, bound),
+        )
+    };
+    params.push(Param::new("head.weight".into(), vec![output, fan_in], w));
+    params.push(Param::new("head.bias".into(), vec![output], b));
 }
 
 #[cfg(test)]

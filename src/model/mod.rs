@@ -7,6 +7,7 @@
 //! r,z,n), so a checkpoint loads straight into `torch.nn` modules. Each forward
 //! pass builds dfdx tensors from them; gradients come back in the same layout.
 
+mod decoder;
 mod gru;
 mod init;
 mod io;
@@ -28,6 +29,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 pub use crate::kernels::instructions;
+pub use decoder::Decoder;
 pub use io::{WeightsError, serialize as serialize_safetensors};
 pub use loss::{SIGMA_FLOOR, sigma};
 pub use names::{layer_param_names, ln_param_names};
@@ -36,7 +38,7 @@ pub use recurrent::LayerState;
 use recurrent::{FlowSink, Mat, Recurrence, Vector, Weights, recurrence};
 
 use crate::data::Text;
-use crate::experiment::{Cell, Experiment, Init, LayerSpec, TaskKind};
+use crate::experiment::{Experiment, LayerSpec, TaskKind};
 
 /// Every layer's state, carried between consecutive chunks of a stream.
 pub type State = Vec<LayerState>;
@@ -87,9 +89,15 @@ pub struct Model {
     /// [`Loss::Pinball`]: the quantile level of each head, ascending; the
     /// head's outputs come in blocks of `output / levels.len()`, one per level.
     pub levels: Vec<f32>,
-    /// `layers.{k}.*` for every layer in order, then `head.weight`, `head.bias`,
-    /// then `embedding.weight` (vocabulary × width) when there is one.
+    /// `layers.{k}.*` for every layer in order (with a decoder:
+    /// `encoder.{k}.*`, then `decoder.{k}.*`), then `head.weight`,
+    /// `head.bias`, then `embedding.weight` (vocabulary × width) when there
+    /// is one.
     pub params: Vec<Param>,
+    /// The encoder–decoder's decoder stack (`layers` is then the encoder);
+    /// the head then predicts each decoder step, and `output` counts the
+    /// whole horizon's values, laid out as a vector forecast's.
+    pub decoder: Option<Decoder>,
     dev: Cpu,
 }
 
@@ -109,6 +117,8 @@ struct Direction {
 struct Tensors {
     /// Per layer, its directions (forward, then backward when bidirectional).
     layers: Vec<Vec<Direction>>,
+    /// The decoder's layers, one direction each.
+    decoder: Vec<Vec<Direction>>,
     head_wt: Mat,
     head_b: Vector,
 }
@@ -122,6 +132,10 @@ pub struct Pass<'a> {
     pub state: Option<&'a mut State>,
     /// Record ‖∂L/∂h_t‖ per layer and step.
     pub flow: bool,
+    /// Encoder–decoder: the probability of feeding the decoder its own
+    /// previous prediction instead of the true value (0 = teacher forcing),
+    /// drawn per value from `dropout`'s random source.
+    pub own_rate: f64,
 }
 
 /// Looks up rows of a `vocab × width` table for token ids stored as `f32`.
@@ -177,13 +191,18 @@ impl Model {
         } else {
             exp.input_features()
         };
-        let mut model = Model::new(
-            &exp.model.layers,
-            input,
-            exp.head_size(),
-            exp.every_step(),
-            exp.seed,
-        );
+        let mut model = match Decoder::for_experiment(exp) {
+            Some(dec) => {
+                Model::encoder_decoder(&exp.model.layers, dec, input, exp.heads(), exp.seed)
+            }
+            None => Model::new(
+                &exp.model.layers,
+                input,
+                exp.head_size(),
+                exp.every_step(),
+                exp.seed,
+            ),
+        };
         if exp.task.distribution.is_some() {
             model.loss = Loss::Gaussian;
         } else if !exp.task.quantiles.is_empty() {
@@ -226,91 +245,8 @@ impl Model {
     ) -> Model {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x1417_ba5e);
         let mut params = Vec::new();
-        let mut fan_in = input;
-        for (k, l) in layers.iter().enumerate() {
-            let (h, gh) = (l.units, l.cell.gates() * l.units);
-            let bound = 1.0 / (h as f32).sqrt();
-            let names = layer_param_names(l);
-            let mut names = names.into_iter();
-            let mut push = |data: Vec<f32>, shape: Vec<usize>| {
-                let name = names.next().expect("one name per tensor");
-                params.push(Param::new(format!("layers.{k}.{name}"), shape, data));
-            };
-            for _ in 0..l.directions() {
-                if !l.cell.recurrent_weights() {
-                    // nn.Linear's initialisation (bound 1/√fan_in), or Glorot and zeros.
-                    let (w, mut b) = match l.init {
-                        Init::Keras => (init::glorot(&mut rng, gh, fan_in), vec![0.0; gh]),
-                        _ => {
-                            let bound = 1.0 / (fan_in as f32).sqrt();
-                            (
-                                init::uniform(&mut rng, gh * fan_in, bound),
-                                init::uniform(&mut rng, gh, bound),
-                            )
-                        }
-                    };
-                    if l.cell == Cell::MinLstm {
-                        // The forget gate's rows come first.
-                        for v in &mut b[..h] {
-                            *v += l.forget_bias() as f32;
-                        }
-                    }
-                    push(w, vec![gh, fan_in]);
-                    push(b, vec![gh]);
-                    continue;
-                }
-                let (w_ih, w_hh, mut b_ih, b_hh) = match l.init {
-                    Init::Pytorch => (
-                        init::uniform(&mut rng, gh * fan_in, bound),
-                        init::uniform(&mut rng, gh * h, bound),
-                        init::uniform(&mut rng, gh, bound),
-                        init::uniform(&mut rng, gh, bound),
-                    ),
-                    Init::Keras => (
-                        init::glorot(&mut rng, gh, fan_in),
-                        init::orthogonal(&mut rng, gh, h),
-                        vec![0.0; gh],
-                        vec![0.0; gh],
-                    ),
-                    Init::Identity => (
-                        init::normal(&mut rng, gh * fan_in, 0.001),
-                        init::identity(h),
-                        vec![0.0; gh],
-                        vec![0.0; gh],
-                    ),
-                };
-                if l.cell == Cell::Lstm {
-                    for v in &mut b_ih[h..2 * h] {
-                        *v += l.forget_bias() as f32;
-                    }
-                }
-                push(w_ih, vec![gh, fan_in]);
-                push(w_hh, vec![gh, h]);
-                push(b_ih, vec![gh]);
-                push(b_hh, vec![gh]);
-                if l.norm.is_some() {
-                    // Gains 1, biases 0: the normalised values themselves.
-                    for name in ln_param_names(l.cell) {
-                        let n = if name.starts_with("ln_c_") { h } else { gh };
-                        let v = if name.ends_with("_weight") { 1.0 } else { 0.0 };
-                        push(vec![v; n], vec![n]);
-                    }
-                }
-            }
-            fan_in = l.width();
-        }
-        let keras = layers.last().is_some_and(|l| l.init == Init::Keras);
-        let (w, b) = if keras {
-            (init::glorot(&mut rng, output, fan_in), vec![0.0; output])
-        } else {
-            let bound = 1.0 / (fan_in as f32).sqrt();
-            (
-                init::uniform(&mut rng, output * fan_in, bound),
-                init::uniform(&mut rng, output, bound),
-            )
-        };
-        params.push(Param::new("head.weight".into(), vec![output, fan_in], w));
-        params.push(Param::new("head.bias".into(), vec![output], b));
+        let fan_in = init::stack(&mut rng, layers, input, "layers", &mut params);
+        init::head(&mut rng, layers, output, fan_in, &mut params);
         Model {
             layers: layers.to_vec(),
             input,
@@ -320,6 +256,7 @@ impl Model {
             loss: Loss::Mse,
             levels: Vec::new(),
             params,
+            decoder: None,
             dev: Cpu::default(),
         }
     }
@@ -329,12 +266,34 @@ impl Model {
         self.layer_ranges().last().map_or(0, |r| r.end)
     }
 
-    /// Each layer's range of indices in `params`.
+    /// Every recurrent layer in `params` order with its name: `layers.{k}`,
+    /// or with a decoder `encoder.{k}` then `decoder.{k}`.
+    pub fn named_layers(&self) -> Vec<(String, &LayerSpec)> {
+        let mut out: Vec<(String, &LayerSpec)> = Vec::new();
+        let first = if self.decoder.is_some() {
+            "encoder"
+        } else {
+            "layers"
+        };
+        for (k, l) in self.layers.iter().enumerate() {
+            out.push((format!("{first}.{k}"), l));
+        }
+        for (k, l) in self
+            .decoder
+            .iter()
+            .flat_map(|d| d.layers.iter().enumerate())
+        {
+            out.push((format!("decoder.{k}"), l));
+        }
+        out
+    }
+
+    /// Each layer's range of indices in `params`, in [`Model::named_layers`]' order.
     fn layer_ranges(&self) -> Vec<Range<usize>> {
         let mut at = 0;
-        self.layers
-            .iter()
-            .map(|l| {
+        self.named_layers()
+            .into_iter()
+            .map(|(_, l)| {
                 let n = layer_param_names(l).len();
                 at += n;
                 at - n..at
@@ -347,10 +306,12 @@ impl Model {
     /// direction of a bidirectional layer.
     pub fn flow_names(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for (k, l) in self.layers.iter().enumerate() {
-            out.push(format!("layers.{k}"));
+        for (name, l) in self.named_layers() {
             if l.bidirectional {
-                out.push(format!("layers.{k}.reverse"));
+                out.push(format!("{name}.reverse"));
+                out.insert(out.len() - 1, name);
+            } else {
+                out.push(name);
             }
         }
         out
@@ -364,10 +325,10 @@ impl Model {
     /// Parameter index ranges per group: `layers.0`, `layers.1`, …, `head`.
     pub fn param_groups(&self) -> Vec<(String, Range<usize>)> {
         let mut groups: Vec<(String, Range<usize>)> = self
-            .layer_ranges()
+            .named_layers()
             .into_iter()
-            .enumerate()
-            .map(|(k, r)| (format!("layers.{k}"), r))
+            .map(|(name, _)| name)
+            .zip(self.layer_ranges())
             .collect();
         let head = self.head_index();
         groups.push(("head".into(), head..head + 2));
@@ -383,7 +344,7 @@ impl Model {
     /// `grads` are in `params` order and layout.
     pub fn gate_norms(&self, grads: &[Vec<f32>]) -> Vec<(String, f64)> {
         let mut out = Vec::new();
-        for ((k, l), range) in self.layers.iter().enumerate().zip(self.layer_ranges()) {
+        for ((layer, l), range) in self.named_layers().into_iter().zip(self.layer_ranges()) {
             for (g, name) in l.cell.gate_names().iter().enumerate() {
                 let sq: f64 = grads[range.clone()]
                     .iter()
@@ -394,7 +355,7 @@ impl Model {
                         part.iter().map(|v| (*v as f64) * (*v as f64)).sum::<f64>()
                     })
                     .sum();
-                out.push((format!("layers.{k}.{name}"), sq.sqrt()));
+                out.push((format!("{layer}.{name}"), sq.sqrt()));
             }
         }
         out
@@ -410,11 +371,11 @@ impl Model {
             )
         };
         let vector = |p: &Param| dev.tensor_from_vec(p.data.clone(), (p.shape[0],));
-        let layers = self
-            .layers
-            .iter()
+        let mut layers: Vec<Vec<Direction>> = self
+            .named_layers()
+            .into_iter()
             .zip(self.layer_ranges())
-            .map(|(l, range)| {
+            .map(|((_, l), range)| {
                 let per = range.len() / l.directions();
                 self.params[range]
                     .chunks_exact(per)
@@ -440,15 +401,18 @@ impl Model {
                     .collect()
             })
             .collect();
+        let decoder = layers.split_off(self.layers.len());
         let head = self.head_index();
         Tensors {
             layers,
+            decoder,
             head_wt: mat_t(&self.params[head]),
             head_b: vector(&self.params[head + 1]),
         }
     }
 
-    /// The forward pass on time-major input `x` ((steps·batch) × input).
+    /// The forward pass on time-major input `x` ((steps·batch) × input)
+    /// of a model without a decoder.
     #[allow(clippy::too_many_arguments)] // the pass options, spelled out for the tape's sake
     fn forward<T: Tape<f32, Cpu>>(
         &self,
@@ -458,23 +422,61 @@ impl Model {
         steps: usize,
         mut dropout: Option<&mut ChaCha8Rng>,
         flow: &[FlowSink],
+        state: Option<&mut State>,
+    ) -> Mat<T> {
+        let h = self.stack(
+            (&self.layers, &ts.layers),
+            x,
+            (batch, steps),
+            (!self.every_step, self.embedding.is_some()),
+            &mut dropout,
+            &mut flow.iter(),
+            state,
+        );
+        self.head(ts, h)
+    }
+
+    /// The dense head on `h` (rows × width): rows × head outputs.
+    fn head<T: Tape<f32, Cpu>>(&self, ts: &Tensors, h: Mat<T>) -> Mat<T> {
+        let rows = h.shape().0;
+        let out = ts.head_b.shape().0;
+        let bias = ts
+            .head_b
+            .retaped::<T>()
+            .broadcast_like::<(usize, usize), Axis<0>>(&(rows, out));
+        h.matmul(ts.head_wt.clone()) + bias
+    }
+
+    /// A stack of recurrent `layers` (with their tensors) over time-major
+    /// `x`: every step's outputs, or with `last_only` the last step's of
+    /// the last layer; `input_grad`, whether the first layer passes a
+    /// gradient back to `x`. Each layer takes the next flow sink(s).
+    #[allow(clippy::too_many_arguments)] // the pass options, spelled out for the tape's sake
+    fn stack<T: Tape<f32, Cpu>>(
+        &self,
+        (layers, tensors): (&[LayerSpec], &[Vec<Direction>]),
+        x: Mat<T>,
+        (batch, steps): (usize, usize),
+        (last_only, input_grad): (bool, bool),
+        dropout: &mut Option<&mut ChaCha8Rng>,
+        sinks: &mut std::slice::Iter<'_, FlowSink>,
         mut state: Option<&mut State>,
     ) -> Mat<T> {
         if let Some(st) = state.as_deref_mut() {
-            st.resize(self.layers.len(), LayerState::default());
+            st.resize(layers.len(), LayerState::default());
         }
         let mut h = x;
-        let n = self.layers.len();
-        let mut sinks = flow.iter().cloned();
-        for (k, (l, dirs)) in self.layers.iter().zip(&ts.layers).enumerate() {
+        let n = layers.len();
+        let mut sinks = sinks.cloned();
+        for (k, (l, dirs)) in layers.iter().zip(tensors).enumerate() {
             let r = Recurrence {
                 cell: l.cell,
                 activation: l.activation(),
                 units: l.units,
                 batch,
                 steps,
-                last_only: k + 1 == n && !self.every_step,
-                input_grad: k > 0 || self.embedding.is_some(),
+                last_only: k + 1 == n && last_only,
+                input_grad: k > 0 || input_grad,
             };
             let carried = state.as_deref_mut().map(|st| &mut st[k]);
             let (fwd_flow, back_flow) = (
@@ -519,18 +521,16 @@ impl Model {
                 h = h * self.dev.tensor_from_vec(mask, shape);
             }
         }
-        let rows = h.shape().0;
-        let bias = ts
-            .head_b
-            .retaped::<T>()
-            .broadcast_like::<(usize, usize), Axis<0>>(&(rows, self.output));
-        h.matmul(ts.head_wt.clone()) + bias
+        h
     }
 
     /// Outputs for time-major input `x` ((steps·batch) × input): `batch × output`,
     /// or `(steps·batch) × output` time-major when the head predicts every step.
     pub fn predict(&self, x: &[f32], batch: usize, steps: usize) -> Vec<f32> {
         let ts = self.tensors();
+        if self.decoder.is_some() {
+            return self.forecast_free(&ts, x, batch, steps);
+        }
         let x = self.input_tensor(x, batch, steps);
         self.forward(&ts, x, batch, steps, None, &[], None).as_vec()
     }
@@ -654,7 +654,7 @@ impl Model {
         let pass = Pass {
             dropout,
             flow: true,
-            state: None,
+            ..Pass::default()
         };
         self.train_pass(x, y, batch, steps, pass)
     }
@@ -670,7 +670,13 @@ impl Model {
         let ts = self.tensors();
         let input = self.input_tensor(x, batch, steps);
         let taped = input.retaped::<OwnedTape<f32, Cpu>>();
-        let out = self.forward(&ts, taped, batch, steps, pass.dropout, flow, pass.state);
+        let out = if self.decoder.is_some() {
+            let mut dropout = pass.dropout;
+            let fed = self.fed_values(&ts, x, y, (batch, steps), pass.own_rate, &mut dropout);
+            self.encode_decode(&ts, taped, (x, &fed), (batch, steps), dropout, flow)
+        } else {
+            self.forward(&ts, taped, batch, steps, pass.dropout, flow, pass.state)
+        };
         let shape = *out.shape();
         let loss = match self.loss {
             Loss::Mse => mse_loss(out, self.dev.tensor_from_vec(y.to_vec(), shape)),
@@ -694,7 +700,7 @@ impl Model {
         let value = loss.array();
         let mut g = loss.backward();
         let mut grads = Vec::with_capacity(self.params.len());
-        for d in ts.layers.iter().flatten() {
+        for d in ts.layers.iter().chain(&ts.decoder).flatten() {
             grads.push(g.get_or_alloc_mut(&d.w_ih).expect("cpu alloc").to_vec());
             if let Some(w_hh) = &d.w_hh {
                 grads.push(g.get_or_alloc_mut(w_hh).expect("cpu alloc").to_vec());

@@ -5,19 +5,32 @@ use super::Model;
 use crate::experiment::{Cell, LayerSpec};
 
 impl Model {
-    /// The stack in one line, e.g. `lstm(64) → gru(32) → dense(1)`.
+    /// The stack in one line, e.g. `lstm(64) → gru(32) → dense(1)`, or
+    /// for an encoder–decoder `encoder[lstm(64)] → decoder[lstm(64)] →
+    /// dense(1) × 24 steps`.
     pub fn describe(&self) -> String {
-        let mut parts: Vec<String> = self
-            .layers
-            .iter()
-            .map(|l| {
-                let bi = if l.bidirectional { "bi-" } else { "" };
-                match l.cell {
-                    Cell::Rnn => format!("{bi}rnn-{}({})", activation_name(l), l.units),
-                    c => format!("{bi}{}({})", c.name(), l.units),
-                }
-            })
-            .collect();
+        let names = |layers: &[LayerSpec]| -> Vec<String> {
+            layers
+                .iter()
+                .map(|l| {
+                    let bi = if l.bidirectional { "bi-" } else { "" };
+                    match l.cell {
+                        Cell::Rnn => format!("{bi}rnn-{}({})", activation_name(l), l.units),
+                        c => format!("{bi}{}({})", c.name(), l.units),
+                    }
+                })
+                .collect()
+        };
+        if let Some(dec) = &self.decoder {
+            return format!(
+                "encoder[{}] → decoder[{}] → dense({}) × {} steps",
+                names(&self.layers).join(" → "),
+                names(&dec.layers).join(" → "),
+                self.heads(),
+                dec.horizon
+            );
+        }
+        let mut parts = names(&self.layers);
         if parts.is_empty() {
             parts.push("flatten".into());
         }
@@ -45,7 +58,14 @@ impl Model {
             );
             fan_in = width;
         }
-        for ((name, range), l) in groups.iter().zip(&self.layers) {
+        let layers = self.named_layers();
+        for ((name, range), (_, l)) in groups.iter().zip(&layers) {
+            if let Some(dec) = &self.decoder
+                && name == "decoder.0"
+            {
+                // The previous value, the known-future inputs and the context.
+                fan_in += dec.known();
+            }
             let count: usize = self.params[range.clone()]
                 .iter()
                 .map(|p| p.data.len())
@@ -63,20 +83,17 @@ impl Model {
             );
             fan_in = l.width();
         }
-        let (name, range) = &groups[self.layers.len()];
+        let (name, range) = &groups[layers.len()];
         let count: usize = self.params[range.clone()]
             .iter()
             .map(|p| p.data.len())
             .sum();
-        let dense = if self.every_step {
-            "dense (each step)"
-        } else {
-            "dense"
+        let (dense, outputs) = match &self.decoder {
+            Some(_) => ("dense (each step)", self.heads()),
+            None if self.every_step => ("dense (each step)", self.output),
+            None => ("dense", self.output),
         };
-        out += &format!(
-            "{name:<10} {dense:<12} {fan_in:>6} {:>6} {count:>10}\n",
-            self.output
-        );
+        out += &format!("{name:<10} {dense:<12} {fan_in:>6} {outputs:>6} {count:>10}\n");
         out += &format!("total parameters: {}\n", self.parameter_count());
         out
     }

@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use super::*;
-use crate::experiment::Activation;
+use crate::experiment::{Activation, Cell, Init};
 
-fn layer(cell: Cell, units: usize) -> LayerSpec {
+pub(super) fn layer(cell: Cell, units: usize) -> LayerSpec {
     LayerSpec {
         cell,
         units,
@@ -21,7 +21,7 @@ fn layer(cell: Cell, units: usize) -> LayerSpec {
 }
 
 /// (loss(θ + eps) − loss(θ − eps)) / 2·eps for element `j` of parameter `pi`.
-fn central_difference(
+pub(super) fn central_difference(
     model: &mut Model,
     pi: usize,
     j: usize,

@@ -442,6 +442,7 @@ impl Worker {
                     dropout: Some(&mut self.dropout_rng),
                     state: stream.then_some(&mut self.carry),
                     flow: snapshot && !self.model.layers.is_empty(),
+                    own_rate: self.exp.task.own_rate(self.step, self.total),
                 };
                 let (loss, mut grads, time) = self.model.train_pass(&x, &y, n, steps, pass);
                 let flow = (!time.is_empty()).then(|| FlowStats {

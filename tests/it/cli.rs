@@ -309,6 +309,37 @@ fn newest_checkpoint(run: &Path) -> PathBuf {
 /// (file under tests/invalid, substrings stderr must contain).
 const INVALID: &[(&str, &[&str])] = &[
     (
+        "decoder_bidirectional.toml",
+        &[
+            "tests/invalid/decoder_bidirectional.toml:21:17: ",
+            "`model.decoder[0].bidirectional`: the decoder unrolls the forecast one step at a time",
+            "the encoder may be bidirectional",
+        ],
+    ),
+    (
+        "decoder_vector.toml",
+        &[
+            "tests/invalid/decoder_vector.toml:17:1: ",
+            "`model.decoder`: only the encoder–decoder strategy has a decoder",
+            "set strategy = \"encoder-decoder\" in [task], or remove [[model.decoder]]",
+        ],
+    ),
+    (
+        "teacher_forcing_range.toml",
+        &[
+            "tests/invalid/teacher_forcing_range.toml:13:23: ",
+            "`task.teacher_forcing_end`: must be a probability, between 0 and 1 (got 1.5)",
+        ],
+    ),
+    (
+        "decoder_target_not_input.toml",
+        &[
+            "tests/invalid/decoder_target_not_input.toml:7:10: ",
+            "`data.target`: the decoder starts from the target's last value in the window",
+            "add the target to data.columns",
+        ],
+    ),
+    (
         "norm_mingru.toml",
         &[
             "tests/invalid/norm_mingru.toml:12:8: ",
@@ -567,7 +598,7 @@ const INVALID: &[(&str, &[&str])] = &[
             "tests/invalid/horizon_one_step.toml:8:11: ",
             "`data.horizon`",
             "one-step strategy predicts 1 step (horizon = 3)",
-            "\"iterative\", \"vector\" or \"seq2seq\"",
+            "\"iterative\", \"vector\", \"seq2seq\" or \"encoder-decoder\"",
         ],
     ),
     (

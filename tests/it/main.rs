@@ -8,6 +8,8 @@
 //! - `control`: the control socket;
 //! - `dashboard`, `replay`: the dashboard's screens (insta snapshots in
 //!   `snapshots/`), replay and attach;
+//! - `encdec`: the encoder–decoder strategy (known-future inputs and lags
+//!   per decoder step, predict, checkpoint names, resume);
 //! - `experiments`: every shipped experiment validates;
 //! - `future`: known-future columns reach the forecast steps, and `predict --future`;
 //! - `intervals`: quantile and Gaussian forecasts end to end (metrics,
@@ -35,6 +37,7 @@ mod cli;
 mod control;
 mod dashboard;
 mod docs;
+mod encdec;
 mod experiments;
 mod future;
 mod fuzz;
