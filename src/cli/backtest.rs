@@ -48,6 +48,7 @@ pub fn backtest(
     let weights = super::predict::checkpoint(dir, from)?;
     let mut model = Model::for_experiment(&exp, None);
     model.load_weights(&weights)?;
+    model.calibration = super::predict::calibration(dir, &weights)?;
     let Some(summary) = crate::train::backtest(&model, &exp, &data) else {
         bad_input!(
             "{}: a backtest needs a forecast of one series with a test part (data.source = \"csv\", layout \"series\", a test share in data.split)",

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use super::error::{CliResult, bad_input};
 use super::output;
+use crate::data::conformal::Conformal;
 use crate::data::{self, Scaler};
 use crate::experiment::Experiment;
 use crate::model::Model;
@@ -34,7 +35,7 @@ pub fn predict(
     input: Input<'_>,
     output: &Path,
 ) -> CliResult<ExitCode> {
-    let (exp, weights, scaler) = match (run_dir, experiment, weights) {
+    let (exp, weights, scaler, calibrated) = match (run_dir, experiment, weights) {
         (Some(dir), None, None) => {
             if !dir.join("experiment.toml").is_file() {
                 bad_input!(
@@ -54,13 +55,14 @@ pub fn predict(
                 Err(e) => bad_input!("{e}"),
             };
             let scaler = Scaler::from_json(&text).map_err(|e| e.in_file(&scaler_path))?;
-            (exp, newest, scaler)
+            let calibrated = calibration(&dir, &newest)?;
+            (exp, newest, scaler, calibrated)
         }
         (None, Some(exp), Some(w)) => {
             let exp = Experiment::load(&exp, &[])?;
             // The normalisation is refitted on the training part, as in training.
             let scaler = data::load(&exp)?.scaler;
-            (exp, w, scaler)
+            (exp, w, scaler, None)
         }
         _ => bad_input!("give a run directory, or --experiment with --weights"),
     };
@@ -73,6 +75,7 @@ pub fn predict(
     }
     let mut model = Model::for_experiment(&exp, None);
     model.load_weights(&weights)?;
+    model.calibration = calibrated;
     let window = exp.data.window;
     let features = exp.input_features();
     let (x, n) = match input {
@@ -160,6 +163,26 @@ pub fn predict(
         output.display()
     ));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The conformal offsets of run `dir` (`task.calibration`) when `weights`
+/// is the checkpoint they were fitted for; for another checkpoint, a note
+/// that its intervals are uncalibrated, and none.
+pub(super) fn calibration(dir: &Path, weights: &Path) -> CliResult<Option<Conformal>> {
+    let Some(c) = run::read::summary::read_calibration(dir)? else {
+        return Ok(None);
+    };
+    let fitted = run::named(dir, &format!("step-{}", c.step));
+    if weights.file_name() == fitted.file_name() {
+        return Ok(Some(c));
+    }
+    output::note(&format!(
+        "note: the conformal calibration in {}/summary.json was fitted for {}; the intervals from {} are the model's own, uncalibrated",
+        dir.display(),
+        fitted.display(),
+        weights.display()
+    ));
+    Ok(None)
 }
 
 /// The checkpoint of run `dir` to load: `from` (`best`, `step-N` or `N`),

@@ -6,6 +6,7 @@ pub mod backtest;
 mod baseline;
 pub mod calendar;
 mod cells;
+pub mod conformal;
 mod csv_read;
 mod error;
 pub mod interval;

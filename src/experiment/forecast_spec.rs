@@ -75,6 +75,19 @@ impl Residual {
     }
 }
 
+/// How a probabilistic forecast's intervals are calibrated after training
+/// (`task.calibration`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Calibration {
+    /// The model's quantiles as they are.
+    #[default]
+    None,
+    /// Conformalized quantile regression on the validation part (see
+    /// `data/conformal.rs`).
+    Conformal,
+}
+
 /// A parametric forecast distribution (`task.distribution`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

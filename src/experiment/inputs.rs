@@ -14,7 +14,31 @@ pub(super) fn validate(exp: &Experiment) -> Result<(), Invalid> {
     validate_future(exp)?;
     validate_series(exp)?;
     validate_residual(exp)?;
-    validate_intervals(exp)
+    validate_intervals(exp)?;
+    validate_calibration(exp)
+}
+
+/// `task.calibration`: intervals to calibrate, and a validation part to
+/// calibrate them on.
+fn validate_calibration(exp: &Experiment) -> Result<(), Invalid> {
+    if exp.task.calibration == Calibration::None {
+        return Ok(());
+    }
+    if exp.levels().is_empty() {
+        return Err(invalid(
+            "task.calibration",
+            "conformal calibration adjusts prediction intervals, and this experiment forecasts none",
+            "add task.quantiles = [0.1, 0.5, 0.9] or task.distribution = \"gaussian\", or remove task.calibration",
+        ));
+    }
+    if exp.data.split[1] <= 0.0 {
+        return Err(invalid(
+            "task.calibration",
+            "the offsets are fitted on the validation part, and data.split gives it no share",
+            "give data.split a validation share, e.g. split = [0.6, 0.2, 0.2]",
+        ));
+    }
+    Ok(())
 }
 
 /// `data.lags`: forecasts of a CSV series only, distinct, at least 1, and

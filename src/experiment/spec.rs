@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use super::forecast_spec::{
-    Calendar, Distribution, EvaluateSpec, GAUSSIAN_LEVELS, Residual, level_name,
+    Calendar, Calibration, Distribution, EvaluateSpec, GAUSSIAN_LEVELS, Residual, level_name,
 };
 
 /// A whole experiment: data, task, model, training and checkpoint settings.
@@ -332,6 +332,10 @@ pub struct TaskSpec {
     /// forecast and its quantiles [`GAUSSIAN_LEVELS`] are reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distribution: Option<Distribution>,
+    /// Forecasts with intervals: calibrate them after training on the
+    /// validation part.
+    #[serde(default)]
+    pub calibration: Calibration,
     /// Encoder–decoder: the probability, at the first training step, that
     /// the decoder is fed the true previous value rather than its own
     /// prediction (1 = teacher forcing throughout).
@@ -356,6 +360,7 @@ impl Default for TaskSpec {
             residual: Residual::default(),
             quantiles: Vec::new(),
             distribution: None,
+            calibration: Calibration::None,
             teacher_forcing: 1.0,
             teacher_forcing_end: None,
         }

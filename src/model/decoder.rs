@@ -100,6 +100,7 @@ impl Model {
             levels: Vec::new(),
             params,
             decoder: Some(decoder),
+            calibration: None,
             dev: Cpu::default(),
         }
     }

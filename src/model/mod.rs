@@ -98,6 +98,9 @@ pub struct Model {
     /// the head then predicts each decoder step, and `output` counts the
     /// whole horizon's values, laid out as a vector forecast's.
     pub decoder: Option<Decoder>,
+    /// Conformal offsets of the intervals, fitted on the validation part
+    /// for these weights (`task.calibration`); applied to every forecast.
+    pub calibration: Option<crate::data::conformal::Conformal>,
     dev: Cpu,
 }
 
@@ -257,6 +260,7 @@ impl Model {
             levels: Vec::new(),
             params,
             decoder: None,
+            calibration: None,
             dev: Cpu::default(),
         }
     }

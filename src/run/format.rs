@@ -58,6 +58,11 @@ pub struct Summary {
     /// metrics per series beside that series' baselines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub series: Vec<SeriesScore>,
+    /// `task.calibration = "conformal"`: the intervals' offsets, fitted on
+    /// the validation part for the final weights and applied to the test
+    /// metrics, the backtest and `predict`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::data::conformal::Conformal>,
 }
 
 /// One series' test metrics (original units; MASE and RMSSE scaled by its

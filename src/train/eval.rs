@@ -1,11 +1,12 @@
 //! Evaluation of a model on a split: the loss in training units and the task
 //! metrics in the data's original units.
 
+use crate::data::conformal::Conformal;
 use crate::data::interval;
 use crate::data::metrics::Metrics;
 use crate::data::{Dataset, Split};
 use crate::events::{Band, Example};
-use crate::experiment::{Experiment, Strategy, TaskKind};
+use crate::experiment::{Calibration, Experiment, Strategy, TaskKind};
 use crate::model::{Loss, Model};
 
 /// Samples per forward pass during evaluation.
@@ -45,6 +46,7 @@ pub fn evaluate(model: &Model, exp: &Experiment, data: &Dataset, split: &Split) 
         } = from_heads(model, exp, out, chunk.len());
         add_base(exp, &x, chunk.len(), data.window, &mut p);
         add_base(exp, &x, chunk.len(), data.window, &mut q);
+        calibrate(model, exp, &mut q);
         add_base(exp, &x, chunk.len(), data.window, &mut y);
         preds.extend(p);
         quantiles.extend(q);
@@ -173,7 +175,47 @@ pub fn forecast_full(
     let mut f = from_heads(model, exp, out, n);
     add_base(exp, x, n, window, &mut f.point);
     add_base(exp, x, n, window, &mut f.quantiles);
+    calibrate(model, exp, &mut f.quantiles);
     f
+}
+
+/// Applies the model's conformal offsets, if any, to the quantiles `q`
+/// (sample-major, in scaled units).
+fn calibrate(model: &Model, exp: &Experiment, q: &mut [f32]) {
+    if let Some(c) = &model.calibration
+        && !q.is_empty()
+    {
+        c.apply(&exp.levels(), q, exp.output_size().max(1));
+    }
+}
+
+/// Fits conformal offsets for `model`'s intervals on the validation part
+/// (`task.calibration = "conformal"`); `None` without intervals or
+/// validation forecasts. `step` is the model's training step.
+pub fn fit_conformal(
+    model: &Model,
+    exp: &Experiment,
+    data: &Dataset,
+    step: u64,
+) -> Option<Conformal> {
+    if exp.task.calibration != Calibration::Conformal || exp.levels().is_empty() {
+        return None;
+    }
+    let split = &data.valid;
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    let (mut quantiles, mut truths) = (Vec::new(), Vec::new());
+    let indices: Vec<usize> = (0..split.len).collect();
+    for chunk in indices.chunks(EVAL_BATCH) {
+        split.gather(chunk, &mut x, &mut y);
+        let out = model.predict(&x, chunk.len(), data.window);
+        let mut f = from_heads(model, exp, out, chunk.len());
+        add_base(exp, &x, chunk.len(), data.window, &mut f.quantiles);
+        add_base(exp, &x, chunk.len(), data.window, &mut y);
+        quantiles.extend(f.quantiles);
+        truths.extend_from_slice(&y);
+    }
+    let k = exp.output_size().max(1);
+    Conformal::fit(&exp.levels(), &quantiles, &truths, k, step)
 }
 
 /// The point forecast and quantiles of the head outputs `out` of `n`

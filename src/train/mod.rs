@@ -18,7 +18,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub use backtest::backtest;
-pub use eval::{Evaluation, Forecast, evaluate, examples, forecast, forecast_full};
+pub use eval::{Evaluation, Forecast, evaluate, examples, fit_conformal, forecast, forecast_full};
 pub use optim::Optimizer;
 pub use schedule::Schedule;
 pub use series::per_series;

@@ -134,6 +134,7 @@ impl Worker {
             message: None,
             backtest: None,
             series: Vec::new(),
+            calibration: None,
         };
         let seed = exp.seed;
         let mut w = Worker {
@@ -330,6 +331,10 @@ impl Worker {
                 self.evaluate()?;
             }
             self.checkpoint(false)?;
+            // `task.calibration`: fitted for these weights, before the test part is seen.
+            self.model.calibration =
+                super::fit_conformal(&self.model, &self.exp, &self.data, self.step);
+            self.summary.calibration = self.model.calibration.clone();
             let test = match &self.data.text {
                 Some(t) if t.len(2) > 0 => Some(text::evaluate(&self.model, &self.exp, t, 2)),
                 None if self.data.test.len > 0 => Some(evaluate(

@@ -309,6 +309,14 @@ fn newest_checkpoint(run: &Path) -> PathBuf {
 /// (file under tests/invalid, substrings stderr must contain).
 const INVALID: &[(&str, &[&str])] = &[
     (
+        "calibration_without_intervals.toml",
+        &[
+            "tests/invalid/calibration_without_intervals.toml:10:15: ",
+            "`task.calibration`: conformal calibration adjusts prediction intervals, and this experiment forecasts none",
+            "add task.quantiles = [0.1, 0.5, 0.9]",
+        ],
+    ),
+    (
         "decoder_bidirectional.toml",
         &[
             "tests/invalid/decoder_bidirectional.toml:21:17: ",

@@ -348,3 +348,95 @@ fn the_sweep_board_draws_a_negative_loss_linear() {
         "{screen}"
     );
 }
+
+/// `task.calibration = "conformal"`: the offsets fitted on the validation
+/// part for the final weights are in `summary.json`; the validation
+/// interval they give covers its nominal share there (by construction);
+/// `predict` from the final checkpoint moves each bound by exactly the
+/// offset (in original units: × the target's scale), and from an earlier
+/// checkpoint it says the intervals are uncalibrated and leaves them.
+#[test]
+fn conformal_calibration_moves_the_bounds_by_the_fitted_offsets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("cal");
+    train(
+        &run,
+        &[
+            "task.quantiles=[0.1,0.5,0.9]",
+            "task.calibration=\"conformal\"",
+            "checkpoint.every_steps=10",
+            "checkpoint.keep_last=0",
+        ],
+    );
+    let s = json(&run.join("summary.json"));
+    let cal = &s["calibration"];
+    assert_eq!(cal["method"], "conformal");
+    assert_eq!(cal["step"], s["steps"]);
+    let offsets: Vec<f64> = cal["intervals"][0]["offsets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(offsets.len(), 48, "one offset per forecast step");
+    assert_eq!(cal["intervals"][0]["lo"], 0.1);
+    let windows = cal["windows"].as_u64().unwrap();
+    assert!(windows > 100, "{cal}");
+
+    let series = root().join("assets/electricity_demand_halfhourly.csv");
+    let predict = |out: &Path, from: Option<&str>| {
+        let mut args = vec![
+            "predict",
+            run.to_str().unwrap(),
+            "--series",
+            series.to_str().unwrap(),
+            "--output",
+            out.to_str().unwrap(),
+        ];
+        if let Some(f) = from {
+            args.extend(["--from", f]);
+        }
+        let p = rnnlab(&root(), &args);
+        assert_eq!(p.code, 0, "{}", p.stderr);
+        (csv(out).1.remove(0), p.stderr)
+    };
+    let (calibrated, said) = predict(&tmp.path().join("a.csv"), None);
+    assert!(!said.contains("uncalibrated"), "{said}");
+    // The same weights without the offsets: summary.json without them.
+    let mut plain = s.clone();
+    plain.as_object_mut().unwrap().remove("calibration");
+    std::fs::write(run.join("summary.json"), plain.to_string()).unwrap();
+    let (raw, _) = predict(&tmp.path().join("b.csv"), None);
+    let scaler = json(&run.join("scaler.json"));
+    let scale = scaler["target_scale"].as_f64().unwrap();
+    for (k, offset) in offsets.iter().enumerate() {
+        let d = offset * scale;
+        let (lo, mid, hi) = (48 + k, 96 + k, 144 + k);
+        assert!(
+            (calibrated[mid] - raw[mid]).abs() < 1e-6,
+            "the median stays"
+        );
+        // A bound narrowed past the median stops there.
+        let want_lo = (raw[lo] - d).min(raw[mid]);
+        let want_hi = (raw[hi] + d).max(raw[mid]);
+        assert!(
+            (calibrated[lo] - want_lo).abs() < 1e-2 * scale.max(1.0),
+            "step {k}: {} vs {want_lo}",
+            calibrated[lo]
+        );
+        assert!(
+            (calibrated[hi] - want_hi).abs() < 1e-2 * scale.max(1.0),
+            "step {k}: {} vs {want_hi}",
+            calibrated[hi]
+        );
+    }
+    assert!(offsets.iter().any(|d| d.abs() > 1e-3), "{offsets:?}");
+    // An earlier checkpoint: a note, and the model's own intervals.
+    std::fs::write(run.join("summary.json"), s.to_string()).unwrap();
+    let (early, said) = predict(&tmp.path().join("c.csv"), Some("step-10"));
+    assert!(
+        said.contains("uncalibrated") && said.contains("step-30"),
+        "{said}"
+    );
+    assert_eq!(early.len(), 4 * 48);
+}

@@ -27,6 +27,7 @@ fn summary(name: &str, status: Status, started: &str, steps: u64) -> Summary {
         message: None,
         backtest: None,
         series: Vec::new(),
+        calibration: None,
     }
 }
 

@@ -145,3 +145,17 @@ pub fn experiment_keys(run: &Path) -> BTreeMap<String, String> {
     walk("", &value, &mut out);
     out
 }
+
+/// The conformal offsets in `run/summary.json` (`task.calibration`);
+/// `None` when the file or the field is missing (a run still going, or
+/// one without calibration). A damaged file is an error naming it.
+pub fn read_calibration(
+    run: &Path,
+) -> Result<Option<crate::data::conformal::Conformal>, ReadError> {
+    #[derive(Deserialize)]
+    struct Field {
+        #[serde(default)]
+        calibration: Option<crate::data::conformal::Conformal>,
+    }
+    Ok(read_json::<Field>(&run.join("summary.json"))?.and_then(|f| f.calibration))
+}
