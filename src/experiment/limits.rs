@@ -270,7 +270,34 @@ pub fn estimate(exp: &Experiment) -> Estimate {
         state_per_step = state_per_step.saturating_add(mul(&[u(l.directions()), kept, h]));
         fan_in = u(l.width());
     }
-    let head = mul(&[outputs, fan_in.saturating_add(1)]);
+    // An encoder–decoder's decoder: its first layer reads the previous
+    // value, the known-future columns and lags (at most every input) and
+    // the context; it keeps its state for the horizon's steps (counted
+    // with the window's below, an overestimate), and its head predicts one
+    // step's heads.
+    let mut head_outputs = outputs;
+    if !exp.model.decoder.is_empty() {
+        fan_in = fan_in.saturating_add(u(exp.input_features()).saturating_add(1));
+        for (i, l) in exp.model.decoder.iter().enumerate() {
+            let (g, h) = (u(l.cell.gates()), u(l.units));
+            let ln = if l.norm.is_some() { 4 } else { 0 };
+            let per_row = if l.cell.recurrent_weights() {
+                fan_in.saturating_add(h).saturating_add(2 + ln)
+            } else {
+                fan_in.saturating_add(1)
+            };
+            let n = mul(&[g, h, per_row]);
+            params = params.saturating_add(n);
+            if n > biggest.0 {
+                biggest = (n, format!("model.decoder[{i}].units"));
+            }
+            let kept = if l.norm.is_some() { 3 * g + 4 } else { g + 4 };
+            state_per_step = state_per_step.saturating_add(mul(&[kept, h]));
+            fan_in = u(l.width());
+        }
+        head_outputs = u(exp.heads());
+    }
+    let head = mul(&[head_outputs, fan_in.saturating_add(1)]);
     params = params.saturating_add(head);
     if head > biggest.0 {
         biggest = (

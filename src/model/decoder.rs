@@ -364,16 +364,41 @@ mod tests {
 
     /// Fed its own predictions, the teacher-forced pass (all decoder steps
     /// at once) gives the forecast made one step at a time: the two paths
-    /// read the same inputs at every step.
+    /// read the same inputs at every step. Every cell as the decoder (the
+    /// minimal cells' scan and the layer-normalised cells carry their state
+    /// from one single-step call to the next as well).
     #[test]
     fn teacher_forcing_with_own_predictions_is_the_forecast() {
         let (batch, steps, _) = SHAPE;
-        for (loss, levels) in [
-            (Loss::Mse, vec![]),
-            (Loss::Pinball, vec![0.1, 0.5, 0.9]),
-            (Loss::Gaussian, vec![]),
-        ] {
-            let m = model(loss, &levels);
+        let mut ln_lstm = layer(Cell::Lstm, 3);
+        ln_lstm.norm = Some(crate::experiment::Norm::Layer);
+        let mut relu = layer(Cell::Rnn, 3);
+        relu.activation = Some(crate::experiment::Activation::Relu);
+        let decoders = [
+            vec![layer(Cell::MinGru, 3), layer(Cell::MinLstm, 2)],
+            vec![ln_lstm, relu],
+        ];
+        // (loss, quantile levels, another decoder stack)
+        type Case<'a> = (Loss, Vec<f32>, Option<&'a Vec<LayerSpec>>);
+        let mut cases: Vec<Case> = vec![
+            (Loss::Mse, vec![], None),
+            (Loss::Pinball, vec![0.1, 0.5, 0.9], None),
+            (Loss::Gaussian, vec![], None),
+        ];
+        cases.extend(decoders.iter().map(|d| (Loss::Mse, vec![], Some(d))));
+        for (loss, levels, decoder) in cases {
+            let mut m = model(loss, &levels);
+            if let Some(layers) = decoder {
+                let dec = Decoder {
+                    layers: layers.clone(),
+                    ..m.decoder.clone().unwrap()
+                };
+                m = Model::encoder_decoder(&m.layers, dec, SHAPE.2, 1, 9);
+            }
+            let loss = format!(
+                "{loss:?} {:?}",
+                decoder.map(|d| d.iter().map(|l| l.cell).collect::<Vec<_>>())
+            );
             let (x, y) = data(1);
             let ts = m.tensors();
             let free = m.forecast_free(&ts, &x, batch, steps);
