@@ -296,19 +296,12 @@ fn validate_intervals(exp: &Experiment) -> Result<(), Invalid> {
         ));
     }
     match t.strategy {
-        Strategy::OneStep | Strategy::Vector | Strategy::EncoderDecoder => {}
+        Strategy::OneStep | Strategy::Vector | Strategy::Seq2seq | Strategy::EncoderDecoder => {}
         Strategy::Iterative => {
             return Err(invalid(
                 key,
                 "the iterative strategy feeds each point prediction back as the next input; quantiles of a forecast several steps ahead cannot be had by feeding quantiles back (they need sampled paths)",
                 "use strategy = \"vector\" (a head per quantile for every step of the horizon)",
-            ));
-        }
-        Strategy::Seq2seq => {
-            return Err(invalid(
-                key,
-                "prediction intervals are implemented for heads that forecast from the window's last step; seq2seq's forecast at every step is not supported yet",
-                "use strategy = \"vector\"",
             ));
         }
     }

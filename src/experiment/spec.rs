@@ -322,12 +322,12 @@ pub struct TaskSpec {
     /// this baseline's forecast instead of the values themselves.
     #[serde(default)]
     pub residual: Residual,
-    /// Forecasts (one-step, vector): quantile levels in (0, 1), strictly
+    /// Forecasts (all strategies but iterative): quantile levels in (0, 1), strictly
     /// increasing and including 0.5; the head predicts each, trained by the
     /// pinball loss, and the median is the point forecast.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub quantiles: Vec<f64>,
-    /// Forecasts (one-step, vector): a forecast distribution instead of a
+    /// Forecasts (all strategies but iterative): a forecast distribution instead of a
     /// point, trained by its negative log-likelihood; the mean is the point
     /// forecast and its quantiles [`GAUSSIAN_LEVELS`] are reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]

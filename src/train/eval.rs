@@ -40,10 +40,12 @@ pub fn evaluate(model: &Model, exp: &Experiment, data: &Dataset, split: &Split) 
             None => Metrics::regression(&out, &y).mse,
         };
         loss_sum += chunk_loss * y.len() as f64;
+        // Seq2seq: a prediction per step of every sequence.
+        let rows = out.len() / model.output.max(1);
         let Forecast {
             point: mut p,
             quantiles: mut q,
-        } = from_heads(model, exp, out, chunk.len());
+        } = from_heads(model, exp, out, rows);
         add_base(exp, &x, chunk.len(), data.window, &mut p);
         add_base(exp, &x, chunk.len(), data.window, &mut q);
         calibrate(model, exp, &mut q);
@@ -165,12 +167,10 @@ pub fn forecast_full(
             quantiles: Vec::new(),
         };
     }
-    let out = model.predict(x, n, window);
+    let mut out = model.predict(x, n, window);
     if model.every_step {
-        return Forecast {
-            point: out[(window - 1) * n * model.output..].to_vec(),
-            quantiles: Vec::new(),
-        };
+        // Seq2seq: the last step's prediction.
+        out.drain(..(window - 1) * n * model.output);
     }
     let mut f = from_heads(model, exp, out, n);
     add_base(exp, x, n, window, &mut f.point);
@@ -208,7 +208,8 @@ pub fn fit_conformal(
     for chunk in indices.chunks(EVAL_BATCH) {
         split.gather(chunk, &mut x, &mut y);
         let out = model.predict(&x, chunk.len(), data.window);
-        let mut f = from_heads(model, exp, out, chunk.len());
+        let rows = out.len() / model.output.max(1);
+        let mut f = from_heads(model, exp, out, rows);
         add_base(exp, &x, chunk.len(), data.window, &mut f.quantiles);
         add_base(exp, &x, chunk.len(), data.window, &mut y);
         quantiles.extend(f.quantiles);

@@ -469,14 +469,6 @@ const INVALID: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "distribution_seq2seq.toml",
-        &[
-            "tests/invalid/distribution_seq2seq.toml:13:16: ",
-            "`task.distribution`: prediction intervals are implemented for heads that forecast from the window's last step",
-            "hint: use strategy = \"vector\"",
-        ],
-    ),
-    (
         "classify_without_embedding.toml",
         &[
             "tests/invalid/classify_without_embedding.toml:11:3: ",

@@ -440,3 +440,49 @@ fn conformal_calibration_moves_the_bounds_by_the_fitted_offsets() {
     );
     assert_eq!(early.len(), 4 * 48);
 }
+
+/// Seq2seq with a head per quantile at every step: trained by the pinball
+/// loss over every step, scored over every step (and the last step apart),
+/// its last step's interval drawn by the dashboard.
+#[test]
+fn seq2seq_forecasts_intervals_at_every_step() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("s2s");
+    let args = [
+        "train",
+        "experiments/lstm-seq2seq.toml",
+        "--headless",
+        "--run-dir",
+        run.to_str().unwrap(),
+        "--set",
+        "data.count=400",
+        "--set",
+        "train.epochs=3",
+        "--set",
+        "task.quantiles=[0.1,0.5,0.9]",
+        "--set",
+        "task.calibration=\"conformal\"",
+    ];
+    let out = rnnlab(&root(), &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let s = json(&run.join("summary.json"));
+    let test = &s["test"];
+    for key in ["coverage_q0.1_q0.9", "pinball_q0.5", "last_mse", "mase"] {
+        assert!(test[key].is_number(), "{key}: {test}");
+    }
+    let cov = test["coverage_q0.1_q0.9"].as_f64().unwrap();
+    assert!((0.6..=0.95).contains(&cov), "calibrated coverage {cov}");
+    assert_eq!(
+        s["calibration"]["intervals"][0]["offsets"]
+            .as_array()
+            .unwrap()
+            .len(),
+        10
+    );
+    // The dashboard's band: the last step's 10 forecast values.
+    let predictions = std::fs::read_to_string(run.join("predictions.jsonl")).unwrap();
+    let last: serde_json::Value =
+        serde_json::from_str(predictions.lines().last().unwrap()).unwrap();
+    let band = &last["examples"][0]["interval"];
+    assert_eq!(band["lower"].as_array().unwrap().len(), 10, "{band}");
+}
