@@ -5,6 +5,9 @@ use std::path::Path;
 
 use super::*;
 use crate::experiment::{Activation, Cell, Init};
+use rand::Rng;
+
+use super::forward::dropout_mask;
 
 pub(super) fn layer(cell: Cell, units: usize) -> LayerSpec {
     LayerSpec {
