@@ -20,6 +20,9 @@ pub(super) struct SeriesTable {
     pub target: Vec<f32>,
     /// The file line of each row kept (rows may be dropped as missing).
     pub lines: Vec<usize>,
+    /// The 0-based index among the file's data records (the header not
+    /// counted) of each row kept: what `data.end_row` counts.
+    pub records: Vec<usize>,
 }
 
 /// Reads the text of column `name` on each of `lines` (as
@@ -73,6 +76,20 @@ pub(super) fn read_series(
     missing: Missing,
     transform: Transform,
 ) -> Result<SeriesTable, DataError> {
+    read_series_until(path, columns, target, missing, transform, None)
+}
+
+/// As [`read_series`], reading only the first `end` data records (the
+/// header not counted) when given: the records after them are never read,
+/// so no missing value before the cut is filled from one after it.
+pub(super) fn read_series_until(
+    path: &Path,
+    columns: &[String],
+    target: &str,
+    missing: Missing,
+    transform: Transform,
+    end: Option<usize>,
+) -> Result<SeriesTable, DataError> {
     let mut reader = open(path, true)?;
     let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
     check_names(path, &header)?;
@@ -93,11 +110,16 @@ pub(super) fn read_series(
         .collect::<Result<Vec<_>, _>>()?;
     let mut cells: Vec<Vec<Option<f32>>> = vec![Vec::new(); names.len()];
     let mut lines = Vec::new();
+    let mut records = Vec::new();
     let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| csv_error(path, e))?
+    let mut ordinal = 0;
+    while end.is_none_or(|end| ordinal < end)
+        && reader
+            .read_record(&mut record)
+            .map_err(|e| csv_error(path, e))?
     {
+        let at = ordinal;
+        ordinal += 1;
         let line = line_of(&record);
         let mut row = Vec::with_capacity(names.len());
         for (name, &i) in names.iter().zip(&index) {
@@ -108,9 +130,19 @@ pub(super) fn read_series(
             continue;
         }
         lines.push(line);
+        records.push(at);
         for (column, value) in cells.iter_mut().zip(row) {
             column.push(value);
         }
+    }
+    if let Some(end) = end.filter(|&end| ordinal < end) {
+        return Err(DataError::new(format!(
+            "data.end_row = {end}, but the file has {ordinal} data rows"
+        ))
+        .in_file(path)
+        .with_hint(format!(
+            "give an end_row of at most {ordinal}, or remove data.end_row to read every row"
+        )));
     }
     if cells[0].is_empty() {
         return Err(DataError::new("no data rows").in_file(path));
@@ -136,6 +168,7 @@ pub(super) fn read_series(
         inputs,
         target: filled[t].clone(),
         lines,
+        records,
     })
 }
 

@@ -220,6 +220,19 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
                 })?;
             let (cut, first_rows) = backtest::cut(series, &shape, origins);
             let baselines = backtest::baselines(&cut, d.horizon, d.season, scale);
+            // Each origin's row in the whole series, and its data record.
+            let before = source.sizes[0] + source.sizes[1];
+            let records = first_rows
+                .iter()
+                .map(|r| {
+                    source
+                        .records
+                        .get(before + r)
+                        .copied()
+                        .unwrap_or(before + r)
+                })
+                .collect();
+            let raw = cut.split.clone();
             let mut split = cut.split;
             scaler.scale_inputs(&mut split.inputs);
             scaler.scale_target(&mut split.targets);
@@ -228,7 +241,10 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
             Some(Backtest {
                 origins,
                 split,
+                raw,
                 first_rows,
+                rows_before: before,
+                records,
                 baselines,
             })
         }
