@@ -86,6 +86,12 @@ pub struct Backtest {
     pub baselines: Vec<(String, Vec<Metrics>)>,
 }
 
+/// Each origin's data record: of row `before + first` of the series.
+pub(super) fn records(first_rows: &[usize], before: usize, records: &[usize]) -> Vec<usize> {
+    let at = |r: usize| records.get(r).copied().unwrap_or(r);
+    first_rows.iter().map(|f| at(before + f)).collect()
+}
+
 /// The expanding-window runs of a backtest: each origin's `data.end_row`
 /// (the data records before it) and the `data.split` of those rows, the
 /// experiment's train / valid proportions without a test part. Refused,

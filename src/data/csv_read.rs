@@ -20,9 +20,10 @@ pub(super) struct SeriesTable {
     pub target: Vec<f32>,
     /// The file line of each row kept (rows may be dropped as missing).
     pub lines: Vec<usize>,
-    /// The 0-based index among the file's data records (the header not
-    /// counted) of each row kept: what `data.end_row` counts.
+    /// Each row kept: its 0-based data record (`data.end_row` counts them).
     pub records: Vec<usize>,
+    /// Data records read (with an `end`, at most that many).
+    pub read: usize,
 }
 
 /// Reads the text of column `name` on each of `lines` (as
@@ -79,9 +80,8 @@ pub(super) fn read_series(
     read_series_until(path, columns, target, missing, transform, None)
 }
 
-/// As [`read_series`], reading only the first `end` data records (the
-/// header not counted) when given: the records after them are never read,
-/// so no missing value before the cut is filled from one after it.
+/// As [`read_series`], reading no data record after the first `end` (none
+/// fills a missing value before the cut).
 pub(super) fn read_series_until(
     path: &Path,
     columns: &[String],
@@ -112,14 +112,11 @@ pub(super) fn read_series_until(
     let mut lines = Vec::new();
     let mut records = Vec::new();
     let mut record = csv::StringRecord::new();
-    let mut ordinal = 0;
-    while end.is_none_or(|end| ordinal < end)
-        && reader
-            .read_record(&mut record)
-            .map_err(|e| csv_error(path, e))?
-    {
-        let at = ordinal;
-        ordinal += 1;
+    let mut read = 0;
+    let mut next =
+        |r: &mut csv::StringRecord| reader.read_record(r).map_err(|e| csv_error(path, e));
+    while end != Some(read) && next(&mut record)? {
+        read += 1;
         let line = line_of(&record);
         let mut row = Vec::with_capacity(names.len());
         for (name, &i) in names.iter().zip(&index) {
@@ -130,19 +127,10 @@ pub(super) fn read_series_until(
             continue;
         }
         lines.push(line);
-        records.push(at);
+        records.push(read - 1);
         for (column, value) in cells.iter_mut().zip(row) {
             column.push(value);
         }
-    }
-    if let Some(end) = end.filter(|&end| ordinal < end) {
-        return Err(DataError::new(format!(
-            "data.end_row = {end}, but the file has {ordinal} data rows"
-        ))
-        .in_file(path)
-        .with_hint(format!(
-            "give an end_row of at most {ordinal}, or remove data.end_row to read every row"
-        )));
     }
     if cells[0].is_empty() {
         return Err(DataError::new("no data rows").in_file(path));
@@ -169,6 +157,7 @@ pub(super) fn read_series_until(
         target: filled[t].clone(),
         lines,
         records,
+        read,
     })
 }
 

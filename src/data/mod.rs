@@ -220,18 +220,8 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
                 })?;
             let (cut, first_rows) = backtest::cut(series, &shape, origins);
             let baselines = backtest::baselines(&cut, d.horizon, d.season, scale);
-            // Each origin's row in the whole series, and its data record.
             let before = source.sizes[0] + source.sizes[1];
-            let records = first_rows
-                .iter()
-                .map(|r| {
-                    source
-                        .records
-                        .get(before + r)
-                        .copied()
-                        .unwrap_or(before + r)
-                })
-                .collect();
+            let records = backtest::records(&first_rows, before, &source.records);
             let raw = cut.split.clone();
             let mut split = cut.split;
             scaler.scale_inputs(&mut split.inputs);

@@ -113,6 +113,17 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
             .cloned(),
     );
     let t = csv_read::read_series_until(path, &read, target, d.missing, d.transform, d.end_row)?;
+    if let Some(end) = d.end_row.filter(|&end| t.read < end) {
+        return Err(DataError::new(format!(
+            "data.end_row = {end}, but the file has {} data rows",
+            t.read
+        ))
+        .in_file(path)
+        .with_hint(format!(
+            "give an end_row of at most {}, or remove data.end_row to read every row",
+            t.read
+        )));
+    }
     let future = pick(&t.inputs, &read, &d.future_columns);
     // A known-future copy of the target would hand the model what it forecasts.
     for (j, name) in d.future_columns.iter().enumerate() {
