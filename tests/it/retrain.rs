@@ -188,6 +188,26 @@ fn each_origin_is_retrained_on_exactly_the_rows_before_it() {
     let runs = rnnlab(&root(), &["runs", tmp.path().to_str().unwrap(), "--json"]);
     let rows: serde_json::Value = serde_json::from_str(&runs.stdout).unwrap();
     assert_eq!(rows[0]["retrained"], *mase, "{}", runs.stdout);
+    // A run cut where the test part begins, split in the same proportions,
+    // holds exactly the run's training and validation rows: it trains bit
+    // for bit as the run did.
+    let same = tmp.path().join("same");
+    train_headless(
+        &exp,
+        &same,
+        &[
+            "--set",
+            "data.end_row=80",
+            "--set",
+            "data.split=[0.75, 0.25, 0.0]",
+            "--set",
+            "evaluate.retrain=false",
+        ],
+    );
+    let (a, b) = (summary(&run), summary(&same));
+    assert_eq!(a["best_valid_loss"], b["best_valid_loss"]);
+    assert_eq!(a["steps"], b["steps"]);
+    assert!(b.get("backtest").is_none() && b.get("backtest_retrained").is_none());
     // `--from` is a fixed model's checkpoint: not with --retrain.
     let both = rnnlab(&root(), &["backtest", r, "--retrain", "--from", "best"]);
     assert_eq!(both.code, 2, "{}", both.stderr);
