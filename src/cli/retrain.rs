@@ -126,17 +126,27 @@ pub fn retrain(dir: &Path, args: &RetrainArgs) -> CliResult<Option<BacktestSumma
     }
     train_origins(&sweep, args)?;
     let rows = sweep.refresh()?;
-    let open: Vec<String> = rows
+    let open: Vec<&str> = rows
         .iter()
         .filter(|r| r.status != "completed")
-        .map(|r| format!("origin {} ({})", r.trial, r.status))
+        .map(|r| r.status.as_str())
         .collect();
     if !open.is_empty() {
+        let mut by: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+        for r in rows.iter().filter(|r| r.status != "completed") {
+            by.entry(r.status.as_str())
+                .or_default()
+                .push(r.trial.to_string());
+        }
+        let each: Vec<String> = by
+            .iter()
+            .map(|(status, t)| format!("{status}: {}", t.join(" ")))
+            .collect();
         fail!(
-            "{} of {} origins did not complete: {}; `rnnlab backtest {} --retrain{}` continues them (logs in {})",
+            "{} of {} origins did not complete ({}); `rnnlab backtest {} --retrain{}` continues them (logs in {})",
             open.len(),
             rows.len(),
-            open.join(", "),
+            each.join("; "),
             dir.display(),
             origin_flags(args),
             path.join("logs").display()
