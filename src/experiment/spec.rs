@@ -165,12 +165,8 @@ pub struct DataSpec {
     /// series; metrics are reported per series and over all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_column: Option<String>,
-    /// CSV series: read only the series' first `end_row` rows (after the
-    /// header and the missing-value rule; of each series with
-    /// `series_column`); the rest is not read at all, so nothing after the
-    /// cut reaches the split, the scaler, the lags or the baselines. Each
-    /// origin of a retrained backtest (`evaluate.retrain`) is a run cut at
-    /// its origin.
+    /// CSV series: read only the file's first `end_row` data records, so
+    /// nothing after the cut reaches the parts, the scaler or the lags.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end_row: Option<usize>,
     /// Synthetic: which generator.
