@@ -67,6 +67,12 @@ pub fn retrain(dir: &Path, args: &RetrainArgs) -> CliResult<Option<BacktestSumma
             dir.display()
         );
     }
+    if crate::run::lock::is_held(dir) {
+        bad_input!(
+            "{} is still training in another process; retrain its backtest once it has finished",
+            dir.display()
+        );
+    }
     let mut sets = Vec::new();
     if let Some(n) = args.origins {
         sets.push(format!("evaluate.origins={n}"));
