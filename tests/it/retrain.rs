@@ -271,3 +271,67 @@ fn retraining_refuses_what_it_cannot_cut() {
         located.stderr
     );
 }
+
+#[test]
+fn a_planned_retrain_is_continued_by_the_next_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let exp = experiment(tmp.path());
+    let run = tmp.path().join("run");
+    train_headless(&exp, &run, &["--set", "evaluate.retrain=false"]);
+    assert!(summary(&run).get("backtest_retrained").is_none());
+    let r = run.to_str().unwrap();
+    // --emit slurm plans the origins and trains none here.
+    let emit = rnnlab(
+        &root(),
+        &[
+            "backtest",
+            r,
+            "--retrain",
+            "--origins",
+            "2",
+            "--emit",
+            "slurm",
+        ],
+    );
+    assert_eq!(emit.code, 0, "{}", emit.stderr);
+    let sweep = run.join("retrain-2x2");
+    let script = std::fs::read_to_string(sweep.join("slurm.sh")).unwrap();
+    assert!(
+        script.contains("#SBATCH --array=0-1") && script.contains("sweep-trial"),
+        "{script}"
+    );
+    let trials = std::fs::read_to_string(sweep.join("trials.csv")).unwrap();
+    assert_eq!(trials.matches(",planned,").count(), 2, "{trials}");
+    // The next call trains what is left and scores it.
+    let done = rnnlab(
+        &root(),
+        &[
+            "backtest",
+            r,
+            "--retrain",
+            "--origins",
+            "2",
+            "--parallel",
+            "1",
+        ],
+    );
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("retraining at 2 of 2 origins, 1 at once"),
+        "{}",
+        done.stderr
+    );
+    let s = summary(&run);
+    assert_eq!(s["backtest_retrained"]["origins"], 2);
+    assert_eq!(s["backtest_retrained"]["runs"], "retrain-2x2");
+    // The fixed backtest at the same origins prints both tables.
+    let fixed = rnnlab(&root(), &["backtest", r, "--origins", "2"]);
+    assert_eq!(fixed.code, 0, "{}", fixed.stderr);
+    assert_eq!(
+        fixed.stdout.matches("| model |").count(),
+        2,
+        "{}",
+        fixed.stdout
+    );
+}
