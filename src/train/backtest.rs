@@ -118,3 +118,75 @@ fn score(
     }
     Some(summary)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With the run's own model and scaler at every origin, the retrained
+    /// backtest's path (one origin at a time, the raw window scaled by the
+    /// origin's scaler) scores what the fixed-model backtest scores; with
+    /// a model whose head predicts 0 (the mean) under another scaler, it
+    /// follows that scaler.
+    #[test]
+    fn the_retrained_path_scores_the_fixed_model_as_the_fixed_backtest() {
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("experiments/series/airline-relu-rnn.toml");
+        let exp = Experiment::load(&file, &[]).unwrap();
+        let data = crate::data::load(&exp).unwrap();
+        let model = Model::for_experiment(&exp, None);
+        let fixed = backtest(&model, &exp, &data).unwrap();
+        let n = fixed.origins;
+        let same: Vec<Retrained> = (0..n)
+            .map(|_| Retrained {
+                exp: exp.clone(),
+                model: model.clone(),
+                scaler: data.scaler.clone(),
+            })
+            .collect();
+        let retrained = backtest_retrained(&exp, &data, &same).unwrap();
+        assert_eq!(retrained.protocol, Protocol::Retrained);
+        assert_eq!(fixed.baselines, retrained.baselines);
+        for (k, s) in &fixed.metrics {
+            let r = retrained.metrics[k];
+            assert!(
+                (s.mean - r.mean).abs() <= 1e-5 * s.mean.abs().max(1.0),
+                "{k}: {s:?} vs {r:?}"
+            );
+        }
+        // A zero head forecasts the scaler's offset (log passengers): the
+        // point forecast is exp(offset) at every origin, whatever the window.
+        let mut zero = model.clone();
+        for p in zero
+            .params
+            .iter_mut()
+            .filter(|p| p.name.starts_with("head."))
+        {
+            p.data.fill(0.0);
+        }
+        let mut shifted = data.scaler.clone();
+        shifted.target_offset = 6.0;
+        let at = |scaler: &Scaler| -> Vec<Retrained> {
+            (0..n)
+                .map(|_| Retrained {
+                    exp: exp.clone(),
+                    model: zero.clone(),
+                    scaler: scaler.clone(),
+                })
+                .collect()
+        };
+        let bt = data.backtest.as_ref().unwrap();
+        let mut truth = bt.split.future.clone();
+        data.scaler.unscale_target(&mut truth);
+        let mae = truth
+            .iter()
+            .map(|t| (t - 6f32.exp()).abs() as f64)
+            .sum::<f64>()
+            / n as f64;
+        let got = backtest_retrained(&exp, &data, &at(&shifted)).unwrap();
+        let m = got.metrics["mae"].mean;
+        assert!((m - mae).abs() <= 1e-3 * mae, "{m} vs {mae}");
+        // One model short of the origins: no backtest.
+        assert!(backtest_retrained(&exp, &data, &at(&shifted)[1..]).is_none());
+    }
+}
