@@ -29,6 +29,10 @@ pub fn train(
     let exp = Experiment::load(path, sets)?;
     train::check_threads(exp.train.threads)?;
     let data = data::load(&exp)?;
+    if let (true, Some(bt)) = (exp.evaluate.retrain, &data.backtest) {
+        // Refused now rather than after training.
+        data::backtest::retrain_cuts(&exp, bt)?;
+    }
     let model = Model::for_experiment(&exp, data.text.as_ref());
     let mut run = RunDir::create(&exp, run_dir, &data.scaler)?;
     if options.tensorboard {
