@@ -56,6 +56,19 @@ pub fn backtest(
         );
     };
     output::print(&table(&summary, &weights.display().to_string()))?;
+    if let Some(r) = crate::run::read::summary::load_summary(dir)
+        .ok()
+        .and_then(|s| s.backtest_retrained)
+        .filter(|r| (r.origins, r.step) == (summary.origins, summary.step))
+    {
+        output::print(&format!(
+            "\n{}",
+            table(
+                &r,
+                "models retrained at each origin (expanding window, as `--retrain` recorded)"
+            )
+        ))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -64,8 +77,9 @@ fn spread(s: Option<&Spread>) -> String {
     s.map_or("–".into(), Spread::compact)
 }
 
-/// The backtest as Markdown: a line saying what was done, then one row for
-/// the model and one per baseline, each metric as mean ± sd over origins.
+/// The backtest as Markdown: a line saying what was done (`weights`: what
+/// forecast), then one row for the model and one per baseline, each metric
+/// as mean ± sd over origins.
 pub fn table(b: &BacktestSummary, weights: &str) -> String {
     let mut out = format!(
         "Rolling-origin backtest of {weights}: {} origins, {} step(s) apart, the first forecast at row {} of the test part; mean ± sd over origins, original units\n\n",

@@ -117,6 +117,26 @@ pub fn check(path: &Path, sets: &[String]) -> CliResult<ExitCode> {
     for b in &data.baselines {
         let _ = writeln!(out, "baseline {}: valid mse {:.6}", b.name, b.valid.mse);
     }
+    if let Some(bt) = &data.backtest {
+        if exp.evaluate.retrain {
+            // The rows before the first origin must hold a run of their own.
+            crate::data::backtest::retrain_cuts(&exp, bt)?;
+        }
+        let _ = writeln!(
+            out,
+            "backtest: {} origins, {} step(s) apart{}",
+            bt.origins.count,
+            bt.origins.step,
+            if exp.evaluate.retrain {
+                format!(
+                    "; retrained at each origin: {} more training runs after this one",
+                    bt.origins.count
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
     let estimate = crate::experiment::limits::estimate(&exp);
     let available = match crate::fsio::available_memory() {
         Some(m) => format!("{} available", crate::fsio::bytes(m)),

@@ -12,6 +12,7 @@ mod output;
 mod predict;
 pub mod reference;
 pub mod resolve;
+mod retrain;
 pub mod runs;
 pub mod sweep;
 mod train;
@@ -183,6 +184,19 @@ enum Cmd {
         /// Steps between origins [default: the experiment's evaluate.step].
         #[arg(long)]
         step: Option<usize>,
+        /// Expanding window: at each origin train a fresh model of the run's
+        /// experiment on the rows before it (one training run per origin, as
+        /// a sweep in RUN/retrain-<origins>x<step>/; rerunning continues an
+        /// interrupted one) and score its forecast.
+        #[arg(long, conflicts_with = "from")]
+        retrain: bool,
+        /// With --retrain: origins trained at once [default: as the cores allow].
+        #[arg(long, requires = "retrain")]
+        parallel: Option<usize>,
+        /// With --retrain: write a job-array script (one task per origin)
+        /// instead of training here; then run `backtest --retrain` again to score.
+        #[arg(long, value_enum, value_name = "SYSTEM", requires = "retrain")]
+        emit: Option<Emit>,
     },
     /// Run experiments that carry a [reference] and print a Markdown table
     /// of rnnlab's validation figures beside the published ones.
@@ -332,7 +346,7 @@ enum Cmd {
     },
 }
 
-/// Job systems `sweep --emit` writes scripts for.
+/// Job systems `sweep --emit` and `backtest --retrain --emit` write scripts for.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 enum Emit {
     Slurm,
@@ -429,8 +443,20 @@ fn run(cli: Cli) -> CliResult<ExitCode> {
             from,
             origins,
             step,
+            retrain,
+            parallel,
+            emit,
         } => {
             let run = resolve::run(&run, &place.runs_only())?;
+            if retrain {
+                let args = retrain::RetrainArgs {
+                    origins,
+                    step,
+                    parallel,
+                    emit_slurm: emit == Some(Emit::Slurm),
+                };
+                return retrain::command(&run, &args);
+            }
             backtest::backtest(&run, from.as_deref(), origins, step)
         }
         Cmd::Table {

@@ -160,6 +160,7 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> CliResult<Row> 
         _ => None,
     };
     let every_step = exp.every_step();
+    let retrain = exp.evaluate.retrain;
     let model = Model::for_experiment(&exp, data.text.as_ref());
     let run = RunDir::create_in(&exp, None, runs_dir, &data.scaler)?;
     let dir = run.path.clone();
@@ -168,6 +169,11 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> CliResult<Row> 
     headless::log(&handle.events);
     handle.join()?;
     row.seconds = start.elapsed().as_secs_f64();
+    completed_summary(&dir)?;
+    if retrain {
+        // `evaluate.retrain`: the expanding-window backtest, into summary.json.
+        super::retrain::retrain(&dir, &super::retrain::RetrainArgs::default())?;
+    }
     let summary = completed_summary(&dir)?;
     row.figures = match (reference.goal, naive) {
         (Goal::Beat, Some((naive, seasonal_naive, target))) => {
@@ -184,7 +190,7 @@ pub fn run_one(path: &Path, sets: &[String], runs_dir: &Path) -> CliResult<Row> 
                 naive,
                 seasonal_naive,
                 target,
-                backtest: summary.backtest.as_ref().and_then(Backtested::of),
+                backtest: Backtested::of_summary(&summary),
                 interval: Covered::of(&summary),
             }
         }
@@ -295,11 +301,23 @@ pub fn run_seeds(path: &Path, sets: &[String], runs_dir: &Path, n: usize) -> Cli
                         _ => f64::NAN,
                     })
                 };
+                let retrained = |f: fn(&Spread) -> f64| {
+                    mean(&|r| match &r.figures {
+                        Figures::Beat {
+                            backtest: Some(b), ..
+                        } => b.retrained.as_ref().map_or(f64::NAN, f),
+                        _ => f64::NAN,
+                    })
+                };
                 Backtested {
                     mase: Spread {
                         mean: mase(|s| s.mean),
                         sd: mase(|s| s.sd),
                     },
+                    retrained: b.retrained.map(|_| Spread {
+                        mean: retrained(|s| s.mean),
+                        sd: retrained(|s| s.sd),
+                    }),
                     ..b
                 }
             }),
@@ -429,7 +447,7 @@ fn line(r: &Row, intervals: bool) -> String {
         } => {
             let (model, baseline) = match backtest {
                 Some(b) => (
-                    format!("{} ({})", b.mase.compact(), b.origins),
+                    b.cell(),
                     format!(
                         "{} {}",
                         b.baseline.replace('_', "-"),
@@ -520,6 +538,7 @@ mod tests {
                     mean: 1.5,
                     sd: 0.25,
                 },
+                retrained: None,
             }),
             interval: None,
         };

@@ -34,6 +34,10 @@ pub struct RunRow {
     pub test: Option<(String, f64)>,
     /// The standard deviation over origins of a backtest's `test`.
     pub test_sd: Option<f64>,
+    /// The retrained (expanding-window) backtest's MASE over origins, mean
+    /// and sd, when `backtest --retrain` or `evaluate.retrain` made one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retrained: Option<crate::run::format::Spread>,
     /// A forecast with prediction intervals: the outermost interval's
     /// empirical coverage on the test part (a fraction).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -95,6 +99,7 @@ pub fn list(dir: &Path) -> CliResult<Vec<RunRow>> {
                     .find_map(|k| summary.test.get(*k).map(|v| (k.to_string(), *v))),
             },
             test_sd: summary.backtest_mase.map(|m| m.sd),
+            retrained: summary.retrained_mase,
             // The outermost interval's key sorts first.
             coverage: summary
                 .test
@@ -226,6 +231,19 @@ pub fn table_width(rows: &[RunRow], width: usize) -> String {
             })
             .collect(),
     ));
+    if rows.iter().any(|r| r.retrained.is_some()) {
+        optional.push(col(
+            "retrained",
+            true,
+            rows.iter()
+                .map(|r| {
+                    r.retrained.map_or(String::new(), |m| {
+                        format!("mase {}±{}", compact(m.mean), compact(m.sd))
+                    })
+                })
+                .collect(),
+        ));
+    }
     if rows.iter().any(|r| r.coverage.is_some()) {
         optional.push(col(
             "coverage",

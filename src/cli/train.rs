@@ -29,6 +29,10 @@ pub fn train(
     let exp = Experiment::load(path, sets)?;
     train::check_threads(exp.train.threads)?;
     let data = data::load(&exp)?;
+    if let (true, Some(bt)) = (exp.evaluate.retrain, &data.backtest) {
+        // Refused now rather than after training.
+        data::backtest::retrain_cuts(&exp, bt)?;
+    }
     let model = Model::for_experiment(&exp, data.text.as_ref());
     let mut run = RunDir::create(&exp, run_dir, &data.scaler)?;
     if options.tensorboard {
@@ -36,8 +40,41 @@ pub fn train(
     }
     let run_path = run.path.clone();
     output::println(&run_path.display().to_string())?;
+    let retrain = exp.evaluate.retrain && options.stop_at.is_none();
     let handle = train::spawn(exp, data, model, run, None, options)?;
-    supervise(handle, &run_path, dashboard)
+    let code = supervise(handle, &run_path, dashboard)?;
+    let completed = crate::run::read::summary::read_summary(&run_path)
+        .status
+        .as_deref()
+        == Some("completed");
+    if retrain && completed && !super::retrain::INTERRUPTED.load(Ordering::SeqCst) {
+        // `evaluate.retrain`: the expanding-window backtest after training.
+        let args = super::retrain::RetrainArgs::default();
+        if let Some(b) = super::retrain::retrain(&run_path, &args)? {
+            output::note(&retrained_line(&b));
+        }
+    }
+    Ok(code)
+}
+
+/// The retrained backtest's MASE beside the baselines'.
+pub(super) fn retrained_line(b: &crate::run::format::BacktestSummary) -> String {
+    let mase = |m: &std::collections::BTreeMap<String, crate::run::format::Spread>| {
+        m.get("mase").map_or("–".into(), |s| s.compact())
+    };
+    let baselines: Vec<String> = b
+        .baselines
+        .iter()
+        .map(|(name, m)| format!("{name} {}", mase(m)))
+        .collect();
+    format!(
+        "retrained backtest MASE {} over {} origins {} step(s) apart, a model trained on the rows before each (baselines: {}); runs in {}",
+        mase(&b.metrics),
+        b.origins,
+        b.step,
+        baselines.join(", "),
+        b.runs.as_deref().unwrap_or("?")
+    )
 }
 
 /// Keys `resume --set` may change: the run's data and model are fixed.
@@ -254,6 +291,8 @@ fn supervise(
     let (trainer_done, front_done) = (handle.done.clone(), shown_done.clone());
     let _ = ctrlc::set_handler(move || {
         flag.store(true, Ordering::SeqCst);
+        // A retrained backtest after training stops too.
+        super::retrain::INTERRUPTED.store(true, Ordering::SeqCst);
         let _ = stop.send(Command::Stop);
         if !headless {
             // The dashboard takes it from here; but a dashboard whose

@@ -9,7 +9,7 @@ use super::DataError;
 use super::baseline;
 use super::metrics::{Metrics, Scale};
 use super::window::{Cut, Sequence, Shape, Split, cut_at};
-use crate::experiment::EvaluateSpec;
+use crate::experiment::{EvaluateSpec, Experiment};
 
 /// Origins used when `evaluate.origins` is 0 (fewer when the test part has
 /// fewer window positions).
@@ -72,10 +72,55 @@ pub struct Backtest {
     pub origins: Origins,
     /// One sample per origin, oldest first, scaled like the other splits.
     pub split: Split,
+    /// The same samples in original units (a retrained model scales them
+    /// with its own scaler).
+    pub raw: Split,
     /// The row of the test part each origin's forecast starts at.
     pub first_rows: Vec<usize>,
+    /// The series' rows before the test part (train and valid).
+    pub rows_before: usize,
+    /// Each origin's index among the file's data records: the
+    /// `data.end_row` of a run that sees only the rows before it.
+    pub records: Vec<usize>,
     /// Each baseline's metrics at each origin, in original units.
     pub baselines: Vec<(String, Vec<Metrics>)>,
+}
+
+/// Each origin's data record: of row `before + first` of the series.
+pub(super) fn records(first_rows: &[usize], before: usize, records: &[usize]) -> Vec<usize> {
+    let at = |r: usize| records.get(r).copied().unwrap_or(r);
+    first_rows.iter().map(|f| at(before + f)).collect()
+}
+
+/// The expanding-window runs of a backtest: each origin's `data.end_row`
+/// (the data records before it) and the `data.split` of those rows, the
+/// experiment's train / valid proportions without a test part. Refused,
+/// naming the key and the fix, when the rows before the first origin are
+/// too few for a training and a validation window.
+pub fn retrain_cuts(exp: &Experiment, bt: &Backtest) -> Result<(Vec<usize>, [f64; 3]), DataError> {
+    let d = &exp.data;
+    let [tr, va, _] = d.split;
+    let train = tr / (tr + va);
+    let split = [train, 1.0 - train, 0.0];
+    let first = bt.rows_before + bt.first_rows.first().copied().unwrap_or(0);
+    let [n_train, n_valid, _] = super::source::split_sizes(first, split);
+    let skip = d.lags.iter().copied().max().unwrap_or(0);
+    let (need_train, need_valid) = (skip + d.window + d.horizon, d.window + d.horizon);
+    if n_train < need_train || n_valid < need_valid {
+        let lag = if skip > 0 {
+            format!(" + the longest lag {skip}")
+        } else {
+            String::new()
+        };
+        return Err(DataError::new(format!(
+            "`evaluate.retrain`: the first origin is row {first} of the series, and the {first} rows before it, split {train:.3} / {:.3} as data.split's train and valid shares, give the training part {n_train} rows and the validation part {n_valid}; each needs a window + horizon of {} + {} rows{lag}",
+            1.0 - train,
+            d.window,
+            d.horizon
+        ))
+        .with_hint("move the first origin later (fewer origins or a smaller evaluate.step), give the test part a smaller share in data.split, or shorten data.window; or remove evaluate.retrain"));
+    }
+    Ok((bt.records.clone(), split))
 }
 
 /// Scores the naive and drift (and, with a season, the seasonal-naive and,
@@ -136,7 +181,11 @@ mod tests {
     use super::*;
 
     fn spec(origins: usize, step: usize) -> EvaluateSpec {
-        EvaluateSpec { origins, step }
+        EvaluateSpec {
+            origins,
+            step,
+            retrain: false,
+        }
     }
 
     #[test]

@@ -20,6 +20,10 @@ pub(super) struct SeriesTable {
     pub target: Vec<f32>,
     /// The file line of each row kept (rows may be dropped as missing).
     pub lines: Vec<usize>,
+    /// Each row kept: its 0-based data record (`data.end_row` counts them).
+    pub records: Vec<usize>,
+    /// Data records read (with an `end`, at most that many).
+    pub read: usize,
 }
 
 /// Reads the text of column `name` on each of `lines` (as
@@ -73,6 +77,19 @@ pub(super) fn read_series(
     missing: Missing,
     transform: Transform,
 ) -> Result<SeriesTable, DataError> {
+    read_series_until(path, columns, target, missing, transform, None)
+}
+
+/// As [`read_series`], reading no data record after the first `end` (none
+/// fills a missing value before the cut).
+pub(super) fn read_series_until(
+    path: &Path,
+    columns: &[String],
+    target: &str,
+    missing: Missing,
+    transform: Transform,
+    end: Option<usize>,
+) -> Result<SeriesTable, DataError> {
     let mut reader = open(path, true)?;
     let header = reader.headers().map_err(|e| csv_error(path, e))?.clone();
     check_names(path, &header)?;
@@ -93,11 +110,13 @@ pub(super) fn read_series(
         .collect::<Result<Vec<_>, _>>()?;
     let mut cells: Vec<Vec<Option<f32>>> = vec![Vec::new(); names.len()];
     let mut lines = Vec::new();
+    let mut records = Vec::new();
     let mut record = csv::StringRecord::new();
-    while reader
-        .read_record(&mut record)
-        .map_err(|e| csv_error(path, e))?
-    {
+    let mut read = 0;
+    let mut next =
+        |r: &mut csv::StringRecord| reader.read_record(r).map_err(|e| csv_error(path, e));
+    while end != Some(read) && next(&mut record)? {
+        read += 1;
         let line = line_of(&record);
         let mut row = Vec::with_capacity(names.len());
         for (name, &i) in names.iter().zip(&index) {
@@ -108,6 +127,7 @@ pub(super) fn read_series(
             continue;
         }
         lines.push(line);
+        records.push(read - 1);
         for (column, value) in cells.iter_mut().zip(row) {
             column.push(value);
         }
@@ -136,6 +156,8 @@ pub(super) fn read_series(
         inputs,
         target: filled[t].clone(),
         lines,
+        records,
+        read,
     })
 }
 

@@ -221,6 +221,9 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
                 })?;
             let (cut, first_rows) = backtest::cut(series, &shape, origins);
             let baselines = backtest::baselines(&cut, d.horizon, d.season, scale);
+            let before = source.sizes[0] + source.sizes[1];
+            let records = backtest::records(&first_rows, before, &source.records);
+            let raw = cut.split.clone();
             let mut split = cut.split;
             scaler.scale_inputs(&mut split.inputs);
             scaler.scale_target(&mut split.targets);
@@ -229,7 +232,10 @@ pub fn load(exp: &Experiment) -> Result<Dataset, DataError> {
             Some(Backtest {
                 origins,
                 split,
+                raw,
                 first_rows,
+                rows_before: before,
+                records,
                 baselines,
             })
         }

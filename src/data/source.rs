@@ -29,6 +29,9 @@ pub(super) struct Source {
     /// Several series (`data.series_column`): their names, in the order of
     /// the sequences in each part; empty for one.
     pub series: Vec<String>,
+    /// One CSV series: the index among the file's data records of each of
+    /// its rows (what `data.end_row` counts); empty otherwise.
+    pub records: Vec<usize>,
 }
 
 impl Source {
@@ -76,7 +79,7 @@ impl Source {
 }
 
 /// Part sizes of `n` items: floor for train and valid, the rest for test.
-fn split_sizes(n: usize, split: [f64; 3]) -> [usize; 3] {
+pub(super) fn split_sizes(n: usize, split: [f64; 3]) -> [usize; 3] {
     // The epsilon keeps 10,000 × 0.7 at 7,000 despite binary rounding.
     let part = |f: f64| ((n as f64 * f + 1e-9).floor() as usize).min(n);
     let train = part(split[0]);
@@ -109,7 +112,18 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
             .filter(|c| !d.columns.contains(c))
             .cloned(),
     );
-    let t = csv_read::read_series(path, &read, target, d.missing, d.transform)?;
+    let t = csv_read::read_series_until(path, &read, target, d.missing, d.transform, d.end_row)?;
+    if let Some(end) = d.end_row.filter(|&end| t.read < end) {
+        return Err(DataError::new(format!(
+            "data.end_row = {end}, but the file has {} data rows",
+            t.read
+        ))
+        .in_file(path)
+        .with_hint(format!(
+            "give an end_row of at most {}, or remove data.end_row to read every row",
+            t.read
+        )));
+    }
     let future = pick(&t.inputs, &read, &d.future_columns);
     // A known-future copy of the target would hand the model what it forecasts.
     for (j, name) in d.future_columns.iter().enumerate() {
@@ -224,6 +238,7 @@ fn series(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
     columns.extend(lead_names(&d.future_columns, d.horizon));
     let multi = d.series_column.is_some();
     Ok(Source {
+        records: if multi { Vec::new() } else { t.records },
         parts,
         sizes,
         columns,
@@ -358,6 +373,7 @@ fn rows(exp: &Experiment, path: &Path) -> Result<Source, DataError> {
         file: Some(path.to_path_buf()),
         train_target: None,
         series: Vec::new(),
+        records: Vec::new(),
     })
 }
 
@@ -409,6 +425,7 @@ fn generated(exp: &Experiment) -> Result<Source, DataError> {
         file: None,
         train_target: None,
         series: Vec::new(),
+        records: Vec::new(),
     })
 }
 

@@ -347,3 +347,88 @@ fn an_empty_sentence_part_is_refused_unless_its_share_is_0() {
         "{e}"
     );
 }
+
+#[test]
+fn end_row_never_reads_the_rows_after_the_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 good rows, the last one's `a` missing; then a planted leak: a
+    // huge value the interpolation would reach for, and a row that does
+    // not parse at all.
+    let mut text = String::from("step,a,b\n");
+    for i in 0..100 {
+        let a = if i == 99 {
+            String::new()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{i},{a},{}\n", 1000 + i));
+    }
+    text.push_str("100,1000000,1100\n101,oops,1101\n");
+    std::fs::write(dir.path().join("ramp.csv"), text).unwrap();
+    let data = "source = \"csv\"\npath = \"ramp.csv\"\ncolumns = [\"a\"]\nwindow = 5\nnormalize = \"none\"\nmissing = \"interpolate\"";
+    let whole = experiment(dir.path(), data, "");
+    assert!(load(&whole).is_err(), "the unparseable row is read");
+    let cut = experiment(dir.path(), &format!("{data}\nend_row = 100"), "");
+    let ds = load(&cut).unwrap();
+    // 70 / 20 / 10 rows of the 100; row 99 filled from before the cut.
+    assert_eq!((ds.train.len, ds.valid.len, ds.test.len), (65, 15, 5));
+    let last = *ds.test.targets.last().unwrap();
+    assert!(last < 100.0, "row 99 = {last}: filled from after the cut");
+}
+
+#[test]
+fn retrained_origins_are_cut_at_their_data_records() {
+    let dir = tempfile::tempdir().unwrap();
+    // Row 10 of the file is dropped as missing: the series' row r ≥ 10 is
+    // the file's data record r + 1.
+    let mut text = String::from("step,a\n");
+    for i in 0..101 {
+        let a = if i == 10 {
+            String::new()
+        } else {
+            i.to_string()
+        };
+        text.push_str(&format!("{i},{a}\n"));
+    }
+    std::fs::write(dir.path().join("gap.csv"), text).unwrap();
+    let exp = experiment(
+        dir.path(),
+        "source = \"csv\"\npath = \"gap.csv\"\ncolumns = [\"a\"]\nwindow = 5\nsplit = [0.6, 0.2, 0.2]\nmissing = \"drop\"\nnormalize = \"none\"",
+        "[evaluate]\norigins = 3\nstep = 4\nretrain = true",
+    );
+    let ds = load(&exp).unwrap();
+    let bt = ds.backtest.as_ref().unwrap();
+    // 100 rows: 60 / 20 / 20; the test part's windows start at 0..=14:
+    // origins at test rows 11, 15, 19 = series rows 91, 95, 99.
+    assert_eq!(bt.first_rows, [11, 15, 19]);
+    assert_eq!(bt.rows_before, 80);
+    let (ends, split) = backtest::retrain_cuts(&exp, bt).unwrap();
+    assert_eq!(ends, [92, 96, 100]);
+    assert!((split[0] - 0.75).abs() < 1e-12 && (split[1] - 0.25).abs() < 1e-12);
+    assert_eq!(split[2], 0.0);
+    // A run cut there holds the series' 91 rows before the origin (row 91,
+    // value 92): 68 train and 22 valid rows (the floors leave row 90 out),
+    // so the last value it sees is row 89's, 90.
+    let mut cut = exp.clone();
+    cut.data.end_row = Some(ends[0]);
+    cut.data.split = split;
+    cut.evaluate.retrain = false;
+    let c = load(&cut).unwrap();
+    assert_eq!(c.valid.future.last(), Some(&90.0));
+    assert_eq!((c.train.len, c.valid.len), (68 - 5, 22 - 5));
+    assert!(c.backtest.is_none());
+    // Too few rows before the first origin: refused, naming the key and the fix.
+    let mut short = bt.clone();
+    short.rows_before = 2;
+    let e = backtest::retrain_cuts(&exp, &short)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("`evaluate.retrain`: the first origin is row 13"),
+        "{e}"
+    );
+    assert!(
+        e.contains("evaluate.step") && e.contains("data.window"),
+        "{e}"
+    );
+}

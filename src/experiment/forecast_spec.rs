@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 /// The rolling-origin backtest run on the test part at the end of training
 /// (forecasts of a series read from a CSV file): forecasts from `origins`
 /// origins `step` steps apart, the last one as late as the test part
-/// allows, each from the window of data before it.
+/// allows, each from the window of data before it; by the trained model
+/// (the fixed-model protocol) and, with `retrain`, by a model retrained on
+/// the data before each origin (the expanding-window protocol).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateSpec {
@@ -20,6 +22,14 @@ pub struct EvaluateSpec {
     /// over the whole test part.
     #[serde(default)]
     pub step: usize,
+    /// Also run the expanding-window protocol: at each origin a fresh model
+    /// of the same experiment, trained (with its own train / valid split in
+    /// `data.split`'s proportions) only on the rows before that origin,
+    /// forecasts from it. One training run per origin, run as the trials of
+    /// a sweep in the run directory; reported beside the fixed-model
+    /// backtest as `backtest_retrained` in `summary.json`.
+    #[serde(default)]
+    pub retrain: bool,
 }
 
 /// A calendar feature: where a timestamp lies in a cycle.

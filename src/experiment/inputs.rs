@@ -15,7 +15,60 @@ pub(super) fn validate(exp: &Experiment) -> Result<(), Invalid> {
     validate_series(exp)?;
     validate_residual(exp)?;
     validate_intervals(exp)?;
-    validate_calibration(exp)
+    validate_calibration(exp)?;
+    validate_end_row(exp)?;
+    validate_retrain(exp)
+}
+
+/// `data.end_row`: a cut of a CSV series, of at least one row.
+fn validate_end_row(exp: &Experiment) -> Result<(), Invalid> {
+    let d = &exp.data;
+    let Some(end) = d.end_row else {
+        return Ok(());
+    };
+    if !(d.source == Source::Csv && d.layout == Layout::Series) {
+        return Err(invalid(
+            "data.end_row",
+            "`end_row` cuts a CSV series (layout = \"series\"); other data has no rows in time order",
+            "remove data.end_row",
+        ));
+    }
+    if end == 0 {
+        return Err(invalid(
+            "data.end_row",
+            "must be at least 1 (got 0): the rows before it are the whole data",
+            "give the number of rows to read, or remove data.end_row to read them all",
+        ));
+    }
+    Ok(())
+}
+
+/// `evaluate.retrain`: a rolling-origin backtest needs a forecast of one
+/// CSV series with a test part, whose origins the retrained runs are cut at.
+fn validate_retrain(exp: &Experiment) -> Result<(), Invalid> {
+    if !exp.evaluate.retrain {
+        return Ok(());
+    }
+    let d = &exp.data;
+    let one_series = d.source == Source::Csv
+        && d.layout == Layout::Series
+        && exp.task.kind == TaskKind::Forecast
+        && d.series_column.is_none();
+    if !one_series {
+        return Err(invalid(
+            "evaluate.retrain",
+            "the retrained backtest forecasts one CSV series (layout = \"series\", kind = \"forecast\", no data.series_column) from origins in its test part",
+            "remove evaluate.retrain",
+        ));
+    }
+    if d.split[2] <= 0.0 {
+        return Err(invalid(
+            "evaluate.retrain",
+            "the backtest's origins lie in the test part, and data.split gives it no rows",
+            "give the test part a share, e.g. data.split = [0.7, 0.15, 0.15]",
+        ));
+    }
+    Ok(())
 }
 
 /// `task.calibration`: intervals to calibrate, and a validation part to

@@ -165,6 +165,10 @@ pub struct DataSpec {
     /// series; metrics are reported per series and over all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series_column: Option<String>,
+    /// CSV series: read only the file's first `end_row` data records, so
+    /// nothing after the cut reaches the parts, the scaler or the lags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_row: Option<usize>,
     /// Synthetic: which generator.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator: Option<Generator>,

@@ -54,6 +54,11 @@ pub struct Summary {
     /// (forecasts of a series; absent otherwise and in older runs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backtest: Option<BacktestSummary>,
+    /// The expanding-window backtest (`rnnlab backtest --retrain`,
+    /// `evaluate.retrain`): at each origin a model retrained on the rows
+    /// before it; the same origins, metrics and baselines as `backtest`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtest_retrained: Option<BacktestSummary>,
     /// Several series (`data.series_column`): the final model's test
     /// metrics per series beside that series' baselines.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -111,6 +116,9 @@ impl Spread {
 /// baseline over the same origins, in original units.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BacktestSummary {
+    /// Which model forecasts at each origin.
+    #[serde(default)]
+    pub protocol: Protocol,
     pub origins: usize,
     /// Steps between origins.
     pub step: usize,
@@ -118,6 +126,22 @@ pub struct BacktestSummary {
     pub first_row: usize,
     pub metrics: BTreeMap<String, Spread>,
     pub baselines: BTreeMap<String, BTreeMap<String, Spread>>,
+    /// Retrained: the sweep directory of the runs, one per origin
+    /// (relative to the run directory).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runs: Option<String>,
+}
+
+/// How a backtest's forecasts were made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// The one trained model forecasts from every origin.
+    #[default]
+    Fixed,
+    /// At each origin, a model trained only on the rows before it
+    /// (expanding window).
+    Retrained,
 }
 
 impl BacktestSummary {
@@ -144,6 +168,7 @@ impl BacktestSummary {
                 .collect()
         };
         BacktestSummary {
+            protocol: Protocol::Fixed,
             origins,
             step,
             first_row,
@@ -152,6 +177,7 @@ impl BacktestSummary {
                 .iter()
                 .map(|(name, ms)| (name.clone(), spreads(ms)))
                 .collect(),
+            runs: None,
         }
     }
 

@@ -17,7 +17,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use backtest::backtest;
+pub use backtest::{Retrained, backtest, backtest_retrained};
 pub use eval::{Evaluation, Forecast, evaluate, examples, fit_conformal, forecast, forecast_full};
 pub use optim::Optimizer;
 pub use schedule::Schedule;

@@ -133,6 +133,7 @@ impl Worker {
             baselines: data.baselines.clone(),
             message: None,
             backtest: None,
+            backtest_retrained: None,
             series: Vec::new(),
             calibration: None,
         };

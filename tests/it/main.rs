@@ -22,6 +22,8 @@
 //! - `multiseries`: several series in one file, one model, scores per series;
 //! - `numerics`: the model against PyTorch fixtures;
 //! - `resume`: bit-identical resume, also after kills;
+//! - `retrain`: the retrained (expanding-window) backtest, each origin's run
+//!   checked against the rows before it;
 //! - `runs`: `rnnlab runs` and `compare`;
 //! - `tmux`: the dashboard in a real terminal.
 //!
@@ -49,6 +51,7 @@ mod numerics;
 mod output;
 mod replay;
 mod resume;
+mod retrain;
 mod runs;
 mod signals;
 mod slurm;

@@ -26,6 +26,7 @@ fn summary(name: &str, status: Status, started: &str, steps: u64) -> Summary {
         baselines: vec![],
         message: None,
         backtest: None,
+        backtest_retrained: None,
         series: Vec::new(),
         calibration: None,
     }

@@ -25,6 +25,8 @@ pub struct SummaryFields {
     pub test: BTreeMap<String, f64>,
     /// The backtest's MASE over origins (forecasts of a series).
     pub backtest_mase: Option<crate::run::format::Spread>,
+    /// The retrained (expanding-window) backtest's MASE over origins.
+    pub retrained_mase: Option<crate::run::format::Spread>,
     /// Why a run ended as it did (a failure's error, early stopping).
     pub message: Option<String>,
 }
@@ -50,6 +52,9 @@ pub fn read_summary(run: &Path) -> SummaryFields {
         message: str_field("message"),
         backtest_mase: value
             .pointer("/backtest/metrics/mase")
+            .and_then(|v| serde_json::from_value(v.clone()).ok()),
+        retrained_mase: value
+            .pointer("/backtest_retrained/metrics/mase")
             .and_then(|v| serde_json::from_value(v.clone()).ok()),
         test: value
             .get("test")
