@@ -12,16 +12,30 @@
 //! Packing reads its source in memory order and prefetches the next block.
 //! matrixmultiply, which reaches about two thirds of its speed here, does
 //! the small and the skinny products and runs on other CPUs. Large products are split
-//! across two threads when the pool has them; split by rows, the halves share
-//! one packed copy of a large `b` (the weight gradients' 6.5 MB of inputs),
-//! packed half by each thread.
+//! across the pool's threads, one part of the rows (or of the columns) per
+//! thread, each of at least [`MIN_PART`] rows or columns; split by rows, the
+//! parts share one packed copy of a large `b` (the weight gradients' 6.5 MB
+//! of inputs), packed half by each of two threads.
 
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
+use rayon::prelude::*;
+
 use super::simd::{Isa, isa};
 
-/// Products with at least this many multiply-adds are split across two threads.
+/// Products with at least this many multiply-adds are split across threads.
 pub const PARALLEL_MACS: usize = 1 << 20;
+
+/// The fewest rows (or columns) a part of a split product gets.
+const MIN_PART: usize = 16;
+
+/// Where `len` rows (or columns) are cut into one part per thread of the
+/// pool, each of at least [`MIN_PART`] (two parts at least): the parts are
+/// `bounds[i]..bounds[i + 1]`. With two threads, halves (`len / 2`).
+fn part_bounds(len: usize, threads: usize) -> Vec<usize> {
+    let parts = threads.min(len / MIN_PART).max(2);
+    (0..=parts).map(|i| i * len / parts).collect()
+}
 
 /// Products with at least this many multiply-adds use the blocked AVX-512 path.
 #[cfg(target_arch = "x86_64")]
@@ -36,8 +50,8 @@ fn blocked(m: usize, k: usize, n: usize) -> bool {
 }
 
 /// `c = a·b + beta·c` with explicit (row, column) strides; `a` is m×k, `b` k×n, `c` m×n row-major.
-/// Large products run on two threads (halves of the rows of `c`, or of its
-/// columns when there are few rows) when the pool has them.
+/// Large products run on the pool's threads (parts of the rows of `c`, or of
+/// its columns when there are few rows) when it has two or more.
 #[allow(clippy::too_many_arguments)]
 pub fn gemm(
     m: usize,
@@ -78,60 +92,68 @@ pub fn gemm(
         unsafe { serial(sizes, whole, n, avx512) };
         return;
     }
+    let threads = rayon::current_num_threads();
+    let out = Out(base);
     if m >= 64 || m >= n {
-        let top = m / 2;
+        let rows = part_bounds(m, threads);
         #[cfg(target_arch = "x86_64")]
-        if avx512 && blocked::shares_band(top, k, n) {
+        if avx512 && blocked::shares_band(rows[1], k, n) {
             count(Path::SharedBand);
             let (pa, pb) = ((a.as_ptr(), (rsa, csa)), (b.as_ptr(), (rsb, csb)));
             // SAFETY: the asserts above keep every index inside the slices;
-            // the halves write rows 0..top and top..m of `c`.
-            unsafe { blocked::gemm_shared_band(top, m, k, n, pa, pb, beta, Out(base)) };
+            // the parts write rows rows[i]..rows[i + 1] of `c`.
+            unsafe { blocked::gemm_shared_band(&rows, m, k, n, pa, pb, beta, out) };
             return;
         }
         count(Path::SplitRows);
-        let lower = Part {
-            a: (a, top * rsa),
-            b: (b, 0),
-            // SAFETY: row `top` of `c` lies inside its `m · n` values.
-            c: Out(unsafe { base.add(top * n) }),
-        };
-        rayon::join(
-            // SAFETY: rows 0..top of `a` and `c`, inside the asserted bounds.
-            || unsafe { serial((top, k, n, (rsa, csa), (rsb, csb), beta), whole, n, avx512) },
-            // SAFETY: rows top..m of `a` and `c`, inside the asserted bounds.
-            || unsafe {
-                serial(
-                    (m - top, k, n, (rsa, csa), (rsb, csb), beta),
-                    lower,
-                    n,
-                    avx512,
-                )
-            },
-        );
+        rows.windows(2)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(|r| {
+                let (top, end) = (r[0], r[1]);
+                let part = Part {
+                    a: (a, top * rsa),
+                    b: (b, 0),
+                    // SAFETY: row `top` of `c` lies inside its `m · n` values.
+                    c: Out(unsafe { out.get().add(top * n) }),
+                };
+                // SAFETY: rows top..end of `a` and `c` (rows no other part
+                // touches), inside the asserted bounds.
+                unsafe {
+                    serial(
+                        (end - top, k, n, (rsa, csa), (rsb, csb), beta),
+                        part,
+                        n,
+                        avx512,
+                    )
+                }
+            });
     } else {
         count(Path::SplitColumns);
-        let left = n / 2;
-        let right = Part {
-            a: (a, 0),
-            b: (b, left * csb),
-            // SAFETY: column `left` of row 0 lies inside `c`.
-            c: Out(unsafe { base.add(left) }),
-        };
-        rayon::join(
-            // SAFETY: columns 0..left of `b` and `c` (elements of `c` the
-            // other part does not touch), inside the asserted bounds.
-            || unsafe { serial((m, k, left, (rsa, csa), (rsb, csb), beta), whole, n, avx512) },
-            // SAFETY: columns left..n of `b` and `c`, likewise.
-            || unsafe {
-                serial(
-                    (m, k, n - left, (rsa, csa), (rsb, csb), beta),
-                    right,
-                    n,
-                    avx512,
-                )
-            },
-        );
+        let columns = part_bounds(n, threads);
+        columns
+            .windows(2)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(|r| {
+                let (left, end) = (r[0], r[1]);
+                let part = Part {
+                    a: (a, 0),
+                    b: (b, left * csb),
+                    // SAFETY: column `left` of row 0 lies inside `c`.
+                    c: Out(unsafe { out.get().add(left) }),
+                };
+                // SAFETY: columns left..end of `b` and `c` (elements of `c` no
+                // other part touches), inside the asserted bounds.
+                unsafe {
+                    serial(
+                        (m, k, end - left, (rsa, csa), (rsb, csb), beta),
+                        part,
+                        n,
+                        avx512,
+                    )
+                }
+            });
     }
 }
 
@@ -141,11 +163,11 @@ pub fn gemm(
 pub enum Path {
     /// On the calling thread.
     Serial,
-    /// Two threads, halves of the rows, each packing its own `b`.
+    /// A part of the rows per thread, each packing its own `b`.
     SplitRows,
-    /// Two threads, halves of the rows, one packed `b` shared.
+    /// A part of the rows per thread, one packed `b` shared.
     SharedBand,
-    /// Two threads, halves of the columns.
+    /// A part of the columns per thread.
     SplitColumns,
     /// The blocked AVX-512 GEMM (on any of the above).
     Blocked,
@@ -176,15 +198,14 @@ struct Part<'a> {
 /// A pointer into `c` that one part of a product writes through.
 #[derive(Clone, Copy)]
 struct Out(*mut f32);
-// SAFETY: each part writes elements of `c` the other does not touch, and
-// both are joined before `gemm` returns.
+// SAFETY: each part writes elements of `c` no other part touches, and all
+// are joined before `gemm` returns.
 unsafe impl Send for Out {}
 // SAFETY: as for `Send`: the parts' elements of `c` are disjoint.
 unsafe impl Sync for Out {}
 
 impl Out {
     /// The pointer (a method, so closures capture the `Sync` wrapper).
-    #[cfg(target_arch = "x86_64")]
     fn get(self) -> *mut f32 {
         self.0
     }
@@ -240,6 +261,7 @@ mod blocked {
     use super::super::block::avx512::block;
     use super::super::block::{DEPTH, WIDTH};
     use super::super::pack::pack;
+    use rayon::prelude::*;
 
     /// Rows of `a` per packed block (a multiple of [`MR`]).
     const MC: usize = 96;
@@ -313,16 +335,17 @@ mod blocked {
         super::blocked(top, k, n) && n <= band(k) && k * n >= 1 << 18
     }
 
-    /// A product split by rows between two threads (rows `..top` and
-    /// `top..m`) that packs `b` once, the two halves of its depth on two
-    /// threads, then multiplies each half of `a` by it.
+    /// A product split by rows between threads (rows `rows[i]..rows[i +
+    /// 1]`, `rows` running from 0 to `m`) that packs `b` once, the two
+    /// halves of its depth on two threads, then multiplies each part of `a`
+    /// by it.
     ///
     /// # Safety
     /// As [`gemm`], with `c` of row stride `n`.
     #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn gemm_shared_band(
-        top: usize,
+        rows: &[usize],
         m: usize,
         k: usize,
         n: usize,
@@ -348,24 +371,28 @@ mod blocked {
         );
         {
             let (bp, a) = (&bp[..], Shared(a));
-            rayon::join(
-                // SAFETY: rows ..top of `a` and `c`, inside the caller's bounds.
-                || unsafe { multiply(top, k, n, (a.get(), (rsa, csa)), bp, beta, c.get(), n) },
-                // SAFETY: rows top.. of `a` and `c`, inside the caller's bounds.
-                || unsafe {
-                    let a = a.get().add(top * rsa);
-                    multiply(
-                        m - top,
-                        k,
-                        n,
-                        (a, (rsa, csa)),
-                        bp,
-                        beta,
-                        c.get().add(top * n),
-                        n,
-                    )
-                },
-            );
+            debug_assert_eq!((rows.first(), rows.last()), (Some(&0), Some(&m)));
+            rows.windows(2)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .for_each(|r| {
+                    let (top, end) = (r[0], r[1]);
+                    // SAFETY: rows top..end of `a` and `c` (rows no other part
+                    // touches), inside the caller's bounds.
+                    unsafe {
+                        let a = a.get().add(top * rsa);
+                        multiply(
+                            end - top,
+                            k,
+                            n,
+                            (a, (rsa, csa)),
+                            bp,
+                            beta,
+                            c.get().add(top * n),
+                            n,
+                        )
+                    }
+                });
         }
         BAND.set(bp);
     }
@@ -599,13 +626,21 @@ mod tests {
         out
     }
 
-    /// Every path (plain, blocked, split by rows or columns on two threads)
-    /// with edges in every dimension, both layouts of `a` and `b`, and each beta.
+    /// Every path (plain, blocked, split by rows or columns into a part per
+    /// thread, with two, three and four threads: more than this machine's
+    /// cores) with edges in every dimension, both layouts of `a` and `b`,
+    /// and each beta.
     #[test]
     fn matches_a_plain_product_for_every_shape_layout_and_path() {
+        for threads in [2, 3, 4] {
+            every_shape_layout_and_path(threads);
+        }
+    }
+
+    fn every_shape_layout_and_path(threads: usize) {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
+            .num_threads(threads)
             .build()
             .unwrap();
         let shapes = [
@@ -638,7 +673,7 @@ mod tests {
                     for (i, (got, want)) in c.iter().zip(&want).enumerate() {
                         assert!(
                             (got - want).abs() < 1e-5 * (k as f32 + 10.0),
-                            "({m},{k},{n}) {sa:?} {sb:?} beta {beta} [{i}]: {got} vs {want}"
+                            "{threads} threads, ({m},{k},{n}) {sa:?} {sb:?} beta {beta} [{i}]: {got} vs {want}"
                         );
                     }
                 }
@@ -652,8 +687,24 @@ mod tests {
             if needs_avx512 && !avx512 {
                 continue;
             }
-            assert!(taken(path) > before, "{path:?} never ran");
+            assert!(
+                taken(path) > before,
+                "{path:?} never ran with {threads} threads"
+            );
         }
+    }
+
+    /// One part per thread, each of at least 16 rows, two at least; two
+    /// threads cut in halves as before the split took more.
+    #[test]
+    fn parts_are_one_per_thread_and_never_tiny() {
+        assert_eq!(super::part_bounds(130, 2), vec![0, 65, 130]);
+        assert_eq!(super::part_bounds(100, 4), vec![0, 25, 50, 75, 100]);
+        assert_eq!(super::part_bounds(40, 8), vec![0, 20, 40]);
+        assert_eq!(super::part_bounds(10, 8), vec![0, 5, 10]);
+        let b = super::part_bounds(1000, 64);
+        assert_eq!(b.len(), 63, "62 parts of at least 16 rows");
+        assert!(b.windows(2).all(|w| w[1] - w[0] >= 16));
     }
 
     /// A product wider than the packed band (which takes 16 MB of `b` at
