@@ -37,6 +37,21 @@ fn part_bounds(len: usize, threads: usize) -> Vec<usize> {
     (0..=parts).map(|i| i * len / parts).collect()
 }
 
+/// Runs `f(start, end)` for every part of `bounds` on the pool: two parts
+/// by one `rayon::join` (as the two halves always were), more as tasks.
+fn for_each_part(bounds: &[usize], f: impl Fn(usize, usize) + Sync) {
+    match bounds {
+        [a, b, c] => {
+            rayon::join(|| f(*a, *b), || f(*b, *c));
+        }
+        _ => bounds
+            .windows(2)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(|r| f(r[0], r[1])),
+    }
+}
+
 /// Products with at least this many multiply-adds use the blocked AVX-512 path.
 #[cfg(target_arch = "x86_64")]
 const BLOCKED_MACS: usize = 1 << 16;
@@ -106,54 +121,45 @@ pub fn gemm(
             return;
         }
         count(Path::SplitRows);
-        rows.windows(2)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .for_each(|r| {
-                let (top, end) = (r[0], r[1]);
-                let part = Part {
-                    a: (a, top * rsa),
-                    b: (b, 0),
-                    // SAFETY: row `top` of `c` lies inside its `m · n` values.
-                    c: Out(unsafe { out.get().add(top * n) }),
-                };
-                // SAFETY: rows top..end of `a` and `c` (rows no other part
-                // touches), inside the asserted bounds.
-                unsafe {
-                    serial(
-                        (end - top, k, n, (rsa, csa), (rsb, csb), beta),
-                        part,
-                        n,
-                        avx512,
-                    )
-                }
-            });
+        for_each_part(&rows, |top, end| {
+            let part = Part {
+                a: (a, top * rsa),
+                b: (b, 0),
+                // SAFETY: row `top` of `c` lies inside its `m · n` values.
+                c: Out(unsafe { out.get().add(top * n) }),
+            };
+            // SAFETY: rows top..end of `a` and `c` (rows no other part
+            // touches), inside the asserted bounds.
+            unsafe {
+                serial(
+                    (end - top, k, n, (rsa, csa), (rsb, csb), beta),
+                    part,
+                    n,
+                    avx512,
+                )
+            }
+        });
     } else {
         count(Path::SplitColumns);
         let columns = part_bounds(n, threads);
-        columns
-            .windows(2)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .for_each(|r| {
-                let (left, end) = (r[0], r[1]);
-                let part = Part {
-                    a: (a, 0),
-                    b: (b, left * csb),
-                    // SAFETY: column `left` of row 0 lies inside `c`.
-                    c: Out(unsafe { out.get().add(left) }),
-                };
-                // SAFETY: columns left..end of `b` and `c` (elements of `c` no
-                // other part touches), inside the asserted bounds.
-                unsafe {
-                    serial(
-                        (m, k, end - left, (rsa, csa), (rsb, csb), beta),
-                        part,
-                        n,
-                        avx512,
-                    )
-                }
-            });
+        for_each_part(&columns, |left, end| {
+            let part = Part {
+                a: (a, 0),
+                b: (b, left * csb),
+                // SAFETY: column `left` of row 0 lies inside `c`.
+                c: Out(unsafe { out.get().add(left) }),
+            };
+            // SAFETY: columns left..end of `b` and `c` (elements of `c` no
+            // other part touches), inside the asserted bounds.
+            unsafe {
+                serial(
+                    (m, k, end - left, (rsa, csa), (rsb, csb), beta),
+                    part,
+                    n,
+                    avx512,
+                )
+            }
+        });
     }
 }
 
@@ -261,7 +267,6 @@ mod blocked {
     use super::super::block::avx512::block;
     use super::super::block::{DEPTH, WIDTH};
     use super::super::pack::pack;
-    use rayon::prelude::*;
 
     /// Rows of `a` per packed block (a multiple of [`MR`]).
     const MC: usize = 96;
@@ -372,27 +377,23 @@ mod blocked {
         {
             let (bp, a) = (&bp[..], Shared(a));
             debug_assert_eq!((rows.first(), rows.last()), (Some(&0), Some(&m)));
-            rows.windows(2)
-                .collect::<Vec<_>>()
-                .into_par_iter()
-                .for_each(|r| {
-                    let (top, end) = (r[0], r[1]);
-                    // SAFETY: rows top..end of `a` and `c` (rows no other part
-                    // touches), inside the caller's bounds.
-                    unsafe {
-                        let a = a.get().add(top * rsa);
-                        multiply(
-                            end - top,
-                            k,
-                            n,
-                            (a, (rsa, csa)),
-                            bp,
-                            beta,
-                            c.get().add(top * n),
-                            n,
-                        )
-                    }
-                });
+            super::for_each_part(rows, |top, end| {
+                // SAFETY: rows top..end of `a` and `c` (rows no other part
+                // touches), inside the caller's bounds.
+                unsafe {
+                    let a = a.get().add(top * rsa);
+                    multiply(
+                        end - top,
+                        k,
+                        n,
+                        (a, (rsa, csa)),
+                        bp,
+                        beta,
+                        c.get().add(top * n),
+                        n,
+                    )
+                }
+            });
         }
         BAND.set(bp);
     }
