@@ -249,7 +249,22 @@ pub fn estimate(exp: &Experiment) -> Estimate {
         None => input,
     };
     let mut state_per_step = 0u64;
-    for (i, l) in exp.model.layers.iter().enumerate() {
+    // An encoder–decoder's decoder follows the layers (the encoder): its
+    // first layer reads the previous value, the known-future columns and
+    // lags (at most every input) and the context; it keeps its state for
+    // the horizon's steps (counted with the window's below, an
+    // overestimate), and its head predicts one step's heads.
+    let decoder = exp.model.decoder.iter().enumerate();
+    let stacks = exp
+        .model
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| ("layers", i, l));
+    for (stack, i, l) in stacks.chain(decoder.map(|(i, l)| ("decoder", i, l))) {
+        if stack == "decoder" && i == 0 {
+            fan_in = fan_in.saturating_add(u(exp.input_features()).saturating_add(1));
+        }
         let (g, h) = (u(l.cell.gates()), u(l.units));
         // W_ih and b_ih, and W_hh and b_hh but for the minimal cells, per direction.
         // Layer normalisation adds at most four gains and biases per row.
@@ -262,7 +277,7 @@ pub fn estimate(exp: &Experiment) -> Estimate {
         let n = mul(&[u(l.directions()), g, h, per_row]);
         params = params.saturating_add(n);
         if n > biggest.0 {
-            biggest = (n, format!("model.layers[{i}].units"));
+            biggest = (n, format!("model.{stack}[{i}].units"));
         }
         // Gates, state, cell and input kept per step for the backward pass;
         // with layer normalisation also both normalised projections.
@@ -270,33 +285,11 @@ pub fn estimate(exp: &Experiment) -> Estimate {
         state_per_step = state_per_step.saturating_add(mul(&[u(l.directions()), kept, h]));
         fan_in = u(l.width());
     }
-    // An encoder–decoder's decoder: its first layer reads the previous
-    // value, the known-future columns and lags (at most every input) and
-    // the context; it keeps its state for the horizon's steps (counted
-    // with the window's below, an overestimate), and its head predicts one
-    // step's heads.
-    let mut head_outputs = outputs;
-    if !exp.model.decoder.is_empty() {
-        fan_in = fan_in.saturating_add(u(exp.input_features()).saturating_add(1));
-        for (i, l) in exp.model.decoder.iter().enumerate() {
-            let (g, h) = (u(l.cell.gates()), u(l.units));
-            let ln = if l.norm.is_some() { 4 } else { 0 };
-            let per_row = if l.cell.recurrent_weights() {
-                fan_in.saturating_add(h).saturating_add(2 + ln)
-            } else {
-                fan_in.saturating_add(1)
-            };
-            let n = mul(&[g, h, per_row]);
-            params = params.saturating_add(n);
-            if n > biggest.0 {
-                biggest = (n, format!("model.decoder[{i}].units"));
-            }
-            let kept = if l.norm.is_some() { 3 * g + 4 } else { g + 4 };
-            state_per_step = state_per_step.saturating_add(mul(&[kept, h]));
-            fan_in = u(l.width());
-        }
-        head_outputs = u(exp.heads());
-    }
+    let head_outputs = if exp.model.decoder.is_empty() {
+        outputs
+    } else {
+        u(exp.heads())
+    };
     let head = mul(&[head_outputs, fan_in.saturating_add(1)]);
     params = params.saturating_add(head);
     if head > biggest.0 {

@@ -192,3 +192,13 @@ impl Drop for Tmux {
         self.run(&["kill-server"]);
     }
 }
+
+/// Writes `(x, y)` rows as a CSV with the header `x,y` (6 decimals).
+pub fn write_xy_csv(path: &Path, rows: &[(f64, f64)]) {
+    use std::fmt::Write as _;
+    let mut text = String::from("x,y\n");
+    for (x, y) in rows {
+        let _ = writeln!(text, "{x:.6},{y:.6}");
+    }
+    std::fs::write(path, text).unwrap();
+}

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::common::{rnnlab, root, summary, train_headless};
+use crate::common::{rnnlab, root, summary, train_headless, write_xy_csv as write_csv};
 
 /// `x` in [0, 0.5) from a fixed linear congruential generator.
 fn series(rows: usize) -> Vec<(f64, f64)> {
@@ -25,14 +25,6 @@ fn series(rows: usize) -> Vec<(f64, f64)> {
             (x, season + x)
         })
         .collect()
-}
-
-fn write_csv(path: &Path, rows: &[(f64, f64)]) {
-    let mut text = String::from("x,y\n");
-    for (x, y) in rows {
-        let _ = writeln!(text, "{x:.6},{y:.6}");
-    }
-    std::fs::write(path, text).unwrap();
 }
 
 fn experiment(dir: &Path, data: &Path) -> PathBuf {

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::common::{rnnlab, root, summary, train_headless};
+use crate::common::{rnnlab, root, summary, train_headless, write_xy_csv as write_csv};
 
 /// `x` in [0, 1) from a fixed linear congruential generator, `y = 2x + 1`.
 fn series(rows: usize) -> Vec<(f64, f64)> {
@@ -22,14 +22,6 @@ fn series(rows: usize) -> Vec<(f64, f64)> {
             (x, 2.0 * x + 1.0)
         })
         .collect()
-}
-
-fn write_csv(path: &Path, rows: &[(f64, f64)]) {
-    let mut text = String::from("x,y\n");
-    for (x, y) in rows {
-        let _ = writeln!(text, "{x:.6},{y:.6}");
-    }
-    std::fs::write(path, text).unwrap();
 }
 
 fn experiment(dir: &Path, data: &Path, future: &str) -> PathBuf {
