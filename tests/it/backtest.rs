@@ -191,14 +191,8 @@ fn a_series_is_backtested_over_rolling_origins_beside_its_baselines() {
         ],
     );
     assert_eq!(p.code, 0, "{}", p.stderr);
+    let pred = crate::common::first_row(&output);
     let text = std::fs::read_to_string(&output).unwrap();
-    let pred: Vec<f64> = text
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .map(|v| v.parse().unwrap())
-        .collect();
     let mae = pred
         .iter()
         .zip(&y[t..])

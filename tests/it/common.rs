@@ -202,3 +202,10 @@ pub fn write_xy_csv(path: &Path, rows: &[(f64, f64)]) {
     }
     std::fs::write(path, text).unwrap();
 }
+
+/// The first data row (after the header) of a CSV written by `predict`, as numbers.
+pub fn first_row(path: &Path) -> Vec<f64> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let row = text.lines().nth(1).unwrap_or_else(|| panic!("{text}"));
+    row.split(',').map(|v| v.parse().unwrap()).collect()
+}

@@ -153,14 +153,8 @@ fn the_decoder_unrolls_the_horizon_with_known_future_inputs() {
     ];
     let out = rnnlab(&root(), &args);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    let values = crate::common::first_row(&forecast);
     let written = std::fs::read_to_string(&forecast).unwrap();
-    let values: Vec<f64> = written
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .map(|v| v.parse().unwrap())
-        .collect();
     assert_eq!(values.len(), 6, "{written}");
     for (k, (v, (_, y))) in values.iter().zip(&rows[700..706]).enumerate() {
         assert!(

@@ -137,14 +137,7 @@ fn known_future_columns_reach_the_forecast_steps() {
     };
     let out = run_args(args(Some(&ahead)));
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let written = std::fs::read_to_string(&out_csv).unwrap();
-    let values: Vec<f64> = written
-        .lines()
-        .nth(1)
-        .unwrap()
-        .split(',')
-        .map(|v| v.parse().unwrap())
-        .collect();
+    let values = crate::common::first_row(&out_csv);
     assert_eq!(values.len(), 4);
     for (k, (v, (_, y))) in values.iter().zip(&rows[700..704]).enumerate() {
         assert!(
