@@ -118,6 +118,28 @@ pub fn tanh(x: f32) -> f32 {
     (if a < 0.0625 { small } else { big }).copysign(x)
 }
 
+/// The LSTM cell on a block of 16 units (PyTorch's formulation, gate order
+/// i, f, g, o) from the pre-activation gates and `c_{t-1}`: the activated
+/// gates `[i, f, g, o]`, `c_t = f ⊙ c_{t-1} + i ⊙ g` and `h_t = o ⊙ tanh(c_t)`.
+/// The one formula of the training pass and the fused inference step, in
+/// explicit vector instructions on AVX2 and AVX-512 ([`super::gates`]).
+#[inline(always)]
+pub fn lstm_cell(z: [&Lanes; 4], c_prev: &Lanes) -> ([Lanes; 4], Lanes, Lanes) {
+    super::gates::lstm_cell(super::simd::isa(), z, c_prev)
+}
+
+/// [`lstm_cell`] as plain loops (the portable path, and the reference).
+#[inline(always)]
+pub fn lstm_cell_plain(z: [&Lanes; 4], c_prev: &Lanes) -> ([Lanes; 4], Lanes, Lanes) {
+    let i = lanes(|l| sigmoid(z[0][l]));
+    let f = lanes(|l| sigmoid(z[1][l]));
+    let g = lanes(|l| tanh(z[2][l]));
+    let o = lanes(|l| sigmoid(z[3][l]));
+    let c = lanes(|l| f[l] * c_prev[l] + i[l] * g[l]);
+    let h = lanes(|l| o[l] * tanh(c[l]));
+    ([i, f, g, o], c, h)
+}
+
 /// Runs `f` compiled for AVX-512 or AVX2/FMA when the CPU has them (and
 /// `RNNLAB_SIMD` allows them), so the element-wise loops inlined into it use
 /// 16- or 8-wide vectors.

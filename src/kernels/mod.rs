@@ -11,6 +11,9 @@
 //!   (blocked AVX-512 GEMM, matrixmultiply for the rest), split over two threads;
 //! - [`panel`]: the per-step product by a weight matrix packed once per sequence;
 //! - [`math`]: vectorised `exp`, `tanh`, `sigmoid` and blocks of 16 lanes;
+//! - [`gates`]: the LSTM cell's activations in explicit AVX2/AVX-512 instructions;
+//! - [`cell`]: a plain LSTM layer's inference, fused (gates kept in L1) and
+//!   split by units between threads;
 //! - [`par`]: large fills and copies on two threads;
 //! - [`scan`]: the linear recurrence of the minimal cells, a blocked parallel scan over time;
 //! - [`fp`]: subnormals flushed to zero on the threads that compute
@@ -19,7 +22,9 @@
 #![allow(unsafe_code)]
 
 pub mod block;
+pub mod cell;
 pub mod fp;
+pub mod gates;
 pub mod gemm;
 pub mod math;
 pub mod pack;

@@ -30,7 +30,13 @@ impl Packed {
         Packed::with_isa(k, n, b, strides, super::simd::isa())
     }
 
-    fn with_isa(k: usize, n: usize, b: &[f32], (rs, cs): (usize, usize), isa: Isa) -> Packed {
+    pub(super) fn with_isa(
+        k: usize,
+        n: usize,
+        b: &[f32],
+        (rs, cs): (usize, usize),
+        isa: Isa,
+    ) -> Packed {
         let count = n.div_ceil(WIDTH);
         let mut panels = Vec::new();
         let mut plain = Vec::new();
@@ -52,6 +58,12 @@ impl Packed {
             plain,
             isa,
         }
+    }
+
+    /// The depth `k`, the columns `n`, the instructions the panels are
+    /// packed for, and the panels (empty on the portable path).
+    pub(super) fn layout(&self) -> (usize, usize, Isa, &[f32]) {
+        (self.k, self.n, self.isa, &self.panels)
     }
 
     /// `c = a · self + beta · c` for `m` rows: `a` is `m × k` with row stride
@@ -184,7 +196,7 @@ mod avx512 {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
+pub(super) mod avx2 {
     use std::arch::x86_64::*;
 
     use super::WIDTH;
@@ -206,60 +218,84 @@ mod avx2 {
         unsafe {
             let (a, w, c) = (a.as_ptr(), panels.as_ptr(), c.as_mut_ptr());
             for p in 0..n.div_ceil(WIDTH) {
-                let wp = w.add(p * k * WIDTH);
-                let mut i = 0;
-                while i + 4 <= m {
-                    let (r0, r1, r2, r3) = (
-                        a.add(i * lda),
-                        a.add((i + 1) * lda),
-                        a.add((i + 2) * lda),
-                        a.add((i + 3) * lda),
-                    );
-                    let mut acc = [_mm256_setzero_ps(); 8];
-                    for kk in 0..k {
-                        let w0 = _mm256_loadu_ps(wp.add(kk * WIDTH));
-                        let w1 = _mm256_loadu_ps(wp.add(kk * WIDTH + 8));
-                        let x0 = _mm256_broadcast_ss(&*r0.add(kk));
-                        acc[0] = _mm256_fmadd_ps(x0, w0, acc[0]);
-                        acc[1] = _mm256_fmadd_ps(x0, w1, acc[1]);
-                        let x1 = _mm256_broadcast_ss(&*r1.add(kk));
-                        acc[2] = _mm256_fmadd_ps(x1, w0, acc[2]);
-                        acc[3] = _mm256_fmadd_ps(x1, w1, acc[3]);
-                        let x2 = _mm256_broadcast_ss(&*r2.add(kk));
-                        acc[4] = _mm256_fmadd_ps(x2, w0, acc[4]);
-                        acc[5] = _mm256_fmadd_ps(x2, w1, acc[5]);
-                        let x3 = _mm256_broadcast_ss(&*r3.add(kk));
-                        acc[6] = _mm256_fmadd_ps(x3, w0, acc[6]);
-                        acc[7] = _mm256_fmadd_ps(x3, w1, acc[7]);
-                    }
-                    for r in 0..4 {
-                        store(c.add((i + r) * n), p, n, acc[2 * r], acc[2 * r + 1], beta);
-                    }
-                    i += 4;
-                }
-                for i in i..m {
-                    let row = a.add(i * lda);
-                    let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
-                    for kk in 0..k {
-                        let x = _mm256_broadcast_ss(&*row.add(kk));
-                        s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH)), s0);
-                        s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH + 8)), s1);
-                    }
-                    store(c.add(i * n), p, n, s0, s1, beta);
-                }
+                let (wp, cp) = (w.add(p * k * WIDTH), c.add(p * WIDTH));
+                panel(m, k, a, lda, wp, (cp, n), n - p * WIDTH, beta);
             }
         }
     }
 
-    /// Panel `p` of an output row: `row[j] = acc[j] + beta·row[j]` for the
-    /// columns of the panel that exist.
+    /// One panel (`w`, `k × 16`) for `m` rows of `a` (row stride `lda`):
+    /// `c[i][j] = Σ_kk a[i][kk] · w[kk][j] + beta·c[i][j]` for the first
+    /// `cols` (at most 16) columns; `c` has row stride `ldc`.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and FMA; `m` rows of `a` over depth `k`, `k` rows of
+    /// the panel and `m × cols` of `c` (at its stride) are in bounds.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn store(row: *mut f32, p: usize, n: usize, s0: __m256, s1: __m256, beta: f32) {
+    pub unsafe fn panel(
+        m: usize,
+        k: usize,
+        a: *const f32,
+        lda: usize,
+        wp: *const f32,
+        (c, ldc): (*mut f32, usize),
+        cols: usize,
+        beta: f32,
+    ) {
         // SAFETY: the caller upholds the contract in this function's documentation.
         unsafe {
-            let start = p * WIDTH;
-            let out = row.add(start);
-            if start + WIDTH <= n {
+            let mut i = 0;
+            while i + 4 <= m {
+                let (r0, r1, r2, r3) = (
+                    a.add(i * lda),
+                    a.add((i + 1) * lda),
+                    a.add((i + 2) * lda),
+                    a.add((i + 3) * lda),
+                );
+                let mut acc = [_mm256_setzero_ps(); 8];
+                for kk in 0..k {
+                    let w0 = _mm256_loadu_ps(wp.add(kk * WIDTH));
+                    let w1 = _mm256_loadu_ps(wp.add(kk * WIDTH + 8));
+                    let x0 = _mm256_broadcast_ss(&*r0.add(kk));
+                    acc[0] = _mm256_fmadd_ps(x0, w0, acc[0]);
+                    acc[1] = _mm256_fmadd_ps(x0, w1, acc[1]);
+                    let x1 = _mm256_broadcast_ss(&*r1.add(kk));
+                    acc[2] = _mm256_fmadd_ps(x1, w0, acc[2]);
+                    acc[3] = _mm256_fmadd_ps(x1, w1, acc[3]);
+                    let x2 = _mm256_broadcast_ss(&*r2.add(kk));
+                    acc[4] = _mm256_fmadd_ps(x2, w0, acc[4]);
+                    acc[5] = _mm256_fmadd_ps(x2, w1, acc[5]);
+                    let x3 = _mm256_broadcast_ss(&*r3.add(kk));
+                    acc[6] = _mm256_fmadd_ps(x3, w0, acc[6]);
+                    acc[7] = _mm256_fmadd_ps(x3, w1, acc[7]);
+                }
+                for r in 0..4 {
+                    store(c.add((i + r) * ldc), cols, acc[2 * r], acc[2 * r + 1], beta);
+                }
+                i += 4;
+            }
+            for i in i..m {
+                let row = a.add(i * lda);
+                let (mut s0, mut s1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+                for kk in 0..k {
+                    let x = _mm256_broadcast_ss(&*row.add(kk));
+                    s0 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH)), s0);
+                    s1 = _mm256_fmadd_ps(x, _mm256_loadu_ps(wp.add(kk * WIDTH + 8)), s1);
+                }
+                store(c.add(i * ldc), cols, s0, s1, beta);
+            }
+        }
+    }
+
+    /// One panel's columns of an output row: `out[j] = acc[j] + beta·out[j]`
+    /// for the first `cols` (at most 16).
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn store(out: *mut f32, cols: usize, s0: __m256, s1: __m256, beta: f32) {
+        // SAFETY: the caller upholds the contract in this function's documentation.
+        unsafe {
+            if cols >= WIDTH {
                 let (mut s0, mut s1) = (s0, s1);
                 if beta != 0.0 {
                     let b = _mm256_set1_ps(beta);
@@ -273,7 +309,7 @@ mod avx2 {
             let mut tmp = [0.0f32; WIDTH];
             _mm256_storeu_ps(tmp.as_mut_ptr(), s0);
             _mm256_storeu_ps(tmp.as_mut_ptr().add(8), s1);
-            for (j, v) in tmp.iter().enumerate().take(n - start) {
+            for (j, v) in tmp.iter().enumerate().take(cols) {
                 let o = out.add(j);
                 *o = if beta == 0.0 { *v } else { v + beta * *o };
             }

@@ -7,7 +7,7 @@
 
 use super::norm;
 use crate::kernels::math::{
-    blocks, lanes, load, sigmoid, split_gates_mut, store, tanh, vectorized,
+    blocks, lanes, load, lstm_cell, split_gates_mut, store, tanh, vectorized,
 };
 
 /// One step forward. `a` holds the pre-activation gates (B × 4H, both
@@ -27,14 +27,9 @@ pub fn forward(units: usize, a: &mut [f32], c_prev: &[f32], c: &mut [f32], h: &m
                 let c_prev = &c_prev[row * hs..];
                 let [gi, gf, gg, go] = split_gates_mut(a, hs);
                 for b in blocks(hs) {
-                    let (ai, af, ag, ao) = (load(gi, b), load(gf, b), load(gg, b), load(go, b));
-                    let cp = load(c_prev, b);
-                    let i = lanes(|l| sigmoid(ai[l]));
-                    let f = lanes(|l| sigmoid(af[l]));
-                    let g = lanes(|l| tanh(ag[l]));
-                    let o = lanes(|l| sigmoid(ao[l]));
-                    let cv = lanes(|l| f[l] * cp[l] + i[l] * g[l]);
-                    let hv = lanes(|l| o[l] * tanh(cv[l]));
+                    let z = [load(gi, b), load(gf, b), load(gg, b), load(go, b)];
+                    let ([i, f, g, o], cv, hv) =
+                        lstm_cell([&z[0], &z[1], &z[2], &z[3]], &load(c_prev, b));
                     store(gi, b, &i);
                     store(gf, b, &f);
                     store(gg, b, &g);

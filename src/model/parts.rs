@@ -29,6 +29,13 @@ const MIN_PART_ROWS: usize = 4;
 /// Recurrences run as two parts or more in this process so far.
 static SPLIT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
+/// Counts a recurrence run as `parts` parts.
+fn count_split(parts: usize) {
+    if parts > 1 {
+        SPLIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// How many recurrences (forward or backward, any layer) ran as two parts
 /// or more on as many threads in this process so far, so that tests can
 /// check that the path they mean to test ran.
@@ -49,9 +56,6 @@ impl Parts {
         } else {
             1
         };
-        if count > 1 {
-            SPLIT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
         Parts {
             r,
             bounds: (0..=count).map(|i| i * r.batch / count).collect(),
@@ -181,6 +185,7 @@ impl Parts {
                 (a, part, x_of(lo), r, extra.part(lo, n, h))
             })
             .collect();
+        count_split(jobs.len());
         match jobs.len() {
             1 => {
                 for (a, part, x, r, extra) in jobs {
@@ -255,6 +260,7 @@ impl Parts {
                 (p, a, dhp_parts.next().unwrap_or_default())
             })
             .collect();
+        count_split(jobs.len());
         let results: Vec<Bptt> = match jobs.len() {
             1 => jobs.into_iter().map(|(p, a, dhp)| run(p, a, dhp)).collect(),
             _ => {

@@ -12,7 +12,9 @@ use dfdx::prelude::*;
 use super::norm;
 use super::parts::Parts;
 use crate::experiment::{Activation, Cell};
+use crate::kernels::cell::{LstmLayer, Start};
 use crate::kernels::gemm::gemm;
+use crate::kernels::panel::Packed;
 use crate::kernels::par;
 
 /// A row-major matrix of runtime size.
@@ -206,7 +208,21 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         ln: ln.as_deref(),
         step_bias: reuse.then_some(&row_bias[..]),
     };
-    let saved = parts.forward(&mut a, &w, x_steps, &b_hh, state.as_deref(), extra);
+    // A plain LSTM's inference runs fused, and split by units instead.
+    let fused = !T::OWNS_TAPE
+        && r.cell == Cell::Lstm
+        && ln.is_none()
+        && mask.is_none()
+        && LstmLayer::available(h);
+    let saved = if fused {
+        let start = match reuse {
+            true => Start::Bias(&row_bias),
+            false => Start::Rows(&a),
+        };
+        fused_lstm(r, start, &w, x_steps, state.as_deref())
+    } else {
+        parts.forward(&mut a, &w, x_steps, &b_hh, state.as_deref(), extra)
+    };
     let last = (state.is_some() || r.last_only).then(|| parts.last(&saved));
     let dev = x.device().clone();
     let out = match &last {
@@ -283,6 +299,57 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         });
     }
     out.put_tape(tape)
+}
+
+/// A plain LSTM's steps for inference ([`LstmLayer`]: fused, and split by
+/// units between the pool's threads when large enough), from `start` and,
+/// when each step projects its input, `x` = (X, W_ih); the states as the
+/// training pass saves them (h and c only).
+fn fused_lstm(
+    r: Recurrence,
+    start: Start,
+    w_hh: &[f32],
+    x: Option<(&[f32], &[f32])>,
+    init: Option<&LayerState>,
+) -> Saved {
+    let (h, b) = (r.units, r.batch);
+    let (gh, bh) = (4 * h, b * h);
+    let mut hs = par::zeros((r.steps + 1) * bh);
+    let mut cs = par::zeros((r.steps + 1) * bh);
+    if let Some(init) = init {
+        if init.h.len() == bh {
+            hs[..bh].copy_from_slice(&init.h);
+        }
+        if init.c.len() == bh {
+            cs[..bh].copy_from_slice(&init.c);
+        }
+    }
+    let w_hh = Packed::new(h, gh, w_hh, (1, h));
+    let wx = x.map(|(xv, w_ih)| {
+        let input = w_ih.len() / gh;
+        (xv, Packed::new(input, gh, w_ih, (1, input)))
+    });
+    let layer = LstmLayer {
+        units: h,
+        batch: b,
+        steps: r.steps,
+        start,
+        x: wx.as_ref().map(|(xv, p)| (*xv, p)),
+        w_hh: &w_hh,
+    };
+    layer.run(
+        layer.threads(rayon::current_num_threads()),
+        &mut hs,
+        &mut cs,
+    );
+    Saved {
+        hs,
+        cs,
+        hps: Vec::new(),
+        rstd: Vec::new(),
+        hhat: Vec::new(),
+        cstats: Vec::new(),
+    }
 }
 
 /// What a layer adds to its steps besides the weights: recurrent dropout's

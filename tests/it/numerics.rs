@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use rnnlab::experiment::LayerSpec;
+use rnnlab::kernels::cell::split_layers;
 use rnnlab::kernels::gemm::{Path as Product, taken};
 use rnnlab::kernels::scan::chunked_scans;
 use rnnlab::kernels::simd::{self, Isa};
@@ -97,6 +98,13 @@ fn stacks_match_pytorch() {
         // there for (the blocked GEMM only exists for AVX-512).
         assert!(split_recurrences() > 0, "no recurrence ran as two parts");
         assert!(chunked_scans() > 0, "no scan ran in chunks of time");
+        // The mid-size LSTM's inference (its output above) ran fused, split
+        // by units between threads, wherever the fused layer exists.
+        assert_eq!(
+            split_layers() > 0,
+            simd::isa() != Isa::Portable,
+            "the fused LSTM ran split by units exactly off the portable path"
+        );
         let split = [
             Product::SplitRows,
             Product::SharedBand,
