@@ -23,7 +23,9 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::block::{DEPTH, WIDTH};
+#[cfg(target_arch = "x86_64")]
+use super::block::DEPTH;
+use super::block::WIDTH;
 use super::math::{LANES, Lanes, lstm_cell, vectorized};
 use super::panel::Packed;
 use super::simd::{Isa, isa};

@@ -9,7 +9,7 @@
 //! from AVX-512's 14-bit estimate, two from AVX2's 12-bit one). The results stay within 4e-7 of the exact
 //! functions, as the plain loops' do within 3e-7 (tested below).
 
-use super::math::{LANES, Lanes};
+use super::math::Lanes;
 use super::simd::Isa;
 
 /// The cell's outputs: the activated gates `[i, f, g, o]`, `c_t`, `h_t`.
@@ -32,6 +32,7 @@ pub fn lstm_cell(isa: Isa, z: [&Lanes; 4], c_prev: &Lanes) -> CellOut {
 }
 
 /// The coefficients of `exp` (Cephes' `expf`, as [`super::math::exp`]).
+#[cfg(target_arch = "x86_64")]
 const EXP_POLY: [f32; 6] = [
     1.987_569_1e-4,
     1.398_199_9e-3,
@@ -41,16 +42,20 @@ const EXP_POLY: [f32; 6] = [
     0.5,
 ];
 /// ln 2 in two parts, the first exact in few bits.
+#[cfg(target_arch = "x86_64")]
 const LN2: (f32, f32) = (0.693_359_4, -2.121_944_4e-4);
 /// Below this |x|, tanh is its Taylor series (as [`super::math::tanh`]).
+#[cfg(target_arch = "x86_64")]
 const TANH_SMALL: f32 = 0.0625;
+#[cfg(target_arch = "x86_64")]
 const TANH_SERIES: [f32; 3] = [-1.0 / 3.0, 2.0 / 15.0, -17.0 / 315.0];
 
 #[cfg(target_arch = "x86_64")]
 pub mod avx512 {
     use std::arch::x86_64::*;
 
-    use super::{CellOut, EXP_POLY, LANES, LN2, Lanes, TANH_SERIES, TANH_SMALL};
+    use super::super::math::LANES;
+    use super::{CellOut, EXP_POLY, LN2, Lanes, TANH_SERIES, TANH_SMALL};
 
     /// See [`super::lstm_cell`].
     ///
@@ -135,7 +140,8 @@ pub mod avx512 {
 pub mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{CellOut, EXP_POLY, LANES, LN2, Lanes, TANH_SERIES, TANH_SMALL};
+    use super::super::math::LANES;
+    use super::{CellOut, EXP_POLY, LN2, Lanes, TANH_SERIES, TANH_SMALL};
 
     /// See [`super::lstm_cell`]: two 8-wide halves.
     ///
