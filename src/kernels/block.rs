@@ -26,10 +26,71 @@ pub mod avx512 {
     /// The CPU has AVX-512F; `R` rows of `a` over depth `k` (at its strides),
     /// `k` rows of the `P` panels, and `rows × cols` of `c` (row stride `ldc`)
     /// are in bounds.
-    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+    #[allow(clippy::too_many_arguments)]
     #[inline]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn block<const R: usize, const P: usize>(
+        a: *const f32,
+        strides: (usize, usize),
+        k: usize,
+        w: (*const f32, usize),
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        beta: f32,
+    ) -> usize {
+        // SAFETY: as the caller's.
+        unsafe { kernel::<R, P, false>(a, strides, k, w, c, ldc, rows, cols, beta, Ahead::NONE) }
+    }
+
+    /// Lines of memory to ask into L2 while a block is multiplied: `lines`
+    /// cache lines (64 bytes) from `from`, one every few steps of the depth.
+    #[derive(Clone, Copy)]
+    pub struct Ahead {
+        pub from: *const f32,
+        pub lines: usize,
+    }
+
+    impl Ahead {
+        const NONE: Ahead = Ahead {
+            from: std::ptr::null(),
+            lines: 0,
+        };
+    }
+
+    /// [`block`], asking `ahead`'s lines into L2 spread over the depth: the
+    /// panels the next block will read when they come from beyond L2 (a
+    /// large layer's weights, streamed at every step), whose first reading
+    /// would otherwise wait for memory at every line, faster than the
+    /// hardware's prefetchers run ahead. Prefetching never faults: the lines
+    /// need not exist.
+    ///
+    /// # Safety
+    /// As [`block`]'s.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn block_ahead<const R: usize, const P: usize>(
+        a: *const f32,
+        strides: (usize, usize),
+        k: usize,
+        w: (*const f32, usize),
+        c: *mut f32,
+        ldc: usize,
+        rows: usize,
+        cols: usize,
+        beta: f32,
+        ahead: Ahead,
+    ) -> usize {
+        // SAFETY: as the caller's.
+        unsafe { kernel::<R, P, true>(a, strides, k, w, c, ldc, rows, cols, beta, ahead) }
+    }
+
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn kernel<const R: usize, const P: usize, const AHEAD: bool>(
         a: *const f32,
         (rs, cs): (usize, usize),
         k: usize,
@@ -39,9 +100,18 @@ pub mod avx512 {
         rows: usize,
         cols: usize,
         beta: f32,
+        ahead: Ahead,
     ) -> usize {
-        // SAFETY: the caller upholds the contract in this function's documentation.
+        // SAFETY: the caller upholds the contract in `block`'s documentation.
         unsafe {
+            // One line every `every` steps of the depth, the first `lines`.
+            let every = if AHEAD && ahead.lines > 0 {
+                (k / ahead.lines).max(1)
+            } else {
+                usize::MAX
+            };
+            let until = if AHEAD { ahead.lines * every } else { 0 };
+            let (mut next, mut line) = (0, ahead.from);
             // With one panel, the second accumulators repeat the first and are not stored.
             let w1 = if P == 2 { w.add(ws) } else { w };
             let mut acc0 = [_mm512_setzero_ps(); R];
@@ -54,6 +124,11 @@ pub mod avx512 {
                     v0
                 };
                 let ak = a.add(kk * cs);
+                if AHEAD && kk < until && kk == next {
+                    _mm_prefetch::<_MM_HINT_T1>(line.cast());
+                    line = line.wrapping_add(WIDTH);
+                    next += every;
+                }
                 for r in 0..R {
                     let x = _mm512_set1_ps(*ak.add(r * rs));
                     acc0[r] = _mm512_fmadd_ps(x, v0, acc0[r]);

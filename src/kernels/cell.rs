@@ -59,6 +59,14 @@ pub struct LstmLayer<'a> {
 /// Rows of `a` the AVX-512 kernel packs side by side (see [`super::panel`]).
 const SLIVER: usize = 8;
 
+/// A thread's share of the weights past which the fused kernel asks each
+/// next chunk of its panels into L2 ahead of use (see
+/// [`super::block::avx512::block_ahead`]): the L2 of one core on this
+/// machine's kind, where the share no longer stays in cache from one step
+/// to the next. Below it the requests are wasted work (the 2 × 256 LSTM's
+/// inference at batch 64 took 1.06× the time with them).
+const STREAMED: usize = 2 << 20;
+
 /// Units (whole panels) each thread of a split layer has at least.
 const MIN_THREAD_UNITS: usize = 2 * WIDTH;
 
@@ -156,6 +164,10 @@ impl LstmLayer<'_> {
         let (units, gh, b) = (self.units, 4 * self.units, self.batch);
         let bh = b * units;
         let input = self.x.map_or(0, |(_, wx)| wx.layout().0);
+        // This thread's columns of the weights, in bytes: read from beyond
+        // L2 at every step when they do not fit it.
+        let share = blocks.len() * 4 * WIDTH * (units + input) * size_of::<f32>();
+        let ahead = share > STREAMED;
         SCRATCH.with_borrow_mut(|s| {
             let need = b * 4 * WIDTH + b * (input + units);
             if s.len() < need {
@@ -196,7 +208,7 @@ impl LstmLayer<'_> {
                         }
                     }
                     for &(a, k, w, sl) in &phases {
-                        products(b, a, k, sl, w, units, j, z);
+                        products(b, a, k, sl, w, (units, j), ahead, z);
                     }
                     // SAFETY: block t + 1 of the states exists (asserted in
                     // `run`); this thread alone writes its units' columns of
@@ -250,7 +262,8 @@ impl States {
 
 /// `z[r][q][·] += a[r] · (16 columns of gate q for units block j)` for every
 /// row `r < m` and gate `q`; `z` is `m × 64`, `slivers` the whole blocks of 8
-/// rows of `a` packed (AVX-512).
+/// rows of `a` packed (AVX-512); `ahead`: ask the next chunks of the
+/// panels into L2 (see [`STREAMED`]).
 #[allow(clippy::too_many_arguments)]
 fn products(
     m: usize,
@@ -258,11 +271,14 @@ fn products(
     k: usize,
     slivers: &[f32],
     w: &Packed,
-    units: usize,
-    j: usize,
+    (units, j): (usize, usize),
+    ahead: bool,
     z: &mut [f32],
 ) {
     let (_, _, packed_isa, panels) = w.layout();
+    // Only the AVX-512 kernel asks ahead.
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = ahead;
     let ws = k * WIDTH;
     // Panel of gate q for units block j: q·(H/16) + j.
     let gate = (units / WIDTH) * ws;
@@ -277,7 +293,7 @@ fn products(
         // slivers are in bounds (asserted).
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe {
-            use super::block::avx512::{block, row};
+            use super::block::avx512::{Ahead, block, block_ahead, row};
             let (a, w, z) = (a.as_ptr(), panels.as_ptr().add(j * ws), z.as_mut_ptr());
             if m < 4 {
                 // A row or three: its four gates' panels at once, four
@@ -291,10 +307,25 @@ fn products(
                 let wq = w.add(q * gate);
                 for kc in (0..k).step_by(DEPTH) {
                     let (kb, wk) = (DEPTH.min(k - kc), (wq.add(kc * WIDTH), gate));
-                    for s in 0..whole / SLIVER {
+                    // With `ahead`, the next DEPTH rows of both panels are
+                    // asked into L2 while this chunk is multiplied: half the
+                    // slivers each.
+                    let slivers_here = whole / SLIVER;
+                    let half = slivers_here / 2;
+                    for s in 0..slivers_here {
                         let xs = slivers.as_ptr().add(s * SLIVER * k + kc * SLIVER);
                         let zs = z.add(s * SLIVER * ldz + q * WIDTH);
-                        block::<SLIVER, 2>(xs, (1, SLIVER), kb, wk, zs, ldz, SLIVER, 32, 1.0);
+                        let (sl, ld) = ((1, SLIVER), ldz);
+                        if !ahead || half == 0 {
+                            block::<SLIVER, 2>(xs, sl, kb, wk, zs, ld, SLIVER, 32, 1.0);
+                            continue;
+                        }
+                        let (panel, part) = (usize::from(s >= half), s % half);
+                        let lines = DEPTH.div_ceil(half);
+                        let row = kc + kb + part * lines;
+                        let from = wq.wrapping_add(panel * gate + row * WIDTH);
+                        let ahead = Ahead { from, lines };
+                        block_ahead::<SLIVER, 2>(xs, sl, kb, wk, zs, ld, SLIVER, 32, 1.0, ahead);
                     }
                     let mut i = whole;
                     while i < m {
@@ -459,7 +490,8 @@ mod tests {
             |n: usize, s: f32| -> Vec<f32> { (0..n).map(|_| rng.gen_range(-s..s)).collect() };
         // (rows, units, input, steps): a row or three, whole slivers of 8
         // with leftovers of 4 and 1, depths past one chunk (128), no input
-        // projection.
+        // projection, and a layer whose share of the weights per thread is
+        // past `STREAMED` on one and two threads (the panels asked ahead).
         for (m, units, input, steps) in [
             (1, 64, 3, 3),
             (3, 48, 0, 2),
@@ -468,6 +500,7 @@ mod tests {
             (13, 64, 5, 3),
             (32, 256, 32, 2),
             (21, 160, 300, 2),
+            (16, 512, 64, 2),
         ] {
             let (gh, bh) = (4 * units, m * units);
             let (w_hh, w_ih) = (v(gh * units, 0.3), v(gh * input.max(1), 0.3));

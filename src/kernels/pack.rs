@@ -41,14 +41,23 @@ pub unsafe fn pack<const W: usize>(
         }
         for p in 0..panels {
             let panel = d.add(p * rows * W);
-            // A whole panel of 8 contiguous columns: 8 × 8 blocks transposed in registers.
+            // A whole panel of contiguous columns, 8 or 16: 8 × 8 blocks
+            // transposed in registers.
             #[cfg(target_arch = "x86_64")]
-            let done =
-                if W == 8 && rs == 1 && (p + 1) * W <= cols && is_x86_feature_detected!("avx") {
-                    transpose8(src.add(p * W * cs), cs, rows, panel)
-                } else {
-                    0
-                };
+            let done = if W.is_multiple_of(8)
+                && rs == 1
+                && (p + 1) * W <= cols
+                && is_x86_feature_detected!("avx")
+            {
+                let mut done = rows;
+                for half in (0..W).step_by(8) {
+                    let from = src.add((p * W + half) * cs);
+                    done = done.min(transpose8(from, cs, rows, panel.add(half), W));
+                }
+                done
+            } else {
+                0
+            };
             #[cfg(not(target_arch = "x86_64"))]
             let done = 0;
             for jj in 0..W {
@@ -68,11 +77,11 @@ pub unsafe fn pack<const W: usize>(
     }
 }
 
-/// `out[i·8 + j] = src[j·cs + i]` for `j < 8` and the first `rows / 8 · 8`
+/// `out[i·ld + j] = src[j·cs + i]` for `j < 8` and the first `rows / 8 · 8`
 /// rows, 8 × 8 at a time; returns how many rows it did.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn transpose8(src: *const f32, cs: usize, rows: usize, out: *mut f32) -> usize {
+unsafe fn transpose8(src: *const f32, cs: usize, rows: usize, out: *mut f32, ld: usize) -> usize {
     // SAFETY: the caller upholds the contract in this function's documentation.
     unsafe {
         use std::arch::x86_64::*;
@@ -103,12 +112,49 @@ unsafe fn transpose8(src: *const f32, cs: usize, rows: usize, out: *mut f32) -> 
                 _mm256_shuffle_ps::<0xEE>(t[5], t[7]),
             ];
             for k in 0..4 {
-                let o = out.add((i + k) * 8);
+                let o = out.add((i + k) * ld);
                 _mm256_storeu_ps(o, _mm256_permute2f128_ps::<0x20>(u[k], u[k + 4]));
-                let o = out.add((i + k + 4) * 8);
+                let o = out.add((i + k + 4) * ld);
                 _mm256_storeu_ps(o, _mm256_permute2f128_ps::<0x31>(u[k], u[k + 4]));
             }
         }
         whole
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pack;
+
+    /// Panels of 8 and 16 from a row-major and from a transposed source
+    /// (the 8 × 8 register transposes), with a partial last panel and rows
+    /// past the last whole 8, against the definition.
+    #[test]
+    fn packs_both_layouts_into_panels() {
+        fn check<const W: usize>(rows: usize, cols: usize) {
+            let m: Vec<f32> = (0..rows * cols).map(|i| i as f32 + 0.5).collect();
+            let at = |i: usize, j: usize| m[i * cols + j];
+            let mt: Vec<f32> = (0..cols * rows).map(|x| at(x % rows, x / rows)).collect();
+            let panels = cols.div_ceil(W);
+            for (src, strides) in [(&m, (cols, 1)), (&mt, (1, rows))] {
+                let mut dst = vec![f32::NAN; panels * rows * W];
+                // SAFETY: `src` holds the whole rows × cols matrix at these strides.
+                unsafe { pack::<W>(&mut dst, rows, cols, src.as_ptr(), strides) };
+                for p in 0..panels {
+                    for i in 0..rows {
+                        for jj in 0..W {
+                            let j = p * W + jj;
+                            let want = if j < cols { at(i, j) } else { 0.0 };
+                            let got = dst[(p * rows + i) * W + jj];
+                            assert_eq!(got, want, "W {W}, {rows}×{cols}, {strides:?}: ({i},{j})");
+                        }
+                    }
+                }
+            }
+        }
+        for (rows, cols) in [(1, 1), (8, 16), (19, 16), (64, 48), (13, 37), (256, 1024)] {
+            check::<8>(rows, cols);
+            check::<16>(rows, cols);
+        }
     }
 }

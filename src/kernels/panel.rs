@@ -24,6 +24,9 @@ pub struct Packed {
     isa: Isa,
 }
 
+/// Values below which a matrix is packed on the calling thread alone.
+const PARALLEL_PACK: usize = 1 << 18;
+
 impl Packed {
     /// Packs the `k × n` matrix whose element (i, j) is `b[i·rs + j·cs]`.
     pub fn new(k: usize, n: usize, b: &[f32], strides: (usize, usize)) -> Packed {
@@ -48,8 +51,24 @@ impl Packed {
                 "panel: b too short"
             );
             panels = vec![0.0; count * k * WIDTH];
-            // SAFETY: the assert bounds every element read.
-            unsafe { pack::<WIDTH>(&mut panels, k, n, b.as_ptr(), (rs, cs)) };
+            // Columns `first..first + cols` into `dst`, their panels.
+            let fill = |dst: &mut [f32], first: usize, cols: usize| {
+                // SAFETY: the assert bounds every element read, and
+                // `first < n` keeps the offset inside `b`.
+                unsafe { pack::<WIDTH>(dst, k, cols, b.as_ptr().add(first * cs), (rs, cs)) }
+            };
+            // A large matrix (a layer's weights, packed at every pass) in
+            // two halves of its panels on two threads.
+            if k * n >= PARALLEL_PACK && count >= 2 && rayon::current_num_threads() >= 2 {
+                let half = count / 2;
+                let (lo, hi) = panels.split_at_mut(half * k * WIDTH);
+                rayon::join(
+                    || fill(lo, 0, half * WIDTH),
+                    || fill(hi, half * WIDTH, n - half * WIDTH),
+                );
+            } else {
+                fill(&mut panels, 0, n);
+            }
         }
         Packed {
             k,

@@ -434,6 +434,28 @@ fn narrow_and_wide_inputs_agree() {
     }
 }
 
+/// A plain LSTM's inference runs fused (AVX2 and AVX-512), projecting a
+/// wide input step by step from 8 rows on and over all steps below: its
+/// predictions are the training pass's to rounding, so the training loss
+/// against them is nil.
+#[test]
+fn inference_matches_the_training_pass() {
+    let layers = [layer(Cell::Lstm, 32), layer(Cell::Lstm, 48)];
+    let (input, steps) = (300, 5);
+    let model = Model::new(&layers, input, 2, true, 4);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    for batch in [recurrent::PER_STEP_MIN_BATCH, 3] {
+        let x = init::normal(&mut rng, steps * batch * input, 1.0);
+        let pred = model.predict(&x, batch, steps);
+        let size = pred.iter().map(|p| p * p).sum::<f32>() / pred.len() as f32;
+        let (loss, _, _) = model.train_pass(&x, &pred, batch, steps, Pass::default());
+        assert!(
+            size > 1e-3 && loss < 1e-10 * size,
+            "batch {batch}: loss {loss} against predictions of mean square {size}"
+        );
+    }
+}
+
 /// With two or three threads a batch is cut into as many parts and each
 /// runs its own recurrence: outputs, loss, gradients, flow and carried
 /// state match one thread. (Every layer is large enough to be split: see
