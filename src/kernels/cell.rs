@@ -21,6 +21,8 @@
 //! whole sequence; the threads meet at a barrier after every step, since
 //! each needs all of `h_{t-1}`.
 
+use std::mem::MaybeUninit;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[cfg(target_arch = "x86_64")]
@@ -103,9 +105,21 @@ impl LstmLayer<'_> {
     }
 
     /// Runs the steps on `threads` threads (the caller's and `threads − 1`
-    /// more). `hs` and `cs` are `(T+1)·B·H`, time-major, with the initial
-    /// state in their first block; each step writes the next block.
-    pub fn run(&self, threads: usize, hs: &mut [f32], cs: &mut [f32]) {
+    /// more) from the state `h0` and `c` (`B·H` each): returns every `h_t`
+    /// (`T·B × H`, time-major, `h_1` first) and leaves `c_T` in `c`. The
+    /// cell state needs no more: each thread reads and writes only its own
+    /// units of it.
+    pub fn run(&self, threads: usize, h0: &[f32], c: &mut [f32]) -> Vec<f32> {
+        let n = self.steps * self.batch * self.units;
+        let mut hs = Vec::with_capacity(n);
+        self.run_into(threads, h0, c, &mut hs.spare_capacity_mut()[..n]);
+        // SAFETY: `run_into` wrote all n values (every step, unit and row).
+        unsafe { hs.set_len(n) };
+        hs
+    }
+
+    /// [`LstmLayer::run`] into `hs` (`T·B·H`), every value of which it writes.
+    fn run_into(&self, threads: usize, h0: &[f32], c: &mut [f32], hs: &mut [MaybeUninit<f32>]) {
         let (units, gh) = (self.units, 4 * self.units);
         let (b, steps) = (self.batch, self.steps);
         assert!(
@@ -118,10 +132,10 @@ impl LstmLayer<'_> {
             "cell: the fused layer needs AVX2 or AVX-512"
         );
         assert_eq!((k, n), (units, gh), "cell: W_hh's layout");
-        let states = (steps + 1) * b * units;
+        let bh = b * units;
         assert!(
-            hs.len() >= states && cs.len() >= states,
-            "cell: hs or cs too short"
+            h0.len() >= bh && c.len() >= bh && hs.len() >= steps * bh,
+            "cell: h0, c or hs too short"
         );
         match self.start {
             Start::Bias(v) => assert!(v.len() >= gh, "cell: bias shorter than 4H"),
@@ -142,8 +156,8 @@ impl LstmLayer<'_> {
         }
         let bounds: Vec<usize> = (0..=count).map(|i| i * blocks / count).collect();
         let out = States {
-            hs: hs.as_mut_ptr(),
-            cs: cs.as_mut_ptr(),
+            hs: hs.as_mut_ptr().cast(),
+            c: c.as_mut_ptr(),
         };
         let barrier = SpinBarrier::new(count);
         let flush = super::fp::flush_enabled();
@@ -152,15 +166,15 @@ impl LstmLayer<'_> {
                 let (blocks, barrier) = (w[0]..w[1], &barrier);
                 scope.spawn(move || {
                     super::fp::set_flush(flush);
-                    self.steps_on(blocks, out, barrier);
+                    self.steps_on(blocks, h0, out, barrier);
                 });
             }
-            self.steps_on(bounds[0]..bounds[1], out, &barrier);
+            self.steps_on(bounds[0]..bounds[1], h0, out, &barrier);
         });
     }
 
     /// Every step for the unit blocks `blocks` (of 16) of every row.
-    fn steps_on(&self, blocks: std::ops::Range<usize>, out: States, barrier: &SpinBarrier) {
+    fn steps_on(&self, blocks: Range<usize>, h0: &[f32], out: States, barrier: &SpinBarrier) {
         let (units, gh, b) = (self.units, 4 * self.units, self.batch);
         let bh = b * units;
         let input = self.x.map_or(0, |(_, wx)| wx.layout().0);
@@ -176,14 +190,12 @@ impl LstmLayer<'_> {
             let (z, slivers) = s.split_at_mut(b * 4 * WIDTH);
             let (xs, hsl) = slivers.split_at_mut(b * input);
             for t in 0..self.steps {
-                // SAFETY: block t of the states is complete (the initial
-                // state, or written by every thread before the barrier that
-                // ended step t − 1) and no thread writes it during step t.
-                let (h_prev, c_prev) = unsafe {
-                    (
-                        std::slice::from_raw_parts(out.hs.add(t * bh), bh),
-                        std::slice::from_raw_parts(out.cs.add(t * bh), bh),
-                    )
+                let h_prev = match t {
+                    0 => &h0[..bh],
+                    // SAFETY: h_{t-1} is complete (written by every thread
+                    // before the barrier that ended step t − 1) and no
+                    // thread writes it during step t.
+                    _ => unsafe { std::slice::from_raw_parts(out.hs.add((t - 1) * bh), bh) },
                 };
                 let x = self
                     .x
@@ -210,10 +222,11 @@ impl LstmLayer<'_> {
                     for &(a, k, w, sl) in &phases {
                         products(b, a, k, sl, w, (units, j), ahead, z);
                     }
-                    // SAFETY: block t + 1 of the states exists (asserted in
+                    // SAFETY: h_t (block t of `hs`) exists (asserted in
                     // `run`); this thread alone writes its units' columns of
-                    // it, and no thread reads it before the barrier.
-                    unsafe { cells(b, units, j, z, c_prev, out.at(t + 1, bh)) };
+                    // it, and no thread reads it before the barrier; and it
+                    // alone reads and writes its units of c.
+                    unsafe { cells(b, units, j, z, out.step(t, bh)) };
                 }
                 barrier.wait();
             }
@@ -233,29 +246,28 @@ fn pack_rows<'s>(buf: &'s mut [f32], a: &[f32], m: usize, k: usize, w: &Packed) 
     &buf[..whole * k]
 }
 
-/// The states' buffers, written by several threads at disjoint columns.
+/// The states' buffers, written by several threads at disjoint columns:
+/// every `h_t` (time-major), and the cell state of the step being made.
 #[derive(Clone, Copy)]
 struct States {
     hs: *mut f32,
-    cs: *mut f32,
+    c: *mut f32,
 }
 
 // SAFETY: the threads of `LstmLayer::run` write disjoint columns of one
-// block of the states per step and read only blocks no thread writes,
-// ordered by the barrier (see `steps_on`).
+// block of `hs` and of `c` per step and read only blocks of `hs` no thread
+// writes, ordered by the barrier, and their own columns of `c` (see
+// `steps_on`).
 unsafe impl Send for States {}
 // SAFETY: as for Send.
 unsafe impl Sync for States {}
 
 impl States {
-    /// Block `t` (of `bh` values) of h and c.
-    fn at(self, t: usize, bh: usize) -> States {
-        // SAFETY: the caller keeps `t` within the buffers (see `cells`).
-        unsafe {
-            States {
-                hs: self.hs.add(t * bh),
-                cs: self.cs.add(t * bh),
-            }
+    /// Step `t`'s: h_t (block `t` of `bh` values) and c.
+    fn step(self, t: usize, bh: usize) -> States {
+        States {
+            hs: self.hs.wrapping_add(t * bh),
+            c: self.c,
         }
     }
 }
@@ -357,15 +369,16 @@ fn products(
 }
 
 /// The cell for units block `j` of every row, from `z` (`m × [i f g o] ×
-/// 16`) and `c_prev`, written to `out`'s `c` and `h`.
+/// 16`) and c: writes h_t to `out.hs` and c_t over c_{t-1} in `out.c`.
 ///
 /// # Safety
 /// `out` points at `m × units` values of each of h and c, of which this
-/// thread alone writes the columns of block `j` and nothing reads them.
-unsafe fn cells(m: usize, units: usize, j: usize, z: &[f32], c_prev: &[f32], out: States) {
+/// thread alone reads and writes the columns of block `j` and no other
+/// thread reads them.
+unsafe fn cells(m: usize, units: usize, j: usize, z: &[f32], out: States) {
     let block =
         |v: &[f32], at: usize| -> Lanes { v[at..at + LANES].try_into().expect("16 values") };
-    assert!(z.len() >= m * 4 * WIDTH && c_prev.len() >= m * units && (j + 1) * WIDTH <= units);
+    assert!(z.len() >= m * 4 * WIDTH && (j + 1) * WIDTH <= units);
     vectorized(
         #[inline(always)]
         || {
@@ -373,10 +386,12 @@ unsafe fn cells(m: usize, units: usize, j: usize, z: &[f32], c_prev: &[f32], out
                 let zr = &z[r * 4 * WIDTH..];
                 let at = r * units + j * WIDTH;
                 let g = [block(zr, 0), block(zr, 16), block(zr, 32), block(zr, 48)];
-                let (_, cv, hv) = lstm_cell([&g[0], &g[1], &g[2], &g[3]], &block(c_prev, at));
-                // SAFETY: `at + 16 ≤ m·units`, inside the block (the caller's contract).
+                // SAFETY: `at + 16 ≤ m·units`, inside the block (the
+                // caller's contract), which this thread alone touches.
                 unsafe {
-                    std::ptr::copy_nonoverlapping(cv.as_ptr(), out.cs.add(at), LANES);
+                    let c_prev: Lanes = std::ptr::read_unaligned(out.c.add(at).cast());
+                    let (_, cv, hv) = lstm_cell([&g[0], &g[1], &g[2], &g[3]], &c_prev);
+                    std::ptr::copy_nonoverlapping(cv.as_ptr(), out.c.add(at), LANES);
                     std::ptr::copy_nonoverlapping(hv.as_ptr(), out.hs.add(at), LANES);
                 }
             }
@@ -525,32 +540,33 @@ mod tests {
                         x: (input > 0).then_some((&x[..], &wx)),
                         w_hh: &wt,
                     };
-                    let mut hs = vec![9.0; (steps + 1) * bh];
-                    let mut cs = vec![9.0; (steps + 1) * bh];
-                    hs[..bh].copy_from_slice(&h0);
-                    cs[..bh].copy_from_slice(&c0);
-                    layer.run(threads, &mut hs, &mut cs);
+                    // c_T is left in c.
+                    let mut c = c0.clone();
+                    let hs = layer.run(threads, &h0, &mut c);
+                    assert_eq!(hs.len(), steps * bh);
                     let tol = 2e-6 * (units + input) as f32;
+                    let (mut h_prev, mut c_want) = (h0.clone(), c0.clone());
                     for t in 0..steps {
-                        // Each step from the layer's own previous state.
+                        // Each step from the layer's own previous h.
                         let (start, stride) = if per_row {
                             (&rows[t * m * gh..], gh)
                         } else {
                             (&bias[..], 0)
                         };
                         let xs = (input > 0).then_some((&x[t * m * input..], &w_ih[..], input));
-                        let (h_prev, c_prev) =
-                            (&hs[t * bh..(t + 1) * bh], &cs[t * bh..(t + 1) * bh]);
                         let (wc, wh) =
-                            reference(m, units, start, stride, xs, &w_hh, h_prev, c_prev);
-                        let (c, h) = (&cs[(t + 1) * bh..][..bh], &hs[(t + 1) * bh..][..bh]);
-                        for (got, want) in c.iter().zip(&wc).chain(h.iter().zip(&wh)) {
+                            reference(m, units, start, stride, xs, &w_hh, &h_prev, &c_want);
+                        let h = &hs[t * bh..][..bh];
+                        let last = (t + 1 == steps).then_some(&c[..]);
+                        let pairs = h.iter().zip(&wh).chain(last.into_iter().flatten().zip(&wc));
+                        for (got, want) in pairs {
                             assert!(
                                 (got - want).abs() < tol,
                                 "{isa:?} m={m} H={units} in={input} per_row={per_row} \
                                  threads={threads} t={t}: {got} vs {want}"
                             );
                         }
+                        (h_prev, c_want) = (h.to_vec(), wc);
                     }
                 }
             }

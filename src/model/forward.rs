@@ -158,6 +158,7 @@ fn direction<T: Tape<f32, Cpu>>(
                 b_hh,
                 mask,
                 ln: (!d.ln.is_empty()).then(|| d.ln.iter().collect()),
+                plain: d.plain,
             };
             recurrence(x, weights, r, flow, state)
         }

@@ -36,7 +36,7 @@ pub use loss::{SIGMA_FLOOR, sigma};
 pub use names::{layer_param_names, ln_param_names};
 pub use parts::split_recurrences;
 pub use recurrent::LayerState;
-use recurrent::{FlowSink, Mat, Vector};
+use recurrent::{FlowSink, Mat, Plain, Vector};
 
 use crate::data::Text;
 use crate::experiment::{Experiment, LayerSpec, TaskKind};
@@ -107,7 +107,7 @@ pub struct Model {
 
 /// One direction of a layer: W_ih (G·H × in), W_hh (G·H × H), b_ih, b_hh;
 /// the minimal cells have no W_hh and b_hh.
-struct Direction {
+struct Direction<'a> {
     w_ih: Mat,
     w_hh: Option<Mat>,
     b_ih: Vector,
@@ -115,14 +115,16 @@ struct Direction {
     /// Layer normalisation's gains and biases (`norm = "layer"`), in
     /// [`ln_param_names`]' order; empty without.
     ln: Vec<Vector>,
+    /// The model's own values of W_ih and W_hh (recurrent cells).
+    plain: Option<Plain<'a>>,
 }
 
 /// Parameter tensors of one forward pass (weights transposed where dfdx multiplies by them).
-struct Tensors {
+struct Tensors<'a> {
     /// Per layer, its directions (forward, then backward when bidirectional).
-    layers: Vec<Vec<Direction>>,
+    layers: Vec<Vec<Direction<'a>>>,
     /// The decoder's layers, one direction each.
-    decoder: Vec<Vec<Direction>>,
+    decoder: Vec<Vec<Direction<'a>>>,
     head_wt: Mat,
     head_b: Vector,
 }
@@ -366,7 +368,7 @@ impl Model {
         out
     }
 
-    fn tensors(&self) -> Tensors {
+    fn tensors(&self) -> Tensors<'_> {
         let dev = &self.dev;
         let mat = |p: &Param| dev.tensor_from_vec(p.data.clone(), (p.shape[0], p.shape[1]));
         let mat_t = |p: &Param| {
@@ -376,7 +378,7 @@ impl Model {
             )
         };
         let vector = |p: &Param| dev.tensor_from_vec(p.data.clone(), (p.shape[0],));
-        let mut layers: Vec<Vec<Direction>> = self
+        let mut layers: Vec<Vec<Direction<'_>>> = self
             .named_layers()
             .into_iter()
             .zip(self.layer_ranges())
@@ -391,6 +393,10 @@ impl Model {
                             b_ih: vector(b_ih),
                             b_hh: Some(vector(b_hh)),
                             ln: ln.iter().map(vector).collect(),
+                            plain: Some(Plain {
+                                w_ih: &w_ih.data,
+                                w_hh: &w_hh.data,
+                            }),
                         },
                         [w_ih, b_ih] => Direction {
                             w_ih: mat(w_ih),
@@ -398,6 +404,7 @@ impl Model {
                             b_ih: vector(b_ih),
                             b_hh: None,
                             ln: Vec::new(),
+                            plain: None,
                         },
                         _ => unreachable!(
                             "two tensors per direction, or four and their layer norm's"

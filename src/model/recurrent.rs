@@ -7,6 +7,8 @@
 //! Output: the hidden states `(T·B) × H`, or only the last step `B × H`.
 //! The weight gradients are each one large product over all steps.
 
+use std::borrow::Cow;
+
 use dfdx::prelude::*;
 
 use super::norm;
@@ -90,6 +92,17 @@ pub struct Weights<'a> {
     pub mask: Option<Vec<f32>>,
     /// Layer normalisation's gains and biases, in [`LnParts`]' order.
     pub ln: Option<Vec<&'a Vector>>,
+    /// The values of W_ih and W_hh where they are at hand (the model's
+    /// own), so that a pass without a backward reads them in place rather
+    /// than copying them out of the tensors.
+    pub plain: Option<Plain<'a>>,
+}
+
+/// W_ih's and W_hh's values, row-major as their tensors hold them.
+#[derive(Clone, Copy)]
+pub struct Plain<'a> {
+    pub w_ih: &'a [f32],
+    pub w_hh: &'a [f32],
 }
 
 /// Layer normalisation's parameters, each γ then β. The simple RNN
@@ -150,7 +163,9 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         "W_ih must be (gates × units) × input"
     );
     let xv = values(&x);
-    let w_ih = values(p.w_ih);
+    // Without a backward pass to keep them for, the weights are read in place.
+    let plain = p.plain.filter(|_| !T::OWNS_TAPE);
+    let w_ih = weight(plain.map(|q| q.w_ih), p.w_ih);
     let (b_ih, b_hh) = (values(p.b_ih), values(p.b_hh));
     // a = X·W_ihᵀ + b_ih for every step at once; plus b_hh where the cell
     // adds the two projections before anything else (LSTM, simple RNN).
@@ -209,7 +224,7 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         norm::add_affine(&xhat, gamma, beta, &mut a);
         (xhat, rstd)
     });
-    let w = values(p.w_hh);
+    let w = weight(plain.map(|q| q.w_hh), p.w_hh);
     let parts = Parts::new(r);
     // The steps turn `a` into the activated gates.
     let x_steps = narrow.then_some((&xv[..], &w_ih[..]));
@@ -219,17 +234,24 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         ln: ln.as_deref(),
         step_bias: reuse.then_some(&row_bias[..]),
     };
-    let saved = if fused {
+    let dev = x.device().clone();
+    if fused {
         let start = match reuse {
             true => Start::Bias(&row_bias),
             false => Start::Rows(&a),
         };
-        fused_lstm(r, start, &w, x_steps, state.as_deref())
-    } else {
-        parts.forward(&mut a, &w, x_steps, &b_hh, state.as_deref(), extra)
-    };
+        let (hs, last) = fused_lstm(r, start, &w, x_steps, state.as_deref());
+        let out = match r.last_only {
+            true => dev.tensor_from_vec(last.h.clone(), (b, h)),
+            false => dev.tensor_from_vec(hs, (steps * b, h)),
+        };
+        if let Some(state) = state {
+            *state = last;
+        }
+        return out.put_tape(tape);
+    }
+    let saved = parts.forward(&mut a, &w, x_steps, &b_hh, state.as_deref(), extra);
     let last = (state.is_some() || r.last_only).then(|| parts.last(&saved));
-    let dev = x.device().clone();
     let out = match &last {
         Some(last) if r.last_only => dev.tensor_from_vec(last.h.clone(), (b, h)),
         _ => dev.tensor_from_vec(par::copy(&saved.hs[b * h..]), (steps * b, h)),
@@ -238,6 +260,8 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         *state = last;
     }
     if T::OWNS_TAPE {
+        // Copies (`plain` is not used with a tape): kept by the backward pass.
+        let (w, w_ih) = (w.into_owned(), w_ih.into_owned());
         let ghosts = (out.ghost(), x.ghost(), p.w_ih.ghost(), p.b_ih.ghost());
         let (out_g, x_g, wih_g, bih_g) = ghosts;
         let (whh_g, bhh_g) = (p.w_hh.ghost(), p.b_hh.ghost());
@@ -306,29 +330,21 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
     out.put_tape(tape)
 }
 
-/// A plain LSTM's steps for inference ([`LstmLayer`]: fused, and split by
-/// units between the pool's threads when large enough), from `start` and,
-/// when each step projects its input, `x` = (X, W_ih); the states as the
-/// training pass saves them (h and c only).
+/// A plain LSTM layer's inference, fused and split by units
+/// ([`LstmLayer`]): every `h_t` (`T·B × H`, time-major, the layer's output
+/// as it is) and the final state.
 fn fused_lstm(
     r: Recurrence,
     start: Start,
     w_hh: &[f32],
     x: Option<(&[f32], &[f32])>,
     init: Option<&LayerState>,
-) -> Saved {
+) -> (Vec<f32>, LayerState) {
     let (h, b) = (r.units, r.batch);
     let (gh, bh) = (4 * h, b * h);
-    let mut hs = par::zeros((r.steps + 1) * bh);
-    let mut cs = par::zeros((r.steps + 1) * bh);
-    if let Some(init) = init {
-        if init.h.len() == bh {
-            hs[..bh].copy_from_slice(&init.h);
-        }
-        if init.c.len() == bh {
-            cs[..bh].copy_from_slice(&init.c);
-        }
-    }
+    let state = |v: Option<&Vec<f32>>| v.filter(|v| v.len() == bh).cloned();
+    let h0 = state(init.map(|s| &s.h)).unwrap_or_else(|| vec![0.0; bh]);
+    let mut c = state(init.map(|s| &s.c)).unwrap_or_else(|| vec![0.0; bh]);
     let w_hh = Packed::new(h, gh, w_hh, (1, h));
     let wx = x.map(|(xv, w_ih)| {
         let input = w_ih.len() / gh;
@@ -342,19 +358,12 @@ fn fused_lstm(
         x: wx.as_ref().map(|(xv, p)| (*xv, p)),
         w_hh: &w_hh,
     };
-    layer.run(
-        layer.threads(rayon::current_num_threads()),
-        &mut hs,
-        &mut cs,
-    );
-    Saved {
-        hs,
-        cs,
-        hps: Vec::new(),
-        rstd: Vec::new(),
-        hhat: Vec::new(),
-        cstats: Vec::new(),
-    }
+    let hs = layer.run(layer.threads(rayon::current_num_threads()), &h0, &mut c);
+    let last = match r.steps {
+        0 => h0,
+        t => hs[(t - 1) * bh..].to_vec(),
+    };
+    (hs, LayerState { h: last, c })
 }
 
 /// What a layer adds to its steps besides the weights: recurrent dropout's
@@ -410,6 +419,17 @@ pub(super) fn values<S: Shape, T>(t: &Tensor<S, f32, Cpu, T>) -> Vec<f32> {
     let mut v = par::zeros(t.shape().num_elements());
     t.copy_into(&mut v);
     v
+}
+
+/// A weight's values: `plain` when given, else a copy of `t`'s.
+fn weight<'a>(plain: Option<&'a [f32]>, t: &Mat) -> Cow<'a, [f32]> {
+    match plain {
+        Some(v) => {
+            assert_eq!(v.len(), t.shape().num_elements(), "plain weights' size");
+            Cow::Borrowed(v)
+        }
+        None => Cow::Owned(values(t)),
+    }
 }
 
 pub(super) fn add_into(dst: &mut [f32], src: &[f32]) {
