@@ -188,12 +188,13 @@ pub fn recurrence<T: Tape<f32, Cpu>>(
         && LstmLayer::available(h);
     // A narrow input is projected step by step instead, while the step's
     // rows of `a` are in cache (see `per_step_input`); so is any input of
-    // a fused layer with rows enough: each thread then reads its columns of
-    // W_ih beside W_hh's at every step, in the fused kernel's pass, instead
-    // of a product over all steps writing `T·B × 4H` values the steps read
-    // back (the 2×1024 LSTM's inference at batch 32 took 0.92× the time).
-    let narrow =
-        !gated_ln && (per_step_input(r.cell, input, b) || fused && b >= PER_STEP_MIN_BATCH);
+    // a fused layer with rows enough that asks its panels ahead: each thread
+    // then reads its columns of W_ih beside W_hh's at every step, in the
+    // fused kernel's pass, instead of a product over all steps writing
+    // `T·B × 4H` values the steps read back (the 2×1024 LSTM's inference at
+    // batch 32 took 0.92× the time with AVX-512; 1.13× with AVX2).
+    let wide_per_step = fused && b >= PER_STEP_MIN_BATCH && LstmLayer::asks_ahead();
+    let narrow = !gated_ln && (per_step_input(r.cell, input, b) || wide_per_step);
     // Without a backward pass to keep the gates for, such a layer works in
     // one step's block of `a`, refilled with the biases at every step.
     let reuse = narrow && !T::OWNS_TAPE;

@@ -1,7 +1,8 @@
 //! Documentation that cannot drift from the code: the experiment-file
 //! reference parses as an experiment and names every key the schema has;
 //! the dashboard guide's key table is the help screen's; the limits table
-//! gives the bounds validation applies.
+//! gives the bounds validation applies; the performance page measures every
+//! shape of the sweep.
 
 use std::collections::BTreeSet;
 
@@ -177,5 +178,51 @@ fn the_limits_table_gives_the_bounds_validation_applies() {
             panic!("docs/experiment-file.md's limits table has no row for {key}");
         };
         assert_eq!(documented, &max.to_string(), "{key}");
+    }
+}
+
+/// The performance page's grid tables (the sweep's section) give, for the
+/// AVX-512 path and the AVX2 path, a training step and an inference pass of
+/// every configuration `rnnlab bench --sweep` runs, and name no other.
+#[test]
+fn the_performance_page_measures_every_shape_of_the_sweep() {
+    let page = read("docs/performance.md");
+    let start = page
+        .find("## Any shape a user trains")
+        .expect("docs/performance.md has the sweep's section");
+    let end = start
+        + 3
+        + page[start + 3..]
+            .find("\n## ")
+            .unwrap_or(page.len() - start - 3);
+    let grid: BTreeSet<String> = rnnlab::cli::bench::grid()
+        .iter()
+        .map(|c| c.label())
+        .collect();
+    let mut rows: std::collections::BTreeMap<(String, String), usize> = Default::default();
+    for line in page[start..end].lines() {
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        if let [_, config, pass @ ("train step" | "inference"), ..] = cells[..] {
+            assert!(
+                grid.contains(config),
+                "docs/performance.md measures `{config}`, which the sweep does not run"
+            );
+            *rows
+                .entry((config.to_string(), pass.to_string()))
+                .or_default() += 1;
+        }
+    }
+    for config in &grid {
+        for pass in ["train step", "inference"] {
+            let n = rows
+                .get(&(config.clone(), pass.to_string()))
+                .copied()
+                .unwrap_or(0);
+            assert!(
+                n >= 2,
+                "docs/performance.md gives {n} {pass} rows of `{config}` in the sweep's \
+                 section: one per instruction set (AVX-512, AVX2) is wanted"
+            );
+        }
     }
 }
