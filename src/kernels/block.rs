@@ -41,7 +41,9 @@ pub mod avx512 {
         beta: f32,
     ) -> usize {
         // SAFETY: as the caller's.
-        unsafe { kernel::<R, P, false>(a, strides, k, w, c, ldc, rows, cols, beta, Ahead::NONE) }
+        unsafe {
+            block_ahead::<R, P, false>(a, strides, k, w, c, ldc, rows, cols, beta, Ahead::NONE)
+        }
     }
 
     /// Lines of memory to ask into L2 while a block is multiplied: `lines`
@@ -59,38 +61,19 @@ pub mod avx512 {
         };
     }
 
-    /// [`block`], asking `ahead`'s lines into L2 spread over the depth: the
-    /// panels the next block will read when they come from beyond L2 (a
-    /// large layer's weights, streamed at every step), whose first reading
-    /// would otherwise wait for memory at every line, faster than the
-    /// hardware's prefetchers run ahead. Prefetching never faults: the lines
-    /// need not exist.
+    /// [`block`], and with `AHEAD`, asking `ahead`'s lines into L2 spread
+    /// over the depth: the panels the next block will read when they come
+    /// from beyond L2 (a large layer's weights, streamed at every step),
+    /// whose first reading would otherwise wait for memory at every line,
+    /// faster than the hardware's prefetchers run ahead. Prefetching never
+    /// faults: the lines need not exist.
     ///
     /// # Safety
     /// As [`block`]'s.
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn block_ahead<const R: usize, const P: usize>(
-        a: *const f32,
-        strides: (usize, usize),
-        k: usize,
-        w: (*const f32, usize),
-        c: *mut f32,
-        ldc: usize,
-        rows: usize,
-        cols: usize,
-        beta: f32,
-        ahead: Ahead,
-    ) -> usize {
-        // SAFETY: as the caller's.
-        unsafe { kernel::<R, P, true>(a, strides, k, w, c, ldc, rows, cols, beta, ahead) }
-    }
-
     #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
     #[inline]
     #[target_feature(enable = "avx512f")]
-    unsafe fn kernel<const R: usize, const P: usize, const AHEAD: bool>(
+    pub unsafe fn block_ahead<const R: usize, const P: usize, const AHEAD: bool>(
         a: *const f32,
         (rs, cs): (usize, usize),
         k: usize,

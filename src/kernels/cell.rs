@@ -346,7 +346,9 @@ fn products(
                         let row = kc + kb + part * lines;
                         let from = wq.wrapping_add(panel * gate + row * WIDTH);
                         let ahead = Ahead { from, lines };
-                        block_ahead::<SLIVER, 2>(xs, sl, kb, wk, zs, ld, SLIVER, 32, 1.0, ahead);
+                        block_ahead::<SLIVER, 2, true>(
+                            xs, sl, kb, wk, zs, ld, SLIVER, 32, 1.0, ahead,
+                        );
                     }
                     let mut i = whole;
                     while i < m {
